@@ -1,0 +1,22 @@
+# Shared settings for the test-environment scripts. Sourced, not run.
+# Every script is idempotent: a second run with the same inputs costs seconds.
+set -euo pipefail
+
+AIRFLOW2_VERSION=${AIRFLOW2_VERSION:-2.11.2}
+AIRFLOW3_VERSION=${AIRFLOW3_VERSION:-3.3.2}
+AIRFLOW_VERSIONS="$AIRFLOW2_VERSION $AIRFLOW3_VERSION"
+
+REPO_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+ENV_CACHE=${AIRFLOW_RUNTIME_ENV_CACHE:-$HOME/.cache/airflow-runtime-env}
+LOCKS_DIR="$REPO_ROOT/test/env/locks"
+mkdir -p "$ENV_CACHE"
+
+log() { echo "[env $(date +%T)] $*" >&2; }
+
+# uv resolves and installs Airflow in seconds where pip takes minutes; it comes from PyPI.
+ensure_uv() {
+  if ! command -v uv >/dev/null 2>&1; then
+    log "installing uv from PyPI"
+    python3 -m pip install --quiet uv
+  fi
+}

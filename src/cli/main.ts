@@ -1,0 +1,41 @@
+import { resolveCommand } from './resolve';
+import { EXIT, MAIN_HELP, UsageError } from './usage';
+import { validateCommand } from './validate';
+
+type Command = (args: string[], out: (line: string) => void, err: (line: string) => void) => number | Promise<number>;
+
+const COMMANDS: Record<string, Command> = {
+  validate: validateCommand,
+  resolve: resolveCommand,
+};
+
+export async function main(argv: string[]): Promise<number> {
+  const out = (line: string) => process.stdout.write(`${line}\n`);
+  const err = (line: string) => process.stderr.write(`${line}\n`);
+  const [verb, ...args] = argv;
+  if (verb === undefined || verb === '--help' || verb === '-h' || verb === 'help') {
+    (verb === undefined ? err : out)(MAIN_HELP);
+    return verb === undefined ? EXIT.configOrInfra : EXIT.ok;
+  }
+  const command: Command | undefined = Object.hasOwn(COMMANDS, verb) ? COMMANDS[verb] : undefined;
+  try {
+    if (!command) throw new UsageError(`unknown command "${verb}"`);
+    return await command(args, out, err);
+  } catch (error) {
+    // parseArgs throws TypeErrors with codes for unknown or malformed flags.
+    const code = (error as { code?: string }).code;
+    if (error instanceof UsageError || code?.startsWith('ERR_PARSE_ARGS')) {
+      err(`airflow-runtime: ${(error as Error).message}`);
+      err(command ? `Run "airflow-runtime ${verb} --help" for usage.` : MAIN_HELP);
+      return EXIT.configOrInfra;
+    }
+    err(`airflow-runtime: internal error: ${(error as Error).stack ?? String(error)}`);
+    return EXIT.configOrInfra;
+  }
+}
+
+if (require.main === module) {
+  main(process.argv.slice(2)).then((code) => {
+    process.exitCode = code;
+  });
+}

@@ -1,0 +1,86 @@
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import * as path from 'node:path';
+import { parseArgs } from 'node:util';
+import { Document, isCollection, isScalar } from 'yaml';
+import { hasErrors } from '../core/problems';
+import { isInside } from '../core/runtime/checks';
+import { resolveRuntime, type EffectiveRuntime } from '../core/runtime/resolve';
+import { readWorkspaceSettings } from '../core/runtime/settings';
+import { findWorkspaceRoot } from '../core/workspace/root';
+import { describeSource, displayPath, formatProblems } from './display';
+import { EXIT, UsageError } from './usage';
+
+export const RESOLVE_HELP = `Usage: airflow-runtime resolve <dag_file> [--format yaml|json] [--workspace DIR]
+
+Prints the effective runtime of a DAG file, each value with where it came from:
+defaults < .vscode/settings.json < each airflow-runtime.yaml from the workspace root down
+< the DAG file's own <dag>.airflow-runtime.yaml.
+
+Options:
+  --format yaml|json   output format (default yaml, with sources as comments)
+  --workspace DIR      workspace root (default: nearest folder with .git or .vscode)
+
+Exit codes: 0 resolved; 2 a runtime file has errors (the values that were valid are still shown) or bad usage.`;
+
+export function resolveCommand(args: string[], out: (line: string) => void, err: (line: string) => void): number {
+  const { values: flags, positionals } = parseArgs({
+    args, allowPositionals: true, strict: true,
+    options: { format: { type: 'string', default: 'yaml' }, workspace: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+  });
+  if (flags.help) {
+    out(RESOLVE_HELP);
+    return EXIT.ok;
+  }
+  if (positionals.length !== 1) throw new UsageError('resolve takes exactly one DAG file', 'resolve');
+  if (flags.format !== 'yaml' && flags.format !== 'json') throw new UsageError(`--format must be yaml or json, not "${flags.format}"`, 'resolve');
+  const dagFile = path.resolve(positionals[0]);
+  if (!existsSync(dagFile) || !statSync(dagFile).isFile()) throw new UsageError(`no such DAG file: ${positionals[0]}`, 'resolve');
+
+  const cwd = process.cwd();
+  const workspaceRoot = path.resolve(flags.workspace ?? workspaceRootFor(dagFile, cwd));
+  const settings = readWorkspaceSettings(workspaceRoot);
+  const runtime = resolveRuntime(dagFile, {
+    workspaceRoot,
+    readText: (file) => (existsSync(file) ? readFileSync(file, 'utf8') : undefined),
+    settings: settings?.layer,
+    settingsProblems: settings?.problems,
+  });
+
+  out(flags.format === 'json' ? JSON.stringify(toJson(runtime, cwd), null, 2) : toCommentedYaml(runtime, cwd));
+  for (const line of formatProblems(runtime.problems, cwd)) err(line);
+  if (hasErrors(runtime.problems)) err('values with errors were left out; fix the runtime files above');
+  return hasErrors(runtime.problems) ? EXIT.configOrInfra : EXIT.ok;
+}
+
+/** The workspace around the current folder when the DAG file is in it (the usual case), else around the DAG file. */
+function workspaceRootFor(dagFile: string, cwd: string): string {
+  const root = findWorkspaceRoot(cwd);
+  return isInside(root, dagFile) ? root : findWorkspaceRoot(path.dirname(dagFile));
+}
+
+function toJson(runtime: EffectiveRuntime, cwd: string) {
+  return {
+    dagFile: displayPath(runtime.dagFile, cwd),
+    workspaceRoot: runtime.workspaceRoot,
+    runtimeFiles: runtime.files.map((f) => displayPath(f.path, cwd)),
+    runtime: runtime.values,
+    sources: runtime.sources,
+    problems: runtime.problems,
+  };
+}
+
+/** YAML a person can read and paste into a runtime file, each value with its source as a comment. */
+function toCommentedYaml(runtime: EffectiveRuntime, cwd: string): string {
+  const doc = new Document(runtime.values);
+  for (const [keyPath, source] of Object.entries(runtime.sources)) {
+    const node = doc.getIn(keyPath.split('.'), true);
+    const note = ` ${describeSource(source, cwd)}`;
+    if (isScalar(node)) node.comment = note;
+    else if (isCollection(node)) node.commentBefore = note;
+  }
+  const applied = runtime.files.length
+    ? runtime.files.map((f) => `#   ${displayPath(f.path, cwd)}${f.ignored ? ' (ignored: has errors)' : ''}`).join('\n')
+    : '#   (none: defaults and settings only)';
+  doc.commentBefore = ` Effective runtime of ${displayPath(runtime.dagFile, cwd)}\n Runtime files applied, least specific first:\n${applied.replace(/^#/gm, '')}`;
+  return doc.toString({ lineWidth: 0 }).trimEnd();
+}

@@ -1,0 +1,19 @@
+/** A mistake in how the command was called: exit code 2 with a message that says what to do. */
+export class UsageError extends Error {
+  constructor(message: string, readonly verb?: string) {
+    super(message);
+  }
+}
+
+export const EXIT = { ok: 0, userFailure: 1, configOrInfra: 2 } as const;
+
+export const MAIN_HELP = `airflow-runtime: parse and run Airflow DAG files inside the runtime they really run in.
+
+Usage:
+  airflow-runtime validate [runtime files...]   check runtime files (all under this folder by default)
+  airflow-runtime resolve <dag_file>            show a DAG file's effective runtime and where each value came from
+
+Coming with the engines: parse, run, doctor, cleanup.
+
+Exit codes: 0 success; 1 a DAG or task failed; 2 usage, configuration or infrastructure error.
+Run "airflow-runtime <verb> --help" for a verb's options.`;

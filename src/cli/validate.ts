@@ -1,0 +1,58 @@
+import { readFileSync } from 'node:fs';
+import * as path from 'node:path';
+import { parseArgs } from 'node:util';
+import { FILE_START, hasErrors, type Problem } from '../core/problems';
+import { readRuntimeFile } from '../core/runtime/read';
+import { findRuntimeFiles } from '../core/workspace/scan';
+import { findWorkspaceRoot } from '../core/workspace/root';
+import { countProblems, displayPath, formatProblems } from './display';
+import { EXIT, UsageError } from './usage';
+
+export const VALIDATE_HELP = `Usage: airflow-runtime validate [runtime files...] [--format text|json] [--workspace DIR]
+
+Checks runtime files (airflow-runtime.yaml, <dag>.airflow-runtime.yaml) against the schema and the disk.
+With no files, checks every runtime file under the current folder.
+Prints one line per problem: path:line:col: error|warning: message. Prints nothing when all is well.
+
+Options:
+  --format text|json   output format (default text)
+  --workspace DIR      workspace root, for mounts that leave it (default: nearest folder with .git or .vscode)
+
+Exit codes: 0 no errors (warnings allowed); 2 errors found.`;
+
+export function validateCommand(args: string[], out: (line: string) => void, err: (line: string) => void): number {
+  const { values: flags, positionals } = parseArgs({
+    args, allowPositionals: true, strict: true,
+    options: { format: { type: 'string', default: 'text' }, workspace: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+  });
+  if (flags.help) {
+    out(VALIDATE_HELP);
+    return EXIT.ok;
+  }
+  if (flags.format !== 'text' && flags.format !== 'json') throw new UsageError(`--format must be text or json, not "${flags.format}"`, 'validate');
+  const cwd = process.cwd();
+  const workspaceRoot = path.resolve(flags.workspace ?? findWorkspaceRoot(cwd));
+  const files = positionals.length ? positionals.map((f) => path.resolve(f)) : findRuntimeFiles(cwd);
+
+  const problems: Problem[] = [];
+  for (const file of files) {
+    let text: string;
+    try {
+      text = readFileSync(file, 'utf8');
+    } catch (error) {
+      const reason = (error as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (error as Error).message;
+      problems.push({ file, severity: 'error', code: 'unreadable-file', message: `cannot read this runtime file: ${reason}`, start: FILE_START, end: FILE_START });
+      continue;
+    }
+    problems.push(...readRuntimeFile(file, text, { workspaceRoot }).problems);
+  }
+
+  if (flags.format === 'json') {
+    out(JSON.stringify({ files: files.map((f) => displayPath(f, cwd)), problems: problems.map((p) => ({ ...p, file: displayPath(p.file, cwd) })) }, null, 2));
+  } else {
+    for (const line of formatProblems(problems, cwd)) out(line);
+    if (problems.length) err(`${files.length} runtime file${files.length === 1 ? '' : 's'} checked: ${countProblems(problems)}`);
+    if (!files.length && !positionals.length) err(`no runtime files under ${cwd}`);
+  }
+  return hasErrors(problems) ? EXIT.configOrInfra : EXIT.ok;
+}

@@ -1,0 +1,102 @@
+import { statSync } from 'node:fs';
+import * as path from 'node:path';
+import type { ProblemCode, Severity } from '../problems';
+import type { KeyPath, RuntimeValues } from './values';
+
+/** What the checks need to know of the disk; tests give their own. */
+export interface FileProbe {
+  kind(absolutePath: string): 'file' | 'directory' | undefined;
+}
+
+export const nodeFileProbe: FileProbe = {
+  kind(absolutePath) {
+    try {
+      return statSync(absolutePath).isDirectory() ? 'directory' : 'file';
+    } catch {
+      return undefined;
+    }
+  },
+};
+
+export interface PathFinding {
+  severity: Severity;
+  code: ProblemCode;
+  message: string;
+  at: KeyPath;
+  /** Set when the value cannot be used. */
+  drop?: KeyPath;
+  /** Point at the key (for complaints about a whole section) rather than the value. */
+  part?: 'key' | 'value';
+}
+
+/** A `local.python` that names a command (`python3.11`) rather than a path is looked up on PATH later, not here. */
+export function isPathLike(value: string): boolean {
+  return value.includes('/') || value.includes('\\') || value.startsWith('.');
+}
+
+export function isInside(folder: string, candidate: string): boolean {
+  const relative = path.relative(folder, candidate);
+  return relative === '' || (!relative.startsWith('..') && !path.isAbsolute(relative));
+}
+
+/** Checks the paths a runtime file names, relative to its folder: they exist, and mounts stay in the workspace. */
+export function checkPaths(values: RuntimeValues, baseDir: string, workspaceRoot: string, probe: FileProbe): PathFinding[] {
+  const findings: PathFinding[] = [];
+  const expect = (value: string, kind: 'file' | 'directory', at: KeyPath, what: string, drop: KeyPath = at): string | undefined => {
+    const absolute = path.resolve(baseDir, value);
+    const found = probe.kind(absolute);
+    if (found === kind) return absolute;
+    const problem = found ? `is a ${found === 'file' ? 'file' : 'folder'}, not a ${kind === 'file' ? 'file' : 'folder'}` : 'does not exist';
+    findings.push({ severity: 'error', code: 'missing-path', message: `${what} "${value}" ${problem} (looked at ${absolute})`, at, drop });
+    return undefined;
+  };
+
+  if (values.envFile !== undefined) expect(values.envFile, 'file', ['envFile'], 'envFile');
+
+  if (values.build) {
+    const context = expect(values.build.context, 'directory', ['build', 'context'], 'build context', ['build']);
+    if (context) {
+      const dockerfile = values.build.dockerfile ?? 'Dockerfile';
+      const absolute = path.resolve(context, dockerfile);
+      if (probe.kind(absolute) !== 'file') {
+        const at = values.build.dockerfile !== undefined ? ['build', 'dockerfile'] : ['build'];
+        findings.push({ severity: 'error', code: 'missing-path', message: `Dockerfile "${dockerfile}" does not exist in the build context (looked at ${absolute})`, at, drop: ['build'], part: at.length === 1 ? 'key' : 'value' });
+      }
+    }
+  }
+
+  if (values.local) {
+    const { python, requirements } = values.local;
+    if (python !== undefined && requirements !== undefined) {
+      findings.push({ severity: 'error', code: 'conflict', message: '`local` takes either `python` or `requirements`, not both', at: ['local'], drop: ['local'], part: 'key' });
+    } else if (python === undefined && requirements === undefined) {
+      findings.push({ severity: 'error', code: 'missing-key', message: '`local` needs `python` (an interpreter with Airflow) or `requirements` (a file to build a virtualenv from)', at: ['local'], drop: ['local'], part: 'key' });
+    } else if (python !== undefined && isPathLike(python)) {
+      expect(python, 'file', ['local', 'python'], 'local.python', ['local']);
+    } else if (requirements !== undefined) {
+      expect(requirements, 'file', ['local', 'requirements'], 'local.requirements', ['local']);
+    }
+  }
+
+  const targets = new Map<string, number>();
+  values.mounts?.forEach((mount, index) => {
+    const source = path.resolve(baseDir, mount.source);
+    if (!probe.kind(source)) {
+      findings.push({ severity: 'error', code: 'missing-path', message: `mount source "${mount.source}" does not exist (looked at ${source})`, at: ['mounts', index, 'source'], drop: ['mounts', index] });
+      return;
+    }
+    if (!mount.allowOutsideWorkspace && !isInside(workspaceRoot, source)) {
+      findings.push({
+        severity: 'warning', code: 'outside-workspace', at: ['mounts', index, 'source'],
+        message: `mount source "${mount.source}" is outside the workspace (${source}); set allowOutsideWorkspace: true if that is intended`,
+      });
+    }
+    const earlier = targets.get(mount.target);
+    if (earlier !== undefined) {
+      findings.push({ severity: 'error', code: 'conflict', message: `mount target "${mount.target}" is already used by mounts[${earlier}]`, at: ['mounts', index, 'target'], drop: ['mounts', index] });
+    } else {
+      targets.set(mount.target, index);
+    }
+  });
+  return findings;
+}

@@ -1,0 +1,256 @@
+import * as path from 'node:path';
+import type { ErrorObject } from 'ajv';
+import { closest, distance } from 'fastest-levenshtein';
+import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Node as YamlNode } from 'yaml';
+import { FILE_START, type Position, type Problem, type ProblemCode, type Severity } from '../problems';
+import { checkPaths, type FileProbe, nodeFileProbe } from './checks';
+import { runtimeFileScope, type RuntimeFileScope } from './names';
+import { schemaAt, validateAgainstSchema } from './schema';
+import { dropPaths, type KeyPath, keyPathString, type RuntimeValues } from './values';
+
+export interface Range {
+  start: Position;
+  end: Position;
+}
+
+/** Where a key and its value stand in the file. */
+export interface Location {
+  key?: Range;
+  value: Range;
+}
+
+export interface RuntimeFile {
+  path: string;
+  scope: RuntimeFileScope;
+  /** The valid values only, paths as written. Invalid values are dropped and reported in `problems`. */
+  values: RuntimeValues;
+  /** Locations by `keyPathString` (`env.FOO`, `mounts[0]`); '' is the whole document. */
+  locations: ReadonlyMap<string, Location>;
+  problems: Problem[];
+  /** True when nothing of the file could be used (YAML syntax error, not a mapping). */
+  ignored: boolean;
+}
+
+export interface ReadContext {
+  /** Mount sources outside this folder get a warning. */
+  workspaceRoot: string;
+  probe?: FileProbe;
+}
+
+/** Reads one runtime file's text. Never throws: every complaint is a Problem with a position. */
+export function readRuntimeFile(filePath: string, text: string, context: ReadContext): RuntimeFile {
+  const scope = runtimeFileScope(filePath) ?? 'folder';
+  const problems: Problem[] = [];
+  const locations = new Map<string, Location>();
+  const lineCounter = new LineCounter();
+  const at = (offset: number): Position => {
+    const { line, col } = lineCounter.linePos(offset);
+    return { line, column: col };
+  };
+  const problem = (severity: Severity, code: ProblemCode, message: string, range: Range): Problem =>
+    ({ file: filePath, severity, code, message, start: range.start, end: range.end });
+  const result = (values: RuntimeValues, ignored: boolean): RuntimeFile =>
+    ({ path: filePath, scope, values, locations, problems, ignored });
+
+  const doc = parseDocument(text, { lineCounter, prettyErrors: false, merge: true, uniqueKeys: true });
+  for (const error of doc.errors) {
+    problems.push(problem('error', 'yaml-syntax', firstLine(error.message), { start: at(error.pos[0]), end: at(error.pos[1]) }));
+  }
+  if (problems.length > 0) {
+    const last = problems[problems.length - 1];
+    problems.push(problem('error', 'yaml-syntax', 'this runtime file is ignored until its YAML syntax is fixed', last));
+    return result({}, true);
+  }
+  for (const warning of doc.warnings) {
+    problems.push(problem('warning', 'yaml-syntax', firstLine(warning.message), { start: at(warning.pos[0]), end: at(warning.pos[1]) }));
+  }
+
+  const rangeOf = (node: YamlNode | null | undefined): Range | undefined =>
+    node?.range ? { start: at(node.range[0]), end: at(node.range[1]) } : undefined;
+  collectLocations(doc.contents, [], locations, rangeOf);
+  const wholeFile: Range = { start: FILE_START, end: at(text.length) };
+
+  let data: unknown;
+  try {
+    data = doc.toJS({ maxAliasCount: 100 });
+  } catch (error) {
+    problems.push(problem('error', 'yaml-syntax', `cannot read this YAML: ${firstLine(String((error as Error).message ?? error))}`, wholeFile));
+    return result({}, true);
+  }
+  if (data === null || data === undefined) {
+    problems.push(problem('warning', 'empty-file', 'empty runtime file: it changes nothing (add `image:` or another field)', { start: FILE_START, end: FILE_START }));
+    return result({}, false);
+  }
+  if (typeof data !== 'object' || Array.isArray(data)) {
+    const found = Array.isArray(data) ? 'a list' : `a ${typeof data}`;
+    problems.push(problem('error', 'not-a-mapping', `a runtime file must be a mapping of keys such as \`image:\`, not ${found}`, locations.get('')?.value ?? wholeFile));
+    return result({}, true);
+  }
+
+  const values = data as Record<string, unknown>;
+  const dropped: KeyPath[] = [];
+  const locate = (keyPath: KeyPath, part: 'key' | 'value'): Range => {
+    for (let n = keyPath.length; n >= 0; n--) {
+      const location = locations.get(keyPathString(keyPath.slice(0, n)));
+      if (location) return (part === 'value' && n === keyPath.length ? location.value : location.key) ?? location.value;
+    }
+    return wholeFile;
+  };
+  for (const complaint of schemaComplaints(values)) {
+    problems.push(problem('error', complaint.code, complaint.message, locate(complaint.at, complaint.part)));
+    dropped.push(complaint.drop);
+  }
+  dropPaths(values, dropped);
+
+  const baseDir = path.dirname(filePath);
+  for (const finding of checkPaths(values as RuntimeValues, baseDir, context.workspaceRoot, context.probe ?? nodeFileProbe)) {
+    problems.push(problem(finding.severity, finding.code, finding.message, locate(finding.at, finding.part ?? 'value')));
+    if (finding.drop) dropped.push(finding.drop);
+  }
+  dropPaths(values, dropped);
+  problems.sort((a, b) => a.start.line - b.start.line || a.start.column - b.start.column);
+  return result(values as RuntimeValues, false);
+}
+
+function collectLocations(
+  node: unknown,
+  keyPath: (string | number)[],
+  out: Map<string, Location>,
+  rangeOf: (node: YamlNode | null | undefined) => Range | undefined,
+): void {
+  const own = rangeOf(node as YamlNode);
+  if (keyPath.length === 0 && own) out.set('', { value: own });
+  if (isMap(node)) {
+    for (const pair of node.items) {
+      if (!isScalar(pair.key)) continue;
+      const key = String(pair.key.value);
+      const path = [...keyPath, key];
+      const keyRange = rangeOf(pair.key);
+      const valueRange = rangeOf(pair.value as YamlNode) ?? keyRange;
+      if (valueRange) out.set(keyPathString(path), { key: keyRange, value: valueRange });
+      collectLocations(pair.value, path, out, rangeOf);
+    }
+  } else if (isSeq(node)) {
+    node.items.forEach((item, index) => {
+      const path = [...keyPath, index];
+      const range = rangeOf(item as YamlNode);
+      if (range) out.set(keyPathString(path), { value: range });
+      collectLocations(item, path, out, rangeOf);
+    });
+  }
+}
+
+/** Schema errors as messages for people, each with the place to point at and the value to leave out. */
+export function schemaComplaints(values: unknown): SchemaComplaint[] {
+  const seen = new Set<string>();
+  const out: SchemaComplaint[] = [];
+  for (const error of validateAgainstSchema(values)) {
+    const complaint = describeSchemaError(error, values);
+    if (!complaint) continue;
+    // One complaint per value: a list where a string belongs need not also be told it is not in the enum.
+    const id = keyPathString(complaint.at);
+    if (seen.has(id)) continue;
+    seen.add(id);
+    out.push(complaint);
+  }
+  return out;
+}
+
+export interface SchemaComplaint {
+  code: ProblemCode;
+  message: string;
+  /** Where to point. */
+  at: KeyPath;
+  part: 'key' | 'value';
+  /** What to leave out of the values. */
+  drop: KeyPath;
+}
+
+const TYPE_NAMES: Record<string, string> = {
+  object: 'a mapping', array: 'a list', string: 'a string', number: 'a number', integer: 'a whole number', boolean: 'true or false', null: 'empty',
+};
+
+function describeSchemaError(error: ErrorObject, data: unknown): SchemaComplaint | undefined {
+  const at = pointerToKeyPath(error.instancePath, data);
+  const name = `\`${keyPathString(at) || 'the file'}\``;
+  const params = error.params as Record<string, unknown>;
+  switch (error.keyword) {
+    case 'additionalProperties': {
+      const key = String(params.additionalProperty);
+      const allowed = Object.keys(schemaAt(at)?.properties ?? {});
+      const where = at.length ? ` in ${name}` : '';
+      const hint = suggestion(key, allowed);
+      const message = `unknown key "${key}"${where}` + (hint ? `; did you mean "${hint}"?` : `; expected one of: ${allowed.join(', ')}`);
+      return { code: 'unknown-key', message, at: [...at, key], part: 'key', drop: [...at, key] };
+    }
+    case 'type': {
+      const names = String(params.type).split(',').map((t) => TYPE_NAMES[t] ?? t);
+      const expected = names.length > 1 ? `${names.slice(0, -1).join(', ')} or ${names[names.length - 1]}` : names[0];
+      return { code: 'wrong-type', message: `${name} must be ${expected}, not ${describeValue(error.data)}`, at, part: 'value', drop: at };
+    }
+    case 'enum': {
+      const allowed = (params.allowedValues as unknown[]).map(String);
+      const hint = suggestion(String(error.data), allowed);
+      const message = `${name} must be one of ${allowed.join(', ')}, not "${String(error.data)}"` + (hint ? `; did you mean "${hint}"?` : '');
+      return { code: 'bad-value', message, at, part: 'value', drop: at };
+    }
+    case 'required':
+      return { code: 'missing-key', message: `${name} needs the key "${String(params.missingProperty)}"`, at, part: 'key', drop: at };
+    case 'format':
+      return params.format === 'duration'
+        ? { code: 'bad-duration', message: `${name}: "${String(error.data)}" is not a duration; write seconds or a number with s, m or h (30s, 5m, 1h)`, at, part: 'value', drop: at }
+        : { code: 'bad-size', message: `${name}: "${String(error.data)}" is not a size; write bytes or a number with k, m or g (512m, 2g)`, at, part: 'value', drop: at };
+    case 'exclusiveMinimum':
+      return { code: 'bad-value', message: `${name} must be greater than ${String(params.limit)}`, at, part: 'value', drop: at };
+    case 'minLength':
+      return { code: 'bad-value', message: `${name} must not be empty`, at, part: 'value', drop: at };
+    case 'propertyNames':
+      return undefined; // reported by the inner error, which names the key
+    case 'pattern': {
+      if (error.propertyName !== undefined) {
+        const key = [...at, error.propertyName];
+        return { code: 'bad-value', message: `"${error.propertyName}" is not a valid name in ${name}: use letters, digits and _, not starting with a digit`, at: key, part: 'key', drop: key };
+      }
+      if (params.pattern === '^/') {
+        return { code: 'bad-value', message: `${name} must be an absolute path inside the runtime (starting with /), not "${String(error.data)}"`, at, part: 'value', drop: at };
+      }
+      return { code: 'bad-value', message: `${name} must match ${String(params.pattern)}`, at, part: 'value', drop: at };
+    }
+    default:
+      return { code: 'bad-value', message: `${name} ${error.message ?? 'is not valid'}`, at, part: 'value', drop: at };
+  }
+}
+
+/** JSON pointer → key path, with list indexes as numbers. */
+function pointerToKeyPath(pointer: string, data: unknown): (string | number)[] {
+  if (!pointer) return [];
+  const out: (string | number)[] = [];
+  let current: unknown = data;
+  for (const raw of pointer.slice(1).split('/')) {
+    const segment = raw.replace(/~1/g, '/').replace(/~0/g, '~');
+    const key = Array.isArray(current) ? Number(segment) : segment;
+    out.push(key);
+    current = (current as Record<string | number, unknown> | undefined)?.[key];
+  }
+  return out;
+}
+
+function suggestion(word: string, candidates: readonly string[]): string | undefined {
+  if (candidates.length === 0) return undefined;
+  const exactIgnoringCase = candidates.find((c) => c.toLowerCase() === word.toLowerCase());
+  if (exactIgnoringCase) return exactIgnoringCase;
+  const best = closest(word, candidates as string[]);
+  return distance(word, best) <= Math.max(2, Math.floor(best.length / 3)) ? best : undefined;
+}
+
+function describeValue(value: unknown): string {
+  if (value === null || value === undefined) return 'empty';
+  if (Array.isArray(value)) return 'a list';
+  if (typeof value === 'object') return 'a mapping';
+  if (typeof value === 'string') return `the string "${value}"`;
+  return `${typeof value === 'number' ? 'the number' : 'the value'} ${String(value)}`;
+}
+
+function firstLine(message: string): string {
+  return message.split('\n')[0].replace(/ at line \d+, column \d+:?$/, '').trim();
+}

@@ -1,0 +1,82 @@
+/** The shape of a runtime file's values, as the schema in media/ defines them. */
+export type Scalar = string | number | boolean;
+
+export interface BuildSpec {
+  context: string;
+  dockerfile?: string;
+  args?: Record<string, Scalar>;
+  target?: string;
+}
+
+export interface LocalSpec {
+  python?: string;
+  requirements?: string;
+}
+
+export interface MountSpec {
+  source: string;
+  target: string;
+  readOnly?: boolean;
+  allowOutsideWorkspace?: boolean;
+}
+
+export interface RuntimeValues {
+  image?: string;
+  pull?: 'always' | 'missing' | 'never';
+  build?: BuildSpec;
+  local?: LocalSpec;
+  env?: Record<string, Scalar>;
+  envFile?: string;
+  mounts?: MountSpec[];
+  dagsFolder?: string;
+  network?: string;
+  resources?: { memory?: string | number; cpus?: number };
+  timeouts?: { parse?: string | number; run?: string | number };
+  airflowConfig?: Record<string, Record<string, Scalar>>;
+}
+
+/** A place in the values: `['env', 'FOO']`, `['mounts', 0, 'source']`. */
+export type KeyPath = readonly (string | number)[];
+
+/** `env.FOO`, `mounts[0].source`: how key paths are shown to people and used as map keys. */
+export function keyPathString(keyPath: KeyPath): string {
+  let out = '';
+  for (const key of keyPath) out += typeof key === 'number' ? `[${key}]` : out ? `.${key}` : key;
+  return out;
+}
+
+/** Removes the values at the given paths, in place; list items are removed, not left as holes. */
+export function dropPaths(values: Record<string, unknown>, paths: readonly KeyPath[]): void {
+  const doomed = new Map<unknown, Set<string | number>>();
+  for (const keyPath of paths) {
+    if (keyPath.length === 0) continue;
+    let parent: unknown = values;
+    for (const key of keyPath.slice(0, -1)) parent = (parent as Record<string | number, unknown> | undefined)?.[key];
+    if (parent === null || typeof parent !== 'object') continue;
+    const set = doomed.get(parent) ?? new Set();
+    set.add(keyPath[keyPath.length - 1]);
+    doomed.set(parent, set);
+  }
+  for (const [parent, keys] of doomed) {
+    if (Array.isArray(parent)) {
+      const kept = parent.filter((_, i) => !keys.has(i));
+      parent.splice(0, parent.length, ...kept);
+    } else {
+      for (const key of keys) delete (parent as Record<string | number, unknown>)[key];
+    }
+  }
+  // A mapping emptied by the removal says nothing: drop it too, so `resources: {}` does not override a parent's.
+  for (const keyPath of [...paths].sort((a, b) => b.length - a.length)) {
+    for (let n = keyPath.length - 1; n > 0; n--) {
+      const prefix = keyPath.slice(0, n);
+      let parent: unknown = values;
+      for (const key of prefix.slice(0, -1)) parent = (parent as Record<string | number, unknown> | undefined)?.[key];
+      const container = (parent as Record<string | number, unknown> | undefined)?.[prefix[n - 1]];
+      if (container && typeof container === 'object' && !Array.isArray(container) && Object.keys(container).length === 0) {
+        delete (parent as Record<string | number, unknown>)[prefix[n - 1]];
+      } else {
+        break;
+      }
+    }
+  }
+}
