@@ -153,6 +153,17 @@ describe('bad input yields problems at their line and column', () => {
     assert.deepEqual(where(read('local: {python: ./nope/python}\n', undefined, disk)), ['1:17 error missing-path']);
   });
 
+  it('a value left out can leave its parent incomplete: the parent goes too, with one message', () => {
+    const file = read('build:\n  context: # .\n  dockerfile: Dockerfile\nimage: x\n', undefined, fakeDisk('dags/Dockerfile'));
+    assert.deepEqual(file.problems.map((p) => `${p.start.line}:${p.start.column} ${p.message}`), ['2:12 `build.context` must be a string, not empty']);
+    assert.deepEqual(file.values, { image: 'x' });
+  });
+
+  it('binary data from a !!binary tag', () => {
+    assert.deepEqual(where(read('image: !!binary aGVsbG8=\n')), ['1:8 error wrong-type']);
+    assert.deepEqual(where(read('!!binary aGVsbG8=\n')), ['1:1 error not-a-mapping']);
+  });
+
   it('an alias bomb is refused, not expanded', () => {
     const lines = ['a: &a ["x","x","x","x","x","x","x","x","x"]'];
     for (let i = 0; i < 10; i++) lines.push(`${String.fromCharCode(98 + i)}: &${String.fromCharCode(98 + i)} [*${String.fromCharCode(97 + i)},*${String.fromCharCode(97 + i)},*${String.fromCharCode(97 + i)},*${String.fromCharCode(97 + i)},*${String.fromCharCode(97 + i)},*${String.fromCharCode(97 + i)},*${String.fromCharCode(97 + i)},*${String.fromCharCode(97 + i)},*${String.fromCharCode(97 + i)}]`);

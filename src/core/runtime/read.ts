@@ -81,8 +81,8 @@ export function readRuntimeFile(filePath: string, text: string, context: ReadCon
     problems.push(problem('warning', 'empty-file', 'empty runtime file: it changes nothing (add `image:` or another field)', { start: FILE_START, end: FILE_START }));
     return result({}, false);
   }
-  if (typeof data !== 'object' || Array.isArray(data)) {
-    const found = Array.isArray(data) ? 'a list' : `a ${typeof data}`;
+  if (typeof data !== 'object' || Object.getPrototypeOf(data) !== Object.prototype) {
+    const found = Array.isArray(data) ? 'a list' : typeof data === 'object' ? 'binary data' : `a ${typeof data}`;
     problems.push(problem('error', 'not-a-mapping', `a runtime file must be a mapping of keys such as \`image:\`, not ${found}`, locations.get('')?.value ?? wholeFile));
     return result({}, true);
   }
@@ -96,11 +96,28 @@ export function readRuntimeFile(filePath: string, text: string, context: ReadCon
     }
     return wholeFile;
   };
+  for (const keyPath of normalizeTaggedValues(values)) {
+    problems.push(problem('error', 'wrong-type', `\`${keyPathString(keyPath)}\`: binary data has no place in a runtime file`, locate(keyPath, 'value')));
+    dropped.push(keyPath);
+  }
+  dropPaths(values, dropped);
   for (const complaint of schemaComplaints(values)) {
     problems.push(problem('error', complaint.code, complaint.message, locate(complaint.at, complaint.part)));
     dropped.push(complaint.drop);
   }
   dropPaths(values, dropped);
+  // Leaving out a bad value can leave its parent incomplete (`build` without its `context`). Those follow
+  // from an error already reported, so they are left out silently until what remains fits the schema.
+  for (let pass = 0; ; pass++) {
+    const consequences = schemaComplaints(values);
+    if (consequences.length === 0) break;
+    if (pass === 5) {
+      // Not expected to happen; still, never hand on values that do not fit the schema.
+      for (const key of Object.keys(values)) delete values[key];
+      break;
+    }
+    dropPaths(values, consequences.map((c) => c.drop));
+  }
 
   const baseDir = path.dirname(filePath);
   for (const finding of checkPaths(values as RuntimeValues, baseDir, context.workspaceRoot, context.probe ?? nodeFileProbe)) {
@@ -110,6 +127,23 @@ export function readRuntimeFile(filePath: string, text: string, context: ReadCon
   dropPaths(values, dropped);
   problems.sort((a, b) => a.start.line - b.start.line || a.start.column - b.start.column);
   return result(values as RuntimeValues, false);
+}
+
+/**
+ * YAML tags can make values JSON has no word for: `!!binary` gives bytes, YAML 1.1 timestamps give Dates.
+ * Dates become their ISO text; the paths of binary values are returned, to be reported and left out.
+ */
+function normalizeTaggedValues(node: Record<string, unknown> | unknown[], keyPath: (string | number)[] = []): KeyPath[] {
+  const binary: KeyPath[] = [];
+  const entries: [string | number, unknown][] = Array.isArray(node) ? node.map((v, i) => [i, v]) : Object.entries(node);
+  for (const [key, value] of entries) {
+    if (value === null || typeof value !== 'object') continue;
+    const path = [...keyPath, key];
+    if (value instanceof Date) (node as Record<string | number, unknown>)[key] = value.toISOString();
+    else if (Array.isArray(value) || Object.getPrototypeOf(value) === Object.prototype) binary.push(...normalizeTaggedValues(value as Record<string, unknown>, path));
+    else binary.push(path);
+  }
+  return binary;
 }
 
 function collectLocations(
