@@ -1,4 +1,6 @@
+import { parseCommand } from './parse';
 import { resolveCommand } from './resolve';
+import { runCommand } from './run';
 import { EXIT, MAIN_HELP, UsageError } from './usage';
 import { validateCommand } from './validate';
 
@@ -7,6 +9,8 @@ type Command = (args: string[], out: (line: string) => void, err: (line: string)
 const COMMANDS: Record<string, Command> = {
   validate: validateCommand,
   resolve: resolveCommand,
+  parse: parseCommand,
+  run: runCommand,
 };
 
 export async function main(argv: string[]): Promise<number> {

@@ -1,13 +1,11 @@
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import { Document, isCollection, isScalar } from 'yaml';
 import { hasErrors } from '../core/problems';
-import { isInside } from '../core/runtime/checks';
-import { resolveRuntime, type EffectiveRuntime } from '../core/runtime/resolve';
-import { readWorkspaceSettings } from '../core/runtime/settings';
-import { findWorkspaceRoot } from '../core/workspace/root';
+import type { EffectiveRuntime } from '../core/runtime/resolve';
 import { describeSource, displayPath, formatProblems } from './display';
+import { runtimeFor } from './runtimeFor';
 import { EXIT, UsageError } from './usage';
 
 export const RESOLVE_HELP = `Usage: airflow-runtime resolve <dag_file> [--format yaml|json] [--workspace DIR]
@@ -37,25 +35,12 @@ export function resolveCommand(args: string[], out: (line: string) => void, err:
   if (!existsSync(dagFile) || !statSync(dagFile).isFile()) throw new UsageError(`no such DAG file: ${positionals[0]}`, 'resolve');
 
   const cwd = process.cwd();
-  const workspaceRoot = path.resolve(flags.workspace ?? workspaceRootFor(dagFile, cwd));
-  const settings = readWorkspaceSettings(workspaceRoot);
-  const runtime = resolveRuntime(dagFile, {
-    workspaceRoot,
-    readText: (file) => (existsSync(file) ? readFileSync(file, 'utf8') : undefined),
-    settings: settings?.layer,
-    settingsProblems: settings?.problems,
-  });
+  const runtime = runtimeFor(dagFile, { cwd, workspace: flags.workspace });
 
   out(flags.format === 'json' ? JSON.stringify(toJson(runtime, cwd), null, 2) : toCommentedYaml(runtime, cwd));
   for (const line of formatProblems(runtime.problems, cwd)) err(line);
   if (hasErrors(runtime.problems)) err('values with errors were left out; fix the runtime files above');
   return hasErrors(runtime.problems) ? EXIT.configOrInfra : EXIT.ok;
-}
-
-/** The workspace around the current folder when the DAG file is in it (the usual case), else around the DAG file. */
-function workspaceRootFor(dagFile: string, cwd: string): string {
-  const root = findWorkspaceRoot(cwd);
-  return isInside(root, dagFile) ? root : findWorkspaceRoot(path.dirname(dagFile));
 }
 
 function toJson(runtime: EffectiveRuntime, cwd: string) {

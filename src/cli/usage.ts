@@ -10,10 +10,12 @@ export const EXIT = { ok: 0, userFailure: 1, configOrInfra: 2 } as const;
 export const MAIN_HELP = `airflow-runtime: parse and run Airflow DAG files inside the runtime they really run in.
 
 Usage:
+  airflow-runtime parse <path>...               parse DAG files inside their runtime; problems as path:line:col
+  airflow-runtime run <dag_file> <dag_id> <task_id>   run one task inside its runtime, log streamed
   airflow-runtime validate [runtime files...]   check runtime files (all under this folder by default)
   airflow-runtime resolve <dag_file>            show a DAG file's effective runtime and where each value came from
 
-Coming with the engines: parse, run, doctor, cleanup.
+Engines: --engine auto (Docker when reachable, else the local runtime emulator), docker, local.
 
 Exit codes: 0 success; 1 a DAG or task failed; 2 usage, configuration or infrastructure error.
 Run "airflow-runtime <verb> --help" for a verb's options.`;

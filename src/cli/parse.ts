@@ -1,0 +1,135 @@
+import * as os from 'node:os';
+import { parseArgs } from 'node:util';
+import { EngineError } from '../core/engine/errors';
+import type { ParseResult } from '../core/engine/parseResult';
+import { type EngineChoice, selectEngine } from '../core/engine/select';
+import { hasErrors, type Problem } from '../core/problems';
+import { findDagFiles } from '../core/workspace/dagFiles';
+import { displayPath, formatProblems } from './display';
+import { terminalProgress } from './progress';
+import { runtimeFor } from './runtimeFor';
+import { EXIT, UsageError } from './usage';
+
+export const PARSE_HELP = `Usage: airflow-runtime parse <path>... [--engine auto|docker|local] [--image IMG] [--format text|json] [--jobs N]
+
+Parses DAG files (or every DAG file under the folders given) inside their runtime, with Airflow's own DagBag.
+Text output: one line per problem, path:line:col: error|warning: message, then DAGs and tasks per file.
+
+Options:
+  --engine auto|docker|local   auto (default) uses Docker when reachable, else the local runtime emulator
+  --image IMG                  use this image for every file, above every runtime file
+  --format text|json           json prints the parse results
+  --jobs N                     files parsed at once (default: the number of CPUs, at most 4)
+  --workspace DIR              workspace root (default: nearest folder with .git or .vscode)
+
+Exit codes: 0 parsed cleanly; 1 a DAG file failed to import; 2 bad usage, runtime file or engine.`;
+
+interface FileOutcome {
+  file: string;
+  result?: ParseResult;
+  error?: { code: string; message: string };
+  problems: Problem[];
+}
+
+export async function parseCommand(args: string[], out: (line: string) => void, err: (line: string) => void): Promise<number> {
+  const { values: flags, positionals } = parseArgs({
+    args, allowPositionals: true, strict: true,
+    options: {
+      engine: { type: 'string', default: 'auto' }, image: { type: 'string' }, format: { type: 'string', default: 'text' },
+      jobs: { type: 'string' }, workspace: { type: 'string' }, warm: { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
+    },
+  });
+  if (flags.help) {
+    out(PARSE_HELP);
+    return EXIT.ok;
+  }
+  if (!['auto', 'docker', 'local'].includes(flags.engine!)) throw new UsageError(`--engine must be auto, docker or local, not "${flags.engine}"`, 'parse');
+  if (flags.format !== 'text' && flags.format !== 'json') throw new UsageError(`--format must be text or json, not "${flags.format}"`, 'parse');
+  if (positionals.length === 0) throw new UsageError('parse needs at least one DAG file or folder', 'parse');
+  const jobs = flags.jobs === undefined ? Math.min(4, os.availableParallelism()) : Number(flags.jobs);
+  if (!Number.isInteger(jobs) || jobs < 1) throw new UsageError(`--jobs must be a whole number of at least 1, not "${flags.jobs}"`, 'parse');
+
+  const cwd = process.cwd();
+  const { files, missing } = findDagFiles(positionals);
+  if (missing.length) throw new UsageError(`no such file or folder: ${missing.join(', ')}`, 'parse');
+  if (files.length === 0) {
+    err(`no DAG files found in ${positionals.join(', ')} (a DAG file is a .py file that mentions "airflow" and "dag")`);
+    return EXIT.ok;
+  }
+
+  let selected;
+  try {
+    selected = await selectEngine(flags.engine as EngineChoice);
+  } catch (error) {
+    if (error instanceof EngineError) {
+      err(`airflow-runtime: ${error.describe()}`);
+      return EXIT.configOrInfra;
+    }
+    throw error;
+  }
+  err(`engine: ${selected.reason}`);
+  const progress = terminalProgress();
+  const outcomes: FileOutcome[] = [];
+  let next = 0;
+  const worker = async () => {
+    while (next < files.length) {
+      const file = files[next++];
+      const runtime = runtimeFor(file, { cwd, workspace: flags.workspace, image: flags.image });
+      const outcome: FileOutcome = { file, problems: runtime.problems };
+      try {
+        outcome.result = await selected.engine.parse({ dagFile: file, runtime, onProgress: progress.report });
+      } catch (error) {
+        if (!(error instanceof EngineError)) throw error;
+        outcome.error = { code: error.code, message: error.describe() };
+      }
+      outcomes.push(outcome);
+    }
+  };
+  try {
+    await Promise.all(Array.from({ length: Math.min(jobs, files.length) }, worker));
+  } finally {
+    progress.clear();
+    await selected.engine.dispose();
+  }
+  outcomes.sort((a, b) => a.file.localeCompare(b.file));
+
+  if (flags.format === 'json') {
+    out(JSON.stringify(outcomes.map((o) => o.result ?? { file: o.file, error: o.error, runtimeProblems: o.problems }), null, 2));
+  } else {
+    printText(outcomes, cwd, out, err);
+  }
+  const configProblems = outcomes.some((o) => hasErrors(o.problems));
+  if (configProblems || outcomes.some((o) => o.error)) return EXIT.configOrInfra;
+  return outcomes.some((o) => o.result!.importErrors.length > 0 || o.result!.timedOut) ? EXIT.userFailure : EXIT.ok;
+}
+
+function printText(outcomes: FileOutcome[], cwd: string, out: (line: string) => void, err: (line: string) => void): void {
+  const runtimeProblems = new Map<string, Problem>();
+  for (const outcome of outcomes) for (const p of outcome.problems) runtimeProblems.set(`${p.file}:${p.start.line}:${p.start.column}:${p.message}`, p);
+  for (const line of formatProblems([...runtimeProblems.values()], cwd)) out(line);
+  for (const { result } of outcomes) {
+    if (!result) continue;
+    for (const e of result.importErrors) out(`${displayPath(e.file, cwd)}:${e.line ?? 1}:${e.column ?? 1}: error: ${e.message}`);
+    for (const w of result.warnings) out(`${displayPath(w.file, cwd)}:${w.line ?? 1}:1: warning: ${w.category}: ${w.message}`);
+  }
+  let dags = 0;
+  let tasks = 0;
+  let failed = 0;
+  for (const outcome of outcomes) {
+    const name = displayPath(outcome.file, cwd);
+    if (outcome.error) {
+      failed++;
+      err(`${name}: not parsed: ${outcome.error.message}`);
+      continue;
+    }
+    const result = outcome.result!;
+    const taskCount = result.dags.reduce((n, d) => n + d.tasks.length, 0);
+    dags += result.dags.length;
+    tasks += taskCount;
+    if (result.importErrors.length || result.timedOut) failed++;
+    const state = result.timedOut ? 'timed out' : result.importErrors.length ? `${result.importErrors.length} import error${result.importErrors.length === 1 ? '' : 's'}` : 'ok';
+    const ids = result.dags.map((d) => `${d.dagId} (${d.tasks.length} task${d.tasks.length === 1 ? '' : 's'})`).join(', ');
+    err(`${name}: ${state}${ids ? `: ${ids}` : ''} [airflow ${result.airflowVersion}, ${(result.engine?.totalMs ?? result.durationMs) / 1000}s]`);
+  }
+  err(`${outcomes.length} file${outcomes.length === 1 ? '' : 's'}: ${dags} DAG${dags === 1 ? '' : 's'}, ${tasks} task${tasks === 1 ? '' : 's'}, ${failed} with problems`);
+}

@@ -1,0 +1,84 @@
+import { existsSync } from 'node:fs';
+import * as path from 'node:path';
+import { parseArgs } from 'node:util';
+import { EngineError } from '../core/engine/errors';
+import { type EngineChoice, selectEngine } from '../core/engine/select';
+import { hasErrors } from '../core/problems';
+import { formatProblems } from './display';
+import { terminalProgress } from './progress';
+import { runtimeFor } from './runtimeFor';
+import { EXIT, UsageError } from './usage';
+
+export const RUN_HELP = `Usage: airflow-runtime run <dag_file> <dag_id> <task_id> [--date YYYY-MM-DD] [--map-index N] [--engine auto|docker|local] [--image IMG]
+
+Runs one task inside the DAG file's runtime, the way "airflow tasks test" does, and streams its log.
+Ctrl-C cancels: the container or process tree is killed, nothing is left behind.
+
+Exit codes: 0 the task succeeded; 1 it failed; 2 bad usage, runtime file or engine, or cancelled.`;
+
+export async function runCommand(args: string[], out: (line: string) => void, err: (line: string) => void): Promise<number> {
+  const { values: flags, positionals } = parseArgs({
+    args, allowPositionals: true, strict: true,
+    options: {
+      date: { type: 'string' }, 'map-index': { type: 'string' }, engine: { type: 'string', default: 'auto' }, image: { type: 'string' },
+      workspace: { type: 'string' }, help: { type: 'boolean', short: 'h' },
+    },
+  });
+  if (flags.help) {
+    out(RUN_HELP);
+    return EXIT.ok;
+  }
+  if (positionals.length !== 3) throw new UsageError('run takes <dag_file> <dag_id> <task_id>', 'run');
+  if (!['auto', 'docker', 'local'].includes(flags.engine!)) throw new UsageError(`--engine must be auto, docker or local, not "${flags.engine}"`, 'run');
+  if (flags.date !== undefined && !/^\d{4}-\d{2}-\d{2}$/.test(flags.date)) throw new UsageError(`--date must be YYYY-MM-DD, not "${flags.date}"`, 'run');
+  const mapIndex = flags['map-index'] === undefined ? undefined : Number(flags['map-index']);
+  if (mapIndex !== undefined && !Number.isInteger(mapIndex)) throw new UsageError('--map-index must be a whole number', 'run');
+  const [dagArg, dagId, taskId] = positionals;
+  const dagFile = path.resolve(dagArg);
+  if (!existsSync(dagFile)) throw new UsageError(`no such DAG file: ${dagArg}`, 'run');
+
+  const cwd = process.cwd();
+  const runtime = runtimeFor(dagFile, { cwd, workspace: flags.workspace, image: flags.image });
+  for (const line of formatProblems(runtime.problems, cwd)) err(line);
+  if (hasErrors(runtime.problems)) {
+    err('fix the runtime files above before running a task');
+    return EXIT.configOrInfra;
+  }
+  const controller = new AbortController();
+  const onSigint = () => {
+    err('cancelling: stopping the task and cleaning up...');
+    controller.abort();
+  };
+  process.on('SIGINT', onSigint);
+  process.on('SIGTERM', onSigint);
+  const progress = terminalProgress();
+  try {
+    const selected = await selectEngine(flags.engine as EngineChoice);
+    err(`engine: ${selected.reason}`);
+    try {
+      const outcome = await selected.engine.run({
+        dagFile, runtime, dagId, taskId, date: flags.date, mapIndex, signal: controller.signal,
+        onProgress: progress.report,
+        onLog: (line) => {
+          progress.clear();
+          out(line);
+        },
+      });
+      progress.clear();
+      err(`${dagId}.${taskId}: ${outcome.exitCode === 0 ? 'success' : 'failed'} in ${(outcome.durationMs / 1000).toFixed(1)}s`);
+      return outcome.exitCode;
+    } finally {
+      await selected.engine.dispose();
+    }
+  } catch (error) {
+    progress.clear();
+    if (error instanceof EngineError) {
+      err(`airflow-runtime: ${error.describe()}`);
+      return EXIT.configOrInfra;
+    }
+    throw error;
+  } finally {
+    process.off('SIGINT', onSigint);
+    process.off('SIGTERM', onSigint);
+  }
+}

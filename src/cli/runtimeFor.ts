@@ -1,0 +1,29 @@
+import { existsSync, readFileSync } from 'node:fs';
+import * as path from 'node:path';
+import { isInside } from '../core/runtime/checks';
+import { type Layer, resolveRuntime, type EffectiveRuntime } from '../core/runtime/resolve';
+import { readWorkspaceSettings } from '../core/runtime/settings';
+import { findWorkspaceRoot } from '../core/workspace/root';
+
+/** The workspace around the current folder when the DAG file is in it (the usual case), else around the DAG file. */
+export function workspaceRootFor(dagFile: string, cwd: string, explicit?: string): string {
+  if (explicit) return path.resolve(explicit);
+  const root = findWorkspaceRoot(cwd);
+  return isInside(root, dagFile) ? root : findWorkspaceRoot(path.dirname(dagFile));
+}
+
+/** The effective runtime as the terminal sees it: files, the workspace's .vscode/settings.json, and flags. */
+export function runtimeFor(dagFile: string, options: { cwd: string; workspace?: string; image?: string }): EffectiveRuntime {
+  const workspaceRoot = workspaceRootFor(dagFile, options.cwd, options.workspace);
+  const settings = readWorkspaceSettings(workspaceRoot);
+  const overrides: Layer | undefined = options.image
+    ? { values: { image: options.image }, sourceOf: () => ({ kind: 'flag', flag: '--image' }) }
+    : undefined;
+  return resolveRuntime(dagFile, {
+    workspaceRoot,
+    readText: (file) => (existsSync(file) ? readFileSync(file, 'utf8') : undefined),
+    settings: settings?.layer,
+    settingsProblems: settings?.problems,
+    overrides,
+  });
+}

@@ -1,0 +1,222 @@
+import { chmodSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { PassThrough } from 'node:stream';
+import type Docker from 'dockerode';
+import { parseDuration, parseSize } from '../../runtime/units';
+import type { RuntimeValues } from '../../runtime/values';
+import { runtimeEnvironment } from '../environment';
+import { EngineError } from '../errors';
+import { CONTAINER_CACHE, CONTAINER_HARNESS, CONTAINER_OUT, hostDagRoot, hostHarnessDir, PathMap } from '../layout';
+import { isParseResult, mapResultPaths, type ParseResult } from '../parseResult';
+import type { Engine, ParseRequest, RunOutcome, RunRequest, WorkOptions } from '../types';
+import { dockerOptions, type EndpointCandidate, endpointCandidates } from './endpoint';
+import { ensureImage } from './images';
+
+/** Labels on every container we make, so that `cleanup` and a later start can find leftovers. */
+export const LABEL_MANAGED = 'airflow-runtime.managed';
+export const LABEL_OWNER = 'airflow-runtime.owner';
+export const LABEL_DAG_FILE = 'airflow-runtime.dag-file';
+export const CACHE_VOLUME = 'airflow-runtime-cache';
+
+export interface DockerConnection {
+  docker: Docker;
+  endpoint: EndpointCandidate;
+  local: boolean;
+  version: string;
+}
+
+/** Tries each endpoint with a ping under a short deadline; says which one answered, or why each failed. */
+export async function connectDocker(explicit?: string, pingTimeoutMs = 3000): Promise<DockerConnection> {
+  const { default: DockerClient } = await import('dockerode');
+  const failures: string[] = [];
+  for (const endpoint of endpointCandidates(explicit)) {
+    try {
+      const { options, local } = dockerOptions(endpoint.url);
+      const docker = new DockerClient({ ...options, timeout: pingTimeoutMs });
+      const version = await docker.version();
+      // The ping deadline is for finding the engine; real work (pulls, long parses) has its own deadlines.
+      return { docker: new DockerClient(options), endpoint, local, version: `${version.Version} (API ${version.ApiVersion})` };
+    } catch (error) {
+      failures.push(`${endpoint.url} (${endpoint.origin}): ${(error as Error).message}`);
+    }
+  }
+  throw new EngineError('engine-unreachable', `Docker is not reachable. Tried:\n  ${failures.join('\n  ')}`,
+    'start Docker (or Podman), set DOCKER_HOST or the airflowRuntime.docker.endpoint setting, or use --engine local');
+}
+
+interface ContainerJob extends WorkOptions {
+  image: string;
+  cmd: string[];
+  values: RuntimeValues;
+  binds: string[];
+  network: string;
+  deadlineMs: number;
+  dagFile: string;
+  onLine?: (line: string, stream: 'stdout' | 'stderr') => void;
+}
+
+/** The Docker engine: each parse or run in a fresh, labelled container of the DAG file's runtime image. */
+export class DockerEngine implements Engine {
+  readonly kind = 'docker' as const;
+  private readonly pulled = new Set<string>();
+  private readonly owner = `${os.hostname()}:${process.pid}`;
+
+  constructor(readonly connection: DockerConnection) {}
+
+  describe(): string {
+    return `docker at ${this.connection.endpoint.url} (${this.connection.endpoint.origin}), engine ${this.connection.version}`;
+  }
+
+  async parse(request: ParseRequest): Promise<ParseResult> {
+    const started = Date.now();
+    const { values } = request.runtime;
+    const image = await ensureImage(this.connection.docker, values, this.pulled, request);
+    const map = this.pathMap(request);
+    const outDir = mkdtempSync(path.join(os.tmpdir(), 'airflow-runtime-parse-'));
+    chmodSync(outDir, 0o777); // the image's user may not be root
+    const deadlineMs = parseDuration(values.timeouts?.parse) ?? 60_000;
+    try {
+      request.onProgress?.({ stage: 'parse', message: `parsing ${path.basename(request.dagFile)} in ${image}` });
+      const { exitCode, tail } = await this.runContainer({
+        ...request, image, values, dagFile: request.dagFile, deadlineMs,
+        network: values.network ?? 'none',
+        binds: [...this.binds(request, map), `${outDir}:${CONTAINER_OUT}`],
+        cmd: ['python', '-m', 'airflow_runtime_harness', 'parse', '--file', map.toRuntime(request.dagFile),
+          '--dags-folder', values.dagsFolder ?? '/opt/airflow/dags', '--out', `${CONTAINER_OUT}/result.json`,
+          '--timeout', String(Math.max(1, deadlineMs / 1000 - 2))],
+      });
+      let result: unknown;
+      try {
+        result = JSON.parse(readFileSync(path.join(outDir, 'result.json'), 'utf8'));
+      } catch {
+        result = undefined;
+      }
+      if (!isParseResult(result) || exitCode === 2) {
+        throw new EngineError('harness-failed', `the harness could not parse ${request.dagFile} in ${image} (exit ${exitCode}):\n${map.rewriteText(tail).trim().slice(-3000)}`,
+          exitCode === 127 ? `${image} has no python on PATH: is it an Airflow image?` : `check that ${image} has Airflow 2.9+ or 3.x (airflow-runtime doctor)`);
+      }
+      const mapped = mapResultPaths(result, (p) => map.toHost(p), (t) => map.rewriteText(t));
+      return { ...mapped, engine: { kind: this.kind, detail: `${image} via ${this.connection.endpoint.url}`, totalMs: Date.now() - started } };
+    } finally {
+      rmSync(outDir, { recursive: true, force: true });
+    }
+  }
+
+  async run(request: RunRequest): Promise<RunOutcome> {
+    const started = Date.now();
+    const { values } = request.runtime;
+    const image = await ensureImage(this.connection.docker, values, this.pulled, request);
+    const map = this.pathMap(request);
+    const dagsFolder = values.dagsFolder ?? '/opt/airflow/dags';
+    const cmd = ['python', '-m', 'airflow_runtime_harness', 'run', '--file', map.toRuntime(request.dagFile), '--dags-folder', dagsFolder,
+      '--dag-id', request.dagId, '--task-id', request.taskId];
+    if (request.date) cmd.push('--date', request.date);
+    if (request.mapIndex !== undefined) cmd.push('--map-index', String(request.mapIndex));
+    const { exitCode, tail } = await this.runContainer({
+      ...request, image, values, cmd, dagFile: request.dagFile,
+      network: values.network ?? 'bridge',
+      binds: this.binds(request, map),
+      deadlineMs: parseDuration(values.timeouts?.run) ?? 3_600_000,
+      onLine: (line, stream) => request.onLog(map.rewriteText(line), stream),
+    });
+    if (exitCode === 0 || exitCode === 1) return { exitCode, durationMs: Date.now() - started };
+    throw new EngineError('harness-failed', `the task could not be run in ${image} (exit ${exitCode}):\n${map.rewriteText(tail).trim().slice(-3000)}`);
+  }
+
+  async dispose(): Promise<void> {}
+
+  private pathMap(request: ParseRequest | RunRequest): PathMap {
+    const { values, workspaceRoot } = request.runtime;
+    return new PathMap([
+      { host: hostDagRoot(request.dagFile, workspaceRoot), runtime: values.dagsFolder ?? '/opt/airflow/dags' },
+      { host: hostHarnessDir(), runtime: CONTAINER_HARNESS },
+      ...(values.mounts ?? []).map((m) => ({ host: m.source, runtime: m.target })),
+    ]);
+  }
+
+  private binds(request: ParseRequest | RunRequest, map: PathMap): string[] {
+    if (!this.connection.local) {
+      throw new EngineError('engine-unreachable', `the Docker engine at ${this.connection.endpoint.url} is remote: bind mounts would show empty folders there`,
+        'use a local Docker engine or --engine local (copying the DAG tree to remote engines is not supported yet)');
+    }
+    const { values, workspaceRoot } = request.runtime;
+    return [
+      `${hostDagRoot(request.dagFile, workspaceRoot)}:${map.toRuntime(hostDagRoot(request.dagFile, workspaceRoot))}:ro`,
+      `${hostHarnessDir()}:${CONTAINER_HARNESS}:ro`,
+      ...(values.mounts ?? []).map((m) => `${m.source}:${m.target}${m.readOnly === false ? '' : ':ro'}`),
+    ];
+  }
+
+  /** create, attach and demultiplex, wait (next-exit), start; kill on deadline or abort; remove in finally. */
+  private async runContainer(job: ContainerJob): Promise<{ exitCode: number; tail: string }> {
+    const { docker } = this.connection;
+    const memory = parseSize(job.values.resources?.memory);
+    const container = await docker.createContainer({
+      Image: job.image,
+      Cmd: job.cmd,
+      Env: Object.entries({
+        ...runtimeEnvironment(job.values),
+        PYTHONPATH: CONTAINER_HARNESS,
+        PYTHONUNBUFFERED: '1',
+        AIRFLOW_RUNTIME_CACHE: CONTAINER_CACHE,
+      }).map(([k, v]) => `${k}=${v}`),
+      Labels: { [LABEL_MANAGED]: 'true', [LABEL_OWNER]: this.owner, [LABEL_DAG_FILE]: job.dagFile },
+      AttachStdout: true,
+      AttachStderr: true,
+      HostConfig: {
+        Binds: job.binds,
+        Mounts: [{ Type: 'volume', Source: CACHE_VOLUME, Target: CONTAINER_CACHE }],
+        NetworkMode: job.network,
+        ...(memory ? { Memory: memory, MemorySwap: memory } : {}),
+        ...(job.values.resources?.cpus ? { NanoCpus: Math.round(job.values.resources.cpus * 1e9) } : {}),
+      },
+    });
+    let tail = '';
+    let stopped: EngineError | undefined;
+    const keep = 16_384;
+    try {
+      const stream = await container.attach({ stream: true, stdout: true, stderr: true });
+      const outputs = { stdout: new PassThrough(), stderr: new PassThrough() };
+      docker.modem.demuxStream(stream, outputs.stdout, outputs.stderr);
+      for (const name of ['stdout', 'stderr'] as const) {
+        let partial = '';
+        outputs[name].on('data', (chunk: Buffer) => {
+          const text = chunk.toString('utf8');
+          tail = (tail + text).slice(-keep);
+          if (!job.onLine) return;
+          const lines = (partial + text).split(/\r?\n/);
+          partial = lines.pop() ?? '';
+          for (const line of lines) job.onLine(line, name);
+        });
+        outputs[name].on('end', () => { if (partial && job.onLine) job.onLine(partial, name); });
+      }
+      const waiting = container.wait({ condition: 'next-exit' }) as Promise<{ StatusCode: number }>;
+      await container.start();
+      const stop = (error: EngineError) => {
+        stopped ??= error;
+        container.kill().catch(() => undefined);
+      };
+      const timer = setTimeout(() => stop(new EngineError('timeout', `stopped after ${Math.round(job.deadlineMs / 1000)} s (the runtime's timeout); the container was killed`, 'raise timeouts.parse or timeouts.run in the runtime file, or find what hangs')), job.deadlineMs);
+      const onAbort = () => stop(new EngineError('cancelled', 'cancelled; the container was killed'));
+      job.signal?.addEventListener('abort', onAbort, { once: true });
+      if (job.signal?.aborted) onAbort();
+      let status: { StatusCode: number };
+      try {
+        status = await waiting;
+      } finally {
+        clearTimeout(timer);
+        job.signal?.removeEventListener('abort', onAbort);
+      }
+      (stream as NodeJS.ReadWriteStream & { destroy?: () => void }).destroy?.();
+      if (stopped) throw stopped;
+      const state = (await container.inspect()).State;
+      if (state.OOMKilled) {
+        throw new EngineError('out-of-memory', `the runtime ran out of memory (limit ${job.values.resources?.memory ?? 'none'}) and was killed`, 'raise resources.memory in the runtime file, or make the DAG file import less at parse time');
+      }
+      return { exitCode: status.StatusCode, tail };
+    } finally {
+      await container.remove({ force: true }).catch(() => undefined);
+    }
+  }
+}

@@ -1,0 +1,70 @@
+import { createHash } from 'node:crypto';
+import { existsSync, readFileSync } from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import type Docker from 'dockerode';
+
+/** A Docker API endpoint and where we learnt of it (dockerode itself ignores contexts and Podman). */
+export interface EndpointCandidate {
+  url: string;
+  origin: string;
+}
+
+/**
+ * Where to look for a Docker API, in order: the explicit setting, DOCKER_HOST, the current Docker context,
+ * rootless Docker, Podman, the default socket.
+ */
+export function endpointCandidates(explicit?: string, env: NodeJS.ProcessEnv = process.env): EndpointCandidate[] {
+  const out: EndpointCandidate[] = [];
+  if (explicit) out.push({ url: explicit, origin: 'the airflowRuntime.docker.endpoint setting' });
+  if (env.DOCKER_HOST) out.push({ url: env.DOCKER_HOST, origin: 'DOCKER_HOST' });
+  const context = currentContextEndpoint(env);
+  if (context) out.push(context);
+  // Well-known sockets are worth a ping only when they exist.
+  const socket = (socketPath: string, origin: string) => {
+    if (existsSync(socketPath)) out.push({ url: `unix://${socketPath}`, origin });
+  };
+  const runtimeDir = env.XDG_RUNTIME_DIR ?? (typeof process.getuid === 'function' ? `/run/user/${process.getuid()}` : undefined);
+  if (runtimeDir) {
+    socket(`${runtimeDir}/docker.sock`, 'rootless Docker');
+    socket(`${runtimeDir}/podman/podman.sock`, 'Podman (rootless)');
+  }
+  socket('/run/podman/podman.sock', 'Podman');
+  out.push({ url: 'unix:///var/run/docker.sock', origin: 'the default socket' });
+  const seen = new Set<string>();
+  return out.filter((candidate) => !seen.has(candidate.url) && !!seen.add(candidate.url));
+}
+
+function currentContextEndpoint(env: NodeJS.ProcessEnv): EndpointCandidate | undefined {
+  const configDir = env.DOCKER_CONFIG ?? path.join(os.homedir(), '.docker');
+  try {
+    const name = env.DOCKER_CONTEXT ?? (JSON.parse(readFileSync(path.join(configDir, 'config.json'), 'utf8')) as { currentContext?: string }).currentContext;
+    if (!name || name === 'default') return undefined;
+    const id = createHash('sha256').update(name).digest('hex');
+    const meta = JSON.parse(readFileSync(path.join(configDir, 'contexts', 'meta', id, 'meta.json'), 'utf8')) as { Endpoints?: { docker?: { Host?: string } } };
+    const host = meta.Endpoints?.docker?.Host;
+    return host ? { url: host, origin: `Docker context "${name}"` } : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** dockerode's options for an endpoint URL; `local` when bind mounts see this machine's files. */
+export function dockerOptions(url: string, env: NodeJS.ProcessEnv = process.env): { options: Docker.DockerOptions; local: boolean } {
+  if (url.startsWith('unix://')) return { options: { socketPath: url.slice('unix://'.length) }, local: true };
+  if (url.startsWith('npipe://')) return { options: { socketPath: url.slice('npipe://'.length) }, local: true };
+  const parsed = new URL(url);
+  if (parsed.protocol === 'ssh:') {
+    return { options: { protocol: 'ssh', host: parsed.hostname, port: Number(parsed.port || 22), username: parsed.username || undefined }, local: false };
+  }
+  const tls = env.DOCKER_TLS_VERIFY === '1' || parsed.protocol === 'https:';
+  const certs = env.DOCKER_CERT_PATH;
+  const read = (name: string) => (certs ? readFileSync(path.join(certs, name)) : undefined);
+  return {
+    options: {
+      protocol: tls ? 'https' : 'http', host: parsed.hostname, port: Number(parsed.port || (tls ? 2376 : 2375)),
+      ...(tls && certs ? { ca: read('ca.pem'), cert: read('cert.pem'), key: read('key.pem') } : {}),
+    },
+    local: false,
+  };
+}

@@ -1,0 +1,97 @@
+import { createHash } from 'node:crypto';
+import { readdirSync } from 'node:fs';
+import * as path from 'node:path';
+import type Docker from 'dockerode';
+import type { RuntimeValues } from '../../runtime/values';
+import { EngineError } from '../errors';
+import type { WorkOptions } from '../types';
+
+interface ProgressLine {
+  status?: string;
+  id?: string;
+  progress?: string;
+  stream?: string;
+  error?: string;
+  errorDetail?: { message?: string };
+}
+
+/**
+ * Follows a pull or build stream to its end. dockerode's followProgress reports success even when a line
+ * carries an error, so every line is checked here.
+ */
+function follow(docker: Docker, stream: NodeJS.ReadableStream, onLine: (line: ProgressLine) => void): Promise<void> {
+  return new Promise((resolve, reject) => {
+    let failure: string | undefined;
+    docker.modem.followProgress(stream, (error: Error | null) => {
+      if (error) reject(error);
+      else if (failure) reject(new Error(failure));
+      else resolve();
+    }, (line: ProgressLine) => {
+      if (line.error || line.errorDetail) failure ??= line.errorDetail?.message ?? line.error;
+      onLine(line);
+    });
+  });
+}
+
+async function present(docker: Docker, image: string): Promise<boolean> {
+  try {
+    await docker.getImage(image).inspect();
+    return true;
+  } catch (error) {
+    if ((error as { statusCode?: number }).statusCode === 404) return false;
+    throw error;
+  }
+}
+
+/** Makes the runtime's image available per its pull policy or build spec; returns the image to run. */
+export async function ensureImage(docker: Docker, values: RuntimeValues, pulledThisSession: Set<string>, options: WorkOptions): Promise<string> {
+  if (values.build) return buildImage(docker, values, options);
+  const image = values.image ?? 'apache/airflow:2.11.2';
+  const policy = values.pull ?? 'missing';
+  const here = await present(docker, image);
+  if (policy === 'never') {
+    if (here) return image;
+    throw new EngineError('image-missing', `image ${image} is not present and the runtime says pull: never`, `build or load ${image} (docker build / docker load), or set pull: missing`);
+  }
+  if (here && (policy === 'missing' || pulledThisSession.has(image))) return image;
+  options.onProgress?.({ stage: 'pull', message: `pulling ${image}` });
+  try {
+    const stream = await docker.pull(image, { abortSignal: options.signal });
+    await follow(docker, stream, (line) => {
+      if (line.status) options.onProgress?.({ stage: 'pull', message: [line.id, line.status, line.progress].filter(Boolean).join(' ') });
+    });
+  } catch (error) {
+    const detail = (error as Error).message;
+    if (here) {
+      options.onProgress?.({ stage: 'pull', message: `pull of ${image} failed (${detail}); using the local copy` });
+      return image;
+    }
+    throw new EngineError('image-pull-failed', `cannot pull ${image}: ${detail}`, 'check the image name and your registry login (docker login), or build the image locally');
+  }
+  pulledThisSession.add(image);
+  return image;
+}
+
+async function buildImage(docker: Docker, values: RuntimeValues, options: WorkOptions): Promise<string> {
+  const build = values.build!;
+  const dockerfile = build.dockerfile ?? 'Dockerfile';
+  const tag = values.image ?? `airflow-runtime-build/${createHash('sha256').update(`${build.context}\0${dockerfile}\0${build.target ?? ''}`).digest('hex').slice(0, 12)}:latest`;
+  const src = readdirSync(build.context, { recursive: true, withFileTypes: true })
+    .filter((entry) => entry.isFile())
+    .map((entry) => path.relative(build.context, path.join(entry.parentPath ?? entry.path, entry.name)));
+  options.onProgress?.({ stage: 'build', message: `building ${tag} from ${path.join(build.context, dockerfile)}` });
+  try {
+    const stream = await docker.buildImage({ context: build.context, src }, {
+      t: tag, dockerfile, target: build.target,
+      buildargs: Object.fromEntries(Object.entries(build.args ?? {}).map(([k, v]) => [k, String(v)])),
+      abortSignal: options.signal,
+    });
+    await follow(docker, stream, (line) => {
+      const text = line.stream?.trimEnd();
+      if (text) options.onProgress?.({ stage: 'build', message: text });
+    });
+  } catch (error) {
+    throw new EngineError('image-build-failed', `building ${tag} failed: ${(error as Error).message}`, `fix ${path.join(build.context, dockerfile)} (docker build ${build.context} shows the same error)`);
+  }
+  return tag;
+}

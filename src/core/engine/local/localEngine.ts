@@ -1,0 +1,91 @@
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import * as path from 'node:path';
+import { parseDuration } from '../../runtime/units';
+import type { RuntimeValues } from '../../runtime/values';
+import { cacheDir } from '../cache';
+import { runtimeEnvironment } from '../environment';
+import { EngineError } from '../errors';
+import { hostDagRoot, hostHarnessDir } from '../layout';
+import { isParseResult, type ParseResult } from '../parseResult';
+import { type ProcessOptions, type ProcessOutcome, runProcess } from '../processTree';
+import type { Engine, ParseRequest, RunOutcome, RunRequest } from '../types';
+import { resolveInterpreter } from './interpreter';
+
+/** Variables a clean environment keeps from ours: what a process needs to find things and speak the locale. */
+const INHERITED = ['PATH', 'HOME', 'USER', 'LOGNAME', 'LANG', 'LC_ALL', 'LC_CTYPE', 'TZ', 'TMPDIR', 'SSL_CERT_FILE', 'REQUESTS_CA_BUNDLE', 'SYSTEMROOT'];
+
+/**
+ * The local runtime emulator: the same harness, run by a local interpreter, with the isolation we can give
+ * without containers: a clean environment, a private AIRFLOW_HOME, deadlines and process-tree cleanup.
+ */
+export class LocalEngine implements Engine {
+  readonly kind = 'local' as const;
+
+  describe(): string {
+    return 'local runtime emulator (no container: a clean environment and process-tree cleanup)';
+  }
+
+  async parse(request: ParseRequest): Promise<ParseResult> {
+    const started = Date.now();
+    const { python, origin } = await resolveInterpreter(request.runtime.values, request);
+    const dagRoot = hostDagRoot(request.dagFile, request.runtime.workspaceRoot);
+    const deadlineMs = parseDuration(request.runtime.values.timeouts?.parse) ?? 60_000;
+    const outDir = mkdtempSync(path.join(tmpdir(), 'airflow-runtime-parse-'));
+    const out = path.join(outDir, 'result.json');
+    try {
+      request.onProgress?.({ stage: 'parse', message: `parsing ${path.basename(request.dagFile)} with ${python}` });
+      const outcome = await this.harness(python, [
+        'parse', '--file', request.dagFile, '--dags-folder', dagRoot, '--out', out,
+        // The harness stops itself a little before our deadline, so its result can say where it hung.
+        '--timeout', String(Math.max(1, deadlineMs / 1000 - 1)),
+      ], request.runtime.values, { deadlineMs, signal: request.signal });
+      const result = readResult(out);
+      if (!result || outcome.code === 2 || outcome.code === null) {
+        throw new EngineError('harness-failed', `the harness could not parse ${request.dagFile} with ${python} (exit ${outcome.code}):\n${outcome.tail.trim().slice(-3000)}`,
+          'check that this interpreter has Airflow 2.9+ or 3.x installed (see `airflow-runtime doctor`)');
+      }
+      return { ...result, engine: { kind: this.kind, detail: origin, totalMs: Date.now() - started } };
+    } finally {
+      rmSync(outDir, { recursive: true, force: true });
+    }
+  }
+
+  async run(request: RunRequest): Promise<RunOutcome> {
+    const started = Date.now();
+    const { python } = await resolveInterpreter(request.runtime.values, request);
+    const dagRoot = hostDagRoot(request.dagFile, request.runtime.workspaceRoot);
+    const args = ['run', '--file', request.dagFile, '--dags-folder', dagRoot, '--dag-id', request.dagId, '--task-id', request.taskId];
+    if (request.date) args.push('--date', request.date);
+    if (request.mapIndex !== undefined) args.push('--map-index', String(request.mapIndex));
+    const outcome = await this.harness(python, args, request.runtime.values, {
+      deadlineMs: parseDuration(request.runtime.values.timeouts?.run) ?? 3_600_000,
+      signal: request.signal,
+      onLine: request.onLog,
+    });
+    if (outcome.code === 0 || outcome.code === 1) return { exitCode: outcome.code, durationMs: Date.now() - started };
+    throw new EngineError('harness-failed', `the task could not be run (exit ${outcome.code}):\n${outcome.tail.trim().slice(-3000)}`);
+  }
+
+  async dispose(): Promise<void> {}
+
+  private harness(python: string, args: string[], values: RuntimeValues, options: Omit<ProcessOptions, 'env'>): Promise<ProcessOutcome> {
+    const env: Record<string, string> = {};
+    for (const name of INHERITED) if (process.env[name] !== undefined) env[name] = process.env[name]!;
+    Object.assign(env, runtimeEnvironment(values), {
+      PYTHONPATH: hostHarnessDir(),
+      PYTHONUNBUFFERED: '1',
+      AIRFLOW_RUNTIME_CACHE: cacheDir('harness'),
+    });
+    return runProcess(python, ['-m', 'airflow_runtime_harness', ...args], { ...options, env });
+  }
+}
+
+function readResult(file: string): ParseResult | undefined {
+  try {
+    const parsed: unknown = JSON.parse(readFileSync(file, 'utf8'));
+    return isParseResult(parsed) ? parsed : undefined;
+  } catch {
+    return undefined;
+  }
+}

@@ -1,0 +1,83 @@
+/** The parse result the harness writes (DESIGN.md, "Parse result"), with paths as the host sees them. */
+export const PARSE_RESULT_FORMAT = 'airflow-runtime/parse-result@1';
+
+export interface TaskInfo {
+  taskId: string;
+  operator: string;
+  file?: string;
+  line: number | null;
+  upstream: string[];
+  downstream: string[];
+  taskGroup: string | null;
+  mapped: boolean;
+}
+
+export interface DagInfo {
+  dagId: string;
+  file?: string;
+  line: number | null;
+  schedule: string | null;
+  tags: string[];
+  owner?: string;
+  tasks: TaskInfo[];
+  serialized?: unknown;
+}
+
+export interface ImportErrorInfo {
+  file: string;
+  line: number | null;
+  column: number | null;
+  message: string;
+  traceback?: string;
+}
+
+export interface ParseWarningInfo {
+  file: string;
+  line: number | null;
+  category: string;
+  message: string;
+}
+
+export interface ParseResult {
+  format: string;
+  file: string;
+  dagsFolder?: string;
+  airflowVersion: string;
+  pythonVersion: string;
+  durationMs: number;
+  dags: DagInfo[];
+  importErrors: ImportErrorInfo[];
+  warnings: ParseWarningInfo[];
+  timedOut?: boolean;
+  output?: { bytes: number; truncated: boolean; tail: string };
+  /** Added by the engine: which engine parsed, and how long the whole round trip took. */
+  engine?: { kind: string; detail: string; totalMs: number };
+}
+
+/** Rewrites every path the result names (files of DAGs, tasks, errors, warnings, and paths inside tracebacks). */
+export function mapResultPaths(result: ParseResult, toHost: (runtimePath: string) => string, rewriteText: (text: string) => string): ParseResult {
+  const mapped: ParseResult = structuredClone(result);
+  mapped.file = toHost(mapped.file);
+  if (mapped.dagsFolder) mapped.dagsFolder = toHost(mapped.dagsFolder);
+  for (const dag of mapped.dags) {
+    if (dag.file) dag.file = toHost(dag.file);
+    for (const task of dag.tasks) if (task.file) task.file = toHost(task.file);
+  }
+  for (const error of mapped.importErrors) {
+    error.file = toHost(error.file);
+    error.message = rewriteText(error.message);
+    if (error.traceback) error.traceback = rewriteText(error.traceback);
+  }
+  for (const warning of mapped.warnings) {
+    warning.file = toHost(warning.file);
+    warning.message = rewriteText(warning.message);
+  }
+  if (mapped.output) mapped.output.tail = rewriteText(mapped.output.tail);
+  return mapped;
+}
+
+/** A result is a real parse result and not something else that happened to be JSON. */
+export function isParseResult(value: unknown): value is ParseResult {
+  const candidate = value as Partial<ParseResult> | null;
+  return !!candidate && candidate.format === PARSE_RESULT_FORMAT && Array.isArray(candidate.dags) && Array.isArray(candidate.importErrors);
+}

@@ -1,0 +1,123 @@
+import { spawn } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
+import { EngineError } from './errors';
+
+/** Every descendant of `rootPid` (Linux /proc), deepest last; empty elsewhere. */
+export function descendants(rootPid: number): number[] {
+  const children = new Map<number, number[]>();
+  let entries: string[];
+  try {
+    entries = readdirSync('/proc');
+  } catch {
+    return [];
+  }
+  for (const entry of entries) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      const list = children.get(ppid) ?? [];
+      list.push(Number(entry));
+      children.set(ppid, list);
+    } catch {
+      // gone meanwhile
+    }
+  }
+  const out: number[] = [];
+  const queue = [...(children.get(rootPid) ?? [])];
+  while (queue.length) {
+    const pid = queue.shift()!;
+    out.push(pid);
+    queue.push(...(children.get(pid) ?? []));
+  }
+  return out;
+}
+
+/** Kills a process, its process group and every descendant found, so nothing it started lives on. */
+export function killTree(pid: number): void {
+  const all = [pid, ...descendants(pid)];
+  try {
+    process.kill(-pid, 'SIGKILL');
+  } catch {
+    // not a group leader, or gone
+  }
+  for (const each of all) {
+    try {
+      process.kill(each, 'SIGKILL');
+    } catch {
+      // gone
+    }
+  }
+}
+
+export interface ProcessOptions {
+  env: Record<string, string>;
+  cwd?: string;
+  deadlineMs?: number;
+  signal?: AbortSignal;
+  /** Each output line as it comes. */
+  onLine?: (line: string, stream: 'stdout' | 'stderr') => void;
+  /** How much of the output to keep for error messages (the tail), in characters. */
+  keep?: number;
+}
+
+export interface ProcessOutcome {
+  code: number | null;
+  /** The last `keep` characters of stdout and stderr together. */
+  tail: string;
+}
+
+/**
+ * Runs a command in its own process group. Past the deadline or on abort, the whole tree is killed and an
+ * EngineError ('timeout' or 'cancelled') is thrown. Output is streamed by line and only its tail is kept.
+ */
+export function runProcess(command: string, args: string[], options: ProcessOptions): Promise<ProcessOutcome> {
+  const keep = options.keep ?? 16_384;
+  return new Promise((resolve, reject) => {
+    if (options.signal?.aborted) return reject(new EngineError('cancelled', 'cancelled before it started'));
+    const child = spawn(command, args, { env: options.env, cwd: options.cwd, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+    let tail = '';
+    let stopped: EngineError | undefined;
+    const partial = { stdout: '', stderr: '' };
+    const take = (stream: 'stdout' | 'stderr') => (chunk: Buffer) => {
+      const text = chunk.toString('utf8');
+      tail = (tail + text).slice(-keep);
+      if (!options.onLine) return;
+      const lines = (partial[stream] + text).split(/\r?\n/);
+      partial[stream] = lines.pop() ?? '';
+      if (partial[stream].length > keep) {
+        // A line with no end in sight (a DAG printing without newlines): hand it on in pieces.
+        lines.push(partial[stream]);
+        partial[stream] = '';
+      }
+      for (const line of lines) options.onLine(line, stream);
+    };
+    child.stdout.on('data', take('stdout'));
+    child.stderr.on('data', take('stderr'));
+    const stop = (error: EngineError) => {
+      if (stopped || child.pid === undefined) return;
+      stopped = error;
+      killTree(child.pid);
+    };
+    const timer = options.deadlineMs
+      ? setTimeout(() => stop(new EngineError('timeout', `stopped after ${Math.round(options.deadlineMs! / 1000)} s (the runtime's timeout)`, 'raise timeouts.parse or timeouts.run in the runtime file, or find what hangs')), options.deadlineMs)
+      : undefined;
+    const onAbort = () => stop(new EngineError('cancelled', 'cancelled'));
+    options.signal?.addEventListener('abort', onAbort, { once: true });
+    child.on('error', (error) => {
+      clearTimeout(timer);
+      options.signal?.removeEventListener('abort', onAbort);
+      const missing = (error as NodeJS.ErrnoException).code === 'ENOENT';
+      reject(new EngineError('interpreter-missing', missing ? `cannot run ${command}: not found` : `cannot run ${command}: ${error.message}`,
+        missing ? 'set local.python in the runtime file or the airflowRuntime.local.python setting' : undefined));
+    });
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      options.signal?.removeEventListener('abort', onAbort);
+      if (child.pid !== undefined) killTree(child.pid); // daemons the command left behind
+      if (options.onLine) for (const stream of ['stdout', 'stderr'] as const) if (partial[stream]) options.onLine(partial[stream], stream);
+      if (stopped) reject(stopped);
+      else resolve({ code, tail });
+    });
+  });
+}

@@ -1,0 +1,48 @@
+import type { EffectiveRuntime } from '../runtime/resolve';
+import type { ParseResult } from './parseResult';
+
+export type EngineKind = 'docker' | 'local';
+
+/** Something long is happening (pull, build, venv creation): for a progress bar or a status line. */
+export interface ProgressEvent {
+  stage: 'pull' | 'build' | 'venv' | 'migrate' | 'start' | 'parse' | 'run';
+  message: string;
+}
+
+export interface WorkOptions {
+  signal?: AbortSignal;
+  onProgress?: (event: ProgressEvent) => void;
+}
+
+export interface ParseRequest extends WorkOptions {
+  dagFile: string;
+  runtime: EffectiveRuntime;
+}
+
+export interface RunRequest extends WorkOptions {
+  dagFile: string;
+  runtime: EffectiveRuntime;
+  dagId: string;
+  taskId: string;
+  /** YYYY-MM-DD; the harness's default is now. */
+  date?: string;
+  mapIndex?: number;
+  /** Each log line as it comes, without its line break. */
+  onLog: (line: string, stream: 'stdout' | 'stderr') => void;
+}
+
+/** 0 the task succeeded, 1 it failed; infrastructure problems are thrown as EngineError instead. */
+export interface RunOutcome {
+  exitCode: 0 | 1;
+  durationMs: number;
+}
+
+/** Docker and the local runtime emulator implement this one interface; the CLI and the extension call it. */
+export interface Engine {
+  readonly kind: EngineKind;
+  /** What is used, for people: `docker at unix:///var/run/docker.sock (20.10.24)`, `local python /x/bin/python`. */
+  describe(): string;
+  parse(request: ParseRequest): Promise<ParseResult>;
+  run(request: RunRequest): Promise<RunOutcome>;
+  dispose(): Promise<void>;
+}
