@@ -1,0 +1,1 @@
+"""A DAG file whose runtime names an image that does not exist (airflow dag)."""

@@ -1,0 +1,1 @@
+"""A DAG file whose image cannot be pulled (airflow dag)."""
