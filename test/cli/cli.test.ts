@@ -82,7 +82,7 @@ describe('airflow-runtime resolve', () => {
     assert.equal(code, 0);
     assert.match(stdout, /^image: airflow-runtime-test\/airflow:3\.3\.2 # dags\/team_b\/airflow-runtime\.yaml:2$/m);
     assert.match(stdout, /^ {2}run: 30m # dags\/team_b\/regional_reports\.airflow-runtime\.yaml:5$/m);
-    assert.match(stdout, /^ {2}AIRFLOW_VAR_ENVIRONMENT: dev # dags\/airflow-runtime\.yaml:6$/m);
+    assert.match(stdout, /^ {2}AIRFLOW_VAR_ENVIRONMENT: dev # dags\/airflow-runtime\.yaml:9$/m);
     assert.match(stdout, /^dagsFolder: \/opt\/airflow\/dags # default$/m);
   });
 
