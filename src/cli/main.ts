@@ -1,3 +1,5 @@
+import { cleanupCommand } from './cleanup';
+import { doctorCommand } from './doctor';
 import { parseCommand } from './parse';
 import { resolveCommand } from './resolve';
 import { runCommand } from './run';
@@ -11,6 +13,8 @@ const COMMANDS: Record<string, Command> = {
   resolve: resolveCommand,
   parse: parseCommand,
   run: runCommand,
+  doctor: doctorCommand,
+  cleanup: cleanupCommand,
 };
 
 export async function main(argv: string[]): Promise<number> {

@@ -5,6 +5,7 @@
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { describe, it } from 'node:test';
 
@@ -224,6 +225,31 @@ describe('faults', docker, () => {
     const { code, stderr } = await cli(['run', 'dags/slow.py', 'slow', 'sleep'], { cwd: WORKSPACE });
     assert.equal(code, 2);
     assert.match(stderr, /stopped after 5 s \(the runtime's timeout\); the container was killed/);
+  });
+
+  it('doctor says what is there', async () => {
+    const { code, stdout } = await cli(['doctor']);
+    assert.equal(code, 0, stdout);
+    assert.match(stdout, /^OK {4}docker: unix:\/\/\/var\/run\/docker\.sock \(the default socket\)/m);
+    assert.match(stdout, /^OK {4}image airflow-runtime-test\/airflow:3\.3\.2 \(2 DAG files\): present$/m);
+    const unreachable = await cli(['doctor'], { cwd: WORKSPACE, env: { DOCKER_HOST: 'tcp://127.0.0.1:9' } });
+    assert.match(unreachable.stdout, /^FIX {3}docker: Docker is not reachable/m);
+    assert.equal(unreachable.code, 2, 'the test workspace has no local interpreter either');
+  });
+
+  it('cleanup removes leftovers whose owner is gone, and keeps the others', async () => {
+    const make = (owner: string) => spawnSync('docker', ['create', '--label', 'airflow-runtime.managed=true', '--label', `airflow-runtime.owner=${owner}`,
+      '--label', `airflow-runtime.dag-file=${WORKSPACE}/leftover.py`, 'airflow-runtime-test/airflow:2.11.2', 'true'], { encoding: 'utf8' }).stdout.trim();
+    const orphan = make(`${os.hostname()}:999999999`);
+    const live = make(`${os.hostname()}:${process.pid}`);
+    try {
+      const { code, stdout } = await cli(['cleanup']);
+      assert.equal(code, 0);
+      assert.match(stdout, new RegExp(`^removed ${orphan.slice(0, 12)} `, 'm'));
+      assert.doesNotMatch(stdout, new RegExp(live.slice(0, 12)));
+    } finally {
+      spawnSync('docker', ['rm', '-f', orphan, live]);
+    }
   });
 
   it('leaves no containers behind', () => {

@@ -11,15 +11,16 @@ export interface EndpointCandidate {
 }
 
 /**
- * Where to look for a Docker API, in order: the explicit setting, DOCKER_HOST, the current Docker context,
- * rootless Docker, Podman, the default socket.
+ * Where to look for a Docker API. A named endpoint is authoritative, as with the docker CLI: the explicit
+ * setting, else DOCKER_HOST, else the current Docker context; falling back to another daemon (with other
+ * images) would surprise. With none named: rootless Docker, Podman, then the default socket.
  */
 export function endpointCandidates(explicit?: string, env: NodeJS.ProcessEnv = process.env): EndpointCandidate[] {
-  const out: EndpointCandidate[] = [];
-  if (explicit) out.push({ url: explicit, origin: 'the airflowRuntime.docker.endpoint setting' });
-  if (env.DOCKER_HOST) out.push({ url: env.DOCKER_HOST, origin: 'DOCKER_HOST' });
+  if (explicit) return [{ url: explicit, origin: 'the airflowRuntime.docker.endpoint setting' }];
+  if (env.DOCKER_HOST) return [{ url: env.DOCKER_HOST, origin: 'DOCKER_HOST' }];
   const context = currentContextEndpoint(env);
-  if (context) out.push(context);
+  if (context) return [context];
+  const out: EndpointCandidate[] = [];
   // Well-known sockets are worth a ping only when they exist.
   const socket = (socketPath: string, origin: string) => {
     if (existsSync(socketPath)) out.push({ url: `unix://${socketPath}`, origin });
@@ -49,8 +50,16 @@ function currentContextEndpoint(env: NodeJS.ProcessEnv): EndpointCandidate | und
   }
 }
 
-/** dockerode's options for an endpoint URL; `local` when bind mounts see this machine's files. */
+/**
+ * dockerode's options for an endpoint URL; `local` when bind mounts see this machine's files.
+ * Every connection key is set, even to undefined: docker-modem fills missing ones from DOCKER_HOST.
+ */
 export function dockerOptions(url: string, env: NodeJS.ProcessEnv = process.env): { options: Docker.DockerOptions; local: boolean } {
+  const { options, local } = endpointOptions(url, env);
+  return { options: { socketPath: undefined, host: undefined, port: undefined, protocol: undefined, ...options }, local };
+}
+
+function endpointOptions(url: string, env: NodeJS.ProcessEnv): { options: Docker.DockerOptions; local: boolean } {
   if (url.startsWith('unix://')) return { options: { socketPath: url.slice('unix://'.length) }, local: true };
   if (url.startsWith('npipe://')) return { options: { socketPath: url.slice('npipe://'.length) }, local: true };
   const parsed = new URL(url);

@@ -1,0 +1,70 @@
+"""Entry point: python -m airflow_runtime_harness {parse,run,serve} ...
+
+Exit codes: 0 success; 1 the user's DAG or task failed (import error, timeout, task failure);
+2 usage or harness/infrastructure error (message on stderr).
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+from . import env
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="airflow_runtime_harness")
+    sub = p.add_subparsers(dest="verb", required=True)
+
+    parse = sub.add_parser("parse", help="parse one DAG file with Airflow's DagBag into a result JSON")
+    parse.add_argument("--file", required=True)
+    parse.add_argument("--dags-folder", required=True)
+    parse.add_argument("--out", required=True)
+    parse.add_argument("--timeout", type=float, default=300.0)
+
+    run = sub.add_parser("run", help="run one task the way `airflow tasks test` does")
+    run.add_argument("--file", required=True)
+    run.add_argument("--dag-id", required=True)
+    run.add_argument("--task-id", required=True)
+    run.add_argument("--date", default=None, help="YYYY-MM-DD logical date (default: now)")
+    run.add_argument("--map-index", type=int, default=-1)
+    run.add_argument("--dags-folder", default=None, help="default: the file's folder")
+
+    serve = sub.add_parser("serve", help="warm mode: parse requests as JSON lines on stdin")
+    serve.add_argument("--timeout", type=float, default=300.0, help="default per-request timeout")
+    return p
+
+
+def main(argv=None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        if args.verb == "parse":
+            return _parse(args)
+        if args.verb == "run":
+            from .run import run
+
+            return run(args)
+        from .serve import serve
+
+        return serve(args.timeout)
+    except env.HarnessError as exc:
+        print(f"airflow-runtime harness: {exc}", file=sys.stderr)
+        return 2
+
+
+def _parse(args) -> int:
+    from .parse import parse_isolated, write_result
+
+    if not os.path.isfile(args.file):
+        raise env.HarnessError(f"no such file: {args.file}")
+    version = env.prepare(args.dags_folder)
+    result = parse_isolated(args.file, args.dags_folder, args.timeout if args.timeout > 0 else None, version)
+    if "harnessError" in result:
+        tail = result.get("output", {}).get("tail", "")
+        raise env.HarnessError(result["harnessError"] + "\n" + result.get("traceback", "") + tail[-4000:])
+    write_result(result, args.out)
+    return 1 if (result["importErrors"] or result["timedOut"]) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,99 @@
+"""The environment Airflow is imported into: private home, SQLite metadata DB, cache.
+
+Everything here runs BEFORE Airflow is imported, because Airflow reads its config at import.
+- AIRFLOW_HOME: kept when set (in an image it is the runtime's own); otherwise a private one
+  under our cache, so the user's ~/airflow is never touched.
+- Metadata DB: always a private SQLite copy. A migrated template DB is built once per runtime
+  (`airflow db migrate`, never `db init`) under the cache, keyed by Airflow version, Python and
+  interpreter prefix, behind a file lock so parallel harnesses migrate once; each harness process
+  then copies it (a few MB, milliseconds), so nothing a DAG or task writes leaks into the next.
+"""
+from __future__ import annotations
+
+import atexit
+import fcntl
+import hashlib
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+
+
+class HarnessError(Exception):
+    """A usage or infrastructure problem (exit code 2), not the user's DAG."""
+
+
+def airflow_version() -> str:
+    """Installed Airflow version without importing Airflow (that import is what costs seconds)."""
+    from importlib import metadata
+
+    for dist in ("apache-airflow", "apache-airflow-core"):
+        try:
+            return metadata.version(dist)
+        except metadata.PackageNotFoundError:
+            continue
+    raise HarnessError("Airflow is not installed in this interpreter: " + sys.executable)
+
+
+def cache_root() -> str:
+    root = os.environ.get("AIRFLOW_RUNTIME_CACHE")
+    if not root:
+        base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+        root = os.path.join(base, "airflow-runtime-harness")
+    return root
+
+
+def runtime_key(version: str) -> str:
+    prefix = hashlib.sha256(os.path.realpath(sys.prefix).encode()).hexdigest()[:8]
+    return f"airflow-{version}-py{sys.version_info[0]}.{sys.version_info[1]}-{prefix}"
+
+
+def _template_db(version: str, home: str) -> str:
+    folder = os.path.join(cache_root(), runtime_key(version))
+    os.makedirs(folder, exist_ok=True)
+    path = os.path.join(folder, "airflow.db")
+    if os.path.exists(path):
+        return path
+    with open(os.path.join(folder, "migrate.lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # parallel harnesses: one migrates, the others wait
+        if os.path.exists(path):
+            return path
+        tmp = path + f".{os.getpid()}.tmp"
+        log_path = os.path.join(folder, "migrate.log")
+        env = dict(os.environ)
+        env["AIRFLOW_HOME"] = home
+        env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] = "sqlite:///" + tmp
+        env["AIRFLOW__CORE__LOAD_EXAMPLES"] = "False"
+        with open(log_path, "wb") as log:
+            code = subprocess.call(
+                [sys.executable, "-m", "airflow", "db", "migrate"],
+                env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+            )
+        if code != 0 or not os.path.exists(tmp):
+            with open(log_path, "rb") as log:
+                tail = log.read()[-3000:].decode("utf-8", "replace")
+            raise HarnessError(f"airflow db migrate failed (exit {code}), log {log_path}:\n{tail}")
+        os.replace(tmp, path)
+    return path
+
+
+def prepare(dags_folder: str | None = None, with_db: bool = True) -> str:
+    """Set the env Airflow will read at import. Returns the Airflow version."""
+    version = airflow_version()
+    if not os.environ.get("AIRFLOW_HOME"):
+        home = os.path.join(cache_root(), runtime_key(version), "home")
+        os.makedirs(home, exist_ok=True)
+        os.environ["AIRFLOW_HOME"] = home
+    home = os.environ["AIRFLOW_HOME"]
+    os.environ["AIRFLOW__CORE__LOAD_EXAMPLES"] = "False"
+    if dags_folder:
+        os.environ["AIRFLOW__CORE__DAGS_FOLDER"] = os.path.abspath(dags_folder)
+    if with_db:
+        template = _template_db(version, home)
+        private = tempfile.mkdtemp(prefix="airflow-runtime-")
+        atexit.register(shutil.rmtree, private, True)  # forked children leave via os._exit: no double rm
+        db = os.path.join(private, "airflow.db")
+        shutil.copyfile(template, db)
+        os.environ["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] = "sqlite:///" + db
+    return version

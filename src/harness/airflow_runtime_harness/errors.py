@@ -1,0 +1,72 @@
+"""Import errors located at the deepest user frame (the DAG file or a helper it imports)."""
+from __future__ import annotations
+
+import linecache
+import traceback
+
+from .paths import UserFiles
+
+
+def _column(code, lasti: int, filename: str, lineno: int) -> int:
+    """1-based column of the instruction that was running (Python 3.11+ keeps positions)."""
+    positions = getattr(code, "co_positions", None)
+    if positions is None or lasti < 0:
+        return 1
+    try:
+        pos = list(positions())[lasti // 2]
+    except Exception:
+        return 1
+    start_line, col = pos[0], pos[2]
+    if col is None or start_line != lineno:
+        return 1
+    # co_positions counts UTF-8 bytes; editors count characters
+    text = linecache.getline(filename, lineno)
+    return len(text.encode("utf-8")[:col].decode("utf-8", "ignore")) + 1
+
+
+def user_frame_of_traceback(tb, user: UserFiles):
+    """(file, line, column) of the deepest traceback entry in user code, or None."""
+    found = None
+    while tb is not None:
+        code = tb.tb_frame.f_code
+        if user.contains(code.co_filename):
+            found = (code.co_filename, tb.tb_lineno, _column(code, tb.tb_lasti, code.co_filename, tb.tb_lineno))
+        tb = tb.tb_next
+    return found
+
+
+def user_frame_of_stack(frame, user: UserFiles):
+    """(file, line, column) of the innermost user frame of a live stack (used on timeout)."""
+    while frame is not None:
+        code = frame.f_code
+        if user.contains(code.co_filename):
+            return code.co_filename, frame.f_lineno, _column(code, frame.f_lasti, code.co_filename, frame.f_lineno)
+        frame = frame.f_back
+    return None
+
+
+def exception_message(exc: BaseException) -> str:
+    text = str(exc)
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+def import_error_from_exception(exc: BaseException, user: UserFiles, fallback_file: str) -> dict:
+    loc = None
+    if isinstance(exc, SyntaxError) and user.contains(exc.filename):
+        # the parser's own position: line and (1-based) column of the offending token
+        loc = (exc.filename, exc.lineno or 1, exc.offset or 1)
+    seen = set()
+    chained = exc
+    while loc is None and chained is not None and id(chained) not in seen:
+        seen.add(id(chained))
+        loc = user_frame_of_traceback(chained.__traceback__, user)
+        # `raise X from e` inside library code: the user's frame may only be in the cause
+        chained = chained.__cause__ or chained.__context__
+    file, line, column = loc or (fallback_file, 1, 1)
+    return {
+        "file": user.display(file),
+        "line": line,
+        "column": column,
+        "message": exception_message(exc),
+        "traceback": "".join(traceback.format_exception(type(exc), exc, exc.__traceback__)),
+    }
