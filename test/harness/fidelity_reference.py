@@ -1,0 +1,57 @@
+"""Airflow's own view of DAG files, for the fidelity test: run with a venv's python.
+
+Usage: python fidelity_reference.py OUT.json FOLDER:FILE [FOLDER:FILE ...]
+Each file is loaded with Airflow's own DagBag exactly as its DAG processor would (one file at a
+time, in one warm process) and we record DAG ids, task ids, edges and import-error files.
+Only the environment comes from the harness (private AIRFLOW_HOME, migrated SQLite DB), so both
+sides see the same config; no harness parsing code is used.
+"""
+import json
+import os
+import sys
+import time
+
+from airflow_runtime_harness import env
+
+out_path, pairs = sys.argv[1], [a.split(":", 1) for a in sys.argv[2:]]
+env.prepare(pairs[0][0] if pairs else None)
+
+import airflow  # noqa: E402
+
+AIRFLOW3 = int(airflow.__version__.split(".")[0]) >= 3
+results = {}
+started = time.monotonic()
+for folder, file in pairs:
+    os.environ["AIRFLOW__CORE__DAGS_FOLDER"] = folder
+    if AIRFLOW3:
+        from pathlib import Path
+
+        from airflow.dag_processing.dagbag import BundleDagBag
+
+        bag = BundleDagBag(dag_folder=file, bundle_path=Path(folder), bundle_name="dags-folder",
+                           load_op_links=False, safe_mode=False)
+    else:
+        from airflow.models.dagbag import DagBag
+
+        bag = DagBag(dag_folder=file, include_examples=False, safe_mode=False, load_op_links=False)
+    error_files = {os.path.abspath(k if os.path.isabs(k) else os.path.join(folder, k)) for k in bag.import_errors}
+    dags = {}
+    for dag_id, dag in bag.dags.items():
+        # Airflow's DAG processor serializes every DAG; one that fails becomes an import error
+        try:
+            if AIRFLOW3:
+                from airflow.serialization.serialized_objects import DagSerialization
+
+                DagSerialization.to_dict(dag)
+            else:
+                from airflow.serialization.serialized_objects import SerializedDAG
+
+                SerializedDAG.to_dict(dag)
+        except Exception:
+            error_files.add(os.path.abspath(file))
+            continue
+        dags[dag_id] = {t.task_id: [sorted(t.upstream_task_ids), sorted(t.downstream_task_ids)] for t in dag.tasks}
+    results[file] = {"dags": dags, "errorFiles": sorted(error_files)}
+results["_seconds"] = time.monotonic() - started
+with open(out_path, "w") as fh:
+    json.dump(results, fh)
