@@ -20,6 +20,8 @@ Options:
   --image IMG                  use this image for every file, above every runtime file
   --format text|json           json prints the parse results
   --jobs N                     files parsed at once (default: the number of CPUs, at most 4)
+  --warm                       one long-lived runtime per image that imports Airflow once and parses
+                               each file in a forked child: much faster for many files
   --workspace DIR              workspace root (default: nearest folder with .git or .vscode)
 
 Exit codes: 0 parsed cleanly; 1 a DAG file failed to import; 2 bad usage, runtime file or engine.`;
@@ -59,7 +61,7 @@ export async function parseCommand(args: string[], out: (line: string) => void, 
 
   let selected;
   try {
-    selected = await selectEngine(flags.engine as EngineChoice);
+    selected = await selectEngine(flags.engine as EngineChoice, { warm: flags.warm });
   } catch (error) {
     if (error instanceof EngineError) {
       err(`airflow-runtime: ${error.describe()}`);

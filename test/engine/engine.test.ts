@@ -66,7 +66,7 @@ function processesWith(marker: string): string[] {
 
 function ourContainers(): string[] {
   const out = spawnSync('docker', ['ps', '-a', '--filter', 'label=airflow-runtime.managed=true', '--format', '{{.ID}} {{.Labels}}'], { encoding: 'utf8' }).stdout;
-  return out.split('\n').filter((l) => l.includes(WORKSPACE) || l.includes(EXAMPLES));
+  return out.split('\n').filter((l) => l.includes(WORKSPACE) || l.includes(EXAMPLES));  // warm containers are labelled warm:<dag root>
 }
 
 interface Summary { dagId: string; line: number | null; tasks: Record<string, { line: number | null; upstream: string[]; mapped: boolean; group: string | null }> }
@@ -110,6 +110,15 @@ const EXPECTED_EXAMPLES = {
 
 for (const engine of ['docker', 'local'] as const) {
   describe(`parse the examples with the ${engine} engine`, docker, () => {
+    it('warm mode gives the same results, and leaves no server behind', async () => {
+      const { code, stdout, stderr } = await cli(['parse', 'dags', '--engine', engine, '--format', 'json', '--warm']);
+      assert.equal(code, 1, stderr);
+      assert.deepEqual(summarize(JSON.parse(stdout)), EXPECTED_EXAMPLES);
+      assert.match(stderr, /, warm/);
+      assert.deepEqual(ourContainers(), []);
+      assert.deepEqual(processesWith('airflow_runtime_harness serve'), []);
+    });
+
     it('finds every DAG and task at its line, with host paths, in Airflow 2 and 3', async () => {
       const { code, stdout, stderr } = await cli(['parse', 'dags', '--engine', engine, '--format', 'json']);
       assert.equal(code, 1, `one example fails to import\n${stderr}`);

@@ -1,4 +1,6 @@
 import { spawn } from 'node:child_process';
+import { createInterface } from 'node:readline';
+import type { ServeChannel } from './warm';
 import { readdirSync, readFileSync } from 'node:fs';
 import { EngineError } from './errors';
 
@@ -120,4 +122,24 @@ export function runProcess(command: string, args: string[], options: ProcessOpti
       else resolve({ code, tail });
     });
   });
+}
+
+/** A long-lived process as a line channel (for the warm harness); stopping it kills its whole tree. */
+export function processChannel(command: string, args: string[], env: Record<string, string>): ServeChannel {
+  const child = spawn(command, args, { env, detached: true, stdio: ['pipe', 'pipe', 'pipe'] });
+  let tail = '';
+  child.stderr.on('data', (chunk: Buffer) => { tail = (tail + chunk.toString('utf8')).slice(-16_384); });
+  const ended = new Promise<void>((resolve) => child.on('close', () => resolve()));
+  child.on('error', (error) => { tail += `\ncannot run ${command}: ${error.message}`; });
+  child.stdin.on('error', () => undefined); // a dead server is reported through `ended`
+  return {
+    send: (line) => child.stdin.write(`${line}\n`),
+    onLine: (listener) => createInterface({ input: child.stdout }).on('line', listener),
+    ended,
+    tail: () => tail,
+    async stop() {
+      if (child.pid !== undefined && child.exitCode === null) killTree(child.pid);
+      await ended;
+    },
+  };
 }

@@ -1,6 +1,8 @@
+import { createHash } from 'node:crypto';
 import { chmodSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { createInterface } from 'node:readline';
 import { PassThrough } from 'node:stream';
 import type Docker from 'dockerode';
 import { parseDuration, parseSize } from '../../runtime/units';
@@ -10,6 +12,7 @@ import { EngineError } from '../errors';
 import { CONTAINER_CACHE, CONTAINER_HARNESS, CONTAINER_OUT, hostDagRoot, hostHarnessDir, PathMap } from '../layout';
 import { isParseResult, mapResultPaths, type ParseResult } from '../parseResult';
 import type { Engine, ParseRequest, RunOutcome, RunRequest, WorkOptions } from '../types';
+import { type ServeChannel, startOnce, stopAll, type WarmPool, WarmServer } from '../warm';
 import { dockerOptions, type EndpointCandidate, endpointCandidates } from './endpoint';
 import { ensureImage } from './images';
 
@@ -61,11 +64,12 @@ export class DockerEngine implements Engine {
   readonly kind = 'docker' as const;
   private readonly pulled = new Set<string>();
   private readonly owner = `${os.hostname()}:${process.pid}`;
+  private readonly warmServers: WarmPool = new Map();
 
-  constructor(readonly connection: DockerConnection) {}
+  constructor(readonly connection: DockerConnection, private readonly options: { warm?: boolean; idleMs?: number } = {}) {}
 
   describe(): string {
-    return `docker at ${this.connection.endpoint.url} (${this.connection.endpoint.origin}), engine ${this.connection.version}`;
+    return `docker at ${this.connection.endpoint.url} (${this.connection.endpoint.origin}), engine ${this.connection.version}${this.options.warm ? ', warm' : ''}`;
   }
 
   async parse(request: ParseRequest): Promise<ParseResult> {
@@ -73,9 +77,14 @@ export class DockerEngine implements Engine {
     const { values } = request.runtime;
     const image = await ensureImage(this.connection.docker, values, this.pulled, request);
     const map = this.pathMap(request);
+    const deadlineMs = parseDuration(values.timeouts?.parse) ?? 60_000;
+    if (this.options.warm) {
+      const result = await this.parseWarm(image, map, request, deadlineMs);
+      const mapped = mapResultPaths(result, (p) => map.toHost(p), (t) => map.rewriteText(t));
+      return { ...mapped, engine: { kind: this.kind, detail: `${image} via ${this.connection.endpoint.url}, warm`, totalMs: Date.now() - started } };
+    }
     const outDir = mkdtempSync(path.join(os.tmpdir(), 'airflow-runtime-parse-'));
     chmodSync(outDir, 0o777); // the image's user may not be root
-    const deadlineMs = parseDuration(values.timeouts?.parse) ?? 60_000;
     try {
       request.onProgress?.({ stage: 'parse', message: `parsing ${path.basename(request.dagFile)} in ${image}` });
       const { exitCode, tail } = await this.runContainer({
@@ -124,7 +133,39 @@ export class DockerEngine implements Engine {
     throw new EngineError('harness-failed', `the task could not be run in ${image} (exit ${exitCode}):\n${map.rewriteText(tail).trim().slice(-3000)}`);
   }
 
-  async dispose(): Promise<void> {}
+  async dispose(): Promise<void> {
+    await stopAll(this.warmServers);
+  }
+
+  /** One warm container per image, DAG root and container settings; started on first use, reused after. */
+  private async parseWarm(image: string, map: PathMap, request: ParseRequest, deadlineMs: number): Promise<ParseResult> {
+    const { values } = request.runtime;
+    const binds = this.binds(request, map);
+    const dagsFolder = values.dagsFolder ?? '/opt/airflow/dags';
+    const spec = this.containerSpec({ image, values, binds, network: values.network ?? 'none', dagFile: request.dagFile, cmd: ['python', '-m', 'airflow_runtime_harness', 'serve'] });
+    const key = createHash('sha256').update(JSON.stringify([spec.Image, spec.Env, binds, spec.HostConfig])).digest('hex');
+    const entry = await startOnce(this.warmServers, key, async () => {
+      request.onProgress?.({ stage: 'start', message: `starting a warm harness in ${image}` });
+      const outDir = mkdtempSync(path.join(os.tmpdir(), 'airflow-runtime-warm-'));
+      chmodSync(outDir, 0o777);
+      spec.HostConfig!.Binds = [...binds, `${outDir}:${CONTAINER_OUT}`];
+      spec.Labels![LABEL_DAG_FILE] = `warm:${map.toHost(dagsFolder)}`;
+      const server = new WarmServer(await this.serveContainer(spec), this.options.idleMs ?? 600_000, () => {
+        void this.warmServers.get(key)?.then((current) => current.server === server && this.warmServers.delete(key));
+        rmSync(outDir, { recursive: true, force: true });
+      });
+      return { server, outDir };
+    });
+    const name = `${createHash('sha256').update(request.dagFile).digest('hex').slice(0, 16)}-${Date.now()}.json`;
+    try {
+      await entry.server.parse({ file: map.toRuntime(request.dagFile), dagsFolder, out: `${CONTAINER_OUT}/${name}`, timeoutSeconds: Math.max(1, deadlineMs / 1000 - 2) }, deadlineMs, request.signal);
+      const result: unknown = JSON.parse(readFileSync(path.join(entry.outDir, name), 'utf8'));
+      if (!isParseResult(result)) throw new EngineError('harness-failed', `the warm harness wrote no result for ${request.dagFile}`);
+      return result;
+    } finally {
+      rmSync(path.join(entry.outDir, name), { force: true });
+    }
+  }
 
   private pathMap(request: ParseRequest | RunRequest): PathMap {
     const { values, workspaceRoot } = request.runtime;
@@ -148,11 +189,9 @@ export class DockerEngine implements Engine {
     ];
   }
 
-  /** create, attach and demultiplex, wait (next-exit), start; kill on deadline or abort; remove in finally. */
-  private async runContainer(job: ContainerJob): Promise<{ exitCode: number; tail: string }> {
-    const { docker } = this.connection;
+  private containerSpec(job: Pick<ContainerJob, 'image' | 'cmd' | 'values' | 'binds' | 'network' | 'dagFile'>): Docker.ContainerCreateOptions {
     const memory = parseSize(job.values.resources?.memory);
-    const container = await docker.createContainer({
+    return {
       Image: job.image,
       Cmd: job.cmd,
       Env: Object.entries({
@@ -171,7 +210,42 @@ export class DockerEngine implements Engine {
         ...(memory ? { Memory: memory, MemorySwap: memory } : {}),
         ...(job.values.resources?.cpus ? { NanoCpus: Math.round(job.values.resources.cpus * 1e9) } : {}),
       },
-    });
+    };
+  }
+
+  /** A warm harness (`serve`) in a long-lived container, talked to over its attached stdin and stdout. */
+  private async serveContainer(spec: Docker.ContainerCreateOptions): Promise<ServeChannel> {
+    const { docker } = this.connection;
+    const container = await docker.createContainer({ ...spec, OpenStdin: true, StdinOnce: false, AttachStdin: true });
+    const stream = await container.attach({ stream: true, stdin: true, stdout: true, stderr: true, hijack: true });
+    const stdout = new PassThrough();
+    const stderr = new PassThrough();
+    docker.modem.demuxStream(stream, stdout, stderr);
+    let tail = '';
+    stderr.on('data', (chunk: Buffer) => { tail = (tail + chunk.toString('utf8')).slice(-16_384); });
+    const ended = (container.wait({ condition: 'next-exit' }) as Promise<unknown>).then(() => undefined, () => undefined);
+    try {
+      await container.start();
+    } catch (error) {
+      await container.remove({ force: true }).catch(() => undefined);
+      throw error;
+    }
+    return {
+      send: (line) => stream.write(`${line}\n`),
+      onLine: (listener) => createInterface({ input: stdout }).on('line', listener),
+      ended,
+      tail: () => tail,
+      async stop() {
+        await container.remove({ force: true }).catch(() => undefined);
+        await ended;
+      },
+    };
+  }
+
+  /** create, attach and demultiplex, wait (next-exit), start; kill on deadline or abort; remove in finally. */
+  private async runContainer(job: ContainerJob): Promise<{ exitCode: number; tail: string }> {
+    const { docker } = this.connection;
+    const container = await docker.createContainer(this.containerSpec(job));
     let tail = '';
     let stopped: EngineError | undefined;
     const keep = 16_384;

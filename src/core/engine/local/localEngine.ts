@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
@@ -8,7 +9,8 @@ import { runtimeEnvironment } from '../environment';
 import { EngineError } from '../errors';
 import { hostDagRoot, hostHarnessDir } from '../layout';
 import { isParseResult, type ParseResult } from '../parseResult';
-import { type ProcessOptions, type ProcessOutcome, runProcess } from '../processTree';
+import { processChannel, type ProcessOptions, type ProcessOutcome, runProcess } from '../processTree';
+import { startOnce, stopAll, type WarmPool, WarmServer } from '../warm';
 import type { Engine, ParseRequest, RunOutcome, RunRequest } from '../types';
 import { resolveInterpreter } from './interpreter';
 
@@ -21,9 +23,12 @@ const INHERITED = ['PATH', 'HOME', 'USER', 'LOGNAME', 'LANG', 'LC_ALL', 'LC_CTYP
  */
 export class LocalEngine implements Engine {
   readonly kind = 'local' as const;
+  private readonly warmServers: WarmPool = new Map();
+
+  constructor(private readonly options: { warm?: boolean; idleMs?: number } = {}) {}
 
   describe(): string {
-    return 'local runtime emulator (no container: a clean environment and process-tree cleanup)';
+    return `local runtime emulator (no container: a clean environment and process-tree cleanup)${this.options.warm ? ', warm' : ''}`;
   }
 
   async parse(request: ParseRequest): Promise<ParseResult> {
@@ -31,6 +36,10 @@ export class LocalEngine implements Engine {
     const { python, origin } = await resolveInterpreter(request.runtime.values, request);
     const dagRoot = hostDagRoot(request.dagFile, request.runtime.workspaceRoot);
     const deadlineMs = parseDuration(request.runtime.values.timeouts?.parse) ?? 60_000;
+    if (this.options.warm) {
+      const result = await this.parseWarm(python, dagRoot, request, deadlineMs);
+      return { ...result, engine: { kind: this.kind, detail: `${origin}, warm`, totalMs: Date.now() - started } };
+    }
     const outDir = mkdtempSync(path.join(tmpdir(), 'airflow-runtime-parse-'));
     const out = path.join(outDir, 'result.json');
     try {
@@ -67,17 +76,46 @@ export class LocalEngine implements Engine {
     throw new EngineError('harness-failed', `the task could not be run (exit ${outcome.code}):\n${outcome.tail.trim().slice(-3000)}`);
   }
 
-  async dispose(): Promise<void> {}
+  async dispose(): Promise<void> {
+    await stopAll(this.warmServers);
+  }
 
-  private harness(python: string, args: string[], values: RuntimeValues, options: Omit<ProcessOptions, 'env'>): Promise<ProcessOutcome> {
+  /** One warm server per interpreter, DAG root and environment; started on first use, reused after. */
+  private async parseWarm(python: string, dagRoot: string, request: ParseRequest, deadlineMs: number): Promise<ParseResult> {
+    const env = this.environment(request.runtime.values);
+    const key = createHash('sha256').update(JSON.stringify([python, dagRoot, env])).digest('hex');
+    const entry = await startOnce(this.warmServers, key, async () => {
+      request.onProgress?.({ stage: 'start', message: `starting a warm harness with ${python}` });
+      const outDir = mkdtempSync(path.join(tmpdir(), 'airflow-runtime-warm-'));
+      const server = new WarmServer(processChannel(python, ['-m', 'airflow_runtime_harness', 'serve'], env), this.options.idleMs ?? 600_000, () => {
+        void this.warmServers.get(key)?.then((current) => current.server === server && this.warmServers.delete(key));
+        rmSync(outDir, { recursive: true, force: true });
+      });
+      return { server, outDir };
+    });
+    const out = path.join(entry.outDir, `${createHash('sha256').update(request.dagFile).digest('hex').slice(0, 16)}-${Date.now()}.json`);
+    try {
+      await entry.server.parse({ file: request.dagFile, dagsFolder: dagRoot, out, timeoutSeconds: Math.max(1, deadlineMs / 1000 - 1) }, deadlineMs, request.signal);
+      const result = readResult(out);
+      if (!result) throw new EngineError('harness-failed', `the warm harness wrote no result for ${request.dagFile}`);
+      return result;
+    } finally {
+      rmSync(out, { force: true });
+    }
+  }
+
+  private environment(values: RuntimeValues): Record<string, string> {
     const env: Record<string, string> = {};
     for (const name of INHERITED) if (process.env[name] !== undefined) env[name] = process.env[name]!;
-    Object.assign(env, runtimeEnvironment(values), {
+    return Object.assign(env, runtimeEnvironment(values), {
       PYTHONPATH: hostHarnessDir(),
       PYTHONUNBUFFERED: '1',
       AIRFLOW_RUNTIME_CACHE: cacheDir('harness'),
     });
-    return runProcess(python, ['-m', 'airflow_runtime_harness', ...args], { ...options, env });
+  }
+
+  private harness(python: string, args: string[], values: RuntimeValues, options: Omit<ProcessOptions, 'env'>): Promise<ProcessOutcome> {
+    return runProcess(python, ['-m', 'airflow_runtime_harness', ...args], { ...options, env: this.environment(values) });
   }
 }
 
