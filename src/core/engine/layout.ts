@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import * as path from 'node:path';
 import { isInside } from '../runtime/checks';
 
@@ -6,9 +7,17 @@ export const CONTAINER_HARNESS = '/opt/airflow-runtime/harness';
 export const CONTAINER_OUT = '/opt/airflow-runtime/out';
 export const CONTAINER_CACHE = '/opt/airflow-runtime/cache';
 
-/** The harness package on the host: `src/harness` beside `dist/` in the repo and in the .vsix alike. */
+/**
+ * The harness package on the host: `src/harness` of the package root, found by walking up from this
+ * module (the bundle in `dist/`, or the sources under tsx), in the repo and in the .vsix alike.
+ */
 export function hostHarnessDir(): string {
-  return process.env.AIRFLOW_RUNTIME_HARNESS_DIR ?? path.resolve(__dirname, '..', 'src', 'harness');
+  if (process.env.AIRFLOW_RUNTIME_HARNESS_DIR) return process.env.AIRFLOW_RUNTIME_HARNESS_DIR;
+  for (let dir = __dirname; dir !== path.dirname(dir); dir = path.dirname(dir)) {
+    const candidate = path.join(dir, 'src', 'harness');
+    if (existsSync(path.join(candidate, 'airflow_runtime_harness', '__main__.py'))) return candidate;
+  }
+  return path.resolve(__dirname, '..', 'src', 'harness');
 }
 
 /**
