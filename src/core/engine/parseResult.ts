@@ -1,3 +1,5 @@
+import { readFileSync } from 'node:fs';
+
 /** The parse result the harness writes (DESIGN.md, "Parse result"), with paths as the host sees them. */
 export const PARSE_RESULT_FORMAT = 'airflow-runtime/parse-result@1';
 
@@ -80,4 +82,14 @@ export function mapResultPaths(result: ParseResult, toHost: (runtimePath: string
 export function isParseResult(value: unknown): value is ParseResult {
   const candidate = value as Partial<ParseResult> | null;
   return !!candidate && candidate.format === PARSE_RESULT_FORMAT && Array.isArray(candidate.dags) && Array.isArray(candidate.importErrors);
+}
+
+/** The result file the harness wrote, or undefined when there is none or it is not a parse result. */
+export function readParseResult(file: string): ParseResult | undefined {
+  try {
+    const parsed: unknown = JSON.parse(readFileSync(file, 'utf8'));
+    return isParseResult(parsed) ? parsed : undefined;
+  } catch {
+    return undefined;
+  }
 }

@@ -3,6 +3,7 @@ import { createInterface } from 'node:readline';
 import type { ServeChannel } from './warm';
 import { readdirSync, readFileSync } from 'node:fs';
 import { EngineError } from './errors';
+import { lineSplitter } from './lines';
 
 /** Every descendant of `rootPid` (Linux /proc), deepest last; empty elsewhere. */
 export function descendants(rootPid: number): number[] {
@@ -80,19 +81,14 @@ export function runProcess(command: string, args: string[], options: ProcessOpti
     const child = spawn(command, args, { env: options.env, cwd: options.cwd, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
     let tail = '';
     let stopped: EngineError | undefined;
-    const partial = { stdout: '', stderr: '' };
+    const splitters = {
+      stdout: lineSplitter((line) => options.onLine?.(line, 'stdout'), keep),
+      stderr: lineSplitter((line) => options.onLine?.(line, 'stderr'), keep),
+    };
     const take = (stream: 'stdout' | 'stderr') => (chunk: Buffer) => {
       const text = chunk.toString('utf8');
       tail = (tail + text).slice(-keep);
-      if (!options.onLine) return;
-      const lines = (partial[stream] + text).split(/\r?\n/);
-      partial[stream] = lines.pop() ?? '';
-      if (partial[stream].length > keep) {
-        // A line with no end in sight (a DAG printing without newlines): hand it on in pieces.
-        lines.push(partial[stream]);
-        partial[stream] = '';
-      }
-      for (const line of lines) options.onLine(line, stream);
+      if (options.onLine) splitters[stream].push(text);
     };
     child.stdout.on('data', take('stdout'));
     child.stderr.on('data', take('stderr'));
@@ -117,7 +113,8 @@ export function runProcess(command: string, args: string[], options: ProcessOpti
       clearTimeout(timer);
       options.signal?.removeEventListener('abort', onAbort);
       if (child.pid !== undefined) killTree(child.pid); // daemons the command left behind
-      if (options.onLine) for (const stream of ['stdout', 'stderr'] as const) if (partial[stream]) options.onLine(partial[stream], stream);
+      splitters.stdout.end();
+      splitters.stderr.end();
       if (stopped) reject(stopped);
       else resolve({ code, tail });
     });

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { chmodSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { createInterface } from 'node:readline';
@@ -9,8 +9,9 @@ import { parseDuration, parseSize } from '../../runtime/units';
 import type { RuntimeValues } from '../../runtime/values';
 import { runtimeEnvironment } from '../environment';
 import { EngineError } from '../errors';
+import { lineSplitter } from '../lines';
 import { CONTAINER_CACHE, CONTAINER_HARNESS, CONTAINER_OUT, hostDagRoot, hostHarnessDir, PathMap } from '../layout';
-import { isParseResult, mapResultPaths, type ParseResult } from '../parseResult';
+import { mapResultPaths, type ParseResult, readParseResult } from '../parseResult';
 import type { Engine, ParseRequest, RunOutcome, RunRequest, WorkOptions } from '../types';
 import { type ServeChannel, startOnce, stopAll, type WarmPool, WarmServer } from '../warm';
 import { dockerOptions, type EndpointCandidate, endpointCandidates } from './endpoint';
@@ -95,13 +96,8 @@ export class DockerEngine implements Engine {
           '--dags-folder', values.dagsFolder ?? '/opt/airflow/dags', '--out', `${CONTAINER_OUT}/result.json`,
           '--timeout', String(Math.max(1, deadlineMs / 1000 - 2))],
       });
-      let result: unknown;
-      try {
-        result = JSON.parse(readFileSync(path.join(outDir, 'result.json'), 'utf8'));
-      } catch {
-        result = undefined;
-      }
-      if (!isParseResult(result) || exitCode === 2) {
+      const result = readParseResult(path.join(outDir, 'result.json'));
+      if (!result || exitCode === 2) {
         throw new EngineError('harness-failed', `the harness could not parse ${request.dagFile} in ${image} (exit ${exitCode}):\n${map.rewriteText(tail).trim().slice(-3000)}`,
           exitCode === 127 ? `${image} has no python on PATH: is it an Airflow image?` : `check that ${image} has Airflow 2.9+ or 3.x (airflow-runtime doctor)`);
       }
@@ -159,8 +155,8 @@ export class DockerEngine implements Engine {
     const name = `${createHash('sha256').update(request.dagFile).digest('hex').slice(0, 16)}-${Date.now()}.json`;
     try {
       await entry.server.parse({ file: map.toRuntime(request.dagFile), dagsFolder, out: `${CONTAINER_OUT}/${name}`, timeoutSeconds: Math.max(1, deadlineMs / 1000 - 2) }, deadlineMs, request.signal);
-      const result: unknown = JSON.parse(readFileSync(path.join(entry.outDir, name), 'utf8'));
-      if (!isParseResult(result)) throw new EngineError('harness-failed', `the warm harness wrote no result for ${request.dagFile}`);
+      const result = readParseResult(path.join(entry.outDir, name));
+      if (!result) throw new EngineError('harness-failed', `the warm harness wrote no result for ${request.dagFile}`);
       return result;
     } finally {
       rmSync(path.join(entry.outDir, name), { force: true });
@@ -254,16 +250,13 @@ export class DockerEngine implements Engine {
       const outputs = { stdout: new PassThrough(), stderr: new PassThrough() };
       docker.modem.demuxStream(stream, outputs.stdout, outputs.stderr);
       for (const name of ['stdout', 'stderr'] as const) {
-        let partial = '';
+        const splitter = lineSplitter((line) => job.onLine?.(line, name), keep);
         outputs[name].on('data', (chunk: Buffer) => {
           const text = chunk.toString('utf8');
           tail = (tail + text).slice(-keep);
-          if (!job.onLine) return;
-          const lines = (partial + text).split(/\r?\n/);
-          partial = lines.pop() ?? '';
-          for (const line of lines) job.onLine(line, name);
+          if (job.onLine) splitter.push(text);
         });
-        outputs[name].on('end', () => { if (partial && job.onLine) job.onLine(partial, name); });
+        outputs[name].on('end', () => splitter.end());
       }
       const waiting = container.wait({ condition: 'next-exit' }) as Promise<{ StatusCode: number }>;
       await container.start();

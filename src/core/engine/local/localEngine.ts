@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { parseDuration } from '../../runtime/units';
@@ -8,7 +8,7 @@ import { cacheDir } from '../cache';
 import { runtimeEnvironment } from '../environment';
 import { EngineError } from '../errors';
 import { hostDagRoot, hostHarnessDir } from '../layout';
-import { isParseResult, type ParseResult } from '../parseResult';
+import { type ParseResult, readParseResult } from '../parseResult';
 import { processChannel, type ProcessOptions, type ProcessOutcome, runProcess } from '../processTree';
 import { startOnce, stopAll, type WarmPool, WarmServer } from '../warm';
 import type { Engine, ParseRequest, RunOutcome, RunRequest } from '../types';
@@ -49,7 +49,7 @@ export class LocalEngine implements Engine {
         // The harness stops itself a little before our deadline, so its result can say where it hung.
         '--timeout', String(Math.max(1, deadlineMs / 1000 - 1)),
       ], request.runtime.values, { deadlineMs, signal: request.signal });
-      const result = readResult(out);
+      const result = readParseResult(out);
       if (!result || outcome.code === 2 || outcome.code === null) {
         throw new EngineError('harness-failed', `the harness could not parse ${request.dagFile} with ${python} (exit ${outcome.code}):\n${outcome.tail.trim().slice(-3000)}`,
           'check that this interpreter has Airflow 2.9+ or 3.x installed (see `airflow-runtime doctor`)');
@@ -96,7 +96,7 @@ export class LocalEngine implements Engine {
     const out = path.join(entry.outDir, `${createHash('sha256').update(request.dagFile).digest('hex').slice(0, 16)}-${Date.now()}.json`);
     try {
       await entry.server.parse({ file: request.dagFile, dagsFolder: dagRoot, out, timeoutSeconds: Math.max(1, deadlineMs / 1000 - 1) }, deadlineMs, request.signal);
-      const result = readResult(out);
+      const result = readParseResult(out);
       if (!result) throw new EngineError('harness-failed', `the warm harness wrote no result for ${request.dagFile}`);
       return result;
     } finally {
@@ -116,14 +116,5 @@ export class LocalEngine implements Engine {
 
   private harness(python: string, args: string[], values: RuntimeValues, options: Omit<ProcessOptions, 'env'>): Promise<ProcessOutcome> {
     return runProcess(python, ['-m', 'airflow_runtime_harness', ...args], { ...options, env: this.environment(values) });
-  }
-}
-
-function readResult(file: string): ParseResult | undefined {
-  try {
-    const parsed: unknown = JSON.parse(readFileSync(file, 'utf8'));
-    return isParseResult(parsed) ? parsed : undefined;
-  } catch {
-    return undefined;
   }
 }
