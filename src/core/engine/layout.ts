@@ -1,6 +1,9 @@
 import { existsSync } from 'node:fs';
 import * as path from 'node:path';
 import { isInside } from '../runtime/checks';
+import { schemaAt } from '../runtime/schema';
+import { parseDuration } from '../runtime/units';
+import type { RuntimeValues } from '../runtime/values';
 
 /** Where the harness and its outputs live inside a container. */
 export const CONTAINER_HARNESS = '/opt/airflow-runtime/harness';
@@ -30,6 +33,16 @@ export function hostDagRoot(dagFile: string, workspaceRoot: string): string {
     if (dir === workspaceRoot) break;
   }
   return isInside(workspaceRoot, dagFile) ? workspaceRoot : path.dirname(dagFile);
+}
+
+/** Where the DAG root is inside the runtime; the schema's default when no layer set it. */
+export function dagsFolderOf(values: RuntimeValues): string {
+  return values.dagsFolder ?? String(schemaAt(['dagsFolder'])?.default);
+}
+
+/** The host's deadline for a parse or a run, in milliseconds; the schema's default when no layer set it. */
+export function deadlineOf(values: RuntimeValues, work: 'parse' | 'run'): number {
+  return parseDuration(values.timeouts?.[work]) ?? parseDuration(schemaAt(['timeouts', work])?.default)!;
 }
 
 /** Two-way mapping between host paths and runtime paths, longest prefix first. */

@@ -5,12 +5,12 @@ import * as path from 'node:path';
 import { createInterface } from 'node:readline';
 import { PassThrough } from 'node:stream';
 import type Docker from 'dockerode';
-import { parseDuration, parseSize } from '../../runtime/units';
+import { parseSize } from '../../runtime/units';
 import type { RuntimeValues } from '../../runtime/values';
 import { runtimeEnvironment } from '../environment';
 import { EngineError } from '../errors';
 import { lineSplitter } from '../lines';
-import { CONTAINER_CACHE, CONTAINER_HARNESS, CONTAINER_OUT, hostDagRoot, hostHarnessDir, PathMap } from '../layout';
+import { CONTAINER_CACHE, CONTAINER_HARNESS, CONTAINER_OUT, dagsFolderOf, deadlineOf, hostDagRoot, hostHarnessDir, PathMap } from '../layout';
 import { mapResultPaths, type ParseResult, readParseResult } from '../parseResult';
 import type { Engine, ParseRequest, RunOutcome, RunRequest, WorkOptions } from '../types';
 import { type ServeChannel, startOnce, stopAll, type WarmPool, WarmServer } from '../warm';
@@ -78,7 +78,7 @@ export class DockerEngine implements Engine {
     const { values } = request.runtime;
     const image = await ensureImage(this.connection.docker, values, this.pulled, request);
     const map = this.pathMap(request);
-    const deadlineMs = parseDuration(values.timeouts?.parse) ?? 60_000;
+    const deadlineMs = deadlineOf(values, 'parse');
     if (this.options.warm) {
       const result = await this.parseWarm(image, map, request, deadlineMs);
       const mapped = mapResultPaths(result, (p) => map.toHost(p), (t) => map.rewriteText(t));
@@ -91,9 +91,9 @@ export class DockerEngine implements Engine {
       const { exitCode, tail } = await this.runContainer({
         ...request, image, values, dagFile: request.dagFile, deadlineMs,
         network: values.network ?? 'none',
-        binds: [...this.binds(request, map), `${outDir}:${CONTAINER_OUT}`],
+        binds: [...this.binds(request), `${outDir}:${CONTAINER_OUT}`],
         cmd: ['python', '-m', 'airflow_runtime_harness', 'parse', '--file', map.toRuntime(request.dagFile),
-          '--dags-folder', values.dagsFolder ?? '/opt/airflow/dags', '--out', `${CONTAINER_OUT}/result.json`,
+          '--dags-folder', dagsFolderOf(values), '--out', `${CONTAINER_OUT}/result.json`,
           '--timeout', String(Math.max(1, deadlineMs / 1000 - 2))],
       });
       const result = readParseResult(path.join(outDir, 'result.json'));
@@ -113,7 +113,7 @@ export class DockerEngine implements Engine {
     const { values } = request.runtime;
     const image = await ensureImage(this.connection.docker, values, this.pulled, request);
     const map = this.pathMap(request);
-    const dagsFolder = values.dagsFolder ?? '/opt/airflow/dags';
+    const dagsFolder = dagsFolderOf(values);
     const cmd = ['python', '-m', 'airflow_runtime_harness', 'run', '--file', map.toRuntime(request.dagFile), '--dags-folder', dagsFolder,
       '--dag-id', request.dagId, '--task-id', request.taskId];
     if (request.date) cmd.push('--date', request.date);
@@ -121,8 +121,8 @@ export class DockerEngine implements Engine {
     const { exitCode, tail } = await this.runContainer({
       ...request, image, values, cmd, dagFile: request.dagFile,
       network: values.network ?? 'bridge',
-      binds: this.binds(request, map),
-      deadlineMs: parseDuration(values.timeouts?.run) ?? 3_600_000,
+      binds: this.binds(request),
+      deadlineMs: deadlineOf(values, 'run'),
       onLine: (line, stream) => request.onLog(map.rewriteText(line), stream),
     });
     if (exitCode === 0 || exitCode === 1) return { exitCode, durationMs: Date.now() - started };
@@ -136,8 +136,8 @@ export class DockerEngine implements Engine {
   /** One warm container per image, DAG root and container settings; started on first use, reused after. */
   private async parseWarm(image: string, map: PathMap, request: ParseRequest, deadlineMs: number): Promise<ParseResult> {
     const { values } = request.runtime;
-    const binds = this.binds(request, map);
-    const dagsFolder = values.dagsFolder ?? '/opt/airflow/dags';
+    const binds = this.binds(request);
+    const dagsFolder = dagsFolderOf(values);
     const spec = this.containerSpec({ image, values, binds, network: values.network ?? 'none', dagFile: request.dagFile, cmd: ['python', '-m', 'airflow_runtime_harness', 'serve'] });
     const key = createHash('sha256').update(JSON.stringify([spec.Image, spec.Env, binds, spec.HostConfig])).digest('hex');
     const entry = await startOnce(this.warmServers, key, async () => {
@@ -166,20 +166,20 @@ export class DockerEngine implements Engine {
   private pathMap(request: ParseRequest | RunRequest): PathMap {
     const { values, workspaceRoot } = request.runtime;
     return new PathMap([
-      { host: hostDagRoot(request.dagFile, workspaceRoot), runtime: values.dagsFolder ?? '/opt/airflow/dags' },
+      { host: hostDagRoot(request.dagFile, workspaceRoot), runtime: dagsFolderOf(values) },
       { host: hostHarnessDir(), runtime: CONTAINER_HARNESS },
       ...(values.mounts ?? []).map((m) => ({ host: m.source, runtime: m.target })),
     ]);
   }
 
-  private binds(request: ParseRequest | RunRequest, map: PathMap): string[] {
+  private binds(request: ParseRequest | RunRequest): string[] {
     if (!this.connection.local) {
       throw new EngineError('engine-unreachable', `the Docker engine at ${this.connection.endpoint.url} is remote: bind mounts would show empty folders there`,
         'use a local Docker engine or --engine local (copying the DAG tree to remote engines is not supported yet)');
     }
     const { values, workspaceRoot } = request.runtime;
     return [
-      `${hostDagRoot(request.dagFile, workspaceRoot)}:${map.toRuntime(hostDagRoot(request.dagFile, workspaceRoot))}:ro`,
+      `${hostDagRoot(request.dagFile, workspaceRoot)}:${dagsFolderOf(values)}:ro`,
       `${hostHarnessDir()}:${CONTAINER_HARNESS}:ro`,
       ...(values.mounts ?? []).map((m) => `${m.source}:${m.target}${m.readOnly === false ? '' : ':ro'}`),
     ];

@@ -2,12 +2,11 @@ import { createHash } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
-import { parseDuration } from '../../runtime/units';
 import type { RuntimeValues } from '../../runtime/values';
 import { cacheDir } from '../cache';
 import { runtimeEnvironment } from '../environment';
 import { EngineError } from '../errors';
-import { hostDagRoot, hostHarnessDir } from '../layout';
+import { deadlineOf, hostDagRoot, hostHarnessDir } from '../layout';
 import { type ParseResult, readParseResult } from '../parseResult';
 import { processChannel, type ProcessOptions, type ProcessOutcome, runProcess } from '../processTree';
 import { startOnce, stopAll, type WarmPool, WarmServer } from '../warm';
@@ -35,7 +34,7 @@ export class LocalEngine implements Engine {
     const started = Date.now();
     const { python, origin } = await resolveInterpreter(request.runtime.values, request);
     const dagRoot = hostDagRoot(request.dagFile, request.runtime.workspaceRoot);
-    const deadlineMs = parseDuration(request.runtime.values.timeouts?.parse) ?? 60_000;
+    const deadlineMs = deadlineOf(request.runtime.values, 'parse');
     if (this.options.warm) {
       const result = await this.parseWarm(python, dagRoot, request, deadlineMs);
       return { ...result, engine: { kind: this.kind, detail: `${origin}, warm`, totalMs: Date.now() - started } };
@@ -68,7 +67,7 @@ export class LocalEngine implements Engine {
     if (request.date) args.push('--date', request.date);
     if (request.mapIndex !== undefined) args.push('--map-index', String(request.mapIndex));
     const outcome = await this.harness(python, args, request.runtime.values, {
-      deadlineMs: parseDuration(request.runtime.values.timeouts?.run) ?? 3_600_000,
+      deadlineMs: deadlineOf(request.runtime.values, 'run'),
       signal: request.signal,
       onLine: request.onLog,
     });
