@@ -1,9 +1,51 @@
-import type * as vscode from 'vscode';
+import * as vscode from 'vscode';
+import { registerTaskCodeLens } from './vscode/codeLens';
+import { registerCommands } from './vscode/commands';
+import { registerDagFileEvents } from './vscode/dagFileEvents';
+import { DagTree } from './vscode/dagTree';
+import { registerParseDiagnostics } from './vscode/parseDiagnostics';
+import { Project } from './vscode/project';
 import { registerRuntimeFileDiagnostics } from './vscode/runtimeFileDiagnostics';
+import { registerRuntimeFileEditing } from './vscode/runtimeFileEditing';
+import { registerStatusBar } from './vscode/statusBar';
+import { TaskTesting } from './vscode/testing';
 
-/** A flat list of register calls; nothing slow is awaited here. */
-export function activate(context: vscode.ExtensionContext): void {
-  registerRuntimeFileDiagnostics(context);
+/** What the extension hands to its integration tests (and to other extensions). */
+export interface AirflowRuntimeApi {
+  project: Project;
+  tree: DagTree;
+  testing: TaskTesting;
 }
 
-export function deactivate(): void {}
+/** A flat list of register calls; nothing slow is awaited here (no Docker call, no workspace search). */
+let active: Project | undefined;
+
+export function activate(context: vscode.ExtensionContext): AirflowRuntimeApi {
+  const started = performance.now();
+  const project = (active = new Project());
+  const tree = new DagTree(project);
+  const testing = new TaskTesting(project);
+  context.subscriptions.push(project, tree, testing, vscode.window.createTreeView('airflowRuntime.dagFiles', { treeDataProvider: tree, showCollapseAll: true }));
+  registerRuntimeFileDiagnostics(context, () => project.runtimesChanged());
+  registerRuntimeFileEditing(context);
+  registerParseDiagnostics(context, project);
+  registerCommands(context, project, tree, testing);
+  registerStatusBar(context, project);
+  registerTaskCodeLens(context, project);
+  registerDagFileEvents(context, project, (paths) => {
+    void vscode.commands.executeCommand('setContext', 'airflowRuntime.dagFilePaths', paths);
+    void vscode.commands.executeCommand('setContext', 'airflowRuntime.dagFileCount', paths.length);
+    void vscode.commands.executeCommand('setContext', 'airflowRuntime.scanned', true);
+  });
+  project.parser.states.onDidChange((files) => tree.refresh(files));
+  project.session.onDidChange(() => tree.refresh());
+  context.subscriptions.push(vscode.workspace.onDidGrantWorkspaceTrust(() => tree.refresh()));
+  project.log.info(`activated in ${(performance.now() - started).toFixed(1)} ms`);
+  return { project, tree, testing };
+}
+
+/** Waited for by VS Code: warm runtimes and running parses are stopped, so no container or process is left. */
+export async function deactivate(): Promise<void> {
+  await active?.session.dispose();
+  active = undefined;
+}

@@ -1,27 +1,53 @@
+import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import type { Problem } from '../core/problems';
+import type { Problem, ProblemCode } from '../core/problems';
 import { runtimeFileScope } from '../core/runtime/names';
 import { readRuntimeFile } from '../core/runtime/read';
+import { redHatYamlActive } from './runtimeFileEditing';
 
-/** Validation of runtime files as the user types: one diagnostic collection, replaced per document. */
-export function registerRuntimeFileDiagnostics(context: vscode.ExtensionContext): void {
+/** What the Red Hat YAML extension already says from the schema: left to it when it is active. */
+const SCHEMA_CODES = new Set<ProblemCode>(['yaml-syntax', 'not-a-mapping', 'unknown-key', 'wrong-type', 'bad-value', 'missing-key']);
+
+/**
+ * Validation of every runtime file of the workspace: open ones as the user types, the others from disk, so
+ * a broken runtime file shows in Problems before anyone opens it. One collection, replaced per file.
+ */
+export function registerRuntimeFileDiagnostics(context: vscode.ExtensionContext, onChanged: () => void): void {
   const diagnostics = vscode.languages.createDiagnosticCollection('airflow-runtime-files');
-  const refresh = (document: vscode.TextDocument) => {
-    if (document.uri.scheme !== 'file' || !runtimeFileScope(document.fileName)) return;
-    const folder = vscode.workspace.getWorkspaceFolder(document.uri);
-    const workspaceRoot = folder?.uri.fsPath ?? path.dirname(document.fileName);
-    const file = readRuntimeFile(document.fileName, document.getText(), { workspaceRoot });
-    diagnostics.set(document.uri, file.problems.map(toDiagnostic));
+  const check = (uri: vscode.Uri, text: string) => {
+    const folder = vscode.workspace.getWorkspaceFolder(uri);
+    const workspaceRoot = folder?.uri.fsPath ?? path.dirname(uri.fsPath);
+    const file = readRuntimeFile(uri.fsPath, text, { workspaceRoot });
+    const redHat = redHatYamlActive();
+    diagnostics.set(uri, file.problems.filter((p) => !redHat || !SCHEMA_CODES.has(p.code)).map(toDiagnostic));
   };
+  const checkDocument = (document: vscode.TextDocument) => {
+    if (document.uri.scheme === 'file' && runtimeFileScope(document.fileName)) check(document.uri, document.getText());
+  };
+  const checkDisk = (uri: vscode.Uri) => {
+    const open = vscode.workspace.textDocuments.find((d) => d.uri.toString() === uri.toString());
+    if (open) return checkDocument(open);
+    try {
+      check(uri, readFileSync(uri.fsPath, 'utf8'));
+    } catch {
+      diagnostics.delete(uri);
+    }
+  };
+  const watcher = vscode.workspace.createFileSystemWatcher('**/{airflow-runtime.yaml,*.airflow-runtime.yaml}');
   context.subscriptions.push(
-    diagnostics,
-    vscode.workspace.onDidOpenTextDocument(refresh),
-    vscode.workspace.onDidChangeTextDocument((event) => refresh(event.document)),
-    vscode.workspace.onDidCloseTextDocument((document) => diagnostics.delete(document.uri)),
-    vscode.workspace.onDidDeleteFiles((event) => event.files.forEach((uri) => diagnostics.delete(uri))),
+    diagnostics, watcher,
+    vscode.workspace.onDidOpenTextDocument(checkDocument),
+    vscode.workspace.onDidChangeTextDocument((event) => checkDocument(event.document)),
+    // A closed file keeps its problems: they are still true of what is on disk.
+    vscode.workspace.onDidCloseTextDocument((document) => { if (runtimeFileScope(document.fileName)) checkDisk(document.uri); }),
+    watcher.onDidCreate((uri) => { checkDisk(uri); onChanged(); }),
+    watcher.onDidChange((uri) => { checkDisk(uri); onChanged(); }),
+    watcher.onDidDelete((uri) => { diagnostics.delete(uri); onChanged(); }),
   );
-  vscode.workspace.textDocuments.forEach(refresh);
+  vscode.workspace.textDocuments.forEach(checkDocument);
+  // Not awaited: activation does not wait for a workspace search.
+  void vscode.workspace.findFiles('**/{airflow-runtime.yaml,*.airflow-runtime.yaml}', '**/node_modules/**', 5000).then((uris) => uris.forEach(checkDisk));
 }
 
 function toDiagnostic(problem: Problem): vscode.Diagnostic {

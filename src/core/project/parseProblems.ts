@@ -1,0 +1,48 @@
+import type { ParseResult } from '../engine/parseResult';
+
+/** A problem a parse found, in the file where it really is (the DAG file or a helper module it imports). */
+export interface ParseProblem {
+  file: string;
+  /** 1-based; null when the parse could not tell (shown at the top of the file). */
+  line: number | null;
+  column: number | null;
+  severity: 'error' | 'warning';
+  code: 'import-error' | 'import-error-elsewhere' | 'parse-timeout' | 'parse-warning';
+  message: string;
+  /** Where the error really is, when it is shown in another file. */
+  related?: { file: string; line: number | null; message: string };
+}
+
+/** The problems of one DAG file's parse, by file. */
+export function parseProblems(dagFile: string, result: ParseResult): ParseProblem[] {
+  const problems: ParseProblem[] = [];
+  for (const error of result.importErrors) {
+    problems.push({ file: error.file, line: error.line, column: error.column, severity: 'error', code: 'import-error', message: error.message });
+    if (error.file !== dagFile) {
+      // The DAG file imports the broken module: say so where the author is looking, at the import.
+      problems.push({
+        file: dagFile, line: frameLineIn(error.traceback, dagFile), column: null, severity: 'error', code: 'import-error-elsewhere',
+        message: `importing this DAG file failed in ${error.file}${error.line ? `:${error.line}` : ''}: ${error.message}`,
+        related: { file: error.file, line: error.line, message: error.message },
+      });
+    }
+  }
+  if (result.timedOut) {
+    problems.push({ file: dagFile, line: null, column: null, severity: 'error', code: 'parse-timeout', message: 'parsing this DAG file did not finish within timeouts.parse: it was stopped (look for slow top-level code)' });
+  }
+  for (const warning of result.warnings) {
+    problems.push({ file: warning.file, line: warning.line, column: null, severity: 'warning', code: 'parse-warning', message: `${warning.category}: ${warning.message}` });
+  }
+  return problems;
+}
+
+/** The line of the last traceback frame in `file`: where the DAG file reached the code that failed. */
+export function frameLineIn(traceback: string | undefined, file: string): number | null {
+  if (!traceback) return null;
+  let line: number | null = null;
+  const frame = /File "([^"]+)", line (\d+)/g;
+  for (let match = frame.exec(traceback); match; match = frame.exec(traceback)) {
+    if (match[1] === file) line = Number(match[2]);
+  }
+  return line;
+}

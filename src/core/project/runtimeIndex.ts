@@ -1,0 +1,46 @@
+import { existsSync, readFileSync } from 'node:fs';
+import type { Problem } from '../problems';
+import { type EffectiveRuntime, type Layer, resolveRuntime } from '../runtime/resolve';
+
+export interface RuntimeInputs {
+  /** The workspace folder a DAG file belongs to: runtime files are layered from there down. */
+  workspaceRootOf(dagFile: string): string;
+  /** The settings layer (the editor's configuration) and its problems. */
+  settings(): { layer: Layer; problems: Problem[] } | undefined;
+}
+
+/**
+ * Effective runtimes of DAG files, resolved once and kept until a runtime file or a setting changes. Runtime
+ * files are read from disk: a parse runs what is saved, so the runtime is the saved one too.
+ */
+export class RuntimeIndex {
+  private readonly cache = new Map<string, EffectiveRuntime>();
+
+  constructor(private readonly inputs: RuntimeInputs) {}
+
+  runtimeOf(dagFile: string): EffectiveRuntime {
+    let runtime = this.cache.get(dagFile);
+    if (!runtime) {
+      const settings = this.inputs.settings();
+      runtime = resolveRuntime(dagFile, {
+        workspaceRoot: this.inputs.workspaceRootOf(dagFile),
+        readText: (file) => (existsSync(file) ? readFileSync(file, 'utf8') : undefined),
+        settings: settings?.layer,
+        settingsProblems: settings?.problems,
+      });
+      this.cache.set(dagFile, runtime);
+    }
+    return runtime;
+  }
+
+  /** Forget everything (a runtime file or a setting changed); returns the DAG files whose runtime was known. */
+  invalidate(): string[] {
+    const files = [...this.cache.keys()];
+    this.cache.clear();
+    return files;
+  }
+
+  forget(dagFile: string): void {
+    this.cache.delete(dagFile);
+  }
+}

@@ -1,0 +1,88 @@
+import { EngineError } from '../engine/errors';
+import type { ParseResult } from '../engine/parseResult';
+import type { ProgressEvent } from '../engine/types';
+import { DagFileStates } from './dagFileStates';
+import type { EngineSession } from './engineSession';
+import { ParseQueue } from './parseQueue';
+import type { RuntimeIndex } from './runtimeIndex';
+
+export interface WorkspaceParserEvents {
+  /** A parse produced a result (the diagnostics and test items follow it). */
+  onResult(file: string, result: ParseResult): void;
+  onProgress(file: string, event: ProgressEvent): void;
+  log(line: string): void;
+}
+
+/**
+ * Parses the workspace's DAG files in their runtimes through one engine session, debounced and coalesced
+ * per file, and keeps what each parse said in `states`. The editor's adapters only ask and listen.
+ */
+export class WorkspaceParser {
+  readonly states = new DagFileStates();
+  private readonly queue: ParseQueue;
+
+  constructor(
+    private readonly runtimes: RuntimeIndex,
+    private readonly session: EngineSession,
+    private readonly events: WorkspaceParserEvents,
+    concurrency = 2,
+  ) {
+    this.queue = new ParseQueue((file, signal) => this.parseNow(file, signal), concurrency);
+  }
+
+  /** Parse `file` after `delayMs` of quiet; resolves when a parse that started after this call is done. */
+  parse(file: string, delayMs = 0): Promise<void> {
+    this.states.add(file);
+    return this.queue.request(file, delayMs);
+  }
+
+  parseAll(): Promise<void> {
+    return Promise.all(this.states.files.map((file) => this.queue.request(file))).then(() => undefined);
+  }
+
+  cancel(file: string): void {
+    this.queue.cancel(file);
+  }
+
+  cancelAll(): void {
+    this.queue.cancelAll();
+  }
+
+  /** The DAG file was deleted or renamed away. */
+  forget(file: string): void {
+    this.queue.cancel(file);
+    this.runtimes.forget(file);
+    this.states.remove(file);
+  }
+
+  dispose(): void {
+    this.queue.dispose();
+    this.states.dispose();
+  }
+
+  private async parseNow(file: string, signal: AbortSignal): Promise<void> {
+    this.states.startParsing(file);
+    const started = Date.now();
+    try {
+      const runtime = this.runtimes.runtimeOf(file);
+      const { engine } = await this.session.engine();
+      signal.throwIfAborted();
+      const result = await engine.parse({ dagFile: file, runtime, signal, onProgress: (event) => this.events.onProgress(file, event) });
+      this.states.finishParsing(file, { result });
+      const dags = result.dags.length;
+      this.events.log(`parsed ${file} in ${Date.now() - started} ms (${engine.kind}): ${dags} DAG${dags === 1 ? '' : 's'}, ${result.importErrors.length} import error(s)`);
+      this.events.onResult(file, result);
+    } catch (error) {
+      if (signal.aborted || (error instanceof EngineError && error.code === 'cancelled')) {
+        this.states.finishParsing(file, { cancelled: true });
+        this.events.log(`parse of ${file} cancelled`);
+        return;
+      }
+      const failure = error instanceof EngineError
+        ? { code: error.code, message: error.message, hint: error.hint }
+        : { code: 'internal', message: error instanceof Error ? error.stack ?? error.message : String(error) };
+      this.states.finishParsing(file, { failure });
+      this.events.log(`parse of ${file} failed: ${failure.message}${failure.hint ? `\n  what to do: ${failure.hint}` : ''}`);
+    }
+  }
+}

@@ -1,0 +1,43 @@
+import * as path from 'node:path';
+import type { EffectiveRuntime } from './resolve';
+
+/**
+ * A commented runtime file that keeps today's behaviour: it names the image the DAG files already get,
+ * and shows the other fields commented out.
+ */
+export function runtimeFileTemplate(scope: { dagFile?: string; folder?: string }, effective?: EffectiveRuntime): string {
+  const image = effective?.values.image ?? 'apache/airflow:2.11.2';
+  const applies = scope.dagFile
+    ? `the DAG file ${path.basename(scope.dagFile)} only; it overrides the folders' airflow-runtime.yaml`
+    : 'every DAG file in this folder and below; a <dag>.airflow-runtime.yaml beside a DAG file overrides it';
+  return [
+    `# Airflow runtime for ${applies}.`,
+    '# DAG files are parsed and their tasks run inside this runtime. Hover a key for its documentation;',
+    '# Ctrl+Space lists the fields and their values.',
+    '',
+    '# The Docker image the DAG files run in: it must contain Airflow and every package they import.',
+    `image: ${image}`,
+    '',
+    '# When to pull the image: always | missing | never',
+    '# pull: missing',
+    '',
+    '# Environment variables (Airflow Variables and Connections too: AIRFLOW_VAR_*, AIRFLOW_CONN_*).',
+    '# env:',
+    '#   AIRFLOW_VAR_TARGET_BUCKET: s3://example-bucket',
+    '',
+    '# Airflow configuration, as [section] key = value; becomes AIRFLOW__SECTION__KEY.',
+    '# airflowConfig:',
+    '#   core:',
+    '#     default_timezone: utc',
+    '',
+    '# How long a parse or a task run may take before it is stopped.',
+    '# timeouts:',
+    '#   parse: 60s',
+    '#   run: 1h',
+    '',
+    '# Without Docker, the local runtime emulator builds a virtualenv from these requirements.',
+    '# local:',
+    '#   requirements: requirements.txt',
+    '',
+  ].join('\n');
+}

@@ -1,0 +1,27 @@
+import * as vscode from 'vscode';
+import type { Project } from './project';
+import { readSettings } from './settings';
+
+/** An optional "Run task" lens above each task (airflowRuntime.codeLens); it runs through the Testing API like the gutter. */
+export function registerTaskCodeLens(context: vscode.ExtensionContext, project: Project): void {
+  const changed = new vscode.EventEmitter<void>();
+  context.subscriptions.push(
+    changed,
+    project.onDidParse(() => changed.fire()),
+    vscode.workspace.onDidChangeConfiguration((event) => { if (event.affectsConfiguration('airflowRuntime.codeLens')) changed.fire(); }),
+    vscode.languages.registerCodeLensProvider({ language: 'python', scheme: 'file' }, {
+      onDidChangeCodeLenses: changed.event,
+      provideCodeLenses(document) {
+        if (!readSettings().codeLens) return [];
+        const result = project.parser.states.get(document.uri.fsPath)?.result;
+        if (!result) return [];
+        return result.dags.flatMap((dag) => dag.tasks.filter((task) => task.line && (task.file ?? document.uri.fsPath) === document.uri.fsPath).map((task) =>
+          new vscode.CodeLens(new vscode.Range(task.line! - 1, 0, task.line! - 1, 0), {
+            title: `$(play) Run ${dag.tasks.length > 1 || result.dags.length > 1 ? `${dag.dagId}.` : ''}${task.taskId}`,
+            command: 'airflowRuntime.runTask',
+            arguments: [{ file: document.uri.fsPath, dagId: dag.dagId, taskId: task.taskId }],
+          })));
+      },
+    }),
+  );
+}

@@ -1,0 +1,139 @@
+import { existsSync } from 'node:fs';
+import * as path from 'node:path';
+import * as vscode from 'vscode';
+import { stateOf } from '../core/project/dagFileStates';
+import { dagRuntimeFileFor, FOLDER_RUNTIME_FILE } from '../core/runtime/names';
+import { runtimeFileTemplate } from '../core/runtime/template';
+import { type DagTree, type DagTreeNode, describeSource } from './dagTree';
+import type { Project } from './project';
+import { SECTION } from './settings';
+import type { TaskTesting } from './testing';
+
+/** Every command of the extension; each one a few lines over the project, the tree and the testing face. */
+export function registerCommands(context: vscode.ExtensionContext, project: Project, tree: DagTree, testing: TaskTesting): void {
+  const register = (id: string, run: (...args: never[]) => unknown) => context.subscriptions.push(vscode.commands.registerCommand(id, run));
+
+  register('airflowRuntime.parseFile', async (target?: vscode.Uri | DagTreeNode) => {
+    const file = fileOf(target) ?? vscode.window.activeTextEditor?.document.uri.fsPath;
+    if (!file) return void vscode.window.showInformationMessage('Airflow: open a DAG file, or choose one in the DAG Files view, to parse it.');
+    if (project.refuseUntrusted('Parsing')) return;
+    await vscode.workspace.textDocuments.find((d) => d.uri.fsPath === file && d.isDirty)?.save();
+    await project.parser.parse(file);
+    const record = project.parser.states.get(file);
+    return { state: stateOf(record), result: record?.result, failure: record?.failure };
+  });
+
+  register('airflowRuntime.parseAll', async () => {
+    if (project.refuseUntrusted('Parsing')) return;
+    await project.scan();
+    await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: 'Airflow: parsing DAG files', cancellable: true }, async (progress, token) => {
+      token.onCancellationRequested(() => project.parser.cancelAll());
+      const files = project.parser.states.files;
+      let done = 0;
+      await Promise.all(files.map((file) => project.parser.parse(file).then(() => progress.report({ increment: 100 / files.length, message: `${++done}/${files.length}` }))));
+    });
+  });
+
+  register('airflowRuntime.refresh', async () => {
+    project.runtimesChanged();
+    await project.scan();
+    tree.refresh();
+  });
+
+  register('airflowRuntime.runTask', async (target?: DagTreeNode | { file: string; dagId: string; taskId: string }) => {
+    const ids = target && 'kind' in target ? (target.kind === 'task' ? { file: target.file, dagId: target.dag.dagId, taskId: target.task.taskId } : undefined) : target;
+    const item = ids && testing.taskItem(ids.file, ids.dagId, ids.taskId);
+    if (!item) return void vscode.window.showWarningMessage('Airflow: parse the DAG file first, then run one of its tasks.');
+    await testing.runItems([item]);
+  });
+
+  register('airflowRuntime.createRuntimeFile', async (target?: vscode.Uri | DagTreeNode) => {
+    const chosen = target instanceof vscode.Uri ? target.fsPath : target && 'kind' in target ? (target.kind === 'folder' ? target.folder : fileOf(target)) : vscode.window.activeTextEditor?.document.uri.fsPath;
+    const place = chosen ?? (await pickFolder());
+    if (!place) return;
+    const isFolder = existsSync(place) && !place.endsWith('.py');
+    const runtimeFile = isFolder ? path.join(place, FOLDER_RUNTIME_FILE) : dagRuntimeFileFor(place);
+    const uri = vscode.Uri.file(runtimeFile);
+    if (!existsSync(runtimeFile)) {
+      const effective = isFolder ? undefined : project.runtimes.runtimeOf(place);
+      // Written only because the user asked for it, and never over an existing file.
+      await vscode.workspace.fs.writeFile(uri, Buffer.from(runtimeFileTemplate(isFolder ? { folder: place } : { dagFile: place }, effective)));
+    }
+    await vscode.window.showTextDocument(uri);
+    return runtimeFile;
+  });
+
+  register('airflowRuntime.openRuntimeFile', async (target?: vscode.Uri | DagTreeNode) => {
+    const file = fileOf(target) ?? vscode.window.activeTextEditor?.document.uri.fsPath;
+    if (!file) return;
+    const files = project.runtimes.runtimeOf(file).files.map((f) => f.path).reverse();
+    if (files.length === 0) {
+      const create = await vscode.window.showInformationMessage(`No runtime file applies to ${path.basename(file)}: it gets the defaults and settings.`, 'Create Runtime File');
+      if (create) await vscode.commands.executeCommand('airflowRuntime.createRuntimeFile', vscode.Uri.file(file));
+      return;
+    }
+    const chosen = files.length === 1 ? files[0] : (await vscode.window.showQuickPick(files.map((f) => ({ label: vscode.workspace.asRelativePath(f), file: f })), { placeHolder: 'Runtime files that apply, most specific first' }))?.file;
+    if (chosen) await vscode.window.showTextDocument(vscode.Uri.file(chosen));
+  });
+
+  register('airflowRuntime.showEffectiveRuntime', async (target?: vscode.Uri | DagTreeNode) => {
+    const file = fileOf(target) ?? vscode.window.activeTextEditor?.document.uri.fsPath;
+    if (!file) return;
+    const runtime = project.runtimes.runtimeOf(file);
+    const lines = [`# Effective runtime of ${vscode.workspace.asRelativePath(file)}`, '', '| key | value | from |', '|---|---|---|'];
+    for (const [key, source] of Object.entries(runtime.sources).sort(([a], [b]) => a.localeCompare(b))) {
+      let value: unknown = runtime.values;
+      for (const part of key.split('.')) value = (value as Record<string, unknown> | undefined)?.[part];
+      lines.push(`| \`${key}\` | \`${typeof value === 'object' ? JSON.stringify(value) : String(value)}\` | ${describeSource(source, file)} |`);
+    }
+    if (runtime.problems.length) lines.push('', '## Problems', ...runtime.problems.map((p) => `- ${vscode.workspace.asRelativePath(p.file)}:${p.start.line}:${p.start.column}: ${p.message}`));
+    const document = await vscode.workspace.openTextDocument({ language: 'markdown', content: lines.join('\n') + '\n' });
+    await vscode.window.showTextDocument(document, { preview: true });
+  });
+
+  register('airflowRuntime.revealInExplorer', async (target?: DagTreeNode) => {
+    const file = target?.kind === 'folder' ? target.folder : fileOf(target);
+    if (file) await vscode.commands.executeCommand('revealInExplorer', vscode.Uri.file(file));
+  });
+
+  register('airflowRuntime.openLocation', async (file: string, line = 1) => {
+    const position = new vscode.Position(Math.max(0, line - 1), 0);
+    await vscode.window.showTextDocument(vscode.Uri.file(file), { selection: new vscode.Range(position, position) });
+  });
+
+  register('airflowRuntime.checkEngine', async () => {
+    await project.session.reset();
+    const selected = await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: 'Airflow: looking for an engine…' }, () => project.session.engine().catch(() => undefined));
+    tree.refresh();
+    if (selected) void vscode.window.showInformationMessage(`Airflow: ${selected.reason}`);
+    else void vscode.window.showErrorMessage(`Airflow: ${project.session.status.state === 'failed' ? project.session.status.error.describe() : 'no engine'}`, 'Use the Local Runtime Emulator', 'Open Settings')
+      .then((choice) => choice && vscode.commands.executeCommand(choice === 'Open Settings' ? 'airflowRuntime.openSettings' : 'airflowRuntime.useLocalEngine'));
+    return project.session.status;
+  });
+
+  register('airflowRuntime.retryEngine', async () => {
+    await project.session.reset();
+    tree.refresh();
+    if (project.isTrusted) await Promise.all(project.parser.states.files.filter((f) => project.parser.states.get(f)?.failure).map((f) => project.parser.parse(f)));
+  });
+
+  register('airflowRuntime.useLocalEngine', async () => {
+    await vscode.workspace.getConfiguration(SECTION).update('engine', 'local', vscode.ConfigurationTarget.Workspace);
+    void vscode.commands.executeCommand('airflowRuntime.retryEngine');
+  });
+
+  register('airflowRuntime.openSettings', (setting?: string) => vscode.commands.executeCommand('workbench.action.openSettings', typeof setting === 'string' ? setting : SECTION));
+  register('airflowRuntime.showLog', () => project.log.show());
+}
+
+/** The DAG file a command was invoked on: an explorer or editor URI, or a node of the DAG Files view. */
+function fileOf(target: vscode.Uri | DagTreeNode | undefined): string | undefined {
+  if (!target) return undefined;
+  if (target instanceof vscode.Uri) return target.fsPath;
+  return 'file' in target ? target.file : undefined;
+}
+
+async function pickFolder(): Promise<string | undefined> {
+  const picked = await vscode.window.showOpenDialog({ canSelectFolders: true, canSelectFiles: false, openLabel: 'Create the runtime file here', defaultUri: vscode.workspace.workspaceFolders?.[0]?.uri });
+  return picked?.[0]?.fsPath;
+}

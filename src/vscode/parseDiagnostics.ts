@@ -1,0 +1,61 @@
+import { readFileSync } from 'node:fs';
+import * as vscode from 'vscode';
+import { type ParseProblem, parseProblems } from '../core/project/parseProblems';
+import type { Project } from './project';
+
+/**
+ * Problems found by parses, in their own collection. Each DAG file's parse replaces what that parse said
+ * before, in every file it named (a helper module too), so a fixed, deleted or renamed file leaves nothing stale.
+ */
+export function registerParseDiagnostics(context: vscode.ExtensionContext, project: Project): void {
+  const collection = vscode.languages.createDiagnosticCollection('airflow-runtime-parse');
+  const byDagFile = new Map<string, Map<string, vscode.Diagnostic[]>>();
+
+  const publish = (dagFile: string, problems: ParseProblem[] | undefined) => {
+    const before = byDagFile.get(dagFile);
+    const after = new Map<string, vscode.Diagnostic[]>();
+    for (const problem of problems ?? []) after.set(problem.file, [...(after.get(problem.file) ?? []), toDiagnostic(problem)]);
+    if (after.size) byDagFile.set(dagFile, after);
+    else byDagFile.delete(dagFile);
+    for (const file of new Set([...(before?.keys() ?? []), ...after.keys()])) {
+      const all = [...byDagFile.values()].flatMap((contributions) => contributions.get(file) ?? []);
+      collection.set(vscode.Uri.file(file), all);
+    }
+  };
+
+  context.subscriptions.push(
+    collection,
+    project.onDidParse(({ file, result }) => publish(file, parseProblems(file, result))),
+    project.onDidForget((file) => {
+      publish(file, undefined);
+      collection.delete(vscode.Uri.file(file));
+    }),
+  );
+}
+
+function toDiagnostic(problem: ParseProblem): vscode.Diagnostic {
+  const diagnostic = new vscode.Diagnostic(rangeOf(problem), problem.message, problem.severity === 'error' ? vscode.DiagnosticSeverity.Error : vscode.DiagnosticSeverity.Warning);
+  diagnostic.source = 'airflow-runtime';
+  diagnostic.code = problem.code;
+  if (problem.related) {
+    diagnostic.relatedInformation = [new vscode.DiagnosticRelatedInformation(
+      new vscode.Location(vscode.Uri.file(problem.related.file), new vscode.Position(Math.max(0, (problem.related.line ?? 1) - 1), 0)),
+      problem.related.message,
+    )];
+  }
+  return diagnostic;
+}
+
+/** The problem's line from its first non-blank character (or its column) to its end, as on disk. */
+function rangeOf(problem: ParseProblem): vscode.Range {
+  const line = Math.max(0, (problem.line ?? 1) - 1);
+  let text = '';
+  try {
+    text = readFileSync(problem.file, 'utf8').split(/\r?\n/)[line] ?? '';
+  } catch {
+    // The file may be gone; the range still marks the line.
+  }
+  const firstNonBlank = text.length - text.trimStart().length;
+  const start = problem.column && problem.column > 1 ? Math.min(problem.column - 1, text.length) : firstNonBlank;
+  return new vscode.Range(line, start, line, Math.max(start + 1, text.trimEnd().length));
+}

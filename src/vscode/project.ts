@@ -1,0 +1,136 @@
+import * as path from 'node:path';
+import picomatch from 'picomatch';
+import * as vscode from 'vscode';
+import type { ParseResult } from '../core/engine/parseResult';
+import type { ProgressEvent } from '../core/engine/types';
+import { EngineSession } from '../core/project/engineSession';
+import { RuntimeIndex } from '../core/project/runtimeIndex';
+import { WorkspaceParser } from '../core/project/workspaceParser';
+import { runtimeFileScope } from '../core/runtime/names';
+import { looksLikeDagFile } from '../core/workspace/dagFiles';
+import { affectsRuntimes, readSettings, runtimeSettingsLayer, SECTION } from './settings';
+
+/**
+ * The editor window's view of the workspace: its DAG files, their runtimes, the engine, and the parser.
+ * Every VS Code surface (tree, diagnostics, testing, status bar) listens to it and asks it for work.
+ */
+export class Project implements vscode.Disposable {
+  readonly log = vscode.window.createOutputChannel('Airflow Runtime', { log: true });
+  readonly runtimes: RuntimeIndex;
+  readonly session: EngineSession;
+  readonly parser: WorkspaceParser;
+  private readonly parsed = new vscode.EventEmitter<{ file: string; result: ParseResult }>();
+  readonly onDidParse = this.parsed.event;
+  private readonly progressed = new vscode.EventEmitter<{ file: string; event: ProgressEvent }>();
+  readonly onDidProgress = this.progressed.event;
+  private readonly forgotten = new vscode.EventEmitter<string>();
+  /** A DAG file left the workspace (deleted, renamed, or no longer a DAG file). */
+  readonly onDidForget = this.forgotten.event;
+  private scanning?: Promise<void>;
+  private readonly disposables: vscode.Disposable[] = [];
+
+  constructor() {
+    this.runtimes = new RuntimeIndex({
+      workspaceRootOf: (dagFile) => vscode.workspace.getWorkspaceFolder(vscode.Uri.file(dagFile))?.uri.fsPath ?? path.dirname(dagFile),
+      settings: () => runtimeSettingsLayer(),
+    });
+    // dockerode is loaded on the first parse, not at activation.
+    this.session = new EngineSession(() => readSettings().engine, async (choice, options) => (await import('../core/engine/select')).selectEngine(choice, options));
+    this.parser = new WorkspaceParser(this.runtimes, this.session, {
+      onResult: (file, result) => this.parsed.fire({ file, result }),
+      onProgress: (file, event) => this.progressed.fire({ file, event }),
+      log: (line) => this.log.info(line),
+    });
+    this.disposables.push(this.log, this.parsed, this.progressed, this.forgotten);
+    this.session.onDidChange((status) => {
+      if (status.state === 'ready') this.log.info(`engine: ${status.reason}`);
+      if (status.state === 'failed') this.log.error(`engine: ${status.error.describe()}`);
+    });
+  }
+
+  get isTrusted(): boolean {
+    return vscode.workspace.isTrusted;
+  }
+
+  /** Parse and run execute the DAG's code: refused, with the reason, in restricted mode. */
+  refuseUntrusted(what: string): boolean {
+    if (vscode.workspace.isTrusted) return false;
+    void vscode.window.showWarningMessage(
+      `Airflow: ${what} runs the DAG file's code, so it is off in restricted mode. Trust this workspace to ${what.toLowerCase()}.`,
+      'Manage Workspace Trust',
+    ).then((choice) => { if (choice) void vscode.commands.executeCommand('workbench.trust.manage'); });
+    return true;
+  }
+
+  /** Finds the DAG files of the workspace (once at a time; later calls wait for the running scan). */
+  scan(): Promise<void> {
+    this.scanning ??= this.findDagFiles().finally(() => { this.scanning = undefined; });
+    return this.scanning;
+  }
+
+  isDagFile(file: string): boolean {
+    return !!this.parser.states.get(file);
+  }
+
+  /** Called for a created or changed .py file: it may have become (or stopped being) a DAG file. */
+  async reconsider(file: string): Promise<void> {
+    const is = await this.qualifies(vscode.Uri.file(file));
+    if (is) this.parser.states.add(file);
+    else if (this.isDagFile(file)) this.forget(file);
+  }
+
+  forget(file: string): void {
+    if (!this.isDagFile(file)) return;
+    this.parser.forget(file);
+    this.forgotten.fire(file);
+  }
+
+  /** A runtime file or a runtime setting changed: runtimes are resolved again, and results say so. */
+  runtimesChanged(): void {
+    const files = this.runtimes.invalidate();
+    this.parser.states.markStale(files);
+  }
+
+  configurationChanged(event: vscode.ConfigurationChangeEvent): void {
+    if (!event.affectsConfiguration(SECTION)) return;
+    if (affectsRuntimes(event)) this.runtimesChanged();
+    if (['engine', 'docker.endpoint', 'warm'].some((key) => event.affectsConfiguration(`${SECTION}.${key}`))) void this.session.reset();
+    if (event.affectsConfiguration(`${SECTION}.dagFiles`)) void this.scan();
+  }
+
+  dispose(): void {
+    this.parser.dispose();
+    void this.session.dispose();
+    this.disposables.forEach((d) => d.dispose());
+  }
+
+  private async findDagFiles(): Promise<void> {
+    const started = Date.now();
+    const { include, exclude } = readSettings();
+    const excludeGlob = exclude.length ? `{${exclude.join(',')}}` : undefined;
+    const found = new Map<string, vscode.Uri>();
+    for (const pattern of include) {
+      for (const uri of await vscode.workspace.findFiles(pattern, excludeGlob, 20_000)) found.set(uri.fsPath, uri);
+    }
+    const files: string[] = [];
+    for (const uri of found.values()) if (await this.qualifies(uri)) files.push(uri.fsPath);
+    this.parser.states.setFiles(files);
+    this.log.info(`found ${files.length} DAG file(s) among ${found.size} candidate(s) in ${Date.now() - started} ms`);
+  }
+
+  private async qualifies(uri: vscode.Uri): Promise<boolean> {
+    if (uri.scheme !== 'file' || !uri.fsPath.endsWith('.py') || !vscode.workspace.getWorkspaceFolder(uri)) return false;
+    const { include, exclude, safeMode } = readSettings();
+    const relative = vscode.workspace.asRelativePath(uri, false);
+    if (!picomatch.isMatch(relative, include, { dot: true }) || picomatch.isMatch(relative, exclude, { dot: true })) return false;
+    try {
+      return !safeMode || looksLikeDagFile(uri.fsPath);
+    } catch {
+      return false;
+    }
+  }
+}
+
+export function isRuntimeFile(uri: vscode.Uri): boolean {
+  return uri.scheme === 'file' && !!runtimeFileScope(uri.fsPath);
+}

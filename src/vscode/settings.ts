@@ -1,0 +1,48 @@
+import * as vscode from 'vscode';
+import type { EngineOptions } from '../core/project/engineSession';
+import { RUNTIME_SETTINGS, settingsLayer, type SettingsLayer } from '../core/runtime/settings';
+
+export const SECTION = 'airflowRuntime';
+
+/** The extension's own settings (those that are not part of the runtime). */
+export interface ExtensionSettings {
+  engine: EngineOptions;
+  include: string[];
+  exclude: string[];
+  safeMode: boolean;
+  parseOnSave: boolean;
+  codeLens: boolean;
+}
+
+export function readSettings(): ExtensionSettings {
+  const config = vscode.workspace.getConfiguration(SECTION);
+  return {
+    engine: {
+      choice: config.get<'auto' | 'docker' | 'local'>('engine', 'auto'),
+      dockerEndpoint: config.get<string>('docker.endpoint') || undefined,
+      warm: config.get<boolean>('warm', true),
+    },
+    include: config.get<string[]>('dagFiles.include', ['**/*.py']),
+    exclude: config.get<string[]>('dagFiles.exclude', []),
+    safeMode: config.get<boolean>('dagFiles.safeMode', true),
+    parseOnSave: config.get<boolean>('parseOnSave', true),
+    codeLens: config.get<boolean>('codeLens', false),
+  };
+}
+
+/**
+ * The settings layer of the runtime: only values a person set (user, workspace or folder), so that a
+ * default stays a default in "where did this come from".
+ */
+export function runtimeSettingsLayer(scope?: vscode.Uri): SettingsLayer {
+  const config = vscode.workspace.getConfiguration(undefined, scope);
+  return settingsLayer((setting) => {
+    const inspected = config.inspect(setting);
+    return inspected?.workspaceFolderValue ?? inspected?.workspaceValue ?? inspected?.globalValue;
+  });
+}
+
+/** Settings whose change changes effective runtimes. */
+export function affectsRuntimes(event: vscode.ConfigurationChangeEvent): boolean {
+  return RUNTIME_SETTINGS.some(({ setting }) => event.affectsConfiguration(setting));
+}

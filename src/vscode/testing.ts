@@ -1,0 +1,185 @@
+import * as path from 'node:path';
+import * as vscode from 'vscode';
+import { EngineError } from '../core/engine/errors';
+import type { DagInfo, ParseResult, TaskInfo } from '../core/engine/parseResult';
+import type { Project } from './project';
+
+/** What a test item stands for. */
+type ItemData =
+  | { kind: 'file'; file: string }
+  | { kind: 'dag'; file: string; dag: DagInfo }
+  | { kind: 'task'; file: string; dag: DagInfo; task: TaskInfo };
+
+/**
+ * The Testing API face: DAG files, their DAGs and tasks as test items with ranges (the gutter run icons), and a
+ * run profile that runs each task in its runtime with the log streamed into the test output.
+ */
+export class TaskTesting implements vscode.Disposable {
+  readonly controller = vscode.tests.createTestController('airflowRuntime', 'Airflow Tasks');
+  private readonly data = new WeakMap<vscode.TestItem, ItemData>();
+  readonly profile: vscode.TestRunProfile;
+
+  constructor(private readonly project: Project) {
+    this.controller.resolveHandler = async (item) => {
+      if (!item) return this.syncFiles();
+      const data = this.data.get(item);
+      // Expanding a file that was never parsed parses it (in a trusted workspace: parsing runs its code).
+      if (data?.kind === 'file' && !project.parser.states.get(data.file)?.result && project.isTrusted) await project.parser.parse(data.file);
+    };
+    this.controller.refreshHandler = async () => {
+      await project.scan();
+      if (project.isTrusted) await project.parser.parseAll();
+    };
+    this.profile = this.controller.createRunProfile('Run task in its runtime', vscode.TestRunProfileKind.Run, (request, token) => this.run(request, token), true);
+    project.parser.states.onDidChange(() => this.syncFiles());
+    project.onDidParse(({ file, result }) => this.applyResult(file, result));
+  }
+
+  /** The item of a task, for the CodeLens and the tree's run button. */
+  taskItem(file: string, dagId: string, taskId: string): vscode.TestItem | undefined {
+    return this.controller.items.get(file)?.children.get(`${file}::${dagId}`)?.children.get(`${file}::${dagId}::${taskId}`);
+  }
+
+  /** Runs the given items as if from the Testing view (the same code path for gutter, CodeLens and tree). */
+  async runItems(items: vscode.TestItem[]): Promise<void> {
+    const cancel = new vscode.CancellationTokenSource();
+    try {
+      await this.run(new vscode.TestRunRequest(items, undefined, this.profile), cancel.token);
+    } finally {
+      cancel.dispose();
+    }
+  }
+
+  dispose(): void {
+    this.controller.dispose();
+  }
+
+  private syncFiles(): void {
+    const files = new Set(this.project.parser.states.files);
+    this.controller.items.forEach((item) => { if (!files.has(item.id)) this.controller.items.delete(item.id); });
+    for (const file of files) {
+      if (this.controller.items.get(file)) continue;
+      const item = this.controller.createTestItem(file, vscode.workspace.asRelativePath(file), vscode.Uri.file(file));
+      item.canResolveChildren = true;
+      this.data.set(item, { kind: 'file', file });
+      this.controller.items.add(item);
+      const result = this.project.parser.states.get(file)?.result;
+      if (result) this.applyResult(file, result);
+    }
+  }
+
+  private applyResult(file: string, result: ParseResult): void {
+    const fileItem = this.controller.items.get(file);
+    if (!fileItem) return;
+    fileItem.canResolveChildren = false;
+    const first = result.importErrors[0];
+    fileItem.error = first ? new vscode.MarkdownString(`Import error at ${path.basename(first.file)}:${first.line ?? 1}: ${first.message}`) : undefined;
+    const dagItems: vscode.TestItem[] = [];
+    for (const dag of result.dags) {
+      const dagItem = this.controller.createTestItem(`${file}::${dag.dagId}`, dag.dagId, vscode.Uri.file(dag.file ?? file));
+      dagItem.range = lineRange(dag.line);
+      this.data.set(dagItem, { kind: 'dag', file, dag });
+      dagItem.children.replace(dag.tasks.map((task) => {
+        const taskItem = this.controller.createTestItem(`${file}::${dag.dagId}::${task.taskId}`, task.taskId, vscode.Uri.file(task.file ?? file));
+        taskItem.range = lineRange(task.line);
+        taskItem.description = task.operator;
+        this.data.set(taskItem, { kind: 'task', file, dag, task });
+        return taskItem;
+      }));
+      dagItems.push(dagItem);
+    }
+    fileItem.children.replace(dagItems);
+  }
+
+  private async run(request: vscode.TestRunRequest, token: vscode.CancellationToken): Promise<void> {
+    const run = this.controller.createTestRun(request);
+    try {
+      if (this.project.refuseUntrusted('Running a task')) {
+        for (const item of request.include ?? []) run.skipped(item);
+        return;
+      }
+      const tasks = await this.tasksOf(request);
+      for (const item of tasks) run.enqueued(item);
+      for (const item of tasks) {
+        if (token.isCancellationRequested) run.skipped(item);
+        else await this.runTask(item, run, token);
+      }
+    } finally {
+      run.end();
+    }
+  }
+
+  /** The task items a request names: files and DAGs stand for all of their tasks; files are parsed first if needed. */
+  private async tasksOf(request: vscode.TestRunRequest): Promise<vscode.TestItem[]> {
+    const roots: vscode.TestItem[] = request.include ? [...request.include] : [];
+    if (!request.include) this.controller.items.forEach((item) => roots.push(item));
+    const excluded = new Set(request.exclude ?? []);
+    const out: vscode.TestItem[] = [];
+    const visit = async (item: vscode.TestItem) => {
+      if (excluded.has(item)) return;
+      const data = this.data.get(item);
+      if (data?.kind === 'task') return void out.push(item);
+      if (data?.kind === 'file' && !this.project.parser.states.get(data.file)?.result) await this.project.parser.parse(data.file);
+      const children: vscode.TestItem[] = [];
+      item.children.forEach((child) => children.push(child));
+      for (const child of children) await visit(child);
+    };
+    for (const root of roots) await visit(root);
+    return out;
+  }
+
+  private async runTask(item: vscode.TestItem, run: vscode.TestRun, token: vscode.CancellationToken): Promise<void> {
+    const data = this.data.get(item);
+    if (data?.kind !== 'task') return;
+    const { file, dag, task } = data;
+    const controller = new AbortController();
+    const cancelled = token.onCancellationRequested(() => controller.abort());
+    const lines: string[] = [];
+    const location = new vscode.Location(vscode.Uri.file(task.file ?? file), new vscode.Position(Math.max(0, (task.line ?? 1) - 1), 0));
+    run.started(item);
+    const started = Date.now();
+    try {
+      const runtime = this.project.runtimes.runtimeOf(file);
+      const { engine, reason } = await this.project.session.engine();
+      run.appendOutput(`\x1b[2mRunning ${dag.dagId}.${task.taskId} in ${runtime.values.image ?? 'its runtime'} (${reason})\x1b[0m\r\n`, undefined, item);
+      const outcome = await engine.run({
+        dagFile: file, runtime, dagId: dag.dagId, taskId: task.taskId, signal: controller.signal,
+        onLog: (line) => {
+          lines.push(line);
+          if (lines.length > 400) lines.shift();
+          run.appendOutput(`${line}\r\n`, undefined, item);
+        },
+      });
+      if (outcome.exitCode === 0) run.passed(item, outcome.durationMs);
+      else {
+        const message = new vscode.TestMessage(`Task ${task.taskId} failed.\n\n${failureExcerpt(lines)}`);
+        message.location = location;
+        run.failed(item, message, outcome.durationMs);
+      }
+      this.project.log.info(`task ${dag.dagId}.${task.taskId} ${outcome.exitCode === 0 ? 'passed' : 'failed'} in ${outcome.durationMs} ms`);
+    } catch (error) {
+      if (controller.signal.aborted || (error instanceof EngineError && error.code === 'cancelled')) {
+        run.skipped(item);
+        run.appendOutput('Cancelled: the task was stopped and its container or process tree removed.\r\n', undefined, item);
+      } else {
+        const text = error instanceof EngineError ? error.describe() : String(error);
+        const message = new vscode.TestMessage(text);
+        message.location = location;
+        run.errored(item, message, Date.now() - started);
+        this.project.log.error(`task ${dag.dagId}.${task.taskId}: ${text}`);
+      }
+    } finally {
+      cancelled.dispose();
+    }
+  }
+}
+
+function lineRange(line: number | null): vscode.Range | undefined {
+  return line ? new vscode.Range(line - 1, 0, line - 1, 0) : undefined;
+}
+
+/** The end of the log from the last traceback on, or its last lines: what a person reads first. */
+export function failureExcerpt(lines: string[]): string {
+  const start = lines.map((line) => line.includes('Traceback (most recent call last)')).lastIndexOf(true);
+  return (start >= 0 ? lines.slice(start) : lines.slice(-30)).join('\n');
+}

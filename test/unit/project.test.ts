@@ -1,0 +1,172 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { EngineError } from '../../src/core/engine/errors';
+import type { ParseResult } from '../../src/core/engine/parseResult';
+import { DagFileStates, stateOf } from '../../src/core/project/dagFileStates';
+import { EngineSession } from '../../src/core/project/engineSession';
+import { frameLineIn, parseProblems } from '../../src/core/project/parseProblems';
+import { ParseQueue } from '../../src/core/project/parseQueue';
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** A parse function that records calls and finishes each one when told to. */
+function recorder() {
+  const calls: string[] = [];
+  const finishers: (() => void)[] = [];
+  let running = 0;
+  let maxRunning = 0;
+  const parse = (file: string, signal: AbortSignal) => new Promise<void>((resolve) => {
+    calls.push(file);
+    running++;
+    maxRunning = Math.max(maxRunning, running);
+    const finish = () => { running--; resolve(); };
+    finishers.push(finish);
+    signal.addEventListener('abort', finish);
+  });
+  return { calls, parse, finishAll: () => finishers.splice(0).forEach((f) => f()), maxRunning: () => maxRunning };
+}
+
+function result(overrides: Partial<ParseResult> = {}): ParseResult {
+  return { format: 'airflow-runtime/parse-result@1', file: '/ws/dags/etl.py', airflowVersion: '2.11.2', pythonVersion: '3.11', durationMs: 1, dags: [], importErrors: [], warnings: [], ...overrides };
+}
+
+describe('the parse queue', () => {
+  it('debounces a burst of requests for one file into one parse', async () => {
+    const r = recorder();
+    const queue = new ParseQueue(r.parse);
+    const requests = [queue.request('a.py', 20), queue.request('a.py', 20), queue.request('a.py', 20)];
+    await sleep(40);
+    assert.deepEqual(r.calls, ['a.py']);
+    r.finishAll();
+    await Promise.all(requests);
+  });
+
+  it('coalesces requests made during a parse into one follow-up parse, which their promises wait for', async () => {
+    const r = recorder();
+    const queue = new ParseQueue(r.parse);
+    const first = queue.request('a.py');
+    await sleep(1);
+    let followUpDone = false;
+    const second = queue.request('a.py').then(() => { followUpDone = true; });
+    void queue.request('a.py');
+    r.finishAll();
+    await first;
+    await sleep(1);
+    assert.equal(followUpDone, false, 'a request made during a parse waits for the parse after it');
+    assert.deepEqual(r.calls, ['a.py', 'a.py']);
+    r.finishAll();
+    await second;
+  });
+
+  it('parses at most `concurrency` files at once', async () => {
+    const r = recorder();
+    const queue = new ParseQueue(r.parse, 2);
+    const all = ['a', 'b', 'c', 'd'].map((f) => queue.request(f));
+    await sleep(1);
+    assert.equal(r.calls.length, 2);
+    while (r.calls.length < 4) { r.finishAll(); await sleep(1); }
+    r.finishAll();
+    await Promise.all(all);
+    assert.equal(r.maxRunning(), 2);
+  });
+
+  it('cancel aborts a running parse and drops a waiting one', async () => {
+    const r = recorder();
+    const queue = new ParseQueue(r.parse);
+    const running = queue.request('a.py');
+    const waiting = queue.request('b.py', 50);
+    await sleep(1);
+    queue.cancelAll();
+    await Promise.all([running, waiting]);
+    await sleep(60);
+    assert.deepEqual(r.calls, ['a.py']);
+  });
+});
+
+describe('DAG file states', () => {
+  it('goes unparsed, parsing, parsed or import error, then stale when the file changes after the parse began', () => {
+    const states = new DagFileStates();
+    states.setFiles(['/ws/a.py']);
+    assert.equal(stateOf(states.get('/ws/a.py')), 'unparsed');
+    states.startParsing('/ws/a.py');
+    assert.equal(stateOf(states.get('/ws/a.py')), 'parsing');
+    const startedAt = states.get('/ws/a.py')!.startedAt!;
+    states.finishParsing('/ws/a.py', { result: result({ importErrors: [{ file: '/ws/a.py', line: 3, column: 1, message: 'x' }] }) });
+    assert.equal(stateOf(states.get('/ws/a.py')), 'import-error');
+    states.markStale(['/ws/a.py'], startedAt - 1);
+    assert.equal(stateOf(states.get('/ws/a.py')), 'import-error', 'a change the parse already saw');
+    states.markStale(['/ws/a.py'], startedAt + 1);
+    assert.equal(stateOf(states.get('/ws/a.py')), 'stale');
+  });
+
+  it('keeps the last result when a parse is cancelled, and says failed with the engine error otherwise', () => {
+    const states = new DagFileStates();
+    states.add('/ws/a.py');
+    states.finishParsing('/ws/a.py', { result: result() });
+    states.startParsing('/ws/a.py');
+    states.finishParsing('/ws/a.py', { cancelled: true });
+    assert.equal(stateOf(states.get('/ws/a.py')), 'parsed');
+    states.finishParsing('/ws/a.py', { failure: { code: 'image-missing', message: 'no image' } });
+    assert.equal(stateOf(states.get('/ws/a.py')), 'failed');
+  });
+
+  it('reports the files that changed', () => {
+    const states = new DagFileStates();
+    const seen: string[][] = [];
+    states.onDidChange((files) => seen.push(files));
+    states.setFiles(['/ws/a.py', '/ws/b.py']);
+    states.setFiles(['/ws/b.py', '/ws/c.py']);
+    assert.deepEqual(seen, [['/ws/a.py', '/ws/b.py'], ['/ws/a.py', '/ws/c.py']]);
+  });
+});
+
+describe('problems of a parse', () => {
+  it('an import error in the DAG file is an error at its line', () => {
+    const problems = parseProblems('/ws/dags/etl.py', result({ importErrors: [{ file: '/ws/dags/etl.py', line: 6, column: 1, message: "ModuleNotFoundError: No module named 'pandas'" }] }));
+    assert.deepEqual(problems.map((p) => [p.file, p.line, p.severity, p.code]), [['/ws/dags/etl.py', 6, 'error', 'import-error']]);
+  });
+
+  it('an import error in a helper module is shown there, and at the DAG file\'s import line', () => {
+    const traceback = 'Traceback (most recent call last):\n  File "/ws/dags/etl.py", line 4, in <module>\n    from helpers import x\n  File "/ws/dags/helpers.py", line 2, in <module>\n    import pandas\n';
+    const problems = parseProblems('/ws/dags/etl.py', result({ importErrors: [{ file: '/ws/dags/helpers.py', line: 2, column: 1, message: 'ModuleNotFoundError', traceback }] }));
+    assert.deepEqual(problems.map((p) => [p.file, p.line, p.code]), [['/ws/dags/helpers.py', 2, 'import-error'], ['/ws/dags/etl.py', 4, 'import-error-elsewhere']]);
+    assert.equal(problems[1].related?.file, '/ws/dags/helpers.py');
+  });
+
+  it('a timeout is an error on the DAG file and warnings are warnings', () => {
+    const problems = parseProblems('/ws/a.py', result({ timedOut: true, warnings: [{ file: '/ws/a.py', line: 3, category: 'DeprecationWarning', message: 'old' }] }));
+    assert.deepEqual(problems.map((p) => [p.line, p.severity, p.code]), [[null, 'error', 'parse-timeout'], [3, 'warning', 'parse-warning']]);
+  });
+
+  it('finds the last frame of a file in a traceback', () => {
+    assert.equal(frameLineIn('File "/a.py", line 3\nFile "/b.py", line 9\nFile "/a.py", line 5', '/a.py'), 5);
+    assert.equal(frameLineIn(undefined, '/a.py'), null);
+  });
+});
+
+describe('the engine session', () => {
+  const engine = { kind: 'local' as const, describe: () => 'local', parse: async () => result(), run: async () => ({ exitCode: 0 as const, durationMs: 1 }), dispose: async () => undefined };
+
+  it('chooses the engine once, on first use, and says which', async () => {
+    let selections = 0;
+    const session = new EngineSession(() => ({ choice: 'auto', warm: true }), async () => { selections++; return { engine, reason: 'local, because' }; });
+    assert.equal(session.status.state, 'idle');
+    await Promise.all([session.engine(), session.engine()]);
+    assert.equal(selections, 1);
+    assert.deepEqual(session.status, { state: 'ready', kind: 'local', reason: 'local, because' });
+  });
+
+  it('keeps a failure as its status, and tries again on the next use', async () => {
+    let fail = true;
+    const session = new EngineSession(() => ({ choice: 'docker', warm: false }), async () => {
+      if (fail) throw new EngineError('engine-unreachable', 'Docker is not reachable at unix:///var/run/docker.sock');
+      return { engine, reason: 'docker' };
+    });
+    await assert.rejects(session.engine(), /not reachable/);
+    await sleep(1);
+    assert.equal(session.status.state, 'failed');
+    fail = false;
+    await session.engine();
+    assert.equal(session.status.state, 'ready');
+  });
+});
