@@ -107,7 +107,9 @@ export class Project implements vscode.Disposable {
   private async findDagFiles(): Promise<void> {
     const started = Date.now();
     const { include, exclude } = readSettings();
-    const excludeGlob = exclude.length ? `{${exclude.join(',')}}` : undefined;
+    // The search skips excluded folders when the globs can be joined (ripgrep refuses nested braces);
+    // `qualifies` applies every exclude glob anyway.
+    const excludeGlob = exclude.length && !exclude.some((glob) => glob.includes('{')) ? `{${exclude.join(',')}}` : undefined;
     const found = new Map<string, vscode.Uri>();
     for (const pattern of include) {
       for (const uri of await vscode.workspace.findFiles(pattern, excludeGlob, 20_000)) found.set(uri.fsPath, uri);

@@ -10,6 +10,15 @@ type ItemData =
   | { kind: 'dag'; file: string; dag: DagInfo }
   | { kind: 'task'; file: string; dag: DagInfo; task: TaskInfo };
 
+/** How one task run ended, with its log: for the extension's own tests and anyone who listens. */
+export interface TaskRunReport {
+  file: string;
+  dagId: string;
+  taskId: string;
+  outcome: 'passed' | 'failed' | 'errored' | 'skipped';
+  log: string[];
+}
+
 /**
  * The Testing API face: DAG files, their DAGs and tasks as test items with ranges (the gutter run icons), and a
  * run profile that runs each task in its runtime with the log streamed into the test output.
@@ -18,6 +27,8 @@ export class TaskTesting implements vscode.Disposable {
   readonly controller = vscode.tests.createTestController('airflowRuntime', 'Airflow Tasks');
   private readonly data = new WeakMap<vscode.TestItem, ItemData>();
   readonly profile: vscode.TestRunProfile;
+  private readonly ran = new vscode.EventEmitter<TaskRunReport>();
+  readonly onDidRunTask = this.ran.event;
 
   constructor(private readonly project: Project) {
     this.controller.resolveHandler = async (item) => {
@@ -51,6 +62,7 @@ export class TaskTesting implements vscode.Disposable {
   }
 
   dispose(): void {
+    this.ran.dispose();
     this.controller.dispose();
   }
 
@@ -138,6 +150,7 @@ export class TaskTesting implements vscode.Disposable {
     const location = new vscode.Location(vscode.Uri.file(task.file ?? file), new vscode.Position(Math.max(0, (task.line ?? 1) - 1), 0));
     run.started(item);
     const started = Date.now();
+    const report = (outcome: TaskRunReport['outcome']) => this.ran.fire({ file, dagId: dag.dagId, taskId: task.taskId, outcome, log: lines });
     try {
       const runtime = this.project.runtimes.runtimeOf(file);
       const { engine, reason } = await this.project.session.engine();
@@ -146,26 +159,31 @@ export class TaskTesting implements vscode.Disposable {
         dagFile: file, runtime, dagId: dag.dagId, taskId: task.taskId, signal: controller.signal,
         onLog: (line) => {
           lines.push(line);
-          if (lines.length > 400) lines.shift();
+          if (lines.length > 2000) lines.shift();
           run.appendOutput(`${line}\r\n`, undefined, item);
         },
       });
-      if (outcome.exitCode === 0) run.passed(item, outcome.durationMs);
-      else {
+      if (outcome.exitCode === 0) {
+        run.passed(item, outcome.durationMs);
+        report('passed');
+      } else {
         const message = new vscode.TestMessage(`Task ${task.taskId} failed.\n\n${failureExcerpt(lines)}`);
         message.location = location;
         run.failed(item, message, outcome.durationMs);
+        report('failed');
       }
       this.project.log.info(`task ${dag.dagId}.${task.taskId} ${outcome.exitCode === 0 ? 'passed' : 'failed'} in ${outcome.durationMs} ms`);
     } catch (error) {
       if (controller.signal.aborted || (error instanceof EngineError && error.code === 'cancelled')) {
         run.skipped(item);
+        report('skipped');
         run.appendOutput('Cancelled: the task was stopped and its container or process tree removed.\r\n', undefined, item);
       } else {
         const text = error instanceof EngineError ? error.describe() : String(error);
         const message = new vscode.TestMessage(text);
         message.location = location;
         run.errored(item, message, Date.now() - started);
+        report('errored');
         this.project.log.error(`task ${dag.dagId}.${task.taskId}: ${text}`);
       }
     } finally {

@@ -1,0 +1,53 @@
+// Running tasks through the Testing API, in their runtime: a passing task, a failing one.
+import * as assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as vscode from 'vscode';
+import type { TaskRunReport } from '../../../src/vscode/testing';
+import { extensionApi, workspaceFile } from './workspace';
+
+async function runTask(file: string, dagId: string, taskId: string): Promise<TaskRunReport> {
+  const api = await extensionApi();
+  const parsed = await vscode.commands.executeCommand<{ state: string }>('airflowRuntime.parseFile', vscode.Uri.file(file));
+  assert.equal(parsed?.state, 'parsed', JSON.stringify(parsed));
+  const item = api.testing.taskItem(file, dagId, taskId);
+  assert.ok(item, `no test item for ${dagId}.${taskId}`);
+  const reported = new Promise<TaskRunReport>((resolve) => {
+    const listener = api.testing.onDidRunTask((report) => {
+      if (report.taskId !== taskId) return;
+      listener.dispose();
+      resolve(report);
+    });
+  });
+  await api.testing.runItems([item]);
+  return reported;
+}
+
+suite('task runs', () => {
+  test('a task that succeeds passes, with its log streamed', async () => {
+    const report = await runTask(workspaceFile('dags', 'team_a', 'orders_etl.py'), 'orders_etl', 'extract');
+    assert.equal(report.outcome, 'passed', report.log.join('\n'));
+    assert.ok(report.log.some((line) => line.includes('extracting orders for')), report.log.join('\n'));
+  });
+
+  test('a task that fails fails', async () => {
+    const file = workspaceFile('dags', 'team_a', 'failing_task.py');
+    fs.writeFileSync(file, [
+      'from datetime import datetime',
+      'from airflow import DAG',
+      'from airflow.operators.bash import BashOperator',
+      '',
+      'with DAG(dag_id="failing_task", schedule=None, start_date=datetime(2024, 1, 1)):',
+      '    BashOperator(task_id="boom", bash_command="echo about to fail; exit 3")',
+      '',
+    ].join('\n'));
+    try {
+      const api = await extensionApi();
+      await api.project.reconsider(file);
+      const report = await runTask(file, 'failing_task', 'boom');
+      assert.equal(report.outcome, 'failed', report.log.join('\n'));
+      assert.ok(report.log.some((line) => line.includes('about to fail')), report.log.join('\n'));
+    } finally {
+      fs.rmSync(file, { force: true });
+    }
+  });
+});
