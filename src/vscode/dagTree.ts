@@ -189,7 +189,7 @@ export class DagTree implements vscode.TreeDataProvider<DagTreeNode>, vscode.Dis
     const status: EngineStatus = this.project.session.status;
     if (status.state === 'failed') {
       notices.push({
-        kind: 'notice', id: 'notice/engine', icon: 'error', label: status.error.message.split('\n')[0], detail: status.error.describe(),
+        kind: 'notice', id: 'notice/engine', icon: 'error', label: headline(status.error.message), detail: status.error.describe(),
         actions: [
           { label: 'Retry', icon: 'debug-restart', command: { title: 'Retry', command: 'airflowRuntime.retryEngine' } },
           { label: 'Use the local runtime emulator', icon: 'vm', command: { title: 'Use the local runtime emulator', command: 'airflowRuntime.useLocalEngine' } },
@@ -252,7 +252,7 @@ export class DagTree implements vscode.TreeDataProvider<DagTreeNode>, vscode.Dis
         actions.push({ label: 'Use the local runtime emulator', icon: 'vm', command: { title: 'Use the local runtime emulator', command: 'airflowRuntime.useLocalEngine' } });
       }
       actions.push({ label: 'Show the log', icon: 'output', command: { title: 'Show the log', command: 'airflowRuntime.showLog' } });
-      children.push({ kind: 'notice', id: `${file}/failure`, icon: 'warning', label: record.failure.message.split('\n')[0], detail: [record.failure.message, record.failure.hint && `What to do: ${record.failure.hint}`].filter(Boolean).join('\n\n'), actions });
+      children.push({ kind: 'notice', id: `${file}/failure`, icon: 'warning', label: headline(record.failure.message), detail: [record.failure.message, record.failure.hint && `What to do: ${record.failure.hint}`].filter(Boolean).join('\n\n'), actions });
     }
     const result = record.result;
     if (result) {
@@ -277,6 +277,12 @@ function groupChildren(file: string, dag: DagInfo, group: string | null): DagTre
   }
   const groupNodes: DagTreeNode[] = [...groups].sort().map((g) => ({ kind: 'taskGroup', id: `${file}/dag/${dag.dagId}/group/${g}`, file, dag, group: g }));
   return [...groupNodes, ...tasks];
+}
+
+/** One line for a tree label: a message's first line, with the lines it announces (`Tried:`) folded in. */
+function headline(message: string): string {
+  const [first = '', ...rest] = message.split('\n').map((line) => line.trim()).filter(Boolean);
+  return first.endsWith(':') && rest.length ? `${first.slice(0, -1)} ${rest.join('; ')}` : first;
 }
 
 export function openAt(file: string, line: number | null): vscode.Command {

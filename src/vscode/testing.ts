@@ -52,13 +52,8 @@ export class TaskTesting implements vscode.Disposable {
   }
 
   /** Runs the given items as if from the Testing view (the same code path for gutter, CodeLens and tree). */
-  async runItems(items: vscode.TestItem[]): Promise<void> {
-    const cancel = new vscode.CancellationTokenSource();
-    try {
-      await this.run(new vscode.TestRunRequest(items, undefined, this.profile), cancel.token);
-    } finally {
-      cancel.dispose();
-    }
+  async runItems(items: vscode.TestItem[], token = new vscode.CancellationTokenSource().token): Promise<void> {
+    await this.run(new vscode.TestRunRequest(items, undefined, this.profile), token);
   }
 
   dispose(): void {

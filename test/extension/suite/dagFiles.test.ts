@@ -79,3 +79,76 @@ suite('DAG files', () => {
     assert.match(typeof error === 'string' ? error : error.value, /inventory_sync\.py:6: ModuleNotFoundError/);
   });
 });
+
+suite('import errors in helper modules, and files that go away', () => {
+  test('an error in a helper module is shown in the helper, at the DAG file\'s import, and cleared when the file is deleted', async () => {
+    const api = await extensionApi();
+    // The DAG folder is on sys.path, as in Airflow: helpers live at its top.
+    const helper = workspaceFile('dags', 'broken_helpers.py');
+    const dagFile = workspaceFile('dags', 'team_a', 'uses_helpers.py');
+    fs.writeFileSync(helper, '"""Helpers for uses_helpers.py."""\nimport json\nimport not_installed_anywhere\n');
+    fs.writeFileSync(dagFile, [
+      'from datetime import datetime',
+      'from airflow import DAG',
+      'from airflow.operators.empty import EmptyOperator',
+      'from broken_helpers import json',
+      '',
+      'with DAG(dag_id="uses_helpers", schedule=None, start_date=datetime(2024, 1, 1)):',
+      '    EmptyOperator(task_id="noop")',
+      '',
+    ].join('\n'));
+    try {
+      await api.project.reconsider(dagFile);
+      const outcome = await vscode.commands.executeCommand<{ state: string }>('airflowRuntime.parseFile', vscode.Uri.file(dagFile));
+      assert.equal(outcome?.state, 'import-error', JSON.stringify(outcome));
+      const [inHelper] = await eventually(() => ourDiagnostics(helper), (d) => d.length > 0, 'diagnostics of the helper');
+      assert.equal(inHelper.range.start.line, 2);
+      assert.match(inHelper.message, /not_installed_anywhere/);
+      const [atImport] = await eventually(() => ourDiagnostics(dagFile), (d) => d.length > 0, 'diagnostics of the DAG file');
+      assert.equal(atImport.range.start.line, 3, 'at `from broken_helpers import json`');
+    } finally {
+      fs.rmSync(dagFile, { force: true });
+      fs.rmSync(helper, { force: true });
+    }
+    await eventually(() => [...ourDiagnostics(helper), ...ourDiagnostics(dagFile)], (d) => d.length === 0, 'diagnostics after the files were deleted');
+    await eventually(() => api.tree.snapshot().map((row) => row.file), (files) => !files.includes(dagFile), 'the deleted file in the tree');
+  });
+});
+
+suite('engine problems', () => {
+  test('an unreachable Docker engine is drawn in the tree with fix-it actions, and the file says why it is not parsed', async () => {
+    const api = await extensionApi();
+    const config = vscode.workspace.getConfiguration('airflowRuntime');
+    await config.update('engine', 'docker', vscode.ConfigurationTarget.Workspace);
+    await config.update('docker.endpoint', 'unix:///nonexistent/docker.sock', vscode.ConfigurationTarget.Workspace);
+    try {
+      await eventually(() => api.project.session.status.state, (state) => state === 'idle', 'the engine reset after the settings changed');
+      const file = ORDERS();
+      const outcome = await vscode.commands.executeCommand<{ state: string; failure?: { code: string; message: string } }>('airflowRuntime.parseFile', vscode.Uri.file(file));
+      assert.equal(outcome?.state, 'failed', JSON.stringify(outcome));
+      assert.equal(outcome?.failure?.code, 'engine-unreachable');
+      const roots = api.tree.getChildren();
+      const notice = roots.find((node) => node.kind === 'notice' && node.id === 'notice/engine');
+      assert.ok(notice, `no engine notice among ${JSON.stringify(roots.map((r) => r.id))}`);
+      assert.match(String(api.tree.getTreeItem(notice).label), /nonexistent\/docker\.sock/);
+      const actions = api.tree.getChildren(notice).map((node) => String(api.tree.getTreeItem(node).label));
+      assert.deepEqual(actions, ['Retry', 'Use the local runtime emulator', 'Open settings']);
+    } finally {
+      await config.update('engine', undefined, vscode.ConfigurationTarget.Workspace);
+      await config.update('docker.endpoint', undefined, vscode.ConfigurationTarget.Workspace);
+      await vscode.commands.executeCommand('airflowRuntime.retryEngine');
+    }
+    const again = await vscode.commands.executeCommand<{ state: string }>('airflowRuntime.parseFile', vscode.Uri.file(ORDERS()));
+    assert.equal(again?.state, 'parsed', 'parsing works again once the settings are back');
+  });
+
+  test('the engine is the real one CI asked for', async () => {
+    const api = await extensionApi();
+    await vscode.commands.executeCommand('airflowRuntime.parseFile', vscode.Uri.file(ORDERS()));
+    const status = api.project.session.status;
+    if (status.state !== 'ready') return assert.fail(`the engine is ${JSON.stringify(status)}`);
+    console.log(`      engine: ${status.reason}`);
+    if (status.kind !== 'docker') console.warn('      WARNING: Docker is not reachable here, so the extension ran against the local runtime emulator');
+    if (process.env.AIRFLOW_RUNTIME_REQUIRE_REAL) assert.equal(status.kind, 'docker', 'CI runs the extension against Docker');
+  });
+});

@@ -1,5 +1,6 @@
 // Running tasks through the Testing API, in their runtime: a passing task, a failing one.
 import * as assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as vscode from 'vscode';
 import type { TaskRunReport } from '../../../src/vscode/testing';
@@ -51,3 +52,59 @@ suite('task runs', () => {
     }
   });
 });
+
+suite('stopping a task run', () => {
+  test('stop cancels the task and leaves no container or process of it behind', async () => {
+    const file = workspaceFile('dags', 'team_a', 'long_task.py');
+    fs.writeFileSync(file, [
+      'from datetime import datetime',
+      'from airflow import DAG',
+      'from airflow.operators.bash import BashOperator',
+      '',
+      'with DAG(dag_id="long_task", schedule=None, start_date=datetime(2024, 1, 1)):',
+      '    BashOperator(task_id="wait", bash_command="echo waiting-for-ever; sleep 600")',
+      '',
+    ].join('\n'));
+    try {
+      const api = await extensionApi();
+      await api.project.reconsider(file);
+      const parsed = await vscode.commands.executeCommand<{ state: string }>('airflowRuntime.parseFile', vscode.Uri.file(file));
+      assert.equal(parsed?.state, 'parsed', JSON.stringify(parsed));
+      const item = api.testing.taskItem(file, 'long_task', 'wait')!;
+      const cancel = new vscode.CancellationTokenSource();
+      const reported = new Promise<TaskRunReport>((resolve) => api.testing.onDidRunTask((report) => { if (report.taskId === 'wait') resolve(report); }));
+      const sawStart = new Promise<void>((resolve) => {
+        const timer = setInterval(() => { if (leftovers(file).processes.length || leftovers(file).containers.length) { clearInterval(timer); resolve(); } }, 200);
+      });
+      const running = api.testing.runItems([item], cancel.token);
+      await sawStart;
+      await new Promise((resolve) => setTimeout(resolve, 3000));
+      cancel.cancel();
+      await running;
+      const report = await reported;
+      assert.equal(report.outcome, 'skipped', report.log.join('\n'));
+      assert.deepEqual(leftovers(file), { containers: [], processes: [] });
+    } finally {
+      fs.rmSync(file, { force: true });
+    }
+  });
+});
+
+/** Containers labelled with this DAG file, and local processes whose command line names it. */
+function leftovers(file: string): { containers: string[]; processes: string[] } {
+  let containers: string[] = [];
+  try {
+    containers = execFileSync('docker', ['ps', '-q', '--filter', `label=airflow-runtime.dag-file=${file}`], { encoding: 'utf8' }).split('\n').filter(Boolean);
+  } catch {
+    // No docker CLI: the local engine ran it, and the process list below covers it.
+  }
+  const processes = fs.readdirSync('/proc').filter((pid) => /^\d+$/.test(pid)).filter((pid) => {
+    try {
+      const cmdline = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+      return cmdline.includes('long_task') || cmdline.includes('sleep\u0000600');
+    } catch {
+      return false;
+    }
+  });
+  return { containers, processes };
+}
