@@ -19,6 +19,7 @@ function lineOf(file: string, text: string): number {
 suite('DAG files', () => {
   test('the DAG Files view lists the example DAG files with their images', async () => {
     const api = await extensionApi();
+    console.log(`      activate() took ${api.activationMs.toFixed(1)} ms (no Docker call, no workspace search)`);
     const rows = Object.fromEntries(api.tree.snapshot().map((row) => [path.basename(row.file), row]));
     assert.deepEqual(Object.keys(rows).sort(), ['customer_metrics.py', 'inventory_sync.py', 'orders_etl.py', 'regional_reports.py']);
     assert.match(rows['orders_etl.py'].description, /^airflow-runtime-test\/airflow:2\.11\.2/);
