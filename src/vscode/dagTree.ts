@@ -147,10 +147,11 @@ export class DagTree implements vscode.TreeDataProvider<DagTreeNode>, vscode.Dis
   }
 
   /** For tests and the e2e suite: what each DAG file row shows. */
-  snapshot(): { file: string; label: string; description: string; state: ParseState }[] {
+  snapshot(): { file: string; label: string; description: string; image?: string; state: ParseState }[] {
     return this.project.parser.states.files.map((file) => {
       const item = this.dagFileItem(file);
-      return { file, label: String(item.label), description: String(item.description ?? ''), state: stateOf(this.project.parser.states.get(file)) };
+      const image = this.project.runtimes.runtimeOf(file).values.image;
+      return { file, label: String(item.label), description: String(item.description ?? ''), image, state: stateOf(this.project.parser.states.get(file)) };
     });
   }
 
@@ -231,7 +232,8 @@ export class DagTree implements vscode.TreeDataProvider<DagTreeNode>, vscode.Dis
     } catch {
       runtime = undefined;
     }
-    const image = runtime?.values.image ?? '(no image)';
+    // The sidebar is narrow: the image's last segment (`airflow:2.11.2`) tells files apart; the tooltip has it whole.
+    const image = shortImage(runtime?.values.image ?? '(no image)');
     item.description = state === 'parsed' || state === 'unparsed' ? image : `${image} · ${STATE_WORDS[state]}`;
     item.tooltip = fileTooltip(file, state, record, runtime);
     item.command = { title: 'Open', command: 'vscode.open', arguments: [vscode.Uri.file(file)] };
@@ -279,6 +281,11 @@ function groupChildren(file: string, dag: DagInfo, group: string | null): DagTre
   return [...groupNodes, ...tasks];
 }
 
+/** `registry.example.com/team/airflow:2.11.2` → `airflow:2.11.2`. */
+export function shortImage(image: string): string {
+  return image.slice(image.lastIndexOf('/') + 1) || image;
+}
+
 /** One line for a tree label: a message's first line, with the lines it announces (`Tried:`) folded in. */
 function headline(message: string): string {
   const [first = '', ...rest] = message.split('\n').map((line) => line.trim()).filter(Boolean);
@@ -292,6 +299,7 @@ export function openAt(file: string, line: number | null): vscode.Command {
 function fileTooltip(file: string, state: ParseState, record: DagFileRecord | undefined, runtime: EffectiveRuntime | undefined): vscode.MarkdownString {
   const md = new vscode.MarkdownString(undefined, true);
   md.appendMarkdown(`**${path.basename(file)}**: ${STATE_WORDS[state]}`);
+  if (runtime?.values.image) md.appendMarkdown(`\n\nImage \`${runtime.values.image}\``);
   const result = record?.result;
   if (result) md.appendMarkdown(` · Airflow ${result.airflowVersion}, Python ${result.pythonVersion}${result.engine ? `, ${result.engine.kind}` : ''}`);
   if (record?.failure) md.appendMarkdown(`\n\n${record.failure.message}${record.failure.hint ? `\n\nWhat to do: ${record.failure.hint}` : ''}`);
