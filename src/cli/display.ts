@@ -1,6 +1,5 @@
 import * as path from 'node:path';
 import { compareProblems, formatProblem, type Problem } from '../core/problems';
-import type { ValueSource } from '../core/runtime/resolve';
 
 /** Paths as the user typed them: relative to the current folder when below it. */
 export function displayPath(file: string, cwd: string = process.cwd()): string {
@@ -10,19 +9,6 @@ export function displayPath(file: string, cwd: string = process.cwd()): string {
 
 export function formatProblems(problems: readonly Problem[], cwd?: string): string[] {
   return [...problems].sort(compareProblems).map((p) => formatProblem(p, displayPath(p.file, cwd)));
-}
-
-export function describeSource(source: ValueSource, cwd?: string): string {
-  switch (source.kind) {
-    case 'default':
-      return 'default';
-    case 'settings':
-      return `setting ${source.setting}${source.file ? ` (${displayPath(source.file, cwd)})` : ''}`;
-    case 'file':
-      return `${displayPath(source.file, cwd)}:${source.line}`;
-    case 'flag':
-      return `command line ${source.flag}`;
-  }
 }
 
 export function countProblems(problems: readonly Problem[]): string {

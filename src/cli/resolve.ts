@@ -1,10 +1,10 @@
 import { existsSync, statSync } from 'node:fs';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
-import { Document, isCollection, isScalar } from 'yaml';
 import { hasErrors } from '../core/problems';
+import { effectiveRuntimeYaml } from '../core/runtime/describe';
 import type { EffectiveRuntime } from '../core/runtime/resolve';
-import { describeSource, displayPath, formatProblems } from './display';
+import { displayPath, formatProblems } from './display';
 import { runtimeFor } from './runtimeFor';
 import { EXIT, UsageError } from './usage';
 
@@ -37,7 +37,7 @@ export function resolveCommand(args: string[], out: (line: string) => void, err:
   const cwd = process.cwd();
   const runtime = runtimeFor(dagFile, { cwd, workspace: flags.workspace });
 
-  out(flags.format === 'json' ? JSON.stringify(toJson(runtime, cwd), null, 2) : toCommentedYaml(runtime, cwd));
+  out(flags.format === 'json' ? JSON.stringify(toJson(runtime, cwd), null, 2) : effectiveRuntimeYaml(runtime, (file) => displayPath(file, cwd)));
   for (const line of formatProblems(runtime.problems, cwd)) err(line);
   if (hasErrors(runtime.problems)) err('values with errors were left out; fix the runtime files above');
   return hasErrors(runtime.problems) ? EXIT.configOrInfra : EXIT.ok;
@@ -52,20 +52,4 @@ function toJson(runtime: EffectiveRuntime, cwd: string) {
     sources: runtime.sources,
     problems: runtime.problems,
   };
-}
-
-/** YAML a person can read and paste into a runtime file, each value with its source as a comment. */
-function toCommentedYaml(runtime: EffectiveRuntime, cwd: string): string {
-  const doc = new Document(runtime.values);
-  for (const [keyPath, source] of Object.entries(runtime.sources)) {
-    const node = doc.getIn(keyPath.split('.'), true);
-    const note = ` ${describeSource(source, cwd)}`;
-    if (isScalar(node)) node.comment = note;
-    else if (isCollection(node)) node.commentBefore = note;
-  }
-  const applied = runtime.files.length
-    ? runtime.files.map((f) => `#   ${displayPath(f.path, cwd)}${f.ignored ? ' (ignored: has errors)' : ''}`).join('\n')
-    : '#   (none: defaults and settings only)';
-  doc.commentBefore = ` Effective runtime of ${displayPath(runtime.dagFile, cwd)}\n Runtime files applied, least specific first:\n${applied.replace(/^#/gm, '')}`;
-  return doc.toString({ lineWidth: 0 }).trimEnd();
 }

@@ -2,9 +2,10 @@ import { existsSync } from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { stateOf } from '../core/project/dagFileStates';
+import { effectiveRuntimeYaml } from '../core/runtime/describe';
 import { dagRuntimeFileFor, FOLDER_RUNTIME_FILE } from '../core/runtime/names';
 import { runtimeFileTemplate } from '../core/runtime/template';
-import { type DagTree, type DagTreeNode, describeSource } from './dagTree';
+import { type DagTree, type DagTreeNode } from './dagTree';
 import type { Project } from './project';
 import { SECTION } from './settings';
 import type { TaskTesting } from './testing';
@@ -79,16 +80,12 @@ export function registerCommands(context: vscode.ExtensionContext, project: Proj
   register('airflowRuntime.showEffectiveRuntime', async (target?: vscode.Uri | DagTreeNode) => {
     const file = fileOf(target) ?? vscode.window.activeTextEditor?.document.uri.fsPath;
     if (!file) return;
+    // The same YAML as `airflow-runtime resolve`: values with their sources as comments, then the problems.
     const runtime = project.runtimes.runtimeOf(file);
-    const lines = [`# Effective runtime of ${vscode.workspace.asRelativePath(file)}`, '', '| key | value | from |', '|---|---|---|'];
-    for (const [key, source] of Object.entries(runtime.sources).sort(([a], [b]) => a.localeCompare(b))) {
-      let value: unknown = runtime.values;
-      for (const part of key.split('.')) value = (value as Record<string, unknown> | undefined)?.[part];
-      lines.push(`| \`${key}\` | \`${typeof value === 'object' ? JSON.stringify(value) : String(value)}\` | ${describeSource(source, file)} |`);
-    }
-    if (runtime.problems.length) lines.push('', '## Problems', ...runtime.problems.map((p) => `- ${vscode.workspace.asRelativePath(p.file)}:${p.start.line}:${p.start.column}: ${p.message}`));
-    const document = await vscode.workspace.openTextDocument({ language: 'markdown', content: lines.join('\n') + '\n' });
-    await vscode.window.showTextDocument(document, { preview: true });
+    const show = (f: string) => vscode.workspace.asRelativePath(f);
+    const problems = runtime.problems.map((p) => `# ${show(p.file)}:${p.start.line}:${p.start.column}: ${p.severity}: ${p.message}`);
+    const content = [effectiveRuntimeYaml(runtime, show), ...(problems.length ? ['', '# Problems (values with errors were left out):', ...problems] : [])].join('\n');
+    await vscode.window.showTextDocument(await vscode.workspace.openTextDocument({ language: 'yaml', content: `${content}\n` }), { preview: true });
   });
 
   register('airflowRuntime.revealInExplorer', async (target?: DagTreeNode) => {

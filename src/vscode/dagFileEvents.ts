@@ -31,7 +31,11 @@ export function registerDagFileEvents(context: vscode.ExtensionContext, project:
       void project.reconsider(newUri.fsPath);
     })),
     vscode.workspace.onDidSaveTextDocument((document) => {
-      if (isRuntimeFile(document.uri)) return project.runtimesChanged();
+      if (isRuntimeFile(document.uri)) {
+        // The runtime of open DAG files changed: parse them again in it.
+        project.runtimesChanged();
+        return vscode.window.visibleTextEditors.forEach((editor) => autoParse(editor.document, true));
+      }
       autoParse(document, false);
     }),
     vscode.workspace.onDidOpenTextDocument((document) => autoParse(document, true)),

@@ -3,7 +3,8 @@ import * as vscode from 'vscode';
 import type { DagInfo, ImportErrorInfo, TaskInfo } from '../core/engine/parseResult';
 import { type DagFileRecord, type ParseState, stateOf } from '../core/project/dagFileStates';
 import type { EngineStatus } from '../core/project/engineSession';
-import type { EffectiveRuntime, ValueSource } from '../core/runtime/resolve';
+import { describeSource } from '../core/runtime/describe';
+import type { EffectiveRuntime } from '../core/runtime/resolve';
 import type { Project } from './project';
 
 /** A node of the DAG Files view. Nodes of DAG files are kept, so a refresh can name just the ones that changed. */
@@ -244,6 +245,8 @@ export class DagTree implements vscode.TreeDataProvider<DagTreeNode>, vscode.Dis
   private fileChildren(file: string): DagTreeNode[] {
     const record = this.project.parser.states.get(file);
     if (!record) return [];
+    // Expanding a file that was never parsed parses it (its children arrive with the result).
+    if (!record.result && !record.failure && !record.parsing && this.project.isTrusted) void this.project.parser.parse(file);
     const children: DagTreeNode[] = [];
     if (record.failure) {
       const actions: Action[] = [{ label: 'Parse again', icon: 'debug-restart', command: { title: 'Parse again', command: 'airflowRuntime.parseFile', arguments: [vscode.Uri.file(file)] } }];
@@ -306,7 +309,7 @@ function fileTooltip(file: string, state: ParseState, record: DagFileRecord | un
   if (runtime) {
     md.appendMarkdown('\n\n| runtime | value | from |\n|---|---|---|\n');
     for (const [key, source] of Object.entries(runtime.sources).sort(([a], [b]) => a.localeCompare(b))) {
-      md.appendMarkdown(`| \`${key}\` | ${cell(valueAt(runtime, key))} | ${cell(describeSource(source, file))} |\n`);
+      md.appendMarkdown(`| \`${key}\` | ${cell(valueAt(runtime, key))} | ${cell(describeSource(source, (f) => vscode.workspace.asRelativePath(f)))} |\n`);
     }
     if (runtime.problems.length) md.appendMarkdown(`\n${runtime.problems.length} problem(s) in the runtime files: see Problems.`);
   }
@@ -317,15 +320,6 @@ function valueAt(runtime: EffectiveRuntime, key: string): string {
   let value: unknown = runtime.values;
   for (const part of key.split('.')) value = (value as Record<string, unknown> | undefined)?.[part];
   return typeof value === 'object' ? JSON.stringify(value) : String(value);
-}
-
-export function describeSource(source: ValueSource, dagFile: string): string {
-  switch (source.kind) {
-    case 'default': return 'default';
-    case 'settings': return `setting ${source.setting}`;
-    case 'flag': return source.flag;
-    case 'file': return `${path.relative(path.dirname(dagFile), source.file) || path.basename(source.file)}:${source.line}`;
-  }
 }
 
 function cell(text: string): string {
