@@ -1,0 +1,181 @@
+// `npm run test:e2e`: a person's first minutes with the extension, in headless chromium against the VS Code
+// that `npm start` serves (code-server with the packaged .vsix installed), on a fresh copy of examples/.
+// Every step leaves a screenshot in test-results/e2e/. Env: AIRFLOW_RUNTIME_KEEP_TEST_DIRS=1 keeps the temp folder.
+import { mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import path from 'node:path';
+import { copyExamples, ensureCodeServer, freePort, installedCodeServer, packageExtension, REPO, scratch, startCodeServer } from '../../scripts/start.mjs';
+import { launchChromium, recordConsole } from './browser.mjs';
+import { activityBarItem, editorLines, openFile, runCommand, viewRows } from './workbench.mjs';
+
+const RESULTS = path.join(REPO, 'test-results', 'e2e');
+const IMAGE_2 = 'airflow-runtime-test/airflow:2.11.2';
+const IMAGE_3 = 'airflow-runtime-test/airflow:3.3.2';
+const t0 = Date.now();
+const secs = () => ((Date.now() - t0) / 1000).toFixed(1);
+const log = (line) => console.log(`[e2e ${secs()}s] ${line}`);
+
+rmSync(RESULTS, { recursive: true, force: true });
+mkdirSync(RESULTS, { recursive: true });
+const bin = ensureCodeServer(log);
+log('building and packaging the extension');
+const vsix = packageExtension();
+const { root, remove } = scratch('airflow-runtime-e2e-');
+const workspace = copyExamples(path.join(root, 'examples'));
+const dirs = installedCodeServer(bin, path.join(root, 'code-server'), vsix);
+log(`installed ${path.basename(vsix)}; workspace ${workspace}`);
+
+let server;
+let browser;
+const cleanup = async () => {
+  await browser?.close().catch(() => {});
+  await server?.stop();
+  if (process.env.AIRFLOW_RUNTIME_KEEP_TEST_DIRS) log(`kept ${root}`);
+  else remove();
+};
+for (const signal of ['SIGINT', 'SIGTERM']) process.on(signal, () => void cleanup().finally(() => process.exit(130)));
+
+const results = [];
+let shot = 0;
+let page;
+/** One step of the scenario: its screenshot is taken whether it passes or not; a failed step does not stop the next. */
+async function step(name, body) {
+  const started = Date.now();
+  let error;
+  try {
+    await body();
+  } catch (caught) {
+    error = caught;
+  }
+  const file = path.join(RESULTS, `${String(++shot).padStart(2, '0')}-${name.replace(/[^a-z0-9]+/gi, '-').toLowerCase()}.png`);
+  await page?.screenshot({ path: file }).catch(() => {});
+  const seconds = ((Date.now() - started) / 1000).toFixed(1);
+  results.push({ name, ok: !error, seconds, file });
+  log(`${error ? 'FAIL' : 'ok  '} ${name} (${seconds} s) ${path.relative(REPO, file)}${error ? `\n       ${String(error.message ?? error).split('\n').join('\n       ')}` : ''}`);
+  return !error;
+}
+
+let exitCode = 1;
+try {
+  server = await startCodeServer({ bin, dirs, port: await freePort(), folder: workspace });
+  log(`code-server on ${server.url} (pid ${server.pid})`);
+  browser = await launchChromium(root);
+  page = await (await browser.newContext({ viewport: { width: 1400, height: 850 } })).newPage();
+  recordConsole(page, path.join(RESULTS, 'browser-console.log'));
+
+  await step('the workbench opens the examples and asks whether to trust them', async () => {
+    await page.goto(`${server.url}/?folder=${encodeURIComponent(workspace)}`);
+    await page.locator('.monaco-workbench').waitFor({ timeout: 60_000 });
+    await page.getByRole('button', { name: /Yes, I trust the authors/ }).waitFor({ timeout: 60_000 });
+  });
+
+  // parse and run execute DAG code: they need a trusted workspace, as a person grants it
+  await step('the person trusts the folder', async () => {
+    await page.getByRole('button', { name: /Yes, I trust the authors/ }).click();
+    await page.locator('.monaco-dialog-box').waitFor({ state: 'detached', timeout: 15_000 });
+  });
+
+  await step('the Airflow view lists the DAG files with their images', async () => {
+    await activityBarItem(page, 'Airflow').click();
+    // a wider side bar, so that the screenshot shows the images beside the file names
+    const sidebar = await page.locator('.part.sidebar').boundingBox();
+    await page.mouse.move(sidebar.x + sidebar.width - 1, sidebar.y + 300);
+    await page.mouse.down();
+    await page.mouse.move(sidebar.x + sidebar.width + 200, sidebar.y + 300, { steps: 5 });
+    await page.mouse.up();
+    await page.mouse.move(900, 400);
+    const expected = { 'orders_etl.py': IMAGE_2, 'customer_metrics.py': IMAGE_2, 'regional_reports.py': IMAGE_3, 'inventory_sync.py': IMAGE_3 };
+    const rows = await viewRows(page, 'DAG Files', Object.keys(expected), 60_000);
+    for (const [file, image] of Object.entries(expected)) {
+      const row = rows.find((r) => r.label === file);
+      if (!row) throw new Error(`no row for ${file}; rows: ${JSON.stringify(rows)}`);
+      // the narrow side bar shows the image's last segment; the hover has it whole
+      const shown = row.description.split(' · ')[0];
+      if (shown !== image && shown !== image.split('/').pop()) throw new Error(`${file} shows "${row.description}", not its image ${image}`);
+    }
+  });
+
+  await step('the broken DAG file gets a squiggle at line 6 and the Problems count', async () => {
+    await openFile(page, 'inventory_sync.py');
+    const squiggleAt6 = async () => (await editorLines(page, '.squiggly-error')).includes(6);
+    // parse on open produces it; the command forces it if the extension waits for a save
+    if (!(await poll(squiggleAt6, 20_000))) await runCommand(page, 'Airflow: Parse DAG File');
+    if (!(await poll(squiggleAt6, 120_000))) throw new Error(`no error squiggle at line 6 (squiggles at ${await editorLines(page, '.squiggly-error')})`);
+    const problems = await page.locator('.statusbar-item[id="status.problems"]').innerText();
+    const errors = Number(/(\d+)/.exec(problems)?.[1] ?? 0);
+    if (errors < 1) throw new Error(`the status bar says "${problems}"`);
+    await page.keyboard.press('Control+Shift+M');   // show the Problems panel in the screenshot
+    await page.locator('.markers-panel .monaco-list-row', { hasText: /pandas/ }).first().waitFor({ timeout: 10_000 });
+  });
+
+  const extractLine = 23;   // extract = BashOperator(task_id="extract", …)
+  await step('orders_etl.py has a run icon in the gutter at each task', async () => {
+    await page.keyboard.press('Control+Shift+M');   // hide the Problems panel again
+    await openFile(page, 'orders_etl.py');
+    const taskLines = [22, 23, 24, 25];
+    const icons = () => editorLines(page, '.testing-run-glyph');
+    const everyTask = async () => {
+      const lines = await icons();
+      return taskLines.every((line) => lines.includes(line));
+    };
+    if (!(await poll(everyTask, 120_000))) {
+      throw new Error(`run icons at lines ${await icons()}, not at every task (${taskLines})`);
+    }
+  });
+
+  await step('clicking the run icon of extract runs it in its runtime, and it passes', async () => {
+    await editorLines(page, '.testing-run-glyph');   // marks the icons with their lines
+    await page.locator(`.editor-group-container.active .monaco-editor .testing-run-glyph[data-airflow-line="${extractLine}"]`).first().click();
+    const passed = async () => (await editorLines(page, '.codicon-testing-passed-icon')).includes(extractLine);
+    if (!(await poll(passed, 180_000))) {
+      throw new Error(`the gutter icon at line ${extractLine} did not turn to passed (passed at ${await editorLines(page, '.codicon-testing-passed-icon')})`);
+    }
+  });
+
+  const memory = { codeServer: treeMemory(server.pid), chromium: treeMemory(process.pid, /chrom/) };
+  log(`memory (PSS): code-server and its extension hosts ${memory.codeServer.pssMiB} MiB in ${memory.codeServer.processes} processes; chromium ${memory.chromium.pssMiB} MiB in ${memory.chromium.processes}`);
+  exitCode = results.every((r) => r.ok) ? 0 : 1;
+} catch (error) {
+  log(`FAILED: ${error.stack ?? error}`);
+} finally {
+  log(`${results.filter((r) => r.ok).length} of ${results.length} steps passed; screenshots in ${path.relative(REPO, RESULTS)}/`);
+  await cleanup();
+}
+process.exit(exitCode);
+
+/** PSS of a process and its descendants (those whose command matches `only`, if given), from /proc. */
+function treeMemory(rootPid, only) {
+  const children = new Map();
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      const parent = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      children.set(parent, [...(children.get(parent) ?? []), Number(entry)]);
+    } catch {
+      // gone
+    }
+  }
+  let kib = 0;
+  let processes = 0;
+  for (const queue = [rootPid]; queue.length;) {
+    const pid = queue.shift();
+    queue.push(...(children.get(pid) ?? []));
+    try {
+      if (only && !only.test(readFileSync(`/proc/${pid}/cmdline`, 'utf8'))) continue;
+      kib += Number(/^Pss:\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8'))[1]);
+      processes++;
+    } catch {
+      // gone
+    }
+  }
+  return { pssMiB: Math.round(kib / 1024), processes };
+}
+
+async function poll(check, timeoutMs, everyMs = 500) {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    if (await check().catch(() => false)) return true;
+    if (Date.now() > end) return false;
+    await new Promise((resolve) => setTimeout(resolve, everyMs));
+  }
+}

@@ -1,0 +1,86 @@
+// What a person does in the workbench, as playwright calls: the DOM of VS Code 1.100 (code-server 4.100.3).
+/* global document */   // page.evaluate bodies run in the browser
+
+/** The activity-bar entry of a view container, by its title. */
+export function activityBarItem(page, title) {
+  return page.locator(`.part.activitybar .action-item .action-label[aria-label^="${title}"]`).first();
+}
+
+/** Opens a workspace file by name through Quick Open (Ctrl+P) and waits for its editor tab. */
+export async function openFile(page, name) {
+  await page.keyboard.press('Escape');
+  await page.keyboard.press('Control+P');
+  const input = page.locator('.quick-input-widget input');
+  await input.waitFor({ timeout: 15_000 });
+  await input.fill(name);
+  await page.locator('.quick-input-list .monaco-list-row', { hasText: name }).first().waitFor({ timeout: 30_000 });
+  await page.keyboard.press('Enter');
+  await page.locator('.tabs-container .tab.active', { hasText: name }).waitFor({ timeout: 30_000 });
+  await page.locator('.editor-group-container.active .monaco-editor .view-lines').waitFor({ timeout: 30_000 });
+}
+
+/** Runs a command by its title from the command palette (F1). */
+export async function runCommand(page, title) {
+  await page.keyboard.press('Escape');
+  await page.keyboard.press('F1');
+  const input = page.locator('.quick-input-widget input');
+  await input.waitFor({ timeout: 15_000 });
+  await input.fill(`>${title}`);
+  await page.locator('.quick-input-list .monaco-list-row', { hasText: title }).first().waitFor({ timeout: 15_000 });
+  await page.keyboard.press('Enter');
+}
+
+/**
+ * The rows of a view (by its pane title) once every one of `labels` shows; collapsed rows are expanded on the
+ * way (folders of a tree). Each row: { label, description, level, expanded }.
+ */
+export async function viewRows(page, paneTitle, labels, timeoutMs) {
+  // the header of the only view of a container is hidden (the container's title names it), but still there
+  const pane = page.locator('.pane', { has: page.locator(`.pane-header[aria-label^="${paneTitle}"]`) }).first();
+  const header = pane.locator('.pane-header').first();
+  await header.waitFor({ state: 'attached', timeout: timeoutMs });
+  if ((await header.isVisible()) && (await header.getAttribute('aria-expanded')) === 'false') await header.click();
+  await pane.locator('.pane-body').waitFor({ timeout: timeoutMs });
+  const end = Date.now() + timeoutMs;
+  let rows = [];
+  for (;;) {
+    rows = await pane.locator('.monaco-list-row').evaluateAll((elements) => elements.map((row) => ({
+      label: row.querySelector('.label-name')?.textContent?.trim() ?? row.textContent.trim(),
+      description: row.querySelector('.label-description')?.textContent?.trim() ?? '',
+      level: Number(row.getAttribute('aria-level') ?? 0),
+      expanded: row.getAttribute('aria-expanded'),
+    })));
+    if (labels.every((label) => rows.some((row) => row.label === label))) return rows;
+    if (Date.now() > end) return rows;
+    // expand folders (rows that do not name a file) that are still collapsed
+    const collapsed = pane.locator('.monaco-list-row[aria-expanded="false"]').filter({ hasNotText: /\.py\b/ });
+    if (await collapsed.count()) await collapsed.first().click();
+    else await page.waitForTimeout(500);
+  }
+}
+
+/**
+ * The 1-based line numbers of the active editor at which an element matching `selector` is drawn
+ * (squiggles, gutter icons), found by position against the line numbers. The matches get a
+ * data-airflow-line attribute, so that a test can click the one at a line.
+ */
+export function editorLines(page, selector) {
+  return page.evaluate((selector) => {
+    const editor = document.querySelector('.editor-group-container.active .monaco-editor');
+    if (!editor) return [];
+    const numbers = [...editor.querySelectorAll('.margin-view-overlays .line-numbers')].map((element) => {
+      const box = element.getBoundingClientRect();
+      return { line: Number(element.textContent.trim()), top: box.top, bottom: box.bottom };
+    });
+    const lines = new Set();
+    for (const element of editor.querySelectorAll(selector)) {
+      const box = element.getBoundingClientRect();
+      const middle = (box.top + box.bottom) / 2;
+      const hit = numbers.find((n) => middle >= n.top && middle < n.bottom);
+      if (!hit) continue;
+      element.setAttribute('data-airflow-line', String(hit.line));
+      lines.add(hit.line);
+    }
+    return [...lines].sort((a, b) => a - b);
+  }, selector);
+}
