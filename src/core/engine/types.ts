@@ -5,7 +5,7 @@ export type EngineKind = 'docker' | 'local';
 
 /** Something long is happening (pull, build, venv creation): for a progress bar or a status line. */
 export interface ProgressEvent {
-  stage: 'pull' | 'build' | 'venv' | 'migrate' | 'start' | 'parse' | 'run';
+  stage: 'pull' | 'build' | 'venv' | 'migrate' | 'start' | 'parse' | 'run' | 'copy';
   message: string;
 }
 

@@ -11,9 +11,10 @@ import { runtimeEnvironment } from '../environment';
 import { EngineError } from '../errors';
 import { lineSplitter } from '../lines';
 import { CONTAINER_CACHE, CONTAINER_HARNESS, CONTAINER_OUT, dagsFolderOf, deadlineOf, hostDagRoot, hostHarnessDir, PathMap } from '../layout';
-import { mapResultPaths, type ParseResult, readParseResult } from '../parseResult';
+import { isParseResult, mapResultPaths, type ParseResult, readParseResult } from '../parseResult';
 import type { Engine, ParseRequest, RunOutcome, RunRequest, WorkOptions } from '../types';
 import { type ServeChannel, startOnce, stopAll, type WarmPool, WarmServer } from '../warm';
+import { type ArchiveEntry, checkLimits, copyLimits, firstFileOf, megabytes, packEntries, snapshotTrees, type TreeSnapshot, type TreeSource, treeChanges } from './archive';
 import { dockerOptions, type EndpointCandidate, endpointCandidates } from './endpoint';
 import { ensureImage } from './images';
 
@@ -49,7 +50,7 @@ export async function connectDocker(explicit?: string, pingTimeoutMs = 3000): Pr
     'start Docker (or Podman), set DOCKER_HOST or the airflowRuntime.docker.endpoint setting, or use --engine local');
 }
 
-interface ContainerJob extends WorkOptions {
+interface ContainerJob<T> extends WorkOptions {
   image: string;
   cmd: string[];
   values: RuntimeValues;
@@ -58,7 +59,29 @@ interface ContainerJob extends WorkOptions {
   deadlineMs: number;
   dagFile: string;
   onLine?: (line: string, stream: 'stdout' | 'stderr') => void;
+  /** After create, before start: copy mode puts the DAG tree and the harness in here. */
+  prepare?: (container: Docker.Container) => Promise<void>;
+  /** After the container exited, before it is removed: copy mode takes the result file out here. */
+  collect?: (container: Docker.Container) => Promise<T>;
 }
+
+/** A host folder or file and where the runtime sees it. */
+interface Placement extends TreeSource {
+  readOnly: boolean;
+}
+
+/** Copy mode's state for a warm container: what it holds, so that each request sends only what changed. */
+interface RemoteCopy {
+  container: Docker.Container;
+  sources: Placement[];
+  copied: Map<string, ArchiveEntry>;
+  syncing: Promise<void>;
+  /** Result files already read, removed with the next change sent. */
+  stale: string[];
+}
+
+/** Where the harness writes results, as a folder anyone may write to (the image's user may not be root). */
+const OUT_FOLDER = { name: CONTAINER_OUT.slice(1), mode: 0o777 };
 
 /** The Docker engine: each parse or run in a fresh, labelled container of the DAG file's runtime image. */
 export class DockerEngine implements Engine {
@@ -66,11 +89,18 @@ export class DockerEngine implements Engine {
   private readonly pulled = new Set<string>();
   private readonly owner = `${os.hostname()}:${process.pid}`;
   private readonly warmServers: WarmPool = new Map();
+  private readonly remoteCopies = new WeakMap<WarmServer, RemoteCopy>();
 
   constructor(readonly connection: DockerConnection, private readonly options: { warm?: boolean; idleMs?: number } = {}) {}
 
   describe(): string {
-    return `docker at ${this.connection.endpoint.url} (${this.connection.endpoint.origin}), engine ${this.connection.version}${this.options.warm ? ', warm' : ''}`;
+    const remote = this.connection.local ? '' : ', remote: DAG files are copied in';
+    return `docker at ${this.connection.endpoint.url} (${this.connection.endpoint.origin}), engine ${this.connection.version}${remote}${this.options.warm ? ', warm' : ''}`;
+  }
+
+  /** Bind mounts see this machine's files only when the engine runs here; a remote one gets copies. */
+  private get copyMode(): boolean {
+    return !this.connection.local;
   }
 
   async parse(request: ParseRequest): Promise<ParseResult> {
@@ -84,27 +114,30 @@ export class DockerEngine implements Engine {
       const mapped = mapResultPaths(result, (p) => map.toHost(p), (t) => map.rewriteText(t));
       return { ...mapped, engine: { kind: this.kind, detail: `${image} via ${this.connection.endpoint.url}, warm`, totalMs: Date.now() - started } };
     }
-    const outDir = mkdtempSync(path.join(os.tmpdir(), 'airflow-runtime-parse-'));
-    chmodSync(outDir, 0o777); // the image's user may not be root
+    const copy = this.copyMode ? this.snapshot(request) : undefined;
+    const outDir = copy ? undefined : mkdtempSync(path.join(os.tmpdir(), 'airflow-runtime-parse-'));
+    if (outDir) chmodSync(outDir, 0o777); // the image's user may not be root
+    const out = `${CONTAINER_OUT}/result.json`;
     try {
       request.onProgress?.({ stage: 'parse', message: `parsing ${path.basename(request.dagFile)} in ${image}` });
-      const { exitCode, tail } = await this.runContainer({
+      const { exitCode, tail, collected: result } = await this.runContainer({
         ...request, image, values, dagFile: request.dagFile, deadlineMs,
         network: values.network ?? 'none',
-        binds: [...this.binds(request), `${outDir}:${CONTAINER_OUT}`],
+        binds: outDir ? [...this.binds(request), `${outDir}:${CONTAINER_OUT}`] : [],
+        prepare: copy && ((container) => this.copyIn(container, copy, request)),
+        collect: (container) => (outDir ? Promise.resolve(readParseResult(path.join(outDir, 'result.json'))) : this.resultFrom(container, out)),
         cmd: ['python', '-m', 'airflow_runtime_harness', 'parse', '--file', map.toRuntime(request.dagFile),
-          '--dags-folder', dagsFolderOf(values), '--out', `${CONTAINER_OUT}/result.json`,
+          '--dags-folder', dagsFolderOf(values), '--out', out,
           '--timeout', String(Math.max(1, deadlineMs / 1000 - 2))],
       });
-      const result = readParseResult(path.join(outDir, 'result.json'));
       if (!result || exitCode === 2) {
         throw new EngineError('harness-failed', `the harness could not parse ${request.dagFile} in ${image} (exit ${exitCode}):\n${map.rewriteText(tail).trim().slice(-3000)}`,
           exitCode === 127 ? `${image} has no python on PATH: is it an Airflow image?` : `check that ${image} has Airflow 2.9+ or 3.x (airflow-runtime doctor)`);
       }
       const mapped = mapResultPaths(result, (p) => map.toHost(p), (t) => map.rewriteText(t));
-      return { ...mapped, engine: { kind: this.kind, detail: `${image} via ${this.connection.endpoint.url}`, totalMs: Date.now() - started } };
+      return { ...mapped, engine: { kind: this.kind, detail: `${image} via ${this.connection.endpoint.url}${copy ? `, ${copiedSummary(copy)}` : ''}`, totalMs: Date.now() - started } };
     } finally {
-      rmSync(outDir, { recursive: true, force: true });
+      if (outDir) rmSync(outDir, { recursive: true, force: true });
     }
   }
 
@@ -118,10 +151,12 @@ export class DockerEngine implements Engine {
       '--dag-id', request.dagId, '--task-id', request.taskId];
     if (request.date) cmd.push('--date', request.date);
     if (request.mapIndex !== undefined) cmd.push('--map-index', String(request.mapIndex));
+    const copy = this.copyMode ? this.snapshot(request) : undefined;
     const { exitCode, tail } = await this.runContainer({
       ...request, image, values, cmd, dagFile: request.dagFile,
       network: values.network ?? 'bridge',
-      binds: this.binds(request),
+      binds: copy ? [] : this.binds(request),
+      prepare: copy && ((container) => this.copyIn(container, copy, request)),
       deadlineMs: deadlineOf(values, 'run'),
       onLine: (line, stream) => request.onLog(map.rewriteText(line), stream),
     });
@@ -133,59 +168,130 @@ export class DockerEngine implements Engine {
     await stopAll(this.warmServers);
   }
 
-  /** One warm container per image, DAG root and container settings; started on first use, reused after. */
+  /**
+   * One warm container per image, DAG root and container settings; started on first use, reused after.
+   * On a remote engine the DAG tree is copied in at start, and what changed since is sent before each request.
+   */
   private async parseWarm(image: string, map: PathMap, request: ParseRequest, deadlineMs: number): Promise<ParseResult> {
     const { values } = request.runtime;
     const binds = this.binds(request);
     const dagsFolder = dagsFolderOf(values);
     const spec = this.containerSpec({ image, values, binds, network: values.network ?? 'none', dagFile: request.dagFile, cmd: ['python', '-m', 'airflow_runtime_harness', 'serve'] });
+    // The binds name the host folders, so they key copy mode's containers too.
     const key = createHash('sha256').update(JSON.stringify([spec.Image, spec.Env, binds, spec.HostConfig])).digest('hex');
     const entry = await startOnce(this.warmServers, key, async () => {
       request.onProgress?.({ stage: 'start', message: `starting a warm harness in ${image}` });
-      const outDir = mkdtempSync(path.join(os.tmpdir(), 'airflow-runtime-warm-'));
-      chmodSync(outDir, 0o777);
-      spec.HostConfig!.Binds = [...binds, `${outDir}:${CONTAINER_OUT}`];
+      const copy = this.copyMode ? this.snapshot(request) : undefined;
+      const outDir = copy ? '' : mkdtempSync(path.join(os.tmpdir(), 'airflow-runtime-warm-'));
+      if (outDir) chmodSync(outDir, 0o777);
+      spec.HostConfig!.Binds = copy ? [] : [...binds, `${outDir}:${CONTAINER_OUT}`];
       spec.Labels![LABEL_DAG_FILE] = `warm:${map.toHost(dagsFolder)}`;
-      const server = new WarmServer(await this.serveContainer(spec), this.options.idleMs ?? 600_000, () => {
+      const { channel, container } = await this.serveContainer(spec, copy && ((c) => this.copyIn(c, copy, request)));
+      const server = new WarmServer(channel, this.options.idleMs ?? 600_000, () => {
         void this.warmServers.get(key)?.then((current) => current.server === server && this.warmServers.delete(key));
-        rmSync(outDir, { recursive: true, force: true });
+        if (outDir) rmSync(outDir, { recursive: true, force: true });
       });
+      if (copy) this.remoteCopies.set(server, { container, sources: this.placements(request), copied: copy.entries, syncing: Promise.resolve(), stale: [] });
       return { server, outDir };
     });
+    const remote = this.remoteCopies.get(entry.server);
     const name = `${createHash('sha256').update(request.dagFile).digest('hex').slice(0, 16)}-${Date.now()}.json`;
+    const out = `${CONTAINER_OUT}/${name}`;
     try {
-      await entry.server.parse({ file: map.toRuntime(request.dagFile), dagsFolder, out: `${CONTAINER_OUT}/${name}`, timeoutSeconds: Math.max(1, deadlineMs / 1000 - 2) }, deadlineMs, request.signal);
-      const result = readParseResult(path.join(entry.outDir, name));
+      if (remote) await this.syncCopy(remote);
+      await entry.server.parse({ file: map.toRuntime(request.dagFile), dagsFolder, out, timeoutSeconds: Math.max(1, deadlineMs / 1000 - 2) }, deadlineMs, request.signal);
+      const result = remote ? await this.resultFrom(remote.container, out) : readParseResult(path.join(entry.outDir, name));
       if (!result) throw new EngineError('harness-failed', `the warm harness wrote no result for ${request.dagFile}`);
       return result;
     } finally {
-      rmSync(path.join(entry.outDir, name), { force: true });
+      if (remote) remote.stale.push(out);
+      else rmSync(path.join(entry.outDir, name), { force: true });
+    }
+  }
+
+  /** Sends a warm container what changed in its trees since the last request, one sync at a time. */
+  private syncCopy(copy: RemoteCopy): Promise<void> {
+    const sync = copy.syncing.then(async () => {
+      const snapshot = snapshotTrees(copy.sources);
+      checkLimits(snapshot, copy.sources.map((s) => s.host), copyLimits());
+      const { changed, removed } = treeChanges(copy.copied, snapshot.entries);
+      const doomed = [...removed.map((name) => `/${name}`), ...(removed.length || changed.length || copy.stale.length >= 32 ? copy.stale.splice(0) : [])];
+      if (doomed.length) await this.exec(copy.container, ['rm', '-rf', '--', ...doomed]);
+      if (changed.length) await copy.container.putArchive(packEntries(changed), { path: '/' });
+      copy.copied = snapshot.entries;
+    });
+    copy.syncing = sync.catch(() => undefined);
+    return sync;
+  }
+
+  /** Runs a command as root in a running container and waits for it (copy mode's deletions). */
+  private async exec(container: Docker.Container, cmd: string[]): Promise<void> {
+    const exec = await container.exec({ Cmd: cmd, User: '0', AttachStdout: true, AttachStderr: true });
+    const stream = await exec.start({ hijack: true, stdin: false });
+    let output = '';
+    await new Promise<void>((resolve) => {
+      stream.on('data', (chunk: Buffer) => { output = (output + chunk.toString('utf8')).slice(-4096); });
+      stream.on('end', resolve);
+      stream.on('close', resolve);
+      stream.on('error', () => resolve());
+    });
+    const { ExitCode } = await exec.inspect();
+    if (ExitCode !== 0) throw new EngineError('harness-failed', `\`${cmd.join(' ')}\` failed in the warm container (exit ${ExitCode}): ${output.trim()}`);
+  }
+
+  /** What bind mounts would show, as a snapshot to copy: refused when too big, with what to move. */
+  private snapshot(request: ParseRequest | RunRequest): TreeSnapshot {
+    const sources = this.placements(request);
+    const snapshot = snapshotTrees(sources);
+    checkLimits(snapshot, sources.map((s) => s.host), copyLimits());
+    return snapshot;
+  }
+
+  private async copyIn(container: Docker.Container, snapshot: TreeSnapshot, request: WorkOptions): Promise<void> {
+    request.onProgress?.({ stage: 'copy', message: `copying ${copiedSummary(snapshot)} to ${this.connection.endpoint.url}` });
+    try {
+      await container.putArchive(packEntries(snapshot.entries.values(), [OUT_FOLDER]), { path: '/' });
+    } catch (error) {
+      throw new EngineError('harness-failed', `could not copy the DAG tree into the container on ${this.connection.endpoint.url}: ${(error as Error).message}`);
+    }
+  }
+
+  /** The result file from inside a container (running or exited); undefined when the harness wrote none. */
+  private async resultFrom(container: Docker.Container, file: string): Promise<ParseResult | undefined> {
+    let content: Buffer | undefined;
+    try {
+      content = await firstFileOf(await container.getArchive({ path: file }));
+    } catch (error) {
+      if ((error as { statusCode?: number }).statusCode === 404) return undefined;
+      throw error;
+    }
+    try {
+      const parsed: unknown = content && JSON.parse(content.toString('utf8'));
+      return isParseResult(parsed) ? parsed : undefined;
+    } catch {
+      return undefined;
     }
   }
 
   private pathMap(request: ParseRequest | RunRequest): PathMap {
-    const { values, workspaceRoot } = request.runtime;
-    return new PathMap([
-      { host: hostDagRoot(request.dagFile, workspaceRoot), runtime: dagsFolderOf(values) },
-      { host: hostHarnessDir(), runtime: CONTAINER_HARNESS },
-      ...(values.mounts ?? []).map((m) => ({ host: m.source, runtime: m.target })),
-    ]);
+    return new PathMap(this.placements(request).map((p) => ({ host: p.host, runtime: p.target })));
   }
 
-  private binds(request: ParseRequest | RunRequest): string[] {
-    if (!this.connection.local) {
-      throw new EngineError('engine-unreachable', `the Docker engine at ${this.connection.endpoint.url} is remote: bind mounts would show empty folders there`,
-        'use a local Docker engine or --engine local (copying the DAG tree to remote engines is not supported yet)');
-    }
+  /** The DAG root at dagsFolder, the harness beside it, the runtime's extra mounts: bound here, copied to remote engines. */
+  private placements(request: ParseRequest | RunRequest): Placement[] {
     const { values, workspaceRoot } = request.runtime;
     return [
-      `${hostDagRoot(request.dagFile, workspaceRoot)}:${dagsFolderOf(values)}:ro`,
-      `${hostHarnessDir()}:${CONTAINER_HARNESS}:ro`,
-      ...(values.mounts ?? []).map((m) => `${m.source}:${m.target}${m.readOnly === false ? '' : ':ro'}`),
+      { host: hostDagRoot(request.dagFile, workspaceRoot), target: dagsFolderOf(values), readOnly: true },
+      { host: hostHarnessDir(), target: CONTAINER_HARNESS, readOnly: true },
+      ...(values.mounts ?? []).map((m) => ({ host: m.source, target: m.target, readOnly: m.readOnly !== false })),
     ];
   }
 
-  private containerSpec(job: Pick<ContainerJob, 'image' | 'cmd' | 'values' | 'binds' | 'network' | 'dagFile'>): Docker.ContainerCreateOptions {
+  private binds(request: ParseRequest | RunRequest): string[] {
+    return this.placements(request).map((p) => `${p.host}:${p.target}${p.readOnly ? ':ro' : ''}`);
+  }
+
+  private containerSpec(job: Pick<ContainerJob<unknown>, 'image' | 'cmd' | 'values' | 'binds' | 'network' | 'dagFile'>): Docker.ContainerCreateOptions {
     const memory = parseSize(job.values.resources?.memory);
     return {
       Image: job.image,
@@ -210,9 +316,15 @@ export class DockerEngine implements Engine {
   }
 
   /** A warm harness (`serve`) in a long-lived container, talked to over its attached stdin and stdout. */
-  private async serveContainer(spec: Docker.ContainerCreateOptions): Promise<ServeChannel> {
+  private async serveContainer(spec: Docker.ContainerCreateOptions, prepare?: (container: Docker.Container) => Promise<void>): Promise<{ channel: ServeChannel; container: Docker.Container }> {
     const { docker } = this.connection;
     const container = await docker.createContainer({ ...spec, OpenStdin: true, StdinOnce: false, AttachStdin: true });
+    try {
+      await prepare?.(container);
+    } catch (error) {
+      await container.remove({ force: true }).catch(() => undefined);
+      throw error;
+    }
     const stream = await container.attach({ stream: true, stdin: true, stdout: true, stderr: true, hijack: true });
     const stdout = new PassThrough();
     const stderr = new PassThrough();
@@ -226,7 +338,7 @@ export class DockerEngine implements Engine {
       await container.remove({ force: true }).catch(() => undefined);
       throw error;
     }
-    return {
+    const channel: ServeChannel = {
       send: (line) => stream.write(`${line}\n`),
       onLine: (listener) => createInterface({ input: stdout }).on('line', listener),
       ended,
@@ -236,10 +348,11 @@ export class DockerEngine implements Engine {
         await ended;
       },
     };
+    return { channel, container };
   }
 
   /** create, attach and demultiplex, wait (next-exit), start; kill on deadline or abort; remove in finally. */
-  private async runContainer(job: ContainerJob): Promise<{ exitCode: number; tail: string }> {
+  private async runContainer<T>(job: ContainerJob<T>): Promise<{ exitCode: number; tail: string; collected?: T }> {
     const { docker } = this.connection;
     const container = await docker.createContainer(this.containerSpec(job));
     let tail = '';
@@ -259,6 +372,8 @@ export class DockerEngine implements Engine {
         outputs[name].on('end', () => splitter.end());
       }
       const waiting = container.wait({ condition: 'next-exit' }) as Promise<{ StatusCode: number }>;
+      waiting.catch(() => undefined); // a container that never starts is removed, and its wait fails
+      await job.prepare?.(container);
       await container.start();
       const stop = (error: EngineError) => {
         stopped ??= error;
@@ -281,9 +396,14 @@ export class DockerEngine implements Engine {
       if (state.OOMKilled) {
         throw new EngineError('out-of-memory', `the runtime ran out of memory (limit ${job.values.resources?.memory ?? 'none'}) and was killed`, 'raise resources.memory in the runtime file, or make the DAG file import less at parse time');
       }
-      return { exitCode: status.StatusCode, tail };
+      return { exitCode: status.StatusCode, tail, collected: await job.collect?.(container) };
     } finally {
       await container.remove({ force: true }).catch(() => undefined);
     }
   }
+}
+
+function copiedSummary(snapshot: TreeSnapshot): string {
+  const skipped = snapshot.skipped.length ? `; skipped ${snapshot.skipped.map((p) => path.basename(p)).filter((n, i, all) => all.indexOf(n) === i).join(', ')}` : '';
+  return `copied ${snapshot.files} files (${megabytes(snapshot.bytes)})${skipped}`;
 }

@@ -4,6 +4,21 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import type Docker from 'dockerode';
 
+/** What endpoint resolution reads of the machine: files, the user's id and home; a fake one in tests. */
+export interface EndpointHost {
+  exists(file: string): boolean;
+  read(file: string): Buffer;
+  uid?: number;
+  home: string;
+}
+
+const thisMachine: EndpointHost = {
+  exists: existsSync,
+  read: (file) => readFileSync(file),
+  uid: typeof process.getuid === 'function' ? process.getuid() : undefined,
+  home: os.homedir(),
+};
+
 /** A Docker API endpoint and where we learnt of it (dockerode itself ignores contexts and Podman). */
 export interface EndpointCandidate {
   url: string;
@@ -15,17 +30,17 @@ export interface EndpointCandidate {
  * setting, else DOCKER_HOST, else the current Docker context; falling back to another daemon (with other
  * images) would surprise. With none named: rootless Docker, Podman, then the default socket.
  */
-export function endpointCandidates(explicit?: string, env: NodeJS.ProcessEnv = process.env): EndpointCandidate[] {
+export function endpointCandidates(explicit?: string, env: NodeJS.ProcessEnv = process.env, host: EndpointHost = thisMachine): EndpointCandidate[] {
   if (explicit) return [{ url: explicit, origin: 'the airflowRuntime.docker.endpoint setting' }];
   if (env.DOCKER_HOST) return [{ url: env.DOCKER_HOST, origin: 'DOCKER_HOST' }];
-  const context = currentContextEndpoint(env);
+  const context = currentContextEndpoint(env, host);
   if (context) return [context];
   const out: EndpointCandidate[] = [];
   // Well-known sockets are worth a ping only when they exist.
   const socket = (socketPath: string, origin: string) => {
-    if (existsSync(socketPath)) out.push({ url: `unix://${socketPath}`, origin });
+    if (host.exists(socketPath)) out.push({ url: `unix://${socketPath}`, origin });
   };
-  const runtimeDir = env.XDG_RUNTIME_DIR ?? (typeof process.getuid === 'function' ? `/run/user/${process.getuid()}` : undefined);
+  const runtimeDir = env.XDG_RUNTIME_DIR ?? (host.uid !== undefined ? `/run/user/${host.uid}` : undefined);
   if (runtimeDir) {
     socket(`${runtimeDir}/docker.sock`, 'rootless Docker');
     socket(`${runtimeDir}/podman/podman.sock`, 'Podman (rootless)');
@@ -36,13 +51,14 @@ export function endpointCandidates(explicit?: string, env: NodeJS.ProcessEnv = p
   return out.filter((candidate) => !seen.has(candidate.url) && !!seen.add(candidate.url));
 }
 
-function currentContextEndpoint(env: NodeJS.ProcessEnv): EndpointCandidate | undefined {
-  const configDir = env.DOCKER_CONFIG ?? path.join(os.homedir(), '.docker');
+function currentContextEndpoint(env: NodeJS.ProcessEnv, host: EndpointHost): EndpointCandidate | undefined {
+  const configDir = env.DOCKER_CONFIG ?? path.join(host.home, '.docker');
+  const readJson = (file: string) => JSON.parse(host.read(file).toString('utf8')) as unknown;
   try {
-    const name = env.DOCKER_CONTEXT ?? (JSON.parse(readFileSync(path.join(configDir, 'config.json'), 'utf8')) as { currentContext?: string }).currentContext;
+    const name = env.DOCKER_CONTEXT ?? (readJson(path.join(configDir, 'config.json')) as { currentContext?: string }).currentContext;
     if (!name || name === 'default') return undefined;
     const id = createHash('sha256').update(name).digest('hex');
-    const meta = JSON.parse(readFileSync(path.join(configDir, 'contexts', 'meta', id, 'meta.json'), 'utf8')) as { Endpoints?: { docker?: { Host?: string } } };
+    const meta = readJson(path.join(configDir, 'contexts', 'meta', id, 'meta.json')) as { Endpoints?: { docker?: { Host?: string } } };
     const host = meta.Endpoints?.docker?.Host;
     return host ? { url: host, origin: `Docker context "${name}"` } : undefined;
   } catch {
@@ -54,12 +70,12 @@ function currentContextEndpoint(env: NodeJS.ProcessEnv): EndpointCandidate | und
  * dockerode's options for an endpoint URL; `local` when bind mounts see this machine's files.
  * Every connection key is set, even to undefined: docker-modem fills missing ones from DOCKER_HOST.
  */
-export function dockerOptions(url: string, env: NodeJS.ProcessEnv = process.env): { options: Docker.DockerOptions; local: boolean } {
-  const { options, local } = endpointOptions(url, env);
+export function dockerOptions(url: string, env: NodeJS.ProcessEnv = process.env, host: EndpointHost = thisMachine): { options: Docker.DockerOptions; local: boolean } {
+  const { options, local } = endpointOptions(url, env, host);
   return { options: { socketPath: undefined, host: undefined, port: undefined, protocol: undefined, ...options }, local };
 }
 
-function endpointOptions(url: string, env: NodeJS.ProcessEnv): { options: Docker.DockerOptions; local: boolean } {
+function endpointOptions(url: string, env: NodeJS.ProcessEnv, host: EndpointHost): { options: Docker.DockerOptions; local: boolean } {
   if (url.startsWith('unix://')) return { options: { socketPath: url.slice('unix://'.length) }, local: true };
   if (url.startsWith('npipe://')) return { options: { socketPath: url.slice('npipe://'.length) }, local: true };
   const parsed = new URL(url);
@@ -68,7 +84,7 @@ function endpointOptions(url: string, env: NodeJS.ProcessEnv): { options: Docker
   }
   const tls = env.DOCKER_TLS_VERIFY === '1' || parsed.protocol === 'https:';
   const certs = env.DOCKER_CERT_PATH;
-  const read = (name: string) => (certs ? readFileSync(path.join(certs, name)) : undefined);
+  const read = (name: string) => (certs ? host.read(path.join(certs, name)) : undefined);
   return {
     options: {
       protocol: tls ? 'https' : 'http', host: parsed.hostname, port: Number(parsed.port || (tls ? 2376 : 2375)),

@@ -1,10 +1,10 @@
 import { createHash } from 'node:crypto';
-import { readdirSync } from 'node:fs';
 import * as path from 'node:path';
 import type Docker from 'dockerode';
 import type { RuntimeValues } from '../../runtime/values';
 import { EngineError } from '../errors';
 import type { WorkOptions } from '../types';
+import { buildContextEntries, packEntries } from './archive';
 
 interface ProgressLine {
   status?: string;
@@ -76,12 +76,11 @@ async function buildImage(docker: Docker, values: RuntimeValues, options: WorkOp
   const build = values.build!;
   const dockerfile = build.dockerfile ?? 'Dockerfile';
   const tag = values.image ?? `airflow-runtime-build/${createHash('sha256').update(`${build.context}\0${dockerfile}\0${build.target ?? ''}`).digest('hex').slice(0, 12)}:latest`;
-  const src = readdirSync(build.context, { recursive: true, withFileTypes: true })
-    .filter((entry) => entry.isFile())
-    .map((entry) => path.relative(build.context, path.join(entry.parentPath ?? entry.path, entry.name)));
+  // Packed here rather than by dockerode, so that .dockerignore is honoured as the docker CLI does it.
+  const context = packEntries(buildContextEntries(build.context, dockerfile));
   options.onProgress?.({ stage: 'build', message: `building ${tag} from ${path.join(build.context, dockerfile)}` });
   try {
-    const stream = await docker.buildImage({ context: build.context, src }, {
+    const stream = await docker.buildImage(context, {
       t: tag, dockerfile, target: build.target,
       buildargs: Object.fromEntries(Object.entries(build.args ?? {}).map(([k, v]) => [k, String(v)])),
       abortSignal: options.signal,
