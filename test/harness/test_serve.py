@@ -2,7 +2,9 @@
 from __future__ import annotations
 
 import json
+import subprocess
 import time
+from pathlib import Path
 
 from conftest import CORPUS, TIMINGS, Server, harness_env
 
@@ -61,3 +63,57 @@ def test_serve_isolates_and_survives_hangs(version, python_for, tmp_path):
         assert server.proc.poll() is None
     finally:
         server.close()
+
+
+NO_TRACE = '''
+import datetime
+import sys
+sys.path.insert(0, {corpus!r})
+leftovers = [m for m in sys.modules if "harness_warmup" in m] + [p for p in sys.path if "warmup_dags" in p]
+assert not leftovers, f"the harness's warm-up left {{leftovers}}"
+from _compat import DAG
+with DAG("{name}", start_date=datetime.datetime(2024, 1, 1), schedule=None):
+    pass
+'''
+
+
+def test_serve_answers_requests_at_once_in_any_order_with_results_inline(version, python_for, tmp_path):
+    folder = tmp_path / "dags"
+    folder.mkdir()
+    names = [f"clean_{i}" for i in range(6)]
+    for name in names:
+        (folder / f"{name}.py").write_text(NO_TRACE.format(corpus=str(CORPUS), name=name))
+    proc = subprocess.Popen([str(python_for(version)), "-m", "airflow_runtime_harness", "serve", "--concurrency", "3"],
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                            env=harness_env(), text=True, bufsize=1)
+    try:
+        hello = json.loads(proc.stdout.readline())
+        assert hello["ready"] and hello["concurrency"] == 3 and hello["warmup"] is None, hello
+        # a slow file first: the others overtake it
+        slow = folder / "slow.py"
+        slow.write_text("import time\ntime.sleep(1.5)\n" + NO_TRACE.format(corpus=str(CORPUS), name="slow"))
+        for i, file in enumerate([slow] + [folder / f"{n}.py" for n in names]):
+            proc.stdin.write(json.dumps({"id": i, "file": str(file), "dagsFolder": str(folder), "timeout": 60}) + "\n")
+        proc.stdin.flush()
+        replies = [json.loads(proc.stdout.readline()) for _ in range(len(names) + 1)]
+        assert all(r["ok"] for r in replies), replies
+        assert replies[-1]["id"] == 0, [r["id"] for r in replies]
+        for reply in replies:
+            assert "out" not in reply
+            result = reply["result"]
+            assert result["importErrors"] == [], result["importErrors"]
+            assert [d["dagId"] for d in result["dags"]] == [Path(result["file"]).stem]
+            assert result["format"] == "airflow-runtime/parse-result@1"
+
+        # a pause: the child forked ahead pre-warms with the harness's own DAG, which must leave no trace
+        time.sleep(1.0)
+        proc.stdin.write(json.dumps({"id": "after-pause", "file": str(folder / "clean_0.py"), "dagsFolder": str(folder)}) + "\n")
+        proc.stdin.flush()
+        reply = json.loads(proc.stdout.readline())
+        assert reply["ok"] and reply["result"]["importErrors"] == [] and reply["dags"] == 1, reply
+        assert reply["result"]["output"]["bytes"] == 0 or "harness_warmup" not in reply["result"]["output"]["tail"]
+        TIMINGS[f"warm parse after a pause (pre-warmed child) airflow {version}"] = f"{reply['durationMs']} ms"
+    finally:
+        proc.stdin.close()
+        proc.wait(timeout=60)
+    assert proc.returncode == 0

@@ -32,6 +32,8 @@ def _parser() -> argparse.ArgumentParser:
 
     serve = sub.add_parser("serve", help="warm mode: parse requests as JSON lines on stdin")
     serve.add_argument("--timeout", type=float, default=300.0, help="default per-request timeout")
+    serve.add_argument("--concurrency", type=int, default=None,
+                       help="requests parsed at once, each in its own child (default: CPUs, at most 4)")
     return p
 
 
@@ -46,7 +48,7 @@ def main(argv=None) -> int:
             return run(args)
         from .serve import serve
 
-        return serve(args.timeout)
+        return serve(args.timeout, args.concurrency)
     except env.HarnessError as exc:
         print(f"airflow-runtime harness: {exc}", file=sys.stderr)
         return 2

@@ -1,6 +1,9 @@
 """Run one job in a forked child: its own session, its output drained with a cap, a hard deadline.
 
 Used by `parse` (fork before Airflow is imported) and by `serve` (fork after: the fast path).
+A child is forked first and given its request afterwards, on a pipe: `serve` keeps one child forked
+ahead of the next request, so the fork is off the request's path, and when that child has waited a
+moment with nothing to do it pre-warms (see `Child`).
 The child sends its result bytes on a private pipe, so nothing the DAG prints can corrupt it.
 The child's fds 1 and 2 go to another pipe that we drain: we count every byte but keep only
 the last TAIL_BYTES, so a DAG printing gigabytes costs no memory.
@@ -9,9 +12,12 @@ cannot run (native code holding the GIL), we kill the child's whole process grou
 """
 from __future__ import annotations
 
+import json
 import os
+import select
 import selectors
 import signal
+import sys
 import time
 import traceback
 
@@ -22,6 +28,14 @@ GRACE_SECONDS = 2.0
 # child gets this long to import Airflow.
 STARTUP_SECONDS = 120.0
 START = b"\x00"
+# After its parent's last request a child forked ahead waits this long for the next one before it
+# pre-warms: a stream of requests (a folder) is not slowed by pre-warming, a lone one (a save) is sped up.
+PREWARM_AFTER_SECONDS = 0.05
+# How long we keep draining output after the child ended (a grandchild outside its group may hold the pipe).
+DRAIN_AFTER_EXIT_SECONDS = 1.0
+
+# fds a child must not keep (serve's reply stream): a DAG writing to them would corrupt the protocol.
+parent_only_fds: set = set()
 
 
 class Outcome:
@@ -48,23 +62,80 @@ def _kill_group(pid: int) -> None:
         pass
 
 
-def run_isolated(job, timeout: float | None) -> Outcome:
-    """Fork; in the child call job(result_fd, timeout) -> bytes. Returns the Outcome."""
-    out_r, out_w = os.pipe()
-    res_r, res_w = os.pipe()
-    pid = os.fork()
-    if pid == 0:  # child
+class Child:
+    """A forked child that waits for one request (a JSON line on a pipe) and answers it with
+    job(result_fd, request, timeout) -> bytes.
+
+    With `prewarm`, a child that has waited PREWARM_AFTER_SECONDS without a request calls prewarm()
+    (its output discarded): the pages a parse writes are copied (copy-on-write faults) before the
+    request comes instead of during it. It sees only what its parent saw, plus the harness's own
+    warm-up DAG, so isolation is that of a fresh fork.
+    """
+
+    _open: dict = {}  # pid -> Child, for the fds a newer child must close
+
+    def __init__(self, job, prewarm=None, prewarm_after: float = PREWARM_AFTER_SECONDS):
+        self.outcome = Outcome()
+        self.done = False
+        self.timeout = None
+        self.sent_at = None
+        self._result = bytearray()
+        self._started = False
+        self._hard_deadline = None
+        self._exited_at = None
+        out_r, out_w = os.pipe()
+        res_r, res_w = os.pipe()
+        req_r, req_w = os.pipe()
+        pid = os.fork()
+        if pid == 0:  # child
+            self._child(job, prewarm, prewarm_after, out_r, out_w, res_r, res_w, req_r, req_w)
+        self.pid = pid
+        os.close(out_w)
+        os.close(res_w)
+        os.close(req_r)
+        self.out_r, self.res_r, self.req_w = out_r, res_r, req_w
+        self.fds = [out_r, res_r]
+        try:  # readable when the child exits: no polling for its end
+            self.pidfd = os.pidfd_open(pid)
+        except (AttributeError, OSError):
+            self.pidfd = None
+        Child._open[pid] = self
+
+    # -- the child ---------------------------------------------------------------------------------
+    @staticmethod
+    def _child(job, prewarm, prewarm_after, out_r, out_w, res_r, res_w, req_r, req_w):
         code = 0
         try:
             os.setsid()  # its own process group: whatever the DAG spawns dies with it
+            for other in list(Child._open.values()):
+                for fd in (other.out_r, other.res_r, other.req_w, other.pidfd):
+                    _close_quietly(fd)
+            for fd in parent_only_fds:
+                _close_quietly(fd)
             os.close(out_r)
             os.close(res_r)
-            devnull = os.open(os.devnull, os.O_RDONLY)
+            os.close(req_w)
+            devnull = os.open(os.devnull, os.O_RDWR)
             os.dup2(devnull, 0)
+            if prewarm is not None and not select.select([req_r], [], [], prewarm_after)[0]:
+                os.dup2(devnull, 1)
+                os.dup2(devnull, 2)
+                try:
+                    prewarm()
+                except Exception:
+                    pass  # pre-warming is an optimisation: the request is served all the same
+                sys.stdout.flush()
+                sys.stderr.flush()
             os.dup2(out_w, 1)
             os.dup2(out_w, 2)
             os.close(out_w)
-            data = job(res_w, timeout)
+            os.close(devnull)
+            line = _read_line(req_r)
+            os.close(req_r)
+            if not line:
+                os._exit(0)  # the parent let us go unused
+            message = json.loads(line)
+            data = job(res_w, message["request"], message["timeout"])
             if data is not None:
                 _write_all(res_w, data)
         except BaseException:
@@ -76,62 +147,162 @@ def run_isolated(job, timeout: float | None) -> Outcome:
         finally:
             os._exit(code)
 
-    os.close(out_w)
-    os.close(res_w)
-    outcome = Outcome()
-    start = time.monotonic()
-    hard_deadline = start + STARTUP_SECONDS
-    started = False
+    # -- the parent --------------------------------------------------------------------------------
+    def send(self, request: dict, timeout: float | None) -> None:
+        """Gives the child its request; its startup budget starts now."""
+        self.timeout = timeout
+        self.sent_at = time.monotonic()
+        self._hard_deadline = self.sent_at + STARTUP_SECONDS
+        try:
+            _write_all(self.req_w, (json.dumps({"request": request, "timeout": timeout}) + "\n").encode())
+        except OSError:
+            pass  # it died: we find out from its pipes and its wait status
+        os.close(self.req_w)
+        self.req_w = -1
+
+    def alive(self) -> bool:
+        """Still waiting for its request (a child forked ahead may have died meanwhile)."""
+        if self.outcome.status is None:
+            pid, status = os.waitpid(self.pid, os.WNOHANG)
+            if pid:
+                self.outcome.status = status
+        return self.outcome.status is None
+
+    def on_readable(self, fd: int) -> bool:
+        """Reads what is there; returns False at end of file (the caller stops watching fd)."""
+        chunk = os.read(fd, 65536)
+        if not chunk:
+            self.fds.remove(fd)
+            return False
+        if fd == self.res_r:
+            if not self._started and chunk.startswith(START):
+                self._started = True
+                chunk = chunk[1:]
+                self._hard_deadline = None if self.timeout is None else time.monotonic() + self.timeout + GRACE_SECONDS
+            self._result += chunk
+        else:
+            outcome = self.outcome
+            outcome.output_bytes += len(chunk)
+            outcome.output_tail += chunk
+            if len(outcome.output_tail) > TAIL_BYTES:
+                del outcome.output_tail[: len(outcome.output_tail) - TAIL_BYTES]
+        return True
+
+    def watched_fds(self) -> list:
+        """What the event loop waits on: the two pipes, and the child's end."""
+        if self.pidfd is not None and self.outcome.status is None:
+            return self.fds + [self.pidfd]
+        return self.fds
+
+    def wake_at(self) -> float | None:
+        """When `poll` must run next even if no fd is readable."""
+        if self._exited_at is not None:
+            return self._exited_at + DRAIN_AFTER_EXIT_SECONDS
+        if self.pidfd is None and not self.fds:
+            return time.monotonic() + 0.005  # pipes closed, exit not seen yet: look again soon
+        return self._hard_deadline
+
+    def poll(self) -> bool:
+        """Reaps, enforces the hard deadline; returns True once the outcome is complete."""
+        if self.done:
+            return True
+        outcome = self.outcome
+        if outcome.status is None:
+            pid, status = os.waitpid(self.pid, os.WNOHANG)
+            if pid:
+                outcome.status = status
+                self._exited_at = time.monotonic()
+                _kill_group(self.pid)  # leftovers the DAG started would hold our pipe open
+        now = time.monotonic()
+        if outcome.status is None and self._hard_deadline is not None and now >= self._hard_deadline:
+            outcome.killed = True
+            _kill_group(self.pid)
+            _, outcome.status = os.waitpid(self.pid, 0)
+            self._exited_at = now - (DRAIN_AFTER_EXIT_SECONDS - 0.2)  # drain what is buffered, briefly
+        if outcome.status is not None and (not self.fds or now - self._exited_at > DRAIN_AFTER_EXIT_SECONDS):
+            self._finish()
+        return self.done
+
+    def close(self) -> None:
+        """Ends the child (if it still runs) and releases everything; the outcome is what we have."""
+        if self.req_w >= 0:
+            os.close(self.req_w)
+            self.req_w = -1
+        if self.outcome.status is None:
+            _kill_group(self.pid)
+            _, self.outcome.status = os.waitpid(self.pid, 0)
+        self._finish()
+
+    def _finish(self) -> None:
+        if self.done:
+            return
+        self.done = True
+        for fd in (self.out_r, self.res_r, self.pidfd):
+            _close_quietly(fd)
+        self.fds = []
+        Child._open.pop(self.pid, None)
+        if self.outcome.status is None:
+            _, self.outcome.status = os.waitpid(self.pid, 0)
+        self.outcome.result = bytes(self._result)
+
+
+def wait_for(children: list, extra_fds=(), timeout: float | None = None) -> list:
+    """One round of the event loop over children (and extra fds, e.g. stdin): returns the extra fds
+    that are readable. Each child's pipes are read and its deadlines enforced."""
     sel = selectors.DefaultSelector()
-    sel.register(out_r, selectors.EVENT_READ, "out")
-    sel.register(res_r, selectors.EVENT_READ, "res")
-    result = bytearray()
-    open_fds = 2
-    child_done_at = None
     try:
-        while open_fds:
-            now = time.monotonic()
-            wait = 0.2
-            if hard_deadline is not None:
-                wait = max(0.0, min(wait, hard_deadline - now))
-            for key, _ in sel.select(wait):
-                chunk = os.read(key.fd, 65536)
-                if not chunk:
-                    sel.unregister(key.fd)
-                    open_fds -= 1
-                elif key.data == "res":
-                    if not started and chunk.startswith(START):
-                        started = True
-                        chunk = chunk[1:]
-                        hard_deadline = None if timeout is None else time.monotonic() + timeout + GRACE_SECONDS
-                    result += chunk
-                else:
-                    outcome.output_bytes += len(chunk)
-                    outcome.output_tail += chunk
-                    if len(outcome.output_tail) > TAIL_BYTES:
-                        del outcome.output_tail[: len(outcome.output_tail) - TAIL_BYTES]
-            if outcome.status is None:
-                done, status = os.waitpid(pid, os.WNOHANG)
-                if done:
-                    outcome.status = status
-                    child_done_at = time.monotonic()
-                    _kill_group(pid)  # leftovers the DAG started would hold our pipe open
-            if child_done_at is not None and time.monotonic() - child_done_at > 1.0:
-                break  # a grandchild outside the group still holds the output pipe: stop draining
-            if hard_deadline is not None and time.monotonic() >= hard_deadline and outcome.status is None:
-                outcome.killed = True
-                _kill_group(pid)
-                _, outcome.status = os.waitpid(pid, 0)
-                child_done_at = time.monotonic() - 0.8  # drain what is buffered, briefly
+        for fd in extra_fds:
+            sel.register(fd, selectors.EVENT_READ, None)
+        wake = timeout
+        now = time.monotonic()
+        for child in children:
+            for fd in child.watched_fds():
+                sel.register(fd, selectors.EVENT_READ, child)
+            at = child.wake_at()
+            if at is not None:
+                wake = max(0.0, at - now) if wake is None else max(0.0, min(wake, at - now))
+        ready = []
+        for key, _ in sel.select(wake):
+            if key.data is None:
+                ready.append(key.fd)
+            elif key.fd != key.data.pidfd:
+                key.data.on_readable(key.fd)
+        for child in children:
+            child.poll()
+        return ready
     finally:
         sel.close()
-        os.close(out_r)
-        os.close(res_r)
-        if outcome.status is None:
-            _kill_group(pid)
-            _, outcome.status = os.waitpid(pid, 0)
-    outcome.result = bytes(result)
-    return outcome
+
+
+def run_isolated(job, request: dict, timeout: float | None) -> Outcome:
+    """Fork a child, give it the request, wait for its Outcome."""
+    child = Child(job)
+    try:
+        child.send(request, timeout)
+        while not child.done:
+            wait_for([child])
+    finally:
+        child.close()
+    return child.outcome
+
+
+def _read_line(fd: int) -> bytes:
+    data = bytearray()
+    while not data.endswith(b"\n"):
+        chunk = os.read(fd, 65536)
+        if not chunk:
+            break
+        data += chunk
+    return bytes(data)
+
+
+def _close_quietly(fd: int) -> None:
+    if fd is None or fd < 0:
+        return
+    try:
+        os.close(fd)
+    except OSError:
+        pass
 
 
 def _write_all(fd: int, data: bytes) -> None:

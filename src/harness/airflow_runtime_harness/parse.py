@@ -94,7 +94,12 @@ class _FileHooks:
                     except Exception:
                         pass
 
+        self._undo = (loader_cls, orig)
         loader_cls.exec_module = exec_module
+
+    def uninstall(self):
+        loader_cls, orig = self._undo
+        loader_cls.exec_module = orig
 
 
 def _airflow_error_file(key: str, folder: str) -> str:
@@ -120,7 +125,13 @@ def parse_in_process(file: str, folder: str, on_start=None) -> dict:
 
     if on_start is not None:
         on_start()  # Airflow is imported: from here on the clock is the DAG file's
-    bag = compat.load_file(file, folder)
+    try:
+        bag = compat.load_file(file, folder)
+    finally:
+        # the lookups below need only what the hooks recorded; a process that goes on (serve's
+        # warm-up) must not keep them
+        hooks.uninstall()
+        lines.uninstall()
 
     # -- DAGs and tasks ---------------------------------------------------------------------
     failed_dag_errors = []
@@ -217,43 +228,42 @@ def _timed_out_result(file: str, folder: str, timeout, frame, version) -> dict:
     return result
 
 
-def make_job(file: str, folder: str):
-    def job(result_fd: int, timeout):
-        lock = threading.Lock()
-        main_id = threading.get_ident()
+def parse_job(result_fd: int, request: dict, timeout):
+    """The child's side of a parse: request = {"file", "folder"}; returns the result's JSON bytes.
+    A watchdog thread answers for it if the file is still running when its budget is spent."""
+    file, folder = request["file"], request["folder"]
+    lock = threading.Lock()
+    main_id = threading.get_ident()
 
-        def on_start():
-            _write_all(result_fd, START)
-            if timeout is not None:
-                threading.Thread(target=watchdog, daemon=True, name="harness-watchdog").start()
+    def on_start():
+        _write_all(result_fd, START)
+        if timeout is not None:
+            threading.Thread(target=watchdog, daemon=True, name="harness-watchdog").start()
 
-        def watchdog():
-            time.sleep(timeout)
-            if not lock.acquire(blocking=False):
-                return  # the result is being sent right now
-            frame = sys._current_frames().get(main_id)
-            version = sys.modules["airflow"].__version__ if "airflow" in sys.modules else None
-            data = json.dumps(_timed_out_result(file, folder, timeout, frame, version)).encode()
-            _write_all(result_fd, data)
-            os._exit(3)
-
-        try:
-            result = parse_in_process(file, folder, on_start)
-        except BaseException as exc:  # a harness/Airflow failure, not the DAG's
-            result = {"harnessError": exception_message(exc), "traceback": traceback.format_exc()}
-        data = json.dumps(result, default=str).encode()
+    def watchdog():
+        time.sleep(timeout)
         if not lock.acquire(blocking=False):
-            time.sleep(3600)  # the watchdog is writing the timeout result and will exit us
-        sys.stdout.flush()
-        sys.stderr.flush()
-        return data
-    return job
+            return  # the result is being sent right now
+        frame = sys._current_frames().get(main_id)
+        version = sys.modules["airflow"].__version__ if "airflow" in sys.modules else None
+        data = json.dumps(_timed_out_result(file, folder, timeout, frame, version)).encode()
+        _write_all(result_fd, data)
+        os._exit(3)
+
+    try:
+        result = parse_in_process(file, folder, on_start)
+    except BaseException as exc:  # a harness/Airflow failure, not the DAG's
+        result = {"harnessError": exception_message(exc), "traceback": traceback.format_exc()}
+    data = json.dumps(result, default=str).encode()
+    if not lock.acquire(blocking=False):
+        time.sleep(3600)  # the watchdog is writing the timeout result and will exit us
+    sys.stdout.flush()
+    sys.stderr.flush()
+    return data
 
 
-def parse_isolated(file: str, folder: str, timeout: float | None, version: str | None) -> dict:
-    """Parse in a forked child and assemble the final result (output, timeout)."""
-    started = time.monotonic()
-    outcome = run_isolated(make_job(file, folder), timeout)
+def result_of(outcome, file: str, folder: str, timeout: float | None, version: str | None, started: float) -> dict:
+    """The final result from a child's Outcome: its own result plus output, or a timeout we imposed."""
     result = None
     if outcome.result:
         try:
@@ -267,13 +277,17 @@ def parse_isolated(file: str, folder: str, timeout: float | None, version: str |
             result["importErrors"][0]["message"] += " (stuck in native code; killed)"
         else:
             result = {"harnessError": f"parse child ended without a result (wait status {outcome.status})"}
-    if "harnessError" in result:
-        result["output"] = outcome.output
-        return result
     result["output"] = outcome.output
-    if not result.get("timedOut"):
+    if "harnessError" not in result and not result.get("timedOut"):
         result["durationMs"] = int((time.monotonic() - started) * 1000)
     return result
+
+
+def parse_isolated(file: str, folder: str, timeout: float | None, version: str | None) -> dict:
+    """Parse in a forked child and assemble the final result (output, timeout)."""
+    started = time.monotonic()
+    outcome = run_isolated(parse_job, {"file": file, "folder": folder}, timeout)
+    return result_of(outcome, file, folder, timeout, version, started)
 
 
 def write_result(result: dict, out: str) -> None:

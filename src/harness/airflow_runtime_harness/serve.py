@@ -1,28 +1,58 @@
-"""The `serve` verb (warm mode): import Airflow once, then fork one child per parse request.
+"""The `serve` verb (warm mode): import Airflow once, warm up, then fork one child per parse request.
 
 Protocol: one JSON request per line on stdin
-  {"id": any, "file": path, "dagsFolder": path, "out": path, "timeout": seconds}
-and one JSON reply per line on stdout
-  {"id", "ok": true, "out", "durationMs", "timedOut", "importErrors": n, "dags": n}
+  {"id": any, "file": path, "dagsFolder": path, "timeout": seconds, "out": path (optional)}
+and one JSON reply per line on stdout, when that request is done (replies may come out of order:
+up to `concurrency` requests are parsed at once, each in its own child)
+  {"ready": true, "airflowVersion", "pid", "concurrency", "warmup": null | why it failed}  (first line)
+  {"id", "ok": true, "durationMs", "timedOut", "importErrors": n, "dags": n,
+   "out": path (the result was written there) | "result": {...} (no "out" in the request)}
   {"id", "ok": false, "error": message}
-The fork happens after Airflow and the common operators are imported, which is what makes a
-warm parse fast; the child's imports, globals and sys.modules die with it.
+Every request is parsed in a fresh fork of this process, which has imported Airflow and parsed the
+harness's own DAG (warmup.py) but never a user's file: a child's imports, globals and sys.modules die
+with it. One child is kept forked ahead of the next request, so the fork is not on its path.
 """
 from __future__ import annotations
 
+import collections
 import json
 import os
 import sys
 import time
 
-from . import env
-from .parse import parse_isolated, write_result
+from . import env, isolate, warmup
+from .parse import parse_job, result_of, write_result
+
+MAX_CONCURRENCY = 4
 
 
-def serve(default_timeout: float | None) -> int:
+def default_concurrency() -> int:
+    try:
+        cpus = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        cpus = os.cpu_count() or 1
+    return max(1, min(MAX_CONCURRENCY, cpus))
+
+
+class _Request:
+    def __init__(self, raw: dict, default_timeout: float | None):
+        self.id = raw.get("id")
+        self.file = raw["file"]
+        self.folder = raw.get("dagsFolder") or os.path.dirname(raw["file"])
+        self.out = raw.get("out")
+        timeout = raw.get("timeout", default_timeout)
+        self.timeout = float(timeout) if timeout else None
+        self.started = 0.0
+        if not os.path.isfile(self.file):
+            raise env.HarnessError(f"no such file: {self.file}")
+
+
+def serve(default_timeout: float | None, concurrency: int | None = None) -> int:
     # Our stdout is reserved for replies: keep a private copy of it, and point fd 1 at stderr so
     # anything Airflow (or a stray print) writes in this process cannot corrupt the protocol.
-    replies = os.fdopen(os.dup(1), "w", buffering=1, encoding="utf-8")
+    replies_fd = os.dup(1)
+    replies = os.fdopen(replies_fd, "w", buffering=1, encoding="utf-8")
+    isolate.parent_only_fds.add(replies_fd)
     os.dup2(2, 1)
     sys.stdout = sys.stderr
 
@@ -30,30 +60,85 @@ def serve(default_timeout: float | None) -> int:
     from . import compat  # imports Airflow, once
 
     compat.preload()
-    replies.write(json.dumps({"ready": True, "airflowVersion": version, "pid": os.getpid()}) + "\n")
+    problem = warmup.warm_server()
+    if problem:
+        print(f"airflow-runtime harness: warm-up failed, parses will be slower: {problem}", file=sys.stderr)
+    concurrency = concurrency or default_concurrency()
+    replies.write(json.dumps({"ready": True, "airflowVersion": version, "pid": os.getpid(),
+                              "concurrency": concurrency, "warmup": problem}) + "\n")
 
-    for line in sys.stdin:
-        line = line.strip()
-        if not line:
-            continue
-        req_id = None
-        try:
-            req = json.loads(line)
-            req_id = req.get("id")
-            started = time.monotonic()
-            timeout = req.get("timeout", default_timeout)
-            file, folder, out = req["file"], req.get("dagsFolder") or os.path.dirname(req["file"]), req["out"]
-            if not os.path.isfile(file):
-                raise env.HarnessError(f"no such file: {file}")
-            result = parse_isolated(file, folder, float(timeout) if timeout else None, version)
-            if "harnessError" in result:
-                raise env.HarnessError(result["harnessError"] + "\n" + result.get("traceback", ""))
-            write_result(result, out)
-            reply = {"id": req_id, "ok": True, "out": os.path.abspath(out),
-                     "durationMs": int((time.monotonic() - started) * 1000),
-                     "timedOut": result["timedOut"], "dags": len(result["dags"]),
-                     "importErrors": len(result["importErrors"])}
-        except Exception as exc:  # one bad request never ends the server
-            reply = {"id": req_id, "ok": False, "error": f"{type(exc).__name__}: {exc}"}
-        replies.write(json.dumps(reply) + "\n")
+    def reply(message: dict) -> None:
+        replies.write(json.dumps(message, default=str) + "\n")
+
+    pending: collections.deque = collections.deque()
+    running: dict = {}  # Child -> _Request
+    spare = None
+    buffered = b""
+    stdin_open = True
+    while stdin_open or pending or running:
+        ready = isolate.wait_for(list(running), [0] if stdin_open else [])
+        if ready:
+            chunk = os.read(0, 65536)
+            if not chunk:
+                stdin_open = False
+            buffered += chunk
+            *lines, buffered = buffered.split(b"\n")
+            if not stdin_open and buffered:
+                lines.append(buffered)
+            for line in lines:
+                _accept(line, default_timeout, pending, reply)
+        for child in [c for c in running if c.done]:
+            reply(_reply_for(running.pop(child), child.outcome, version))
+        while pending and len(running) < concurrency:
+            request = pending.popleft()
+            child, spare = spare, None
+            if child is None or not child.alive():
+                _discard(child)
+                child = isolate.Child(parse_job)
+            request.started = time.monotonic()
+            child.send({"file": request.file, "folder": request.folder}, request.timeout)
+            running[child] = request
+        if spare is None and stdin_open and len(running) < concurrency:
+            # forked now, while we wait: the next request does not pay for the fork, and if it is a
+            # while coming, this child pre-warms meanwhile
+            spare = isolate.Child(parse_job, prewarm=warmup.parse_own_dag)
+    _discard(spare)
     return 0
+
+
+def _accept(line: bytes, default_timeout, pending, reply) -> None:
+    line = line.strip()
+    if not line:
+        return
+    req_id = None
+    try:
+        raw = json.loads(line)
+        req_id = raw.get("id")
+        pending.append(_Request(raw, default_timeout))
+    except Exception as exc:  # one bad request never ends the server
+        reply({"id": req_id, "ok": False, "error": f"{type(exc).__name__}: {exc}"})
+
+
+def _reply_for(request: _Request, outcome, version) -> dict:
+    try:
+        result = result_of(outcome, request.file, request.folder, request.timeout, version, request.started)
+        if "harnessError" in result:
+            raise env.HarnessError(result["harnessError"] + "\n" + result.get("traceback", ""))
+        message = {"id": request.id, "ok": True,
+                   "durationMs": int((time.monotonic() - request.started) * 1000),
+                   "timedOut": result["timedOut"], "dags": len(result["dags"]),
+                   "importErrors": len(result["importErrors"])}
+        if request.out:
+            write_result(result, request.out)
+            message["out"] = os.path.abspath(request.out)
+        else:
+            message["result"] = result
+        return message
+    except Exception as exc:
+        return {"id": request.id, "ok": False, "error": f"{type(exc).__name__}: {exc}"}
+
+
+def _discard(child) -> None:
+    if child is not None:
+        child.close()
+    return None
