@@ -1,4 +1,7 @@
+import * as path from 'node:path';
+import type { EffectiveRuntime } from '../runtime/resolve';
 import { EngineError } from './errors';
+import type { ParseResult } from './parseResult';
 
 /** A line-oriented conversation with a harness `serve` process, local or in a container. */
 export interface ServeChannel {
@@ -15,7 +18,8 @@ export interface ServeChannel {
 export interface ServeRequest {
   file: string;
   dagsFolder: string;
-  out: string;
+  /** Where the harness writes the result. Without it the result comes back in the reply: no file to share. */
+  out?: string;
   timeoutSeconds: number;
 }
 
@@ -25,19 +29,41 @@ interface ServeReply {
   ready?: boolean;
   error?: string;
   airflowVersion?: string;
+  /** Requests the harness parses at once (each in its own child); 1 for a harness that does not say. */
+  concurrency?: number;
+  result?: ParseResult;
+}
+
+interface InFlight {
+  resolve: (reply: ServeReply) => void;
+  reject: (error: Error) => void;
 }
 
 /**
- * A warm harness: Airflow imported once, each parse forked from it. Requests go one at a time (the
- * harness answers in order); a server that misses its deadline or dies is stopped, and the next request
- * starts a new one. After `idleMs` without work it stops itself.
+ * The harness enforces a request's timeout itself (a watchdog that reports the stuck line, then a kill of
+ * the child at timeout + 2 s) and answers with a timed-out result. Our own deadline is only a backstop for
+ * a harness that stopped answering, so it comes after the harness's.
+ */
+const HARNESS_KILL_GRACE_MS = 2_000;
+const BACKSTOP_MARGIN_MS = 3_000;
+
+/**
+ * A warm harness: Airflow imported once, each parse forked from it. Up to the harness's `concurrency`
+ * requests are in flight at once (replies carry their id), the others wait here, so that a request's
+ * deadline starts when the harness starts it. A server that misses a deadline or dies is stopped (every
+ * request in flight fails) and the next parse starts a new one. After `idleMs` without work it stops itself.
  */
 export class WarmServer {
   private nextId = 1;
-  private queue: Promise<unknown> = Promise.resolve();
-  private waiting?: { id: number; resolve: (reply: ServeReply) => void; reject: (error: Error) => void };
+  private readonly inFlight = new Map<number, InFlight>();
+  private readonly waiting: Array<() => void> = [];
+  /** Slots taken: requests sent and not yet answered, including those whose caller gave up. */
+  private active = 0;
+  private concurrency = 1;
   private idleTimer?: NodeJS.Timeout;
   private alive = true;
+  private retiring = false;
+  private failure?: EngineError;
   readonly ready: Promise<string>;
 
   constructor(private readonly channel: ServeChannel, private readonly idleMs: number, private readonly onStop: () => void, startupMs = 180_000) {
@@ -54,17 +80,17 @@ export class WarmServer {
       }
       if (reply.ready) {
         clearTimeout(startupTimer);
+        this.concurrency = Math.max(1, Math.floor(reply.concurrency ?? 1));
         readyResolve(reply.airflowVersion ?? 'unknown');
-      } else if (this.waiting && reply.id === this.waiting.id) {
-        this.waiting.resolve(reply);
+      } else if (reply.id !== undefined) {
+        this.inFlight.get(reply.id)?.resolve(reply);
       }
     });
     channel.ended.then(() => {
       clearTimeout(startupTimer);
       const error = new EngineError('harness-failed', `the warm harness ended:\n${channel.tail().trim().slice(-3000)}`, 'parse without --warm to see the error of one file');
       readyReject(error);
-      this.waiting?.reject(error);
-      this.markStopped();
+      this.fail(error);
     });
     this.ready.catch(() => undefined);
     this.touch();
@@ -74,44 +100,117 @@ export class WarmServer {
     return this.alive;
   }
 
-  /** Parses one file; resolves when the result file is written. */
-  parse(request: ServeRequest, deadlineMs: number, signal?: AbortSignal): Promise<void> {
-    const job = this.queue.then(() => this.send(request, deadlineMs, signal));
-    this.queue = job.catch(() => undefined);
-    return job;
+  /**
+   * Parses one file. Resolves with the result when the request has no `out` (the harness sends it back),
+   * or with undefined once the result file is written.
+   */
+  async parse(request: ServeRequest, deadlineMs: number, signal?: AbortSignal): Promise<ParseResult | undefined> {
+    await this.ready;
+    await this.slot(signal);
+    return this.send(request, deadlineMs, signal);
+  }
+
+  /** Stops once the requests already accepted are answered: its runtime has been superseded. */
+  retire(): void {
+    this.retiring = true;
+    this.pump();
   }
 
   async stop(): Promise<void> {
-    this.markStopped();
+    this.fail(new EngineError('harness-failed', 'the warm harness was stopped'));
     await this.channel.stop();
   }
 
-  private async send(request: ServeRequest, deadlineMs: number, signal?: AbortSignal): Promise<void> {
-    await this.ready;
-    if (!this.alive) throw new EngineError('harness-failed', 'the warm harness has stopped');
-    if (signal?.aborted) throw new EngineError('cancelled', 'cancelled');
+  /** Takes a slot, at once or when one frees up. */
+  private slot(signal?: AbortSignal): Promise<void> {
+    const stopped = () => this.failure ?? new EngineError('harness-failed', 'the warm harness has stopped');
+    if (!this.alive) return Promise.reject(stopped());
+    if (signal?.aborted) return Promise.reject(new EngineError('cancelled', 'cancelled'));
+    if (this.active < this.concurrency && this.waiting.length === 0) {
+      this.active++;
+      return Promise.resolve();
+    }
+    return new Promise((resolve, reject) => {
+      const onAbort = () => {
+        const at = this.waiting.indexOf(go);
+        if (at >= 0) this.waiting.splice(at, 1);
+        reject(new EngineError('cancelled', 'cancelled'));
+      };
+      const go = () => {
+        signal?.removeEventListener('abort', onAbort);
+        if (!this.alive) return reject(stopped());
+        this.active++;
+        resolve();
+      };
+      signal?.addEventListener('abort', onAbort, { once: true });
+      this.waiting.push(go);
+    });
+  }
+
+  /** A slot freed up: the next waiting request goes; with nothing left to do, idle (or stop when retiring). */
+  private pump(): void {
+    while (this.waiting.length && (this.active < this.concurrency || !this.alive)) this.waiting.shift()!();
+    if (!this.alive || this.active > 0 || this.waiting.length > 0) return;
+    if (this.retiring) void this.stop();
+    else this.touch();
+  }
+
+  private send(request: ServeRequest, deadlineMs: number, signal?: AbortSignal): Promise<ParseResult | undefined> {
     clearTimeout(this.idleTimer);
     const id = this.nextId++;
-    try {
-      const reply = await new Promise<ServeReply>((resolve, reject) => {
-        this.waiting = { id, resolve, reject };
-        const timer = setTimeout(() => reject(new EngineError('timeout', `stopped after ${Math.round(deadlineMs / 1000)} s (the runtime's timeout); the warm harness was restarted`, 'raise timeouts.parse in the runtime file, or find what hangs')), deadlineMs);
-        const onAbort = () => reject(new EngineError('cancelled', 'cancelled'));
-        signal?.addEventListener('abort', onAbort, { once: true });
-        this.channel.send(JSON.stringify({ id, file: request.file, dagsFolder: request.dagsFolder, out: request.out, timeout: request.timeoutSeconds }));
-        const settle = () => { clearTimeout(timer); signal?.removeEventListener('abort', onAbort); };
-        this.waiting.resolve = (r) => { settle(); resolve(r); };
-        this.waiting.reject = (e) => { settle(); reject(e); };
+    const backstopMs = Math.max(deadlineMs, request.timeoutSeconds * 1000 + HARNESS_KILL_GRACE_MS) + BACKSTOP_MARGIN_MS;
+    return new Promise<ParseResult | undefined>((resolve, reject) => {
+      let settled = false;
+      const settle = (fn: () => void) => {
+        if (!settled) {
+          settled = true;
+          fn();
+        }
+      };
+      // A caller that gives up is answered at once; its slot stays taken until the harness answers.
+      const onAbort = () => settle(() => reject(new EngineError('cancelled', 'cancelled')));
+      signal?.addEventListener('abort', onAbort, { once: true });
+      const timer = setTimeout(() => {
+        // The harness did not answer within its own deadline: it cannot be trusted with the next request.
+        settle(() => reject(new EngineError('timeout', `stopped after ${Math.round(deadlineMs / 1000)} s (the runtime's timeout); the warm harness was restarted`, 'raise timeouts.parse in the runtime file, or find what hangs')));
+        this.failure ??= new EngineError('harness-failed', `the warm harness was restarted: its parse of ${request.file} did not answer within ${Math.round(deadlineMs / 1000)} s`, 'parse again');
+        void this.stop();
+      }, backstopMs);
+      this.inFlight.set(id, {
+        resolve: (reply) => {
+          settle(() => {
+            if (reply.ok) resolve(reply.result);
+            else reject(new EngineError('harness-failed', `the warm harness could not parse ${request.file}: ${reply.error ?? 'no reason given'}`));
+          });
+          done();
+        },
+        reject: (error) => {
+          settle(() => reject(error));
+          done();
+        },
       });
-      if (!reply.ok) throw new EngineError('harness-failed', `the warm harness could not parse ${request.file}: ${reply.error ?? 'no reason given'}`);
-    } catch (error) {
-      // A server we gave up on may still be busy with the request: it cannot be trusted with the next.
-      if (error instanceof EngineError && error.code !== 'harness-failed') await this.stop();
-      throw error;
-    } finally {
-      this.waiting = undefined;
-      this.touch();
-    }
+      const done = () => {
+        clearTimeout(timer);
+        signal?.removeEventListener('abort', onAbort);
+        if (!this.inFlight.delete(id)) return;
+        this.active--;
+        this.pump();
+      };
+      const line: Record<string, unknown> = { id, file: request.file, dagsFolder: request.dagsFolder, timeout: request.timeoutSeconds };
+      if (request.out !== undefined) line.out = request.out;
+      this.channel.send(JSON.stringify(line));
+    });
+  }
+
+  /** Marks the server stopped and fails everything in flight or waiting. */
+  private fail(error: EngineError): void {
+    if (!this.alive) return;
+    this.alive = false;
+    this.failure ??= error;
+    clearTimeout(this.idleTimer);
+    for (const request of [...this.inFlight.values()]) request.reject(this.failure);
+    this.pump();
+    this.onStop();
   }
 
   private touch(): void {
@@ -119,34 +218,118 @@ export class WarmServer {
     this.idleTimer = setTimeout(() => void this.stop(), this.idleMs);
     this.idleTimer.unref?.();
   }
+}
 
-  private markStopped(): void {
-    if (!this.alive) return;
-    this.alive = false;
-    clearTimeout(this.idleTimer);
-    this.onStop();
-  }
+/** What a warm server serves, so that a changed runtime retires it. */
+export interface WarmScope {
+  /** Servers with the same identity serve the same runtime; a new key for it means its runtime changed. */
+  identity: string;
+  /** The DAG root the server sees (host path). */
+  root: string;
+  /** The runtime files its runtime was made of (host paths). */
+  runtimeFiles: readonly string[];
+}
+
+/** The scope of a server for a runtime: its DAG root and the chain of runtime files, not their values. */
+export function warmScope(runtime: EffectiveRuntime, root: string): WarmScope {
+  const runtimeFiles = runtime.files.map((file) => path.resolve(file.path));
+  return { identity: JSON.stringify([path.resolve(root), runtimeFiles]), root: path.resolve(root), runtimeFiles };
 }
 
 /** Warm servers by key. Promises, so that two parses asking at once start one server, not two. */
-export type WarmPool = Map<string, Promise<{ server: WarmServer; outDir: string }>>;
+export type WarmPool<E extends { server: WarmServer } = { server: WarmServer; outDir: string }> = Map<string, Promise<E>>;
 
-export async function startOnce(pool: WarmPool, key: string, start: () => Promise<{ server: WarmServer; outDir: string }>): Promise<{ server: WarmServer; outDir: string }> {
+type AnyPool = WarmPool<{ server: WarmServer }>;
+
+/** The scope of each key of each pool, and every pool that has servers (for `invalidateWarmServers`). */
+const scopes = new WeakMap<AnyPool, Map<string, WarmScope>>();
+const pools = new Set<AnyPool>();
+
+/**
+ * The server for `key`, started once. With a scope, a server of the same identity under another key (the
+ * same DAG root and runtime files, with other values: the runtime was edited) is retired.
+ */
+export async function startOnce<E extends { server: WarmServer }>(pool: WarmPool<E>, key: string, start: () => Promise<E>, scope?: WarmScope): Promise<E> {
   const existing = pool.get(key);
   if (existing) {
     const entry = await existing.catch(() => undefined);
     if (entry?.server.running) return entry;
     if (pool.get(key) === existing) pool.delete(key);
-    return startOnce(pool, key, start);
+    return startOnce(pool, key, start, scope);
   }
+  const known = scopesOf(pool);
+  if (scope) {
+    for (const [other, otherScope] of known) {
+      if (other !== key && otherScope.identity === scope.identity) retire(pool, other);
+    }
+    known.set(key, scope);
+  }
+  pools.add(pool as AnyPool);
   const starting = start();
   pool.set(key, starting);
   starting.catch(() => pool.get(key) === starting && pool.delete(key));
   return starting;
 }
 
-export async function stopAll(pool: WarmPool): Promise<void> {
+/**
+ * Retires the servers of `pool` that a changed runtime file may concern: those whose runtime was made
+ * of it, or, for a file none of them was made of (a new one), those whose DAG root shares a folder line
+ * with it; every server with no scope; every server when no file is named. Returns how many.
+ */
+export function invalidate(pool: WarmPool<{ server: WarmServer }>, changedFile?: string): number {
+  const known = scopesOf(pool);
+  const changed = changedFile === undefined ? undefined : path.resolve(changedFile);
+  const listed = changed !== undefined && [...pool.keys()].some((key) => known.get(key)?.runtimeFiles.includes(changed));
+  let count = 0;
+  for (const key of [...pool.keys()]) {
+    const scope = known.get(key);
+    const hit = changed === undefined || !scope
+      || (listed ? scope.runtimeFiles.includes(changed) : related(scope.root, path.dirname(changed)));
+    if (hit) {
+      retire(pool, key);
+      count++;
+    }
+  }
+  return count;
+}
+
+/** `invalidate` over every pool of this process: for the extension, when a runtime file is saved, created or deleted. */
+export function invalidateWarmServers(changedFile?: string): number {
+  let count = 0;
+  for (const pool of [...pools]) {
+    count += invalidate(pool, changedFile);
+    if (pool.size === 0) pools.delete(pool);
+  }
+  return count;
+}
+
+export async function stopAll(pool: WarmPool<{ server: WarmServer }>): Promise<void> {
   const entries = [...pool.values()];
   pool.clear();
+  scopes.delete(pool);
+  pools.delete(pool);
   await Promise.all(entries.map((entry) => entry.then(({ server }) => server.stop(), () => undefined)));
+}
+
+function retire(pool: AnyPool, key: string): void {
+  const entry = pool.get(key);
+  pool.delete(key);
+  scopes.get(pool)?.delete(key);
+  void entry?.then(({ server }) => server.retire(), () => undefined);
+}
+
+function scopesOf(pool: AnyPool): Map<string, WarmScope> {
+  let known = scopes.get(pool);
+  if (!known) {
+    known = new Map();
+    scopes.set(pool, known);
+  }
+  for (const key of known.keys()) if (!pool.has(key)) known.delete(key);
+  return known;
+}
+
+/** One folder contains the other (or they are the same). */
+function related(a: string, b: string): boolean {
+  const inside = (child: string, parent: string) => child === parent || child.startsWith(parent.endsWith(path.sep) ? parent : parent + path.sep);
+  return inside(a, b) || inside(b, a);
 }

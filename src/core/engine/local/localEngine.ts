@@ -9,7 +9,7 @@ import { EngineError } from '../errors';
 import { deadlineOf, hostDagRoot, hostHarnessDir } from '../layout';
 import { type ParseResult, readParseResult } from '../parseResult';
 import { processChannel, type ProcessOptions, type ProcessOutcome, runProcess } from '../processTree';
-import { startOnce, stopAll, type WarmPool, WarmServer } from '../warm';
+import { invalidate, startOnce, stopAll, type WarmPool, warmScope, WarmServer } from '../warm';
 import type { Engine, ParseRequest, RunOutcome, RunRequest } from '../types';
 import { resolveInterpreter } from './interpreter';
 
@@ -22,7 +22,7 @@ const INHERITED = ['PATH', 'HOME', 'USER', 'LOGNAME', 'LANG', 'LC_ALL', 'LC_CTYP
  */
 export class LocalEngine implements Engine {
   readonly kind = 'local' as const;
-  private readonly warmServers: WarmPool = new Map();
+  private readonly warmServers: WarmPool<{ server: WarmServer }> = new Map();
 
   constructor(private readonly options: { warm?: boolean; idleMs?: number } = {}) {}
 
@@ -79,28 +79,32 @@ export class LocalEngine implements Engine {
     await stopAll(this.warmServers);
   }
 
-  /** One warm server per interpreter, DAG root and environment; started on first use, reused after. */
+  /**
+   * Stops the warm servers a changed runtime file may concern (every one when no file is named); the next
+   * parse starts a fresh one. For the extension, when a runtime file is saved, created or deleted.
+   */
+  invalidateWarm(runtimeFile?: string): number {
+    return invalidate(this.warmServers, runtimeFile);
+  }
+
+  /**
+   * One warm server per interpreter, DAG root and environment; started on first use, reused after. A server
+   * for the same DAG root and runtime files with other values (the runtime was edited) replaces the old one.
+   * Results come back on the server's stdout: no result file.
+   */
   private async parseWarm(python: string, dagRoot: string, request: ParseRequest, deadlineMs: number): Promise<ParseResult> {
     const env = this.environment(request.runtime.values);
     const key = createHash('sha256').update(JSON.stringify([python, dagRoot, env])).digest('hex');
     const entry = await startOnce(this.warmServers, key, async () => {
       request.onProgress?.({ stage: 'start', message: `starting a warm harness with ${python}` });
-      const outDir = mkdtempSync(path.join(tmpdir(), 'airflow-runtime-warm-'));
       const server = new WarmServer(processChannel(python, ['-m', 'airflow_runtime_harness', 'serve'], env), this.options.idleMs ?? 600_000, () => {
         void this.warmServers.get(key)?.then((current) => current.server === server && this.warmServers.delete(key));
-        rmSync(outDir, { recursive: true, force: true });
       });
-      return { server, outDir };
-    });
-    const out = path.join(entry.outDir, `${createHash('sha256').update(request.dagFile).digest('hex').slice(0, 16)}-${Date.now()}.json`);
-    try {
-      await entry.server.parse({ file: request.dagFile, dagsFolder: dagRoot, out, timeoutSeconds: Math.max(1, deadlineMs / 1000 - 1) }, deadlineMs, request.signal);
-      const result = readParseResult(out);
-      if (!result) throw new EngineError('harness-failed', `the warm harness wrote no result for ${request.dagFile}`);
-      return result;
-    } finally {
-      rmSync(out, { force: true });
-    }
+      return { server };
+    }, warmScope(request.runtime, dagRoot));
+    const result = await entry.server.parse({ file: request.dagFile, dagsFolder: dagRoot, timeoutSeconds: Math.max(1, deadlineMs / 1000 - 1) }, deadlineMs, request.signal);
+    if (!result) throw new EngineError('harness-failed', `the warm harness sent no result for ${request.dagFile}`);
+    return result;
   }
 
   private environment(values: RuntimeValues): Record<string, string> {

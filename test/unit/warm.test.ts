@@ -1,0 +1,288 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { EngineError } from '../../src/core/engine/errors';
+import { invalidate, invalidateWarmServers, type ServeChannel, startOnce, stopAll, type WarmPool, type WarmScope, WarmServer } from '../../src/core/engine/warm';
+
+/** A harness `serve` on the other end of a channel: we see what is sent and answer by hand. */
+class FakeHarness implements ServeChannel {
+  readonly sent: Array<Record<string, unknown>> = [];
+  stopped = false;
+  private listener?: (line: string) => void;
+  private end!: () => void;
+  readonly ended = new Promise<void>((resolve) => { this.end = resolve; });
+
+  send(line: string): void {
+    this.sent.push(JSON.parse(line) as Record<string, unknown>);
+  }
+
+  onLine(listener: (line: string) => void): void {
+    this.listener = listener;
+  }
+
+  tail(): string {
+    return 'last words on stderr';
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.end();
+  }
+
+  ready(concurrency?: number): void {
+    this.listener!(JSON.stringify({ ready: true, airflowVersion: '2.11.2', concurrency }));
+  }
+
+  reply(id: unknown, extra: Record<string, unknown> = { ok: true }): void {
+    this.listener!(JSON.stringify({ id, ...extra }));
+  }
+
+  die(): void {
+    this.end();
+  }
+}
+
+const request = (file: string) => ({ file, dagsFolder: '/dags', timeoutSeconds: 10 });
+const tick = () => new Promise((resolve) => setImmediate(resolve));
+
+function server(options: { concurrency?: number; idleMs?: number } = {}) {
+  const channel = new FakeHarness();
+  let stops = 0;
+  const warm = new WarmServer(channel, options.idleMs ?? 60_000, () => { stops++; });
+  channel.ready(options.concurrency);
+  return { channel, warm, stops: () => stops };
+}
+
+describe('a warm server', () => {
+  it('sends up to the harness concurrency at once and matches replies by id, in any order', async () => {
+    const { channel, warm } = server({ concurrency: 2 });
+    const results = ['a.py', 'b.py', 'c.py'].map((f) => warm.parse(request(f), 30_000));
+    await tick();
+    assert.deepEqual(channel.sent.map((r) => r.file), ['a.py', 'b.py']);
+    channel.reply(channel.sent[1].id, { ok: true, result: { file: 'b.py' } });
+    assert.deepEqual(await results[1], { file: 'b.py' });
+    await tick();
+    assert.deepEqual(channel.sent.map((r) => r.file), ['a.py', 'b.py', 'c.py']);
+    channel.reply(channel.sent[2].id, { ok: true, result: { file: 'c.py' } });
+    channel.reply(channel.sent[0].id, { ok: true, result: { file: 'a.py' } });
+    assert.deepEqual(await Promise.all(results), [{ file: 'a.py' }, { file: 'b.py' }, { file: 'c.py' }]);
+    await warm.stop();
+  });
+
+  it('sends one at a time to a harness that does not say its concurrency', async () => {
+    const { channel, warm } = server();
+    const both = [warm.parse(request('a.py'), 30_000), warm.parse(request('b.py'), 30_000)];
+    await tick();
+    assert.equal(channel.sent.length, 1);
+    channel.reply(channel.sent[0].id);
+    await tick();
+    assert.equal(channel.sent.length, 2);
+    channel.reply(channel.sent[1].id);
+    assert.deepEqual(await Promise.all(both), [undefined, undefined]);
+    await warm.stop();
+  });
+
+  it('asks for the result in the reply unless the request names an out file', async () => {
+    const { channel, warm } = server({ concurrency: 2 });
+    const both = [warm.parse(request('a.py'), 30_000), warm.parse({ ...request('b.py'), out: '/out/b.json' }, 30_000)];
+    await tick();
+    assert.equal('out' in channel.sent[0], false);
+    assert.equal(channel.sent[1].out, '/out/b.json');
+    assert.equal(channel.sent[0].timeout, 10);
+    channel.reply(channel.sent[0].id, { ok: true, result: { file: 'a.py' } });
+    channel.reply(channel.sent[1].id, { ok: true, out: '/out/b.json' });
+    assert.deepEqual(await Promise.all(both), [{ file: 'a.py' }, undefined]);
+    await warm.stop();
+  });
+
+  it('turns a harness error into an EngineError and stays up', async () => {
+    const { channel, warm } = server();
+    const failing = warm.parse(request('a.py'), 30_000);
+    await tick();
+    channel.reply(channel.sent[0].id, { ok: false, error: 'HarnessError: no such file: a.py' });
+    await assert.rejects(failing, (e: EngineError) => e.code === 'harness-failed' && /no such file/.test(e.message));
+    assert.equal(warm.running, true);
+    await warm.stop();
+  });
+
+  it('answers a cancelled parse at once, but keeps its slot until the harness answers', async () => {
+    const { channel, warm } = server();
+    const abort = new AbortController();
+    const cancelled = warm.parse(request('a.py'), 30_000, abort.signal);
+    const next = warm.parse(request('b.py'), 30_000);
+    await tick();
+    abort.abort();
+    await assert.rejects(cancelled, (e: EngineError) => e.code === 'cancelled');
+    await tick();
+    assert.equal(channel.sent.length, 1, 'b.py waits: the harness is still parsing a.py');
+    channel.reply(channel.sent[0].id);
+    await tick();
+    assert.equal(channel.sent[1].file, 'b.py');
+    channel.reply(channel.sent[1].id, { ok: true, result: { file: 'b.py' } });
+    assert.deepEqual(await next, { file: 'b.py' });
+    assert.equal(warm.running, true);
+    await warm.stop();
+  });
+
+  it('a parse cancelled while waiting for a slot is never sent', async () => {
+    const { channel, warm } = server();
+    const first = warm.parse(request('a.py'), 30_000);
+    const abort = new AbortController();
+    const waiting = warm.parse(request('b.py'), 30_000, abort.signal);
+    await tick();
+    abort.abort();
+    await assert.rejects(waiting, (e: EngineError) => e.code === 'cancelled');
+    channel.reply(channel.sent[0].id);
+    await first;
+    await tick();
+    assert.deepEqual(channel.sent.map((r) => r.file), ['a.py']);
+    await warm.stop();
+  });
+
+  it('fails every request in flight or waiting when the harness dies, and says so once stopped', async () => {
+    const { channel, warm, stops } = server({ concurrency: 1 });
+    const inFlight = warm.parse(request('a.py'), 30_000);
+    const waiting = warm.parse(request('b.py'), 30_000);
+    await tick();
+    channel.die();
+    await assert.rejects(inFlight, /the warm harness ended:\nlast words on stderr/);
+    await assert.rejects(waiting, /the warm harness ended/);
+    assert.equal(warm.running, false);
+    assert.equal(stops(), 1);
+    await assert.rejects(warm.parse(request('c.py'), 30_000), /the warm harness ended/);
+  });
+
+  it('a harness that does not answer past its own deadline is stopped: that parse times out, the others fail', async (t) => {
+    t.mock.timers.enable({ apis: ['setTimeout'] });
+    const { channel, warm } = server({ concurrency: 2 });
+    const hung = warm.parse({ ...request('hang.py'), timeoutSeconds: 7 }, 10_000);
+    const other = warm.parse(request('ok.py'), 30_000);
+    await tick();
+    await tick();
+    assert.equal(channel.sent.length, 2);
+    t.mock.timers.tick(10_000 + 2_999); // 7 s timeout + 2 s kill grace < 10 s deadline: the backstop is 10 + 3 s
+    assert.equal(channel.stopped, false);
+    t.mock.timers.tick(1);
+    await assert.rejects(hung, (e: EngineError) => e.code === 'timeout' && /10 s/.test(e.message));
+    await assert.rejects(other, (e: EngineError) => e.code === 'harness-failed' && /its parse of hang.py did not answer/.test(e.message));
+    assert.equal(channel.stopped, true);
+  });
+
+  it('stops itself after idleMs without work', async () => {
+    const { channel, warm } = server({ idleMs: 20 });
+    const parsed = warm.parse(request('a.py'), 30_000);
+    await tick();
+    channel.reply(channel.sent[0].id);
+    await parsed;
+    await new Promise((resolve) => setTimeout(resolve, 60));
+    assert.equal(channel.stopped, true);
+    assert.equal(warm.running, false);
+  });
+
+  it('a retired server finishes what it accepted, then stops', async () => {
+    const { channel, warm } = server();
+    const accepted = [warm.parse(request('a.py'), 30_000), warm.parse(request('b.py'), 30_000)];
+    await tick();
+    warm.retire();
+    assert.equal(channel.stopped, false);
+    channel.reply(channel.sent[0].id);
+    await tick();
+    channel.reply(channel.sent[1].id);
+    await Promise.all(accepted);
+    await tick();
+    assert.equal(channel.stopped, true);
+  });
+});
+
+type Entry = { server: WarmServer; name: string };
+
+/** A pool whose servers talk to fake harnesses; `started` lists the names started, in order. */
+function pool() {
+  const servers: WarmPool<Entry> = new Map();
+  const channels = new Map<string, FakeHarness>();
+  const start = (name: string) => async (): Promise<Entry> => {
+    const channel = new FakeHarness();
+    channels.set(name, channel);
+    const warm = new WarmServer(channel, 60_000, () => undefined);
+    channel.ready(1);
+    return { server: warm, name };
+  };
+  return { servers, channels, start };
+}
+
+const scope = (root: string, runtimeFiles: string[]): WarmScope => ({ identity: JSON.stringify([root, runtimeFiles]), root, runtimeFiles });
+
+describe('the warm pool', () => {
+  it('starts one server per key, even when two parses ask at once', async () => {
+    const { servers, channels, start } = pool();
+    const [a, b] = await Promise.all([startOnce(servers, 'k1', start('first')), startOnce(servers, 'k1', start('second'))]);
+    assert.equal(a, b);
+    assert.deepEqual([...channels.keys()], ['first']);
+    await stopAll(servers);
+    assert.equal(channels.get('first')!.stopped, true);
+  });
+
+  it('replaces a server that stopped', async () => {
+    const { servers, start } = pool();
+    const first = await startOnce(servers, 'k1', start('first'));
+    await first.server.stop();
+    const second = await startOnce(servers, 'k1', start('second'));
+    assert.equal(second.name, 'second');
+    await stopAll(servers);
+  });
+
+  it('a new key for the same DAG root and runtime files (the runtime was edited) retires the old server', async () => {
+    const { servers, channels, start } = pool();
+    const files = ['/ws/airflow-runtime.yaml', '/ws/dags/etl.airflow-runtime.yaml'];
+    await startOnce(servers, 'old-values', start('old'), scope('/ws/dags', files));
+    await startOnce(servers, 'other-dag', start('other'), scope('/ws/dags', ['/ws/airflow-runtime.yaml']));
+    await startOnce(servers, 'new-values', start('new'), scope('/ws/dags', files));
+    await tick();
+    assert.equal(channels.get('old')!.stopped, true);
+    assert.equal(channels.get('other')!.stopped, false, 'another runtime under the same root stays');
+    assert.deepEqual([...servers.keys()].sort(), ['new-values', 'other-dag']);
+    await stopAll(servers);
+  });
+
+  it('invalidate stops the servers made of a changed runtime file, and only those', async () => {
+    const { servers, channels, start } = pool();
+    await startOnce(servers, 'a', start('a'), scope('/ws/dags', ['/ws/airflow-runtime.yaml', '/ws/dags/a.airflow-runtime.yaml']));
+    await startOnce(servers, 'b', start('b'), scope('/ws/dags', ['/ws/airflow-runtime.yaml']));
+    await startOnce(servers, 'c', start('c'), scope('/ws2/dags', ['/ws2/airflow-runtime.yaml']));
+    assert.equal(invalidate(servers, '/ws/dags/a.airflow-runtime.yaml'), 1);
+    await tick();
+    assert.deepEqual([...channels].filter(([, c]) => c.stopped).map(([n]) => n), ['a']);
+    assert.equal(invalidate(servers, '/ws/airflow-runtime.yaml'), 1);
+    assert.deepEqual([...servers.keys()], ['c']);
+    await stopAll(servers);
+  });
+
+  it('a runtime file no server was made of (a new one) stops the servers whose DAG root shares its folder line', async () => {
+    const { servers, start } = pool();
+    await startOnce(servers, 'a', start('a'), scope('/ws/dags', ['/ws/airflow-runtime.yaml']));
+    await startOnce(servers, 'c', start('c'), scope('/ws2/dags', []));
+    assert.equal(invalidate(servers, '/ws/dags/team/airflow-runtime.yaml'), 1);
+    assert.deepEqual([...servers.keys()], ['c']);
+    await stopAll(servers);
+  });
+
+  it('a server without a scope is stopped by any change; no file named stops all', async () => {
+    const { servers, start } = pool();
+    await startOnce(servers, 'unscoped', start('unscoped'));
+    await startOnce(servers, 'scoped', start('scoped'), scope('/ws/dags', ['/ws/airflow-runtime.yaml']));
+    assert.equal(invalidate(servers, '/elsewhere/airflow-runtime.yaml'), 1);
+    assert.deepEqual([...servers.keys()], ['scoped']);
+    assert.equal(invalidate(servers), 1);
+    assert.equal(servers.size, 0);
+  });
+
+  it('invalidateWarmServers reaches every pool of the process', async () => {
+    const one = pool();
+    const two = pool();
+    await startOnce(one.servers, 'a', one.start('a'), scope('/ws/dags', ['/ws/airflow-runtime.yaml']));
+    await startOnce(two.servers, 'b', two.start('b'), scope('/ws/dags', ['/ws/airflow-runtime.yaml']));
+    assert.equal(invalidateWarmServers('/ws/airflow-runtime.yaml'), 2);
+    await tick();
+    assert.equal(one.channels.get('a')!.stopped, true);
+    assert.equal(two.channels.get('b')!.stopped, true);
+  });
+});
