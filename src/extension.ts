@@ -28,7 +28,7 @@ export function activate(context: vscode.ExtensionContext): AirflowRuntimeApi {
   const tree = new DagTree(project);
   const testing = new TaskTesting(project);
   context.subscriptions.push(project, tree, testing, vscode.window.createTreeView('airflowRuntime.dagFiles', { treeDataProvider: tree, showCollapseAll: true }));
-  registerRuntimeFileDiagnostics(context, () => project.runtimesChanged());
+  registerRuntimeFileDiagnostics(context, (file) => project.runtimesChanged(file));
   registerRuntimeFileEditing(context);
   registerParseDiagnostics(context, project);
   registerCommands(context, project, tree, testing);

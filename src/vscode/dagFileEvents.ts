@@ -1,6 +1,5 @@
-import { statSync } from 'node:fs';
 import * as vscode from 'vscode';
-import { isRuntimeFile, type Project } from './project';
+import { isRuntimeFile, modifiedAt, type Project } from './project';
 import { readSettings } from './settings';
 
 const PARSE_DEBOUNCE_MS = 300;
@@ -33,7 +32,7 @@ export function registerDagFileEvents(context: vscode.ExtensionContext, project:
     vscode.workspace.onDidSaveTextDocument((document) => {
       if (isRuntimeFile(document.uri)) {
         // The runtime of open DAG files changed: parse them again in it.
-        project.runtimesChanged();
+        project.runtimesChanged(document.uri.fsPath);
         return vscode.window.visibleTextEditors.forEach((editor) => autoParse(editor.document, true));
       }
       autoParse(document, false);
@@ -48,10 +47,3 @@ export function registerDagFileEvents(context: vscode.ExtensionContext, project:
   void project.scan().then(() => vscode.workspace.textDocuments.forEach((d) => autoParse(d, true)));
 }
 
-function modifiedAt(file: string): number | undefined {
-  try {
-    return statSync(file).mtimeMs;
-  } catch {
-    return undefined;
-  }
-}

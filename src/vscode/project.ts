@@ -1,3 +1,4 @@
+import { statSync } from 'node:fs';
 import * as path from 'node:path';
 import picomatch from 'picomatch';
 import * as vscode from 'vscode';
@@ -85,10 +86,20 @@ export class Project implements vscode.Disposable {
     this.forgotten.fire(file);
   }
 
-  /** A runtime file or a runtime setting changed: runtimes are resolved again, and results say so. */
-  runtimesChanged(): void {
+  /**
+   * A runtime file (or a runtime setting, with no file) changed: runtimes are resolved again, results say
+   * they are stale, and warm runtimes made from the old values stop (the next parse starts a fresh one).
+   */
+  runtimesChanged(changedFile?: string): void {
     const files = this.runtimes.invalidate();
-    this.parser.states.markStale(files);
+    const changedAt = changedFile ? modifiedAt(changedFile) : undefined;
+    this.parser.states.markStale(files, changedAt);
+    if (this.session.status.state === 'ready') {
+      void import('../core/engine/warm').then(({ invalidateWarmServers }) => {
+        const stopped = invalidateWarmServers(changedFile, changedAt);
+        if (stopped) this.log.info(`stopped ${stopped} warm runtime(s) made from the old ${changedFile ? vscode.workspace.asRelativePath(changedFile) : 'settings'}`);
+      });
+    }
   }
 
   configurationChanged(event: vscode.ConfigurationChangeEvent): void {
@@ -135,4 +146,13 @@ export class Project implements vscode.Disposable {
 
 export function isRuntimeFile(uri: vscode.Uri): boolean {
   return uri.scheme === 'file' && !!runtimeFileScope(uri.fsPath);
+}
+
+/** When a file was last written; undefined when it is gone (a deletion is news to everyone). */
+export function modifiedAt(file: string): number | undefined {
+  try {
+    return statSync(file).mtimeMs;
+  } catch {
+    return undefined;
+  }
 }

@@ -13,7 +13,7 @@ const SCHEMA_CODES = new Set<ProblemCode>(['yaml-syntax', 'not-a-mapping', 'unkn
  * Validation of every runtime file of the workspace: open ones as the user types, the others from disk, so
  * a broken runtime file shows in Problems before anyone opens it. One collection, replaced per file.
  */
-export function registerRuntimeFileDiagnostics(context: vscode.ExtensionContext, onChanged: () => void): void {
+export function registerRuntimeFileDiagnostics(context: vscode.ExtensionContext, onChanged: (file: string) => void): void {
   const diagnostics = vscode.languages.createDiagnosticCollection('airflow-runtime-files');
   const check = (uri: vscode.Uri, text: string) => {
     const folder = vscode.workspace.getWorkspaceFolder(uri);
@@ -41,9 +41,9 @@ export function registerRuntimeFileDiagnostics(context: vscode.ExtensionContext,
     vscode.workspace.onDidChangeTextDocument((event) => checkDocument(event.document)),
     // A closed file keeps its problems: they are still true of what is on disk.
     vscode.workspace.onDidCloseTextDocument((document) => { if (runtimeFileScope(document.fileName)) checkDisk(document.uri); }),
-    watcher.onDidCreate((uri) => { checkDisk(uri); onChanged(); }),
-    watcher.onDidChange((uri) => { checkDisk(uri); onChanged(); }),
-    watcher.onDidDelete((uri) => { diagnostics.delete(uri); onChanged(); }),
+    watcher.onDidCreate((uri) => { checkDisk(uri); onChanged(uri.fsPath); }),
+    watcher.onDidChange((uri) => { checkDisk(uri); onChanged(uri.fsPath); }),
+    watcher.onDidDelete((uri) => { diagnostics.delete(uri); onChanged(uri.fsPath); }),
   );
   vscode.workspace.textDocuments.forEach(checkDocument);
   // Not awaited: activation does not wait for a workspace search.

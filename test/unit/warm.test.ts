@@ -53,6 +53,21 @@ function server(options: { concurrency?: number; idleMs?: number } = {}) {
 }
 
 describe('a warm server', () => {
+  it('retired while starting, it still answers the callers that were waiting for it, then stops', async () => {
+    const channel = new FakeHarness();
+    const warm = new WarmServer(channel, 60_000, () => undefined);
+    warm.retire();
+    const result = warm.parse(request('a.py'), 30_000);
+    await tick();
+    assert.equal(channel.stopped, false, 'stopped before the waiting caller was served');
+    channel.ready();
+    await tick();
+    channel.reply(channel.sent[0].id, { ok: true, result: { format: 'x' } });
+    assert.deepEqual(await result, { format: 'x' });
+    await tick();
+    assert.equal(channel.stopped, true);
+  });
+
   it('sends up to the harness concurrency at once and matches replies by id, in any order', async () => {
     const { channel, warm } = server({ concurrency: 2 });
     const results = ['a.py', 'b.py', 'c.py'].map((f) => warm.parse(request(f), 30_000));
@@ -262,6 +277,15 @@ describe('the warm pool', () => {
     await startOnce(servers, 'c', start('c'), scope('/ws2/dags', []));
     assert.equal(invalidate(servers, '/ws/dags/team/airflow-runtime.yaml'), 1);
     assert.deepEqual([...servers.keys()], ['c']);
+    await stopAll(servers);
+  });
+
+  it('a server whose runtime was read after the change already has it and is kept (watchers report late)', async () => {
+    const { servers, start } = pool();
+    const changedAt = Date.now() - 1000;
+    await startOnce(servers, 'a', start('a'), scope('/ws/dags', ['/ws/airflow-runtime.yaml']));
+    assert.equal(invalidate(servers, '/ws/dags/team/airflow-runtime.yaml', changedAt), 0);
+    assert.equal(invalidate(servers, '/ws/dags/team/airflow-runtime.yaml', Date.now() + 1000), 1);
     await stopAll(servers);
   });
 

@@ -63,6 +63,8 @@ export class WarmServer {
   private idleTimer?: NodeJS.Timeout;
   private alive = true;
   private retiring = false;
+  /** Requests waiting for the server to be ready: a retired server serves them before it stops. */
+  private starting = 0;
   private failure?: EngineError;
   readonly ready: Promise<string>;
 
@@ -105,7 +107,13 @@ export class WarmServer {
    * or with undefined once the result file is written.
    */
   async parse(request: ServeRequest, deadlineMs: number, signal?: AbortSignal): Promise<ParseResult | undefined> {
-    await this.ready;
+    // A caller that holds this server is owed an answer even if it is retired while starting.
+    this.starting++;
+    try {
+      await this.ready;
+    } finally {
+      this.starting--;
+    }
     await this.slot(signal);
     return this.send(request, deadlineMs, signal);
   }
@@ -113,7 +121,8 @@ export class WarmServer {
   /** Stops once the requests already accepted are answered: its runtime has been superseded. */
   retire(): void {
     this.retiring = true;
-    this.pump();
+    // Not before it is ready: whoever was handed this server while it started gets its answer first.
+    void this.ready.then(() => this.pump(), () => undefined);
   }
 
   async stop(): Promise<void> {
@@ -150,7 +159,7 @@ export class WarmServer {
   /** A slot freed up: the next waiting request goes; with nothing left to do, idle (or stop when retiring). */
   private pump(): void {
     while (this.waiting.length && (this.active < this.concurrency || !this.alive)) this.waiting.shift()!();
-    if (!this.alive || this.active > 0 || this.waiting.length > 0) return;
+    if (!this.alive || this.active > 0 || this.waiting.length > 0 || this.starting > 0) return;
     if (this.retiring) void this.stop();
     else this.touch();
   }
@@ -228,6 +237,8 @@ export interface WarmScope {
   root: string;
   /** The runtime files its runtime was made of (host paths). */
   runtimeFiles: readonly string[];
+  /** When its runtime was read (ms since the epoch): a change older than that is already in it. */
+  startedAt?: number;
 }
 
 /** The scope of a server for a runtime: its DAG root and the chain of runtime files, not their values. */
@@ -262,7 +273,7 @@ export async function startOnce<E extends { server: WarmServer }>(pool: WarmPool
     for (const [other, otherScope] of known) {
       if (other !== key && otherScope.identity === scope.identity) retire(pool, other);
     }
-    known.set(key, scope);
+    known.set(key, { ...scope, startedAt: Date.now() });
   }
   pools.add(pool as AnyPool);
   const starting = start();
@@ -274,15 +285,18 @@ export async function startOnce<E extends { server: WarmServer }>(pool: WarmPool
 /**
  * Retires the servers of `pool` that a changed runtime file may concern: those whose runtime was made
  * of it, or, for a file none of them was made of (a new one), those whose DAG root shares a folder line
- * with it; every server with no scope; every server when no file is named. Returns how many.
+ * with it; every server with no scope; every server when no file is named. A server whose runtime was
+ * read after `changedAt` already has the change (file watchers report late) and is kept. Returns how many.
  */
-export function invalidate(pool: WarmPool<{ server: WarmServer }>, changedFile?: string): number {
+export function invalidate(pool: WarmPool<{ server: WarmServer }>, changedFile?: string, changedAt?: number): number {
   const known = scopesOf(pool);
   const changed = changedFile === undefined ? undefined : path.resolve(changedFile);
+  const current = (scope: WarmScope | undefined) => changedAt !== undefined && scope?.startedAt !== undefined && scope.startedAt > changedAt;
   const listed = changed !== undefined && [...pool.keys()].some((key) => known.get(key)?.runtimeFiles.includes(changed));
   let count = 0;
   for (const key of [...pool.keys()]) {
     const scope = known.get(key);
+    if (current(scope)) continue;
     const hit = changed === undefined || !scope
       || (listed ? scope.runtimeFiles.includes(changed) : related(scope.root, path.dirname(changed)));
     if (hit) {
@@ -294,10 +308,10 @@ export function invalidate(pool: WarmPool<{ server: WarmServer }>, changedFile?:
 }
 
 /** `invalidate` over every pool of this process: for the extension, when a runtime file is saved, created or deleted. */
-export function invalidateWarmServers(changedFile?: string): number {
+export function invalidateWarmServers(changedFile?: string, changedAt?: number): number {
   let count = 0;
   for (const pool of [...pools]) {
-    count += invalidate(pool, changedFile);
+    count += invalidate(pool, changedFile, changedAt);
     if (pool.size === 0) pools.delete(pool);
   }
   return count;

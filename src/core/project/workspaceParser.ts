@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import { EngineError } from '../engine/errors';
 import type { ParseResult } from '../engine/parseResult';
 import type { ProgressEvent } from '../engine/types';
@@ -32,6 +33,8 @@ export class WorkspaceParser {
 
   /** Parse `file` after `delayMs` of quiet; resolves when a parse that started after this call is done. */
   parse(file: string, delayMs = 0): Promise<void> {
+    // A file deleted in the meantime is not brought back by a late request (a watcher, a tree refresh).
+    if (!existsSync(file)) return Promise.resolve();
     this.states.add(file);
     return this.queue.request(file, delayMs);
   }
@@ -68,6 +71,9 @@ export class WorkspaceParser {
       const { engine } = await this.session.engine();
       signal.throwIfAborted();
       const result = await engine.parse({ dagFile: file, runtime, signal, onProgress: (event) => this.events.onProgress(file, event) });
+      // Forgotten (deleted, renamed) while it parsed: its result would bring back what was cleared.
+      if (!this.states.get(file)) return;
+      signal.throwIfAborted();
       this.states.finishParsing(file, { result });
       const dags = result.dags.length;
       this.events.log(`parsed ${file} in ${Date.now() - started} ms (${engine.kind}): ${dags} DAG${dags === 1 ? '' : 's'}, ${result.importErrors.length} import error(s)`);

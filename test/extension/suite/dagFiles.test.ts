@@ -156,3 +156,38 @@ suite('engine problems', () => {
     if (process.env.AIRFLOW_RUNTIME_REQUIRE_REAL) assert.equal(status.kind, 'docker', 'CI runs the extension against Docker');
   });
 });
+
+suite('runtime file changes', () => {
+  test('a new runtime file beside a DAG file changes how it parses, and its old result is marked stale', async () => {
+    const api = await extensionApi();
+    const dagFile = workspaceFile('dags', 'team_a', 'needs_env.py');
+    const runtimeFile = workspaceFile('dags', 'team_a', 'needs_env.airflow-runtime.yaml');
+    fs.writeFileSync(dagFile, [
+      'import os',
+      'from datetime import datetime',
+      'from airflow import DAG',
+      'from airflow.operators.empty import EmptyOperator',
+      '',
+      'REGION = os.environ["REPORT_REGION"]',
+      '',
+      'with DAG(dag_id=f"needs_env_{REGION}", schedule=None, start_date=datetime(2024, 1, 1)):',
+      '    EmptyOperator(task_id="noop")',
+      '',
+    ].join('\n'));
+    try {
+      await api.project.reconsider(dagFile);
+      const before = await vscode.commands.executeCommand<{ state: string }>('airflowRuntime.parseFile', vscode.Uri.file(dagFile));
+      assert.equal(before?.state, 'import-error', JSON.stringify(before));
+      assert.equal(ourDiagnostics(dagFile)[0]?.range.start.line, 5);
+      fs.writeFileSync(runtimeFile, 'env:\n  REPORT_REGION: emea\n');
+      await eventually(() => api.tree.snapshot().find((row) => row.file === dagFile)?.state, (state) => state === 'stale', 'the old result marked stale');
+      const after = await vscode.commands.executeCommand<{ state: string; result?: { dags: { dagId: string }[] } }>('airflowRuntime.parseFile', vscode.Uri.file(dagFile));
+      assert.equal(after?.state, 'parsed', JSON.stringify(after));
+      assert.deepEqual(after.result?.dags.map((d) => d.dagId), ['needs_env_emea']);
+      await eventually(() => ourDiagnostics(dagFile), (d) => d.length === 0, 'diagnostics once the runtime sets the variable');
+    } finally {
+      fs.rmSync(runtimeFile, { force: true });
+      fs.rmSync(dagFile, { force: true });
+    }
+  });
+});

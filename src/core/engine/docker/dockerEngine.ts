@@ -13,7 +13,7 @@ import { lineSplitter } from '../lines';
 import { CONTAINER_CACHE, CONTAINER_HARNESS, CONTAINER_OUT, dagsFolderOf, deadlineOf, hostDagRoot, hostHarnessDir, PathMap } from '../layout';
 import { isParseResult, mapResultPaths, type ParseResult, readParseResult } from '../parseResult';
 import type { Engine, ParseRequest, RunOutcome, RunRequest, WorkOptions } from '../types';
-import { type ServeChannel, startOnce, stopAll, type WarmPool, WarmServer } from '../warm';
+import { type ServeChannel, startOnce, stopAll, type WarmPool, warmScope, WarmServer } from '../warm';
 import { type ArchiveEntry, checkLimits, copyLimits, firstFileOf, megabytes, packEntries, snapshotTrees, type TreeSnapshot, type TreeSource, treeChanges } from './archive';
 import { dockerOptions, type EndpointCandidate, endpointCandidates } from './endpoint';
 import { ensureImage } from './images';
@@ -76,8 +76,6 @@ interface RemoteCopy {
   sources: Placement[];
   copied: Map<string, ArchiveEntry>;
   syncing: Promise<void>;
-  /** Result files already read, removed with the next change sent. */
-  stale: string[];
 }
 
 /** Where the harness writes results, as a folder anyone may write to (the image's user may not be root). */
@@ -88,7 +86,7 @@ export class DockerEngine implements Engine {
   readonly kind = 'docker' as const;
   private readonly pulled = new Set<string>();
   private readonly owner = `${os.hostname()}:${process.pid}`;
-  private readonly warmServers: WarmPool = new Map();
+  private readonly warmServers: WarmPool<{ server: WarmServer }> = new Map();
   private readonly remoteCopies = new WeakMap<WarmServer, RemoteCopy>();
 
   constructor(readonly connection: DockerConnection, private readonly options: { warm?: boolean; idleMs?: number } = {}) {}
@@ -182,31 +180,21 @@ export class DockerEngine implements Engine {
     const entry = await startOnce(this.warmServers, key, async () => {
       request.onProgress?.({ stage: 'start', message: `starting a warm harness in ${image}` });
       const copy = this.copyMode ? this.snapshot(request) : undefined;
-      const outDir = copy ? '' : mkdtempSync(path.join(os.tmpdir(), 'airflow-runtime-warm-'));
-      if (outDir) chmodSync(outDir, 0o777);
-      spec.HostConfig!.Binds = copy ? [] : [...binds, `${outDir}:${CONTAINER_OUT}`];
+      spec.HostConfig!.Binds = copy ? [] : binds;
       spec.Labels![LABEL_DAG_FILE] = `warm:${map.toHost(dagsFolder)}`;
       const { channel, container } = await this.serveContainer(spec, copy && ((c) => this.copyIn(c, copy, request)));
       const server = new WarmServer(channel, this.options.idleMs ?? 600_000, () => {
         void this.warmServers.get(key)?.then((current) => current.server === server && this.warmServers.delete(key));
-        if (outDir) rmSync(outDir, { recursive: true, force: true });
       });
-      if (copy) this.remoteCopies.set(server, { container, sources: this.placements(request), copied: copy.entries, syncing: Promise.resolve(), stale: [] });
-      return { server, outDir };
-    });
+      if (copy) this.remoteCopies.set(server, { container, sources: this.placements(request), copied: copy.entries, syncing: Promise.resolve() });
+      return { server };
+    }, warmScope(request.runtime, this.placements(request)[0].host));
     const remote = this.remoteCopies.get(entry.server);
-    const name = `${createHash('sha256').update(request.dagFile).digest('hex').slice(0, 16)}-${Date.now()}.json`;
-    const out = `${CONTAINER_OUT}/${name}`;
-    try {
-      if (remote) await this.syncCopy(remote);
-      await entry.server.parse({ file: map.toRuntime(request.dagFile), dagsFolder, out, timeoutSeconds: Math.max(1, deadlineMs / 1000 - 2) }, deadlineMs, request.signal);
-      const result = remote ? await this.resultFrom(remote.container, out) : readParseResult(path.join(entry.outDir, name));
-      if (!result) throw new EngineError('harness-failed', `the warm harness wrote no result for ${request.dagFile}`);
-      return result;
-    } finally {
-      if (remote) remote.stale.push(out);
-      else rmSync(path.join(entry.outDir, name), { force: true });
-    }
+    if (remote) await this.syncCopy(remote);
+    // The result comes back in the reply: no result file to share with a server that may stop right after.
+    const result = await entry.server.parse({ file: map.toRuntime(request.dagFile), dagsFolder, timeoutSeconds: Math.max(1, deadlineMs / 1000 - 2) }, deadlineMs, request.signal);
+    if (!result) throw new EngineError('harness-failed', `the warm harness sent no result for ${request.dagFile}`);
+    return result;
   }
 
   /** Sends a warm container what changed in its trees since the last request, one sync at a time. */
@@ -215,7 +203,7 @@ export class DockerEngine implements Engine {
       const snapshot = snapshotTrees(copy.sources);
       checkLimits(snapshot, copy.sources.map((s) => s.host), copyLimits());
       const { changed, removed } = treeChanges(copy.copied, snapshot.entries);
-      const doomed = [...removed.map((name) => `/${name}`), ...(removed.length || changed.length || copy.stale.length >= 32 ? copy.stale.splice(0) : [])];
+      const doomed = removed.map((name) => `/${name}`);
       if (doomed.length) await this.exec(copy.container, ['rm', '-rf', '--', ...doomed]);
       if (changed.length) await copy.container.putArchive(packEntries(changed), { path: '/' });
       copy.copied = snapshot.entries;
