@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import time
 from pathlib import Path
@@ -117,3 +118,50 @@ def test_serve_answers_requests_at_once_in_any_order_with_results_inline(version
         proc.stdin.close()
         proc.wait(timeout=60)
     assert proc.returncode == 0
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    for name in os.listdir("/proc"):
+        if name.isdigit():
+            try:
+                with open(f"/proc/{name}/stat") as fh:
+                    stat = fh.read()
+            except OSError:
+                continue
+            if int(stat[stat.rfind(")") + 2:].split()[1]) == pid:
+                found.append(int(name))
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            stat = fh.read()
+    except OSError:
+        return False
+    return stat[stat.rfind(")") + 2:].split()[0] != "Z"  # a zombie is dead, waiting to be reaped
+
+
+def test_serve_killed_leaves_no_child(version, python_for, tmp_path):
+    """Its children leave its process group (setsid); killed while one hangs, it must not leave them behind."""
+    server = Server([str(python_for(version)), "-m", "airflow_runtime_harness", "serve"], harness_env())
+    try:
+        server.proc.stdin.write(json.dumps({"id": 1, "file": str(CORPUS / "hang.py"), "dagsFolder": str(CORPUS),
+                                            "timeout": 60}) + "\n")
+        server.proc.stdin.flush()
+        deadline = time.monotonic() + 10
+        while len(_children(server.proc.pid)) < 2 and time.monotonic() < deadline:
+            time.sleep(0.05)  # the hanging parse, and the child forked ahead of the next request
+        children = _children(server.proc.pid)
+        assert len(children) == 2, children
+        server.proc.kill()
+        server.proc.wait(timeout=10)
+        deadline = time.monotonic() + 5
+        while any(_alive(c) for c in children) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not [c for c in children if _alive(c)], "children outlived their server"
+    finally:
+        for child in _children(server.proc.pid):
+            os.kill(child, 9)
+        server.close()
