@@ -28,6 +28,7 @@ GRACE_SECONDS = 2.0
 # child gets this long to import Airflow.
 STARTUP_SECONDS = 120.0
 START = b"\x00"
+END = b"\n"  # after a complete result (JSON on one line); a result cut short lacks it
 # After its parent's last request a child forked ahead waits this long for the next one before it
 # pre-warms: a stream of requests (a folder) is not slowed by pre-warming, a lone one (a save) is sped up.
 PREWARM_AFTER_SECONDS = 0.05
@@ -144,7 +145,12 @@ class Child:
             message = json.loads(line)
             data = job(res_w, message["request"], message["timeout"])
             if data is not None:
-                _write_all(res_w, data)
+                _write_all(res_w, data + END)
+                # Done: close our ends of both pipes now rather than at exit, which first tears down the
+                # address space (milliseconds for a process this size): the parent need not wait for that.
+                os.close(res_w)
+                os.close(1)
+                os.close(2)
         except BaseException:
             try:
                 os.write(2, traceback.format_exc().encode())
@@ -220,6 +226,12 @@ class Child:
                 outcome.status = status
                 self._exited_at = time.monotonic()
                 _kill_group(self.pid)  # leftovers the DAG started would hold our pipe open
+        if outcome.status is None and not self.fds and self._result.endswith(END):
+            # a complete result and both pipes closed: the child is only exiting now; reaped later
+            _kill_group(self.pid)  # what the DAG started, as at the end of any child
+            _unreaped.add(self.pid)
+            self._finish()
+            return True
         now = time.monotonic()
         if outcome.status is None and self._hard_deadline is not None and now >= self._hard_deadline:
             outcome.killed = True
@@ -235,22 +247,33 @@ class Child:
         if self.req_w >= 0:
             os.close(self.req_w)
             self.req_w = -1
+        if self.done:
+            return
         if self.outcome.status is None:
             _kill_group(self.pid)
             _, self.outcome.status = os.waitpid(self.pid, 0)
         self._finish()
 
     def _finish(self) -> None:
-        if self.done:
-            return
         self.done = True
         for fd in (self.out_r, self.res_r, self.pidfd):
             _close_quietly(fd)
         self.fds = []
         Child._open.pop(self.pid, None)
-        if self.outcome.status is None:
-            _, self.outcome.status = os.waitpid(self.pid, 0)
         self.outcome.result = bytes(self._result)
+
+
+_unreaped: set = set()  # children that gave their result and were left to exit
+
+
+def _reap_finished() -> None:
+    for pid in list(_unreaped):
+        try:
+            done, _ = os.waitpid(pid, os.WNOHANG)
+        except ChildProcessError:
+            done = pid
+        if done:
+            _unreaped.discard(pid)
 
 
 def wait_for(children: list, extra_fds=(), timeout: float | None = None) -> list:
@@ -276,6 +299,7 @@ def wait_for(children: list, extra_fds=(), timeout: float | None = None) -> list
                 key.data.on_readable(key.fd)
         for child in children:
             child.poll()
+        _reap_finished()
         return ready
     finally:
         sel.close()
