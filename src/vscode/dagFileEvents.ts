@@ -25,6 +25,8 @@ export function registerDagFileEvents(context: vscode.ExtensionContext, project:
       void project.reconsider(uri.fsPath);
     }),
     python.onDidDelete((uri) => project.forget(uri.fsPath)),
+    // Deleted in the editor (explorer, refactorings): known at once, without waiting for the file watcher.
+    vscode.workspace.onDidDeleteFiles((event) => event.files.forEach((uri) => project.forget(uri.fsPath))),
     vscode.workspace.onDidRenameFiles((event) => event.files.forEach(({ oldUri, newUri }) => {
       project.forget(oldUri.fsPath);
       void project.reconsider(newUri.fsPath);

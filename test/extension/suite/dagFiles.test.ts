@@ -111,8 +111,11 @@ suite('import errors in helper modules, and files that go away', () => {
       const [atImport] = await eventually(() => ourDiagnostics(dagFile), (d) => d.length > 0, 'diagnostics of the DAG file');
       assert.equal(atImport.range.start.line, 3, 'at `from broken_helpers import json`');
     } finally {
-      fs.rmSync(dagFile, { force: true });
-      fs.rmSync(helper, { force: true });
+      // Deleted as a person does in the explorer (the file watcher alone can be late on a busy machine).
+      const edit = new vscode.WorkspaceEdit();
+      edit.deleteFile(vscode.Uri.file(dagFile), { ignoreIfNotExists: true });
+      edit.deleteFile(vscode.Uri.file(helper), { ignoreIfNotExists: true });
+      await vscode.workspace.applyEdit(edit);
     }
     await eventually(() => [...ourDiagnostics(helper), ...ourDiagnostics(dagFile)], (d) => d.length === 0, 'diagnostics after the files were deleted');
     await eventually(() => api.tree.snapshot().map((row) => row.file), (files) => !files.includes(dagFile), 'the deleted file in the tree');
