@@ -6,6 +6,19 @@ import * as vscode from 'vscode';
 import type { TaskRunReport } from '../../../src/vscode/testing';
 import { extensionApi, workspaceFile } from './workspace';
 
+/** A DAG file of one BashOperator task, written into the test workspace. */
+function writeBashDag(file: string, dagId: string, taskId: string, command: string): void {
+  fs.writeFileSync(file, [
+    'from datetime import datetime',
+    'from airflow import DAG',
+    'from airflow.operators.bash import BashOperator',
+    '',
+    `with DAG(dag_id="${dagId}", schedule=None, start_date=datetime(2024, 1, 1)):`,
+    `    BashOperator(task_id="${taskId}", bash_command="${command}")`,
+    '',
+  ].join('\n'));
+}
+
 async function runTask(file: string, dagId: string, taskId: string): Promise<TaskRunReport> {
   const api = await extensionApi();
   const parsed = await vscode.commands.executeCommand<{ state: string }>('airflowRuntime.parseFile', vscode.Uri.file(file));
@@ -32,15 +45,7 @@ suite('task runs', () => {
 
   test('a task that fails fails', async () => {
     const file = workspaceFile('dags', 'team_a', 'failing_task.py');
-    fs.writeFileSync(file, [
-      'from datetime import datetime',
-      'from airflow import DAG',
-      'from airflow.operators.bash import BashOperator',
-      '',
-      'with DAG(dag_id="failing_task", schedule=None, start_date=datetime(2024, 1, 1)):',
-      '    BashOperator(task_id="boom", bash_command="echo about to fail; exit 3")',
-      '',
-    ].join('\n'));
+    writeBashDag(file, 'failing_task', 'boom', 'echo about to fail; exit 3');
     try {
       const api = await extensionApi();
       await api.project.reconsider(file);
@@ -56,15 +61,7 @@ suite('task runs', () => {
 suite('stopping a task run', () => {
   test('stop cancels the task and leaves no container or process of it behind', async () => {
     const file = workspaceFile('dags', 'team_a', 'long_task.py');
-    fs.writeFileSync(file, [
-      'from datetime import datetime',
-      'from airflow import DAG',
-      'from airflow.operators.bash import BashOperator',
-      '',
-      'with DAG(dag_id="long_task", schedule=None, start_date=datetime(2024, 1, 1)):',
-      '    BashOperator(task_id="wait", bash_command="echo waiting-for-ever; sleep 600")',
-      '',
-    ].join('\n'));
+    writeBashDag(file, 'long_task', 'wait', 'echo waiting-for-ever; sleep 600');
     try {
       const api = await extensionApi();
       await api.project.reconsider(file);
