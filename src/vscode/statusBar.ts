@@ -1,5 +1,6 @@
 import * as vscode from 'vscode';
 import type { Project } from './project';
+import { readSettings } from './settings';
 
 /** One status bar item, shown in Airflow workspaces only: the engine, the work going on, and a click to cancel it. */
 export function registerStatusBar(context: vscode.ExtensionContext, project: Project): void {
@@ -12,7 +13,7 @@ export function registerStatusBar(context: vscode.ExtensionContext, project: Pro
     const states = project.parser.states;
     const parsing = states.files.filter((file) => states.get(file)?.parsing).length;
     const status = project.session.status;
-    const engine = status.state === 'ready' ? status.kind : status.state === 'failed' ? 'no engine' : status.state === 'connecting' ? 'connecting…' : 'auto';
+    const engine = status.state === 'ready' ? status.kind : status.state === 'failed' ? 'no engine' : status.state === 'connecting' ? 'connecting…' : readSettings().engine.choice;
     if (parsing > 0) {
       item.text = `$(sync~spin) Airflow: ${longWork ?? `parsing ${parsing} file${parsing === 1 ? '' : 's'}`}`;
       item.tooltip = 'Click to cancel';
