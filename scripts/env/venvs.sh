@@ -1,18 +1,21 @@
 #!/usr/bin/env bash
-# Host virtualenvs with real Airflow 2.x and 3.x, for the local engine and fast harness tests.
-# Output: $ENV_CACHE/venvs/airflow-<version>/bin/python, one per version in AIRFLOW_VERSIONS.
+# Host virtualenvs with real Airflow, for the local engine and the harness's version matrix.
+# Output: $ENV_CACHE/venvs/airflow-<version>/bin/python, one per version in AIRFLOW_MATRIX_VERSIONS.
 # Pinned by test/env/locks/airflow-<version>.txt (written on the first resolve, then committed).
+# Venvs are built in parallel (uv's downloads dominate, and its cache is shared).
 source "$(dirname "$0")/common.sh"
 ensure_uv
 
-for version in $AIRFLOW_VERSIONS; do
-  venv="$ENV_CACHE/venvs/airflow-$version"
-  lock="$LOCKS_DIR/airflow-$version.txt"
-  stamp="$venv/.airflow-runtime-stamp"
+build_venv() {
+  local version=$1
+  local venv="$ENV_CACHE/venvs/airflow-$version"
+  local lock="$LOCKS_DIR/airflow-$version.txt"
+  local stamp="$venv/.airflow-runtime-stamp"
+  local want
   want=$( { cat "$lock" 2>/dev/null || true; } | sha256sum | cut -c1-16)
   if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
     log "venv airflow-$version is up to date"
-    continue
+    return 0
   fi
   log "building venv airflow-$version"
   rm -rf "$venv"
@@ -28,4 +31,13 @@ for version in $AIRFLOW_VERSIONS; do
   fi
   "$venv/bin/python" -c "import airflow; print('airflow', airflow.__version__)" >&2
   echo "$want" > "$stamp"
+}
+
+pids=()
+for version in $AIRFLOW_MATRIX_VERSIONS; do
+  build_venv "$version" &
+  pids+=("$!")
 done
+failed=0
+for pid in "${pids[@]}"; do wait "$pid" || failed=1; done
+[ "$failed" = 0 ] || { log "a venv failed to build (see above)"; exit 1; }

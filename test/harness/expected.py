@@ -86,8 +86,8 @@ EXPECTED = {
     "syntax_error.py": {"dags": {}, "errors": [("syntax_error.py", 6, 9, "SyntaxError")]},
     "missing_module.py": {"dags": {}, "errors": [("missing_module.py", 4, None, "ModuleNotFoundError")]},
     "helper_error.py": {"dags": {}, "errors": [("helpers/broken.py", 8, None, "helper exploded on purpose")]},
-    # no traceback: Airflow finds the cycle when bagging the DAG, so it points at the DAG's line
-    "cycle.py": {"dags": {}, "errors": [("cycle.py", 5, 1, "Cycle detected")]},
+    # no traceback: Airflow finds the cycle when bagging the DAG; we point at the edge that closed it
+    "cycle.py": {"dags": {}, "errors": [("cycle.py", 9, 1, "closes the cycle")]},
     # raised while the file runs: points at the second task with that id
     "duplicate_task.py": {"dags": {}, "errors": [("duplicate_task.py", 7, None, "same")]},
     "variable.py": {"dags": {}, "errors": [("variable.py", 10, None, "corpus_env")]},

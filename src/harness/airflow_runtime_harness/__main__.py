@@ -9,7 +9,12 @@ import argparse
 import os
 import sys
 
-from . import env
+# `python -m` puts the current folder first on sys.path; Airflow's processes do not, and a DAG file
+# must not import differently depending on where the parse was started from.
+if sys.path and sys.path[0] in ("", os.getcwd()):
+    del sys.path[0]
+
+from . import env  # noqa: E402
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -20,7 +25,10 @@ def _parser() -> argparse.ArgumentParser:
     parse.add_argument("--file", required=True)
     parse.add_argument("--dags-folder", required=True)
     parse.add_argument("--out", required=True)
-    parse.add_argument("--timeout", type=float, default=300.0)
+    parse.add_argument("--timeout", type=float, default=300.0,
+                       help="the DAG file's own budget, from the moment Airflow is imported")
+    parse.add_argument("--start-timeout", type=float, default=None,
+                       help="budget for importing Airflow before the file runs (default: 120)")
 
     run = sub.add_parser("run", help="run one task the way `airflow tasks test` does")
     run.add_argument("--file", required=True)
@@ -50,6 +58,7 @@ def main(argv=None) -> int:
 
         return serve(args.timeout, args.concurrency)
     except env.HarnessError as exc:
+        env.emit_event("error", code=exc.code, message=str(exc).split("\n")[0])
         print(f"airflow-runtime harness: {exc}", file=sys.stderr)
         return 2
 
@@ -60,10 +69,12 @@ def _parse(args) -> int:
     if not os.path.isfile(args.file):
         raise env.HarnessError(f"no such file: {args.file}")
     version = env.prepare(args.dags_folder)
-    result = parse_isolated(args.file, args.dags_folder, args.timeout if args.timeout > 0 else None, version)
+    result = parse_isolated(args.file, args.dags_folder, args.timeout if args.timeout > 0 else None, version,
+                            start_timeout=args.start_timeout)
     if "harnessError" in result:
         tail = result.get("output", {}).get("tail", "")
-        raise env.HarnessError(result["harnessError"] + "\n" + result.get("traceback", "") + tail[-4000:])
+        raise env.HarnessError(result["harnessError"] + "\n" + result.get("traceback", "") + tail[-4000:],
+                               result.get("code", "harness-failed"))
     write_result(result, args.out)
     return 1 if (result["importErrors"] or result["timedOut"]) else 0
 

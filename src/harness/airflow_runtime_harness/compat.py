@@ -31,6 +31,31 @@ def operator_partial_class():
         return None
 
 
+def dag_node_class():
+    """The base of operators and task groups whose ``_set_relatives`` every edge goes through."""
+    try:
+        if AIRFLOW3:
+            from airflow.sdk.definitions._internal.node import DAGNode
+        else:
+            from airflow.models.taskmixin import DAGNode
+        return DAGNode
+    except ImportError:
+        return None
+
+
+def stability_check(file: str):
+    """Airflow 3.2+'s DAG stability check, as its DAG processor runs it before parsing a file:
+    (level, [(line, col, code, message)]); (None, []) where this Airflow has no such check."""
+    try:
+        from airflow.utils.dag_version_inflation_checker import check_dag_file_stability
+    except ImportError:
+        return None, []
+    result = check_dag_file_stability(file)
+    level = getattr(result.check_level, "value", str(result.check_level))
+    found = [(w.line, w.col, w.code, w.message) for w in result.warnings.values()]
+    return level, sorted(found)
+
+
 def use_dags_folder(folder: str) -> None:
     """Point Airflow at this DAGs folder, also after import (serve forks one Airflow for many folders)."""
     folder = os.path.abspath(folder)
@@ -46,16 +71,29 @@ def use_dags_folder(folder: str) -> None:
         sys.path.append(folder)  # as Airflow's prepare_syspath does: helpers import by name
 
 
+def _bundle_dag_bag_class():
+    """Airflow 3's BundleDagBag: in dag_processing (3.2+), in models (3.1); None before 3.1."""
+    for module in ("airflow.dag_processing.dagbag", "airflow.models.dagbag"):
+        try:
+            return getattr(__import__(module, fromlist=["BundleDagBag"]), "BundleDagBag")
+        except (ImportError, AttributeError):
+            continue
+    return None
+
+
 def load_file(file: str, folder: str):
     """Load exactly one file with Airflow's own DagBag, the way its DAG processor does."""
     if AIRFLOW3:
-        # dag_processing.processor._parse_file: BundleDagBag(dag_folder=file, bundle_path=..., ...)
-        from airflow.dag_processing.dagbag import BundleDagBag
+        # dag_processing.processor._parse_file: BundleDagBag(dag_folder=file, bundle_path=..., ...) on
+        # 3.1+, DagBag(dag_folder=file, bundle_path=..., include_examples=False) on 3.0
+        bundle_bag = _bundle_dag_bag_class()
+        if bundle_bag is not None:
+            return bundle_bag(dag_folder=file, bundle_path=Path(folder), bundle_name=BUNDLE_NAME,
+                              load_op_links=False, safe_mode=False)
+        from airflow.models.dagbag import DagBag
 
-        return BundleDagBag(
-            dag_folder=file, bundle_path=Path(folder), bundle_name=BUNDLE_NAME,
-            load_op_links=False, safe_mode=False,
-        )
+        return DagBag(dag_folder=file, bundle_path=Path(folder), include_examples=False,
+                      load_op_links=False, safe_mode=False)
     from airflow.models.dagbag import DagBag
 
     return DagBag(dag_folder=file, include_examples=False, safe_mode=False, read_dags_from_db=False,
@@ -70,7 +108,6 @@ def sync_to_db(bag) -> None:
     but for this one file instead of the whole bundle."""
     from airflow import settings
     from airflow.dag_processing.bundles.manager import DagBundlesManager
-    from airflow.dag_processing.dagbag import sync_bag_to_db
 
     session = settings.Session()
     try:
@@ -78,17 +115,32 @@ def sync_to_db(bag) -> None:
         session.commit()
     finally:
         session.close()
+    try:
+        from airflow.dag_processing.dagbag import sync_bag_to_db
+    except ImportError:
+        try:
+            from airflow.models.dagbag import sync_bag_to_db
+        except ImportError:  # 3.0: a method of the bag
+            bag.sync_to_db(BUNDLE_NAME, None)
+            return
     sync_bag_to_db(bag, BUNDLE_NAME, None)
 
 
+def _serializers():
+    """(DAG serializer, operator serializer): renamed in 3.2 (DagSerialization, OperatorSerialization)."""
+    from airflow.serialization import serialized_objects as so
+
+    dag = getattr(so, "DagSerialization", None) or so.SerializedDAG
+    operator = getattr(so, "OperatorSerialization", None) or so.SerializedBaseOperator
+    return dag, operator
+
+
 def serialize(dag) -> dict:
-    if AIRFLOW3:
-        from airflow.serialization.serialized_objects import DagSerialization
+    return _serializers()[0].to_dict(dag)
 
-        return DagSerialization.to_dict(dag)
-    from airflow.serialization.serialized_objects import SerializedDAG
 
-    return SerializedDAG.to_dict(dag)
+def serialize_task(task) -> dict:
+    return _serializers()[1].serialize_operator(task)
 
 
 def schedule_of(dag):

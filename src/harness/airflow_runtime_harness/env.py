@@ -21,7 +21,28 @@ import tempfile
 
 
 class HarnessError(Exception):
-    """A usage or infrastructure problem (exit code 2), not the user's DAG."""
+    """A usage or infrastructure problem (exit code 2), not the user's DAG. `code` is for the engine
+    (it arrives as an event, see emit_event), the message for people."""
+
+    def __init__(self, message: str, code: str = "harness-failed"):
+        super().__init__(message)
+        self.code = code
+
+
+# A line on stderr that the engines read as an event, not as output: `<marker> {json}`.
+EVENT_MARKER = "@@airflow-runtime-event"
+
+
+def emit_event(kind: str, **fields) -> None:
+    """Tells the engine something (the file started running; a failure with its code) on stderr,
+    on a line of its own, whatever else is written there."""
+    import json
+
+    line = f"\n{EVENT_MARKER} {json.dumps({'event': kind, **fields})}\n"
+    try:
+        os.write(2, line.encode())
+    except OSError:
+        pass
 
 
 def airflow_version() -> str:
@@ -33,7 +54,7 @@ def airflow_version() -> str:
             return metadata.version(dist)
         except metadata.PackageNotFoundError:
             continue
-    raise HarnessError("Airflow is not installed in this interpreter: " + sys.executable)
+    raise HarnessError("Airflow is not installed in this interpreter: " + sys.executable, "no-airflow")
 
 
 def cache_root() -> str:

@@ -45,6 +45,7 @@ class Outcome:
         self.output_bytes = 0
         self.output_tail = bytearray()
         self.killed = False  # we had to kill the child at the hard deadline
+        self.started = False  # the child had imported Airflow and started the job
         self.status = None  # wait status of the child
 
     @property
@@ -161,11 +162,14 @@ class Child:
             os._exit(code)
 
     # -- the parent --------------------------------------------------------------------------------
-    def send(self, request: dict, timeout: float | None) -> None:
-        """Gives the child its request; its startup budget starts now."""
+    def send(self, request: dict, timeout: float | None, start_timeout: float | None = None, on_start=None) -> None:
+        """Gives the child its request; its startup budget (importing Airflow) starts now, the job's own
+        budget when the child says it started (on_start is called then)."""
         self.timeout = timeout
         self.sent_at = time.monotonic()
-        self._hard_deadline = self.sent_at + STARTUP_SECONDS
+        self.start_timeout = start_timeout or STARTUP_SECONDS
+        self._on_start = on_start
+        self._hard_deadline = self.sent_at + self.start_timeout
         try:
             _write_all(self.req_w, (json.dumps({"request": request, "timeout": timeout}) + "\n").encode())
         except OSError:
@@ -189,8 +193,10 @@ class Child:
             return False
         if fd == self.res_r:
             if not self._started and chunk.startswith(START):
-                self._started = True
+                self._started = self.outcome.started = True
                 chunk = chunk[1:]
+                if getattr(self, "_on_start", None) is not None:
+                    self._on_start()
                 self._hard_deadline = None if self.timeout is None else time.monotonic() + self.timeout + GRACE_SECONDS
             self._result += chunk
         else:
@@ -305,11 +311,11 @@ def wait_for(children: list, extra_fds=(), timeout: float | None = None) -> list
         sel.close()
 
 
-def run_isolated(job, request: dict, timeout: float | None) -> Outcome:
+def run_isolated(job, request: dict, timeout: float | None, start_timeout: float | None = None, on_start=None) -> Outcome:
     """Fork a child, give it the request, wait for its Outcome."""
     child = Child(job)
     try:
-        child.send(request, timeout)
+        child.send(request, timeout, start_timeout, on_start)
         while not child.done:
             wait_for([child])
     finally:

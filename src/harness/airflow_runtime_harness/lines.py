@@ -7,10 +7,19 @@ We wrap three Airflow entry points that every DAG and task passes through:
 From the wrapper we walk up the stack to the first frame that is user code (the DAG file or
 anything under the DAGs folder); that frame's current line is the creation line.
 
+Frames of the task's own construction are skipped even when they are user code: an operator class
+defined in the user's files calls ``super().__init__`` from its own ``__init__``, and a person looks at
+the call that created the task, not inside the class.
+
 Two deliberate exceptions, both "where a person would look":
-- a ``@task`` function's line is the first line of its definition (its first decorator);
+- a ``@task`` function called once: the first line of its definition (its first decorator); called
+  several times (``.override(task_id=...)``, loops), each task gets its own call site, so the editor can
+  tell them apart (the definition line is kept as ``definitionLine``);
 - a ``@dag`` function's DAG line is likewise the first line of the decorated function's definition,
   not the line that calls it (that call is often far below, e.g. ``my_dag()`` at the end of the file).
+
+Edges are recorded too (``DAGNode._set_relatives``: ``>>``, ``set_upstream``, ``chain``): the line
+that made each one, so that a cycle can be reported at the edge that closed it.
 """
 from __future__ import annotations
 
@@ -39,37 +48,42 @@ class CreationLines:
     def __init__(self, user: UserFiles):
         self.user = user
         self.dags: dict[int, tuple] = {}  # id(dag) -> (dag, file, line); the object keeps the id unique
+        # id(task) -> (task, file, line, definition location of its @task function or None)
         self.tasks: dict[int, tuple] = {}
         self.partials: dict[int, tuple] = {}
+        # (upstream id, downstream id) -> (file, line, order) of the call that made the edge
+        self.edges: dict[tuple, tuple] = {}
+        self._decorated_calls: dict = {}  # definition location -> tasks made from that @task function
         self._undo: list = []
 
     # -- stack walks -------------------------------------------------------------------------
-    def _walk(self, frame, *, for_task: bool = False, for_dag: bool = False):
+    def _walk(self, frame, *, task=None, for_dag: bool = False):
+        """(file, line) of the first user frame; for a task, also its @task definition (or None)."""
         user = self.user
+        definition = None
         while frame is not None:
             code = frame.f_code
-            if user.contains(code.co_filename):
-                return code.co_filename, frame.f_lineno
-            if for_task and code.co_argcount and code.co_varnames[0] == "self":
-                owner = frame.f_locals.get("self")
-                if owner is not None:
-                    hit = self.partials.get(id(owner))
-                    if hit is not None and hit[0] is owner:
-                        return hit[1], hit[2]
-                    if type(owner).__name__ == "_TaskDecorator":
-                        loc = _def_location(getattr(owner, "function", None), user)
-                        if loc:
-                            return loc
+            owner = frame.f_locals.get("self") if code.co_argcount and code.co_varnames[0] == "self" else None
+            if user.contains(code.co_filename) and not (task is not None and owner is task):
+                return code.co_filename, frame.f_lineno, definition
+            if task is not None and owner is not None:
+                hit = self.partials.get(id(owner))
+                if hit is not None and hit[0] is owner:
+                    return hit[1], hit[2], definition
+                if definition is None and type(owner).__name__ == "_TaskDecorator":
+                    definition = _def_location(getattr(owner, "function", None), user)
             if for_dag and code.co_name == "factory" and ("f" in code.co_freevars or "f" in code.co_varnames):
                 # the @dag decorator's factory(): its local ``f`` is the user's decorated function
                 loc = _def_location(frame.f_locals.get("f"), user)
                 if loc:
-                    return loc
+                    return loc[0], loc[1], None
             frame = frame.f_back
-        return None, None
+        if definition:
+            return definition[0], definition[1], definition
+        return None, None, None
 
     # -- hooks ---------------------------------------------------------------------------------
-    def install(self, dag_cls, partial_cls) -> None:
+    def install(self, dag_cls, partial_cls, node_cls=None) -> None:
         lines = self
 
         orig_init = dag_cls.__init__
@@ -82,7 +96,7 @@ class CreationLines:
             if getattr(self, "fileloc", None) == _THIS_FILE:
                 self.fileloc = caller.f_code.co_filename
             if id(self) not in lines.dags:
-                file, line = lines._walk(caller, for_dag=True)
+                file, line, _ = lines._walk(caller, for_dag=True)
                 lines.dags[id(self)] = (self, file, line)
 
         orig_add = dag_cls.add_task
@@ -91,8 +105,10 @@ class CreationLines:
         def add_task(self, task, *args, **kwargs):
             result = orig_add(self, task, *args, **kwargs)
             if id(task) not in lines.tasks:
-                file, line = lines._walk(sys._getframe(1), for_task=True)
-                lines.tasks[id(task)] = (task, file, line)
+                file, line, definition = lines._walk(sys._getframe(1), task=task)
+                lines.tasks[id(task)] = (task, file, line, definition)
+                if definition:
+                    lines._decorated_calls[definition] = lines._decorated_calls.get(definition, 0) + 1
             return result
 
         self._patch(dag_cls, "__init__", __init__)
@@ -104,10 +120,28 @@ class CreationLines:
             @functools.wraps(orig_post)
             def __attrs_post_init__(self, *args, **kwargs):
                 orig_post(self, *args, **kwargs)
-                file, line = lines._walk(sys._getframe(1))
+                file, line, _ = lines._walk(sys._getframe(1))
                 lines.partials[id(self)] = (self, file, line)
 
             self._patch(partial_cls, "__attrs_post_init__", __attrs_post_init__)
+
+        if node_cls is not None and hasattr(node_cls, "_set_relatives"):
+            orig_relatives = node_cls._set_relatives
+
+            @functools.wraps(orig_relatives)
+            def _set_relatives(self, task_or_task_list, upstream=False, *args, **kwargs):
+                before = {t: set(getattr(t, "downstream_task_ids", ())) for t in _tasks_of(self, task_or_task_list)}
+                result = orig_relatives(self, task_or_task_list, upstream, *args, **kwargs)
+                try:
+                    file, line, _ = lines._walk(sys._getframe(1))
+                    for t, old in before.items():
+                        for down in set(getattr(t, "downstream_task_ids", ())) - old:
+                            lines.edges.setdefault((t.task_id, down), (file, line, len(lines.edges)))
+                except Exception:
+                    pass  # locating edges is a nicety; never let it break the parse
+                return result
+
+            self._patch(node_cls, "_set_relatives", _set_relatives)
 
     def _patch(self, cls, name, value) -> None:
         self._undo.append((cls, name, cls.__dict__.get(name)))
@@ -127,5 +161,28 @@ class CreationLines:
         return (hit[1], hit[2]) if hit and hit[0] is dag else (None, None)
 
     def task_location(self, task):
+        """(file, line, definition line or None): a @task function called several times gives each
+        task its call site; called once, its definition."""
         hit = self.tasks.get(id(task))
-        return (hit[1], hit[2]) if hit and hit[0] is task else (None, None)
+        if not hit or hit[0] is not task:
+            return None, None, None
+        _, file, line, definition = hit
+        if definition is None:
+            return file, line, None
+        if self._decorated_calls.get(definition, 0) > 1 and file is not None and (file, line) != definition:
+            return file, line, definition[1]
+        return definition[0], definition[1], None
+
+    def edge_location(self, upstream: str, downstream: str):
+        return self.edges.get((upstream, downstream))
+
+
+def _tasks_of(node, others) -> list:
+    """The tasks whose downstream sets an edge call may change: the node and the other side. A task
+    group's edges are made by calls on its tasks, which are recorded on their own."""
+    out = []
+    for item in [node, *(others if isinstance(others, (list, tuple, set)) else [others])]:
+        item = item if hasattr(item, "task_id") else getattr(item, "operator", None)  # XComArg -> its task
+        if item is not None and hasattr(item, "task_id") and hasattr(item, "downstream_task_ids"):
+            out.append(item)
+    return out

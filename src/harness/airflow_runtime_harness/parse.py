@@ -16,6 +16,8 @@ from .errors import exception_message, import_error_from_exception, user_frame_o
 from .isolate import START, _write_all, run_isolated
 from .paths import UserFiles
 
+compat = None  # the module, once Airflow is imported (parse_in_process)
+
 MAX_WARNINGS = 200
 
 
@@ -113,18 +115,29 @@ def parse_in_process(file: str, folder: str, on_start=None) -> dict:
     folder = os.path.abspath(folder)
     user = UserFiles(file, folder)
 
+    global compat
     from . import compat
     from .lines import CreationLines
 
     compat.use_dags_folder(folder)
     result = _base_result(file, folder, compat.VERSION)
     lines = CreationLines(user)
-    lines.install(compat.dag_class(), compat.operator_partial_class())
-    hooks = _FileHooks(user)
-    hooks.install()
-
     if on_start is not None:
         on_start()  # Airflow is imported: from here on the clock is the DAG file's
+
+    # Airflow 3.2+'s DAG processor checks the file's source before it parses it
+    level, unstable = compat.stability_check(file)
+    stability = [_stability_item(user.display(file), *found) for found in unstable]
+    if level == "error" and stability:
+        # as the DAG processor does at this level: the file's DAGs are not loaded at all
+        result["importErrors"] = [{**item, "message": f"DAG stability check failed: {item['message']}",
+                                   "traceback": ""} for item in stability]
+        result["durationMs"] = int((time.monotonic() - started) * 1000)
+        return result
+
+    lines.install(compat.dag_class(), compat.operator_partial_class(), compat.dag_node_class())
+    hooks = _FileHooks(user)
+    hooks.install()
     try:
         bag = compat.load_file(file, folder)
     finally:
@@ -147,13 +160,14 @@ def parse_in_process(file: str, folder: str, on_start=None) -> dict:
             "tasks": [],
         }
         for task in dag.tasks:
-            task_file, task_line = lines.task_location(task)
+            task_file, task_line, definition_line = lines.task_location(task)
             entry["tasks"].append({
                 "taskId": task.task_id,
                 "operator": getattr(task, "task_type", type(task).__name__),
                 "operatorName": getattr(task, "operator_name", None),
                 "file": user.display(task_file) if task_file else None,
                 "line": task_line,
+                "definitionLine": definition_line,
                 "upstream": sorted(task.upstream_task_ids),
                 "downstream": sorted(task.downstream_task_ids),
                 "taskGroup": compat.task_group_id(task),
@@ -163,12 +177,17 @@ def parse_in_process(file: str, folder: str, on_start=None) -> dict:
         try:
             entry["serialized"] = json.loads(json.dumps(compat.serialize(dag), default=str))
         except Exception as exc:
-            # as Airflow's DAG processor does: a DAG that does not serialize is an import error
-            failed_dag_errors.append({
-                "file": entry["file"], "line": dag_line or 1, "column": 1,
-                "message": exception_message(exc),
-                "traceback": traceback.format_exc(),
-            })
+            # as Airflow's DAG processor does: a DAG that does not serialize is an import error, here at
+            # the task the serializer rejects when one does, with the DAG as the related place
+            error = {"file": entry["file"], "line": dag_line or 1, "column": 1,
+                     "message": exception_message(exc), "traceback": traceback.format_exc()}
+            culprit = _unserializable_task(dag, entry["tasks"])
+            if culprit is not None:
+                task, why = culprit
+                error.update(file=task["file"] or entry["file"], line=task["line"] or dag_line or 1,
+                             message=f"{exception_message(exc)} (task '{task['taskId']}': {why})",
+                             related=[_dag_related(dag.dag_id, entry["file"], dag_line)])
+            failed_dag_errors.append(error)
             continue
         result["dags"].append(entry)
     result["dags"].sort(key=lambda d: (d["file"], d["line"] or 0, d["dagId"]))
@@ -186,7 +205,7 @@ def parse_in_process(file: str, folder: str, on_start=None) -> dict:
         errors.append(import_error_from_exception(hooks.exception, user, file))
     errors.extend(failed_dag_errors)
     result["importErrors"] = errors
-    result["warnings"] = hooks.warnings
+    result["warnings"] = stability + hooks.warnings
     result["durationMs"] = int((time.monotonic() - started) * 1000)
     return result
 
@@ -200,13 +219,71 @@ def _dag_level_error(text: str, err_file: str, bag, lines, user: UserFiles) -> d
              or f"{c[0].dag_id}." in text]
     pick = (named or sorted(candidates, key=lambda c: c[2] or 0) or [None])[0]
     first_line = text.strip().splitlines()[-1] if text.strip() else text
-    return {
+    error = {
         "file": user.display(pick[1] if pick else err_file),
         "line": (pick[2] if pick else None) or 1,
         "column": 1,
         "message": first_line,
         "traceback": text,
     }
+    edge = _closing_edge(pick[0], lines) if pick and "cycle" in text.lower() else None
+    if edge is not None:
+        (up, down), (edge_file, edge_line, _) = edge
+        error.update(file=user.display(edge_file), line=edge_line,
+                     message=f"{first_line} (the edge {up} >> {down} closes the cycle)",
+                     related=[_dag_related(pick[0].dag_id, user.display(pick[1]), pick[2])])
+    return error
+
+
+def _dag_related(dag_id: str, file: str, line) -> dict:
+    return {"file": file, "line": line or 1, "message": f"DAG '{dag_id}' is created here"}
+
+
+def _closing_edge(dag, lines):
+    """The edge of a cycle that was made last (the one that closed it), with where it was made."""
+    graph = {tid: sorted(getattr(t, "downstream_task_ids", ())) for tid, t in getattr(dag, "task_dict", {}).items()}
+    state: dict = {}
+    path: list = []
+
+    def visit(node):  # iterative enough for DAG sizes; returns the cycle as a list of nodes
+        state[node] = 1
+        path.append(node)
+        for nxt in graph.get(node, ()):
+            if state.get(nxt) == 1:
+                return path[path.index(nxt):] + [nxt]
+            if nxt not in state:
+                found = visit(nxt)
+                if found:
+                    return found
+        state[node] = 2
+        path.pop()
+        return None
+
+    for start in graph:
+        if start in state:
+            continue
+        cycle = visit(start)
+        if cycle:
+            edges = [(cycle[i], cycle[i + 1]) for i in range(len(cycle) - 1)]
+            located = [(e, lines.edge_location(*e)) for e in edges if lines.edge_location(*e) and lines.edge_location(*e)[0]]
+            return max(located, key=lambda item: item[1][2]) if located else None
+    return None
+
+
+def _unserializable_task(dag, tasks: list):
+    """The first task (in file order) that Airflow's serializer rejects on its own, and why."""
+    by_id = {t["taskId"]: t for t in tasks}
+    for task_id in [t["taskId"] for t in tasks]:
+        try:
+            compat.serialize_task(dag.get_task(task_id))
+        except Exception as exc:
+            return by_id[task_id], exception_message(exc)
+    return None
+
+
+def _stability_item(file: str, line: int, col: int, code: str, message: str) -> dict:
+    return {"file": file, "line": line, "column": (col or 0) + 1, "category": "RuntimeVaryingValueWarning",
+            "message": f"{message} ({code}): the DAG changes on every parse, so Airflow makes a new DAG version each time"}
 
 
 # -- child job with a watchdog ---------------------------------------------------------------
@@ -271,7 +348,12 @@ def result_of(outcome, file: str, folder: str, timeout: float | None, version: s
         except ValueError:
             result = None
     if result is None:
-        if outcome.killed:
+        if outcome.killed and not outcome.started:
+            # never got to the DAG file: the runtime (importing Airflow) is what was slow
+            waited = time.monotonic() - started
+            result = {"harnessError": f"the runtime did not start within {waited:.0f}s (importing Airflow took longer)",
+                      "code": "start-timeout"}
+        elif outcome.killed:
             # not even the watchdog thread could run: native code holding the GIL
             result = _timed_out_result(file, folder, timeout, None, version)
             result["importErrors"][0]["message"] += " (stuck in native code; killed)"
@@ -283,10 +365,15 @@ def result_of(outcome, file: str, folder: str, timeout: float | None, version: s
     return result
 
 
-def parse_isolated(file: str, folder: str, timeout: float | None, version: str | None) -> dict:
-    """Parse in a forked child and assemble the final result (output, timeout)."""
+def parse_isolated(file: str, folder: str, timeout: float | None, version: str | None,
+                   start_timeout: float | None = None) -> dict:
+    """Parse in a forked child and assemble the final result (output, timeout). The engine is told
+    when the file starts running (an event on stderr), so its own deadline can start there too."""
+    from .env import emit_event
+
     started = time.monotonic()
-    outcome = run_isolated(parse_job, {"file": file, "folder": folder}, timeout)
+    outcome = run_isolated(parse_job, {"file": file, "folder": folder}, timeout, start_timeout,
+                           on_start=lambda: emit_event("started"))
     return result_of(outcome, file, folder, timeout, version, started)
 
 

@@ -4,13 +4,24 @@ from __future__ import annotations
 import os
 
 
+# The project's other folders that hold the user's code (plugins/, include/, a runtime file's
+# pythonPath), as the engine placed them in the runtime: os.pathsep-separated.
+USER_PATHS_ENV = "AIRFLOW_RUNTIME_USER_PATHS"
+
+
+def _folder(path: str) -> str:
+    return os.path.realpath(path).rstrip(os.sep) + os.sep
+
+
 class UserFiles:
-    """Answers "is this frame's file the user's?" for one parse (DAG file + DAGs folder)."""
+    """Answers "is this frame's file the user's?" for one parse (DAG file + DAGs folder + the
+    project folders the engine named)."""
 
     def __init__(self, dag_file: str, dags_folder: str):
         self.dag_file = os.path.realpath(dag_file)
-        folder = os.path.realpath(dags_folder)
-        self.folder = folder.rstrip(os.sep) + os.sep
+        self.folder = _folder(dags_folder)
+        extra = [p for p in os.environ.get(USER_PATHS_ENV, "").split(os.pathsep) if p]
+        self.folders = [self.folder, *(_folder(p) for p in extra)]
         self._cache: dict[str, bool] = {}
 
     def contains(self, filename: str | None) -> bool:
@@ -20,8 +31,9 @@ class UserFiles:
         if hit is None:
             real = os.path.realpath(filename)
             # site-packages below the DAGs folder (a venv inside the repo) is not user code
-            hit = real == self.dag_file or (
-                real.startswith(self.folder) and os.sep + "site-packages" + os.sep not in real[len(self.folder) - 1:]
+            hit = real == self.dag_file or any(
+                real.startswith(folder) and os.sep + "site-packages" + os.sep not in real[len(folder) - 1:]
+                for folder in self.folders
             )
             self._cache[filename] = hit
         return hit
