@@ -5,7 +5,7 @@ import { connectDocker, type DockerConnection } from '../core/engine/docker/dock
 import { EngineError } from '../core/engine/errors';
 import { which } from '../core/engine/local/interpreter';
 import { findDagFiles } from '../core/workspace/dagFiles';
-import { runtimeFor } from './runtimeFor';
+import { dagFileJudge, runtimeFor } from './runtimeFor';
 import { EXIT } from './usage';
 
 export const DOCTOR_HELP = `Usage: airflow-runtime doctor [--workspace DIR]
@@ -42,7 +42,7 @@ export async function doctorCommand(args: string[], out: (line: string) => void)
   }
 
   const cwd = process.cwd();
-  const { files } = findDagFiles([cwd]);
+  const { files } = findDagFiles([cwd], dagFileJudge({ cwd, workspace: flags.workspace }));
   const images = new Map<string, { pull: string; files: number; build: boolean }>();
   const locals = new Map<string, string>();
   let localReady = false;

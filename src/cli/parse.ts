@@ -7,7 +7,7 @@ import { hasErrors, type Problem } from '../core/problems';
 import { findDagFiles } from '../core/workspace/dagFiles';
 import { displayPath, formatProblems } from './display';
 import { terminalProgress } from './progress';
-import { runtimeFor } from './runtimeFor';
+import { dagFileJudge, runtimeFor } from './runtimeFor';
 import { EXIT, UsageError } from './usage';
 
 export const PARSE_HELP = `Usage: airflow-runtime parse <path>... [--engine auto|docker|local] [--image IMG] [--format text|json] [--jobs N]
@@ -52,12 +52,13 @@ export async function parseCommand(args: string[], out: (line: string) => void, 
   if (!Number.isInteger(jobs) || jobs < 1) throw new UsageError(`--jobs must be a whole number of at least 1, not "${flags.jobs}"`, 'parse');
 
   const cwd = process.cwd();
-  const { files, missing } = findDagFiles(positionals);
+  const { files, missing, notes } = findDagFiles(positionals, dagFileJudge({ cwd, workspace: flags.workspace, image: flags.image }));
   if (missing.length) throw new UsageError(`no such file or folder: ${missing.join(', ')}`, 'parse');
   if (files.length === 0) {
-    err(`no DAG files found in ${positionals.join(', ')} (a DAG file is a .py file that mentions "airflow" and "dag")`);
+    err(`no DAG files found in ${positionals.join(', ')} (as Airflow finds them: .py files in the DAGs folder that mention "airflow" and "dag", or "asset" on Airflow 3, and that no .airflowignore excludes)`);
     return EXIT.ok;
   }
+  for (const { file, note } of notes) err(`${displayPath(file, cwd)}: note: ${note}`);
 
   let selected;
   try {

@@ -3,6 +3,7 @@ import * as path from 'node:path';
 import { isInside } from '../core/runtime/checks';
 import { type Layer, resolveRuntime, type EffectiveRuntime } from '../core/runtime/resolve';
 import { readWorkspaceSettings } from '../core/runtime/settings';
+import { DagFileJudge, type DagFileRule, dagFileRuleOf } from '../core/workspace/dagFiles';
 import { findWorkspaceRoot } from '../core/workspace/root';
 
 /** The workspace around the current folder when the DAG file is in it (the usual case), else around the DAG file. */
@@ -26,4 +27,20 @@ export function runtimeFor(dagFile: string, options: { cwd: string; workspace?: 
     settingsProblems: settings?.problems,
     overrides,
   });
+}
+
+/**
+ * The rule for which files are DAG files, as the terminal sees the runtimes: each folder's rule comes from its
+ * effective runtime (the Airflow major, `[core]` settings), resolved once per folder.
+ */
+export function dagFileJudge(options: { cwd: string; workspace?: string; image?: string }): DagFileJudge {
+  const rules = new Map<string, DagFileRule>();
+  return new DagFileJudge(
+    (file) => workspaceRootFor(file, options.cwd, options.workspace),
+    (folder) => {
+      let rule = rules.get(folder);
+      if (!rule) rules.set(folder, (rule = dagFileRuleOf(runtimeFor(path.join(folder, '__folder__.py'), options).values)));
+      return rule;
+    },
+  );
 }

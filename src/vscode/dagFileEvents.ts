@@ -17,8 +17,13 @@ export function registerDagFileEvents(context: vscode.ExtensionContext, project:
     void project.parser.parse(file, PARSE_DEBOUNCE_MS);
   };
   const python = vscode.workspace.createFileSystemWatcher('**/*.py');
+  const airflowIgnore = vscode.workspace.createFileSystemWatcher('**/.airflowignore');
   context.subscriptions.push(
     python,
+    airflowIgnore,
+    airflowIgnore.onDidCreate(() => project.airflowIgnoreChanged()),
+    airflowIgnore.onDidChange(() => project.airflowIgnoreChanged()),
+    airflowIgnore.onDidDelete(() => project.airflowIgnoreChanged()),
     python.onDidCreate((uri) => void project.reconsider(uri.fsPath)),
     python.onDidChange((uri) => {
       project.parser.states.markStale([uri.fsPath], modifiedAt(uri.fsPath));

@@ -8,7 +8,7 @@ import { EngineSession } from '../core/project/engineSession';
 import { RuntimeIndex } from '../core/project/runtimeIndex';
 import { WorkspaceParser } from '../core/project/workspaceParser';
 import { runtimeFileScope } from '../core/runtime/names';
-import { looksLikeDagFile } from '../core/workspace/dagFiles';
+import { DagFileJudge, type DagFileRule, dagFileRuleOf } from '../core/workspace/dagFiles';
 import { affectsRuntimes, readSettings, runtimeSettingsLayer, SECTION } from './settings';
 
 /**
@@ -28,6 +28,8 @@ export class Project implements vscode.Disposable {
   /** A DAG file left the workspace (deleted, renamed, or no longer a DAG file). */
   readonly onDidForget = this.forgotten.event;
   private scanning?: Promise<void>;
+  /** Airflow's rule for which files are DAG files, with its caches (.airflowignore files, folder runtimes). */
+  private judge = this.newJudge();
   private readonly disposables: vscode.Disposable[] = [];
 
   constructor() {
@@ -92,6 +94,7 @@ export class Project implements vscode.Disposable {
    */
   runtimesChanged(changedFile?: string): void {
     const files = this.runtimes.invalidate();
+    this.airflowIgnoreChanged(); // the Airflow version or [core] settings may say otherwise now
     const changedAt = changedFile ? modifiedAt(changedFile) : undefined;
     this.parser.states.markStale(files, changedAt);
     if (this.session.status.state === 'ready') {
@@ -100,6 +103,12 @@ export class Project implements vscode.Disposable {
         if (stopped) this.log.info(`stopped ${stopped} warm runtime(s) made from the old ${changedFile ? vscode.workspace.asRelativePath(changedFile) : 'settings'}`);
       });
     }
+  }
+
+  /** An .airflowignore (or what the rule depends on) changed: which files are DAG files is decided again. */
+  airflowIgnoreChanged(): void {
+    this.judge = this.newJudge();
+    void this.scan();
   }
 
   configurationChanged(event: vscode.ConfigurationChangeEvent): void {
@@ -131,16 +140,29 @@ export class Project implements vscode.Disposable {
     this.log.info(`found ${files.length} DAG file(s) among ${found.size} candidate(s) in ${Date.now() - started} ms`);
   }
 
+  /** Airflow's own rule (core/workspace), then the editor's include and exclude globs on top. */
   private async qualifies(uri: vscode.Uri): Promise<boolean> {
     if (uri.scheme !== 'file' || !uri.fsPath.endsWith('.py') || !vscode.workspace.getWorkspaceFolder(uri)) return false;
-    const { include, exclude, safeMode } = readSettings();
+    const { include, exclude } = readSettings();
     const relative = vscode.workspace.asRelativePath(uri, false);
     if (!picomatch.isMatch(relative, include, { dot: true }) || picomatch.isMatch(relative, exclude, { dot: true })) return false;
-    try {
-      return !safeMode || looksLikeDagFile(uri.fsPath);
-    } catch {
-      return false;
-    }
+    return this.judge.verdict(uri.fsPath).isDag;
+  }
+
+  private newJudge(): DagFileJudge {
+    const rules = new Map<string, DagFileRule>();
+    const { safeMode } = readSettings();
+    const workspaceRootOf = (file: string) => vscode.workspace.getWorkspaceFolder(vscode.Uri.file(file))?.uri.fsPath ?? path.dirname(file);
+    return new DagFileJudge(workspaceRootOf, (folder) => {
+      let rule = rules.get(folder);
+      if (!rule) {
+        rule = dagFileRuleOf(this.runtimes.runtimeOfFolder(folder).values);
+        // the setting can only turn safe mode off, as [core] dag_discovery_safe_mode does
+        if (!safeMode) rule = { ...rule, safeMode: false };
+        rules.set(folder, rule);
+      }
+      return rule;
+    });
   }
 }
 

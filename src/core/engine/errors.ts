@@ -9,6 +9,7 @@ export type EngineErrorCode =
   | 'harness-failed'
   | 'out-of-memory'
   | 'timeout'
+  | 'start-timeout'
   | 'cancelled'
   | 'bad-runtime';
 

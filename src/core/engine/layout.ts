@@ -1,6 +1,11 @@
 import { existsSync } from 'node:fs';
 import * as path from 'node:path';
 import { isInside } from '../runtime/checks';
+import type { EffectiveRuntime } from '../runtime/resolve';
+import { hostDagRoot, layoutRootIn, projectLayout, runtimePathOf } from '../workspace/projectLayout';
+import { runtimeEnvironment } from './environment';
+
+export { hostDagRoot };
 import { schemaAt } from '../runtime/schema';
 import { parseDuration } from '../runtime/units';
 import type { RuntimeValues } from '../runtime/values';
@@ -23,25 +28,13 @@ export function hostHarnessDir(): string {
   return path.resolve(__dirname, '..', 'src', 'harness');
 }
 
-/**
- * The host folder that is the DAG root (mounted at the runtime's `dagsFolder`): the nearest folder named
- * `dags` that holds the DAG file, else the workspace root, else the DAG file's own folder.
- */
-export function hostDagRoot(dagFile: string, workspaceRoot: string): string {
-  for (let dir = path.dirname(dagFile); dir !== path.dirname(dir); dir = path.dirname(dir)) {
-    if (path.basename(dir) === 'dags') return dir;
-    if (dir === workspaceRoot) break;
-  }
-  return isInside(workspaceRoot, dagFile) ? workspaceRoot : path.dirname(dagFile);
-}
-
 /** Where the DAG root is inside the runtime; the schema's default when no layer set it. */
 export function dagsFolderOf(values: RuntimeValues): string {
   return values.dagsFolder ?? String(schemaAt(['dagsFolder'])?.default);
 }
 
-/** The host's deadline for a parse or a run, in milliseconds; the schema's default when no layer set it. */
-export function deadlineOf(values: RuntimeValues, work: 'parse' | 'run'): number {
+/** The host's deadline for a parse, a run or a runtime's start, in milliseconds; the schema's default when no layer set it. */
+export function deadlineOf(values: RuntimeValues, work: 'parse' | 'run' | 'start'): number {
   return parseDuration(values.timeouts?.[work]) ?? parseDuration(schemaAt(['timeouts', work])?.default)!;
 }
 
@@ -78,4 +71,67 @@ export class PathMap {
     }
     return out;
   }
+}
+
+/** A host folder or file and where the runtime sees it. */
+export interface Placement {
+  host: string;
+  target: string;
+  readOnly: boolean;
+}
+
+/** What a harness process is given, in a container or on this machine: the same layout either way. */
+export interface HarnessSetup {
+  /** The DAG root, the harness and the project's folders, where the runtime sees them (runtime mounts not included). */
+  placements: Placement[];
+  /** The runtime's environment with ours on top; PYTHONPATH merged, never dropped. */
+  env: Record<string, string>;
+  /** The harness's working directory: the project root in the runtime, as the images' WORKDIR is. */
+  workingDir: string;
+  dagsFolder: string;
+}
+
+/**
+ * The runtime's view of a DAG file's project (DESIGN.md, "What a DAG file sees"), for `docker` (paths in the
+ * container, project folders placed beside `dagsFolder`) or `local` (host paths, nothing moved).
+ * sys.path gets, in order: the runtime file's own PYTHONPATH, the project root for Astro, the plugins and
+ * config folders and the runtime file's `pythonPath`, then the harness.
+ */
+export function harnessSetup(runtime: EffectiveRuntime, dagFile: string, where: 'docker' | 'local', extra: Record<string, string>): HarnessSetup {
+  const { values, workspaceRoot } = runtime;
+  const layout = projectLayout(dagFile, workspaceRoot, values.pythonPath);
+  const inContainer = where === 'docker';
+  const dagsFolder = inContainer ? dagsFolderOf(values) : layout.dagRoot;
+  const harness = inContainer ? CONTAINER_HARNESS : hostHarnessDir();
+  const placements: Placement[] = [
+    { host: layout.dagRoot, target: dagsFolder, readOnly: true },
+    { host: hostHarnessDir(), target: harness, readOnly: true },
+  ];
+  const where_ = (folder: (typeof layout.folders)[number]) => (inContainer ? runtimePathOf(layout, folder, dagsFolder) : folder.host);
+  for (const folder of layout.folders) {
+    if (!isInside(layout.dagRoot, folder.host)) placements.push({ host: folder.host, target: where_(folder), readOnly: true });
+  }
+  const root = inContainer ? layoutRootIn(layout, dagsFolder) : layout.projectRoot;
+  const env = runtimeEnvironment(values);
+  const separator = inContainer ? ':' : path.delimiter;
+  const sysPath = [
+    ...(env.PYTHONPATH ? env.PYTHONPATH.split(separator).filter(Boolean) : []),
+    ...(layout.rootOnPath ? [root] : []),
+    ...layout.folders.filter((f) => f.onPath).map(where_),
+    harness,
+  ];
+  const plugins = layout.folders.find((f) => f.host === layout.pluginsFolder);
+  return {
+    placements,
+    dagsFolder,
+    workingDir: root,
+    env: {
+      ...env,
+      ...(plugins ? { AIRFLOW__CORE__PLUGINS_FOLDER: where_(plugins) } : {}),
+      ...extra,
+      PYTHONPATH: [...new Set(sysPath)].join(separator),
+      // helper modules outside the DAGs folder are the user's code too: import errors and task lines point into them
+      AIRFLOW_RUNTIME_USER_PATHS: [...new Set([...(layout.rootOnPath ? [root] : []), ...layout.folders.map(where_)])].join(separator),
+    },
+  };
 }

@@ -3,6 +3,7 @@ import { createInterface } from 'node:readline';
 import type { ServeChannel } from './warm';
 import { readdirSync, readFileSync } from 'node:fs';
 import { EngineError } from './errors';
+import { harnessEvent, type HarnessEvent, StagedDeadline, withoutEvents } from './harnessEvents';
 import { lineSplitter } from './lines';
 
 /** Every descendant of `rootPid` (Linux /proc), deepest last; empty elsewhere. */
@@ -57,6 +58,8 @@ export interface ProcessOptions {
   env: Record<string, string>;
   cwd?: string;
   deadlineMs?: number;
+  /** A parse: starting (Airflow's import) has this budget, and `deadlineMs` starts at the harness's `started` event. */
+  startMs?: number;
   signal?: AbortSignal;
   /** Each output line as it comes. */
   onLine?: (line: string, stream: 'stdout' | 'stderr') => void;
@@ -68,6 +71,8 @@ export interface ProcessOutcome {
   code: number | null;
   /** The last `keep` characters of stdout and stderr together. */
   tail: string;
+  /** The harness's own account of why it failed, when it gave one. */
+  failure?: HarnessEvent;
 }
 
 /**
@@ -81,14 +86,21 @@ export function runProcess(command: string, args: string[], options: ProcessOpti
     const child = spawn(command, args, { env: options.env, cwd: options.cwd, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
     let tail = '';
     let stopped: EngineError | undefined;
+    let failure: HarnessEvent | undefined;
+    let deadline: { started(): void; clear(): void } | undefined;
     const splitters = {
       stdout: lineSplitter((line) => options.onLine?.(line, 'stdout'), keep),
-      stderr: lineSplitter((line) => options.onLine?.(line, 'stderr'), keep),
+      stderr: lineSplitter((line) => {
+        const event = harnessEvent(line);
+        if (event?.event === 'started') deadline?.started();
+        else if (event?.event === 'error') failure = event;
+        else options.onLine?.(line, 'stderr');
+      }, keep),
     };
     const take = (stream: 'stdout' | 'stderr') => (chunk: Buffer) => {
       const text = chunk.toString('utf8');
       tail = (tail + text).slice(-keep);
-      if (options.onLine) splitters[stream].push(text);
+      splitters[stream].push(text);
     };
     child.stdout.on('data', take('stdout'));
     child.stderr.on('data', take('stderr'));
@@ -97,33 +109,36 @@ export function runProcess(command: string, args: string[], options: ProcessOpti
       stopped = error;
       killTree(child.pid);
     };
-    const timer = options.deadlineMs
-      ? setTimeout(() => stop(new EngineError('timeout', `stopped after ${Math.round(options.deadlineMs! / 1000)} s (the runtime's timeout)`, 'raise timeouts.parse or timeouts.run in the runtime file, or find what hangs')), options.deadlineMs)
-      : undefined;
+    if (options.startMs !== undefined && options.deadlineMs) {
+      deadline = new StagedDeadline(options.startMs, options.deadlineMs, stop, "Airflow's import");
+    } else if (options.deadlineMs) {
+      const timer = setTimeout(() => stop(new EngineError('timeout', `stopped after ${Math.round(options.deadlineMs! / 1000)} s (the runtime's timeout)`, 'raise timeouts.run in the runtime file, or find what hangs')), options.deadlineMs);
+      deadline = { started: () => undefined, clear: () => clearTimeout(timer) };
+    }
     const onAbort = () => stop(new EngineError('cancelled', 'cancelled'));
     options.signal?.addEventListener('abort', onAbort, { once: true });
     child.on('error', (error) => {
-      clearTimeout(timer);
+      deadline?.clear();
       options.signal?.removeEventListener('abort', onAbort);
       const missing = (error as NodeJS.ErrnoException).code === 'ENOENT';
       reject(new EngineError('interpreter-missing', missing ? `cannot run ${command}: not found` : `cannot run ${command}: ${error.message}`,
         missing ? 'set local.python in the runtime file or the airflowRuntime.local.python setting' : undefined));
     });
     child.on('close', (code) => {
-      clearTimeout(timer);
+      deadline?.clear();
       options.signal?.removeEventListener('abort', onAbort);
       if (child.pid !== undefined) killTree(child.pid); // daemons the command left behind
       splitters.stdout.end();
       splitters.stderr.end();
       if (stopped) reject(stopped);
-      else resolve({ code, tail });
+      else resolve({ code, tail: withoutEvents(tail), failure });
     });
   });
 }
 
 /** A long-lived process as a line channel (for the warm harness); stopping it kills its whole tree. */
-export function processChannel(command: string, args: string[], env: Record<string, string>): ServeChannel {
-  const child = spawn(command, args, { env, detached: true, stdio: ['pipe', 'pipe', 'pipe'] });
+export function processChannel(command: string, args: string[], env: Record<string, string>, cwd?: string): ServeChannel {
+  const child = spawn(command, args, { env, cwd, detached: true, stdio: ['pipe', 'pipe', 'pipe'] });
   let tail = '';
   child.stderr.on('data', (chunk: Buffer) => { tail = (tail + chunk.toString('utf8')).slice(-16_384); });
   const ended = new Promise<void>((resolve) => child.on('close', () => resolve()));

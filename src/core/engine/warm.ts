@@ -1,6 +1,7 @@
 import * as path from 'node:path';
 import type { EffectiveRuntime } from '../runtime/resolve';
 import { EngineError } from './errors';
+import { BACKSTOP_MARGIN_MS, HARNESS_KILL_GRACE_MS, startTimeout } from './harnessEvents';
 import type { ParseResult } from './parseResult';
 
 /** A line-oriented conversation with a harness `serve` process, local or in a container. */
@@ -44,8 +45,6 @@ interface InFlight {
  * the child at timeout + 2 s) and answers with a timed-out result. Our own deadline is only a backstop for
  * a harness that stopped answering, so it comes after the harness's.
  */
-const HARNESS_KILL_GRACE_MS = 2_000;
-const BACKSTOP_MARGIN_MS = 3_000;
 
 /**
  * A warm harness: Airflow imported once, each parse forked from it. Up to the harness's `concurrency`
@@ -68,11 +67,16 @@ export class WarmServer {
   private failure?: EngineError;
   readonly ready: Promise<string>;
 
-  constructor(private readonly channel: ServeChannel, private readonly idleMs: number, private readonly onStop: () => void, startupMs = 180_000) {
+  constructor(private readonly channel: ServeChannel, private readonly idleMs: number, private readonly onStop: () => void, startupMs = 180_000, starting = "Airflow's import") {
     let readyResolve!: (version: string) => void;
     let readyReject!: (error: Error) => void;
     this.ready = new Promise((resolve, reject) => { readyResolve = resolve; readyReject = reject; });
-    const startupTimer = setTimeout(() => readyReject(new EngineError('timeout', `the warm harness did not start within ${startupMs / 1000} s:\n${channel.tail()}`)), startupMs);
+    const startupTimer = setTimeout(() => {
+      const error = startTimeout(startupMs, starting);
+      readyReject(error);
+      this.fail(error);
+      void this.channel.stop();
+    }, startupMs);
     channel.onLine((line) => {
       let reply: ServeReply;
       try {

@@ -1,4 +1,5 @@
 import { existsSync, readFileSync } from 'node:fs';
+import * as path from 'node:path';
 import type { Problem } from '../problems';
 import { type EffectiveRuntime, type Layer, resolveRuntime } from '../runtime/resolve';
 
@@ -15,6 +16,7 @@ export interface RuntimeInputs {
  */
 export class RuntimeIndex {
   private readonly cache = new Map<string, EffectiveRuntime>();
+  private readonly folders = new Map<string, EffectiveRuntime>();
 
   constructor(private readonly inputs: RuntimeInputs) {}
 
@@ -33,10 +35,28 @@ export class RuntimeIndex {
     return runtime;
   }
 
+  /** The runtime of a folder's files without a runtime file of their own (which files are DAG files depends on it). */
+  runtimeOfFolder(folder: string): EffectiveRuntime {
+    let runtime = this.folders.get(folder);
+    if (!runtime) {
+      const probe = path.join(folder, '__folder__.py');
+      const settings = this.inputs.settings();
+      runtime = resolveRuntime(probe, {
+        workspaceRoot: this.inputs.workspaceRootOf(probe),
+        readText: (file) => (existsSync(file) ? readFileSync(file, 'utf8') : undefined),
+        settings: settings?.layer,
+        settingsProblems: settings?.problems,
+      });
+      this.folders.set(folder, runtime);
+    }
+    return runtime;
+  }
+
   /** Forget everything (a runtime file or a setting changed); returns the DAG files whose runtime was known. */
   invalidate(): string[] {
     const files = [...this.cache.keys()];
     this.cache.clear();
+    this.folders.clear();
     return files;
   }
 

@@ -78,6 +78,14 @@ export function checkPaths(values: RuntimeValues, baseDir: string, workspaceRoot
     }
   }
 
+  values.pythonPath?.forEach((folder, index) => {
+    const absolute = expect(folder, 'directory', ['pythonPath', index], 'pythonPath folder', ['pythonPath', index]);
+    if (absolute && !isInside(workspaceRoot, absolute)) {
+      findings.push({ severity: 'error', code: 'outside-workspace', at: ['pythonPath', index], drop: ['pythonPath', index],
+        message: `pythonPath folder "${folder}" is outside the workspace (${absolute}): only the workspace's own folders go on sys.path; use mounts for anything else` });
+    }
+  });
+
   const targets = new Map<string, number>();
   values.mounts?.forEach((mount, index) => {
     const source = path.resolve(baseDir, mount.source);

@@ -135,6 +135,7 @@ export function fileLayer(file: RuntimeFile): Layer {
   if (values.local?.python && isPathLike(values.local.python)) values.local.python = absolute(values.local.python);
   if (values.local?.requirements) values.local.requirements = absolute(values.local.requirements);
   values.mounts?.forEach((mount) => { mount.source = absolute(mount.source); });
+  if (values.pythonPath) values.pythonPath = values.pythonPath.map(absolute);
   return {
     values,
     sourceOf(keyPath) {

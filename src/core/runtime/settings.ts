@@ -11,6 +11,7 @@ export const RUNTIME_SETTINGS: readonly { setting: string; keyPath: KeyPath }[] 
   { setting: 'airflowRuntime.defaultImage', keyPath: ['image'] },
   { setting: 'airflowRuntime.pull', keyPath: ['pull'] },
   { setting: 'airflowRuntime.timeouts.parse', keyPath: ['timeouts', 'parse'] },
+  { setting: 'airflowRuntime.timeouts.start', keyPath: ['timeouts', 'start'] },
   { setting: 'airflowRuntime.timeouts.run', keyPath: ['timeouts', 'run'] },
   { setting: 'airflowRuntime.local.python', keyPath: ['local', 'python'] },
   { setting: 'airflowRuntime.env', keyPath: ['env'] },

@@ -28,10 +28,12 @@ export interface RuntimeValues {
   env?: Record<string, Scalar>;
   envFile?: string;
   mounts?: MountSpec[];
+  /** Workspace folders on sys.path in the runtime (absolute after resolve). */
+  pythonPath?: string[];
   dagsFolder?: string;
   network?: string;
   resources?: { memory?: string | number; cpus?: number };
-  timeouts?: { parse?: string | number; run?: string | number };
+  timeouts?: { parse?: string | number; start?: string | number; run?: string | number };
   airflowConfig?: Record<string, Record<string, Scalar>>;
 }
 

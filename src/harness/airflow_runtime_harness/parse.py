@@ -182,6 +182,10 @@ def parse_in_process(file: str, folder: str, on_start=None) -> dict:
             error = {"file": entry["file"], "line": dag_line or 1, "column": 1,
                      "message": exception_message(exc), "traceback": traceback.format_exc()}
             culprit = _unserializable_task(dag, entry["tasks"])
+            argument = _rejected_argument(exc, entry["file"], dag_line) if culprit is None else None
+            if argument is not None:
+                error.update(line=argument[0], column=argument[1],
+                             related=[_dag_related(dag.dag_id, entry["file"], dag_line)])
             if culprit is not None:
                 task, why = culprit
                 error.update(file=task["file"] or entry["file"], line=task["line"] or dag_line or 1,
@@ -267,6 +271,33 @@ def _closing_edge(dag, lines):
             edges = [(cycle[i], cycle[i + 1]) for i in range(len(cycle) - 1)]
             located = [(e, lines.edge_location(*e)) for e in edges if lines.edge_location(*e) and lines.edge_location(*e)[0]]
             return max(located, key=lambda item: item[1][2]) if located else None
+    return None
+
+
+# What a serializer's message names -> the DAG arguments that give it
+_ARGUMENTS_BY_WORD = {"timetable": ("schedule", "timetable", "schedule_interval"), "param": ("params",),
+                      "default_args": ("default_args",), "callback": ("on_success_callback", "on_failure_callback")}
+
+
+def _rejected_argument(exc: BaseException, file: str, dag_line):
+    """(line, column) of the DAG constructor's argument that the serializer's message names, found in the
+    call made at the DAG's line (the call's own syntax tree, not a text search); None if not found."""
+    import ast
+
+    words = [w for w in _ARGUMENTS_BY_WORD if w in str(exc).lower()]
+    if not words or not dag_line:
+        return None
+    try:
+        with open(file, "rb") as fh:
+            tree = ast.parse(fh.read())
+    except (OSError, SyntaxError, ValueError):
+        return None
+    names = {n for w in words for n in _ARGUMENTS_BY_WORD[w]}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call) and node.lineno <= dag_line <= (node.end_lineno or node.lineno):
+            for keyword in node.keywords:
+                if keyword.arg in names:
+                    return keyword.value.lineno, keyword.value.col_offset + 1
     return None
 
 

@@ -7,14 +7,14 @@ import { PassThrough } from 'node:stream';
 import type Docker from 'dockerode';
 import { parseSize } from '../../runtime/units';
 import type { RuntimeValues } from '../../runtime/values';
-import { runtimeEnvironment } from '../environment';
 import { EngineError } from '../errors';
 import { lineSplitter } from '../lines';
-import { CONTAINER_CACHE, CONTAINER_HARNESS, CONTAINER_OUT, dagsFolderOf, deadlineOf, hostDagRoot, hostHarnessDir, PathMap } from '../layout';
+import { harnessEvent, StagedDeadline, startTimeout, withoutEvents } from '../harnessEvents';
+import { CONTAINER_CACHE, CONTAINER_OUT, deadlineOf, harnessSetup, type HarnessSetup, PathMap, type Placement } from '../layout';
 import { isParseResult, mapResultPaths, type ParseResult, readParseResult } from '../parseResult';
 import type { Engine, ParseRequest, RunOutcome, RunRequest, WorkOptions } from '../types';
 import { type ServeChannel, startOnce, stopAll, type WarmPool, warmScope, WarmServer } from '../warm';
-import { type ArchiveEntry, checkLimits, copyLimits, firstFileOf, megabytes, packEntries, snapshotTrees, type TreeSnapshot, type TreeSource, treeChanges } from './archive';
+import { type ArchiveEntry, checkLimits, copyLimits, firstFileOf, megabytes, packEntries, snapshotTrees, type TreeSnapshot, treeChanges } from './archive';
 import { dockerOptions, type EndpointCandidate, endpointCandidates } from './endpoint';
 import { ensureImage } from './images';
 
@@ -54,6 +54,9 @@ interface ContainerJob<T> extends WorkOptions {
   image: string;
   cmd: string[];
   values: RuntimeValues;
+  setup: HarnessSetup;
+  /** A parse: the runtime's start and the DAG file have their own deadlines (deadlineMs is the file's). */
+  startMs?: number;
   binds: string[];
   network: string;
   deadlineMs: number;
@@ -63,11 +66,6 @@ interface ContainerJob<T> extends WorkOptions {
   prepare?: (container: Docker.Container) => Promise<void>;
   /** After the container exited, before it is removed: copy mode takes the result file out here. */
   collect?: (container: Docker.Container) => Promise<T>;
-}
-
-/** A host folder or file and where the runtime sees it. */
-interface Placement extends TreeSource {
-  readOnly: boolean;
 }
 
 /** Copy mode's state for a warm container: what it holds, so that each request sends only what changed. */
@@ -107,6 +105,7 @@ export class DockerEngine implements Engine {
     const image = await ensureImage(this.connection.docker, values, this.pulled, request);
     const map = this.pathMap(request);
     const deadlineMs = deadlineOf(values, 'parse');
+    const setup = this.setup(request);
     if (this.options.warm) {
       const result = await this.parseWarm(image, map, request, deadlineMs);
       const mapped = mapResultPaths(result, (p) => map.toHost(p), (t) => map.rewriteText(t));
@@ -118,16 +117,18 @@ export class DockerEngine implements Engine {
     const out = `${CONTAINER_OUT}/result.json`;
     try {
       request.onProgress?.({ stage: 'parse', message: `parsing ${path.basename(request.dagFile)} in ${image}` });
-      const { exitCode, tail, collected: result } = await this.runContainer({
-        ...request, image, values, dagFile: request.dagFile, deadlineMs,
+      const startMs = deadlineOf(values, 'start');
+      const { exitCode, tail, collected: result, failure } = await this.runContainer({
+        ...request, image, values, setup, dagFile: request.dagFile, deadlineMs, startMs,
         network: values.network ?? 'none',
         binds: outDir ? [...this.binds(request), `${outDir}:${CONTAINER_OUT}`] : [],
         prepare: copy && ((container) => this.copyIn(container, copy, request)),
         collect: (container) => (outDir ? Promise.resolve(readParseResult(path.join(outDir, 'result.json'))) : this.resultFrom(container, out)),
         cmd: ['python', '-m', 'airflow_runtime_harness', 'parse', '--file', map.toRuntime(request.dagFile),
-          '--dags-folder', dagsFolderOf(values), '--out', out,
-          '--timeout', String(Math.max(1, deadlineMs / 1000 - 2))],
+          '--dags-folder', setup.dagsFolder, '--out', out,
+          '--timeout', String(deadlineMs / 1000), '--start-timeout', String(startMs / 1000)],
       });
+      if (failure?.code === 'start-timeout') throw startTimeout(startMs, "the container's start and Airflow's import");
       if (!result || exitCode === 2) {
         throw new EngineError('harness-failed', `the harness could not parse ${request.dagFile} in ${image} (exit ${exitCode}):\n${map.rewriteText(tail).trim().slice(-3000)}`,
           exitCode === 127 ? `${image} has no python on PATH: is it an Airflow image?` : `check that ${image} has Airflow 2.9+ or 3.x (airflow-runtime doctor)`);
@@ -144,14 +145,14 @@ export class DockerEngine implements Engine {
     const { values } = request.runtime;
     const image = await ensureImage(this.connection.docker, values, this.pulled, request);
     const map = this.pathMap(request);
-    const dagsFolder = dagsFolderOf(values);
-    const cmd = ['python', '-m', 'airflow_runtime_harness', 'run', '--file', map.toRuntime(request.dagFile), '--dags-folder', dagsFolder,
+    const setup = this.setup(request);
+    const cmd = ['python', '-m', 'airflow_runtime_harness', 'run', '--file', map.toRuntime(request.dagFile), '--dags-folder', setup.dagsFolder,
       '--dag-id', request.dagId, '--task-id', request.taskId];
     if (request.date) cmd.push('--date', request.date);
     if (request.mapIndex !== undefined) cmd.push('--map-index', String(request.mapIndex));
     const copy = this.copyMode ? this.snapshot(request) : undefined;
     const { exitCode, tail } = await this.runContainer({
-      ...request, image, values, cmd, dagFile: request.dagFile,
+      ...request, image, values, setup, cmd, dagFile: request.dagFile,
       network: values.network ?? 'bridge',
       binds: copy ? [] : this.binds(request),
       prepare: copy && ((container) => this.copyIn(container, copy, request)),
@@ -173,8 +174,9 @@ export class DockerEngine implements Engine {
   private async parseWarm(image: string, map: PathMap, request: ParseRequest, deadlineMs: number): Promise<ParseResult> {
     const { values } = request.runtime;
     const binds = this.binds(request);
-    const dagsFolder = dagsFolderOf(values);
-    const spec = this.containerSpec({ image, values, binds, network: values.network ?? 'none', dagFile: request.dagFile, cmd: ['python', '-m', 'airflow_runtime_harness', 'serve'] });
+    const setup = this.setup(request);
+    const dagsFolder = setup.dagsFolder;
+    const spec = this.containerSpec({ image, values, setup, binds, network: values.network ?? 'none', dagFile: request.dagFile, cmd: ['python', '-m', 'airflow_runtime_harness', 'serve'] });
     // The binds name the host folders, so they key copy mode's containers too.
     const key = createHash('sha256').update(JSON.stringify([spec.Image, spec.Env, binds, spec.HostConfig])).digest('hex');
     const entry = await startOnce(this.warmServers, key, async () => {
@@ -185,14 +187,14 @@ export class DockerEngine implements Engine {
       const { channel, container } = await this.serveContainer(spec, copy && ((c) => this.copyIn(c, copy, request)));
       const server = new WarmServer(channel, this.options.idleMs ?? 600_000, () => {
         void this.warmServers.get(key)?.then((current) => current.server === server && this.warmServers.delete(key));
-      });
+      }, deadlineOf(values, 'start'), "the container's start and Airflow's import");
       if (copy) this.remoteCopies.set(server, { container, sources: this.placements(request), copied: copy.entries, syncing: Promise.resolve() });
       return { server };
     }, warmScope(request.runtime, this.placements(request)[0].host));
     const remote = this.remoteCopies.get(entry.server);
     if (remote) await this.syncCopy(remote);
     // The result comes back in the reply: no result file to share with a server that may stop right after.
-    const result = await entry.server.parse({ file: map.toRuntime(request.dagFile), dagsFolder, timeoutSeconds: Math.max(1, deadlineMs / 1000 - 2) }, deadlineMs, request.signal);
+    const result = await entry.server.parse({ file: map.toRuntime(request.dagFile), dagsFolder, timeoutSeconds: deadlineMs / 1000 }, deadlineMs, request.signal);
     if (!result) throw new EngineError('harness-failed', `the warm harness sent no result for ${request.dagFile}`);
     return result;
   }
@@ -265,13 +267,18 @@ export class DockerEngine implements Engine {
     return new PathMap(this.placements(request).map((p) => ({ host: p.host, runtime: p.target })));
   }
 
-  /** The DAG root at dagsFolder, the harness beside it, the runtime's extra mounts: bound here, copied to remote engines. */
+  private setup(request: ParseRequest | RunRequest): HarnessSetup {
+    return harnessSetup(request.runtime, request.dagFile, 'docker', { PYTHONUNBUFFERED: '1', AIRFLOW_RUNTIME_CACHE: CONTAINER_CACHE });
+  }
+
+  /**
+   * The DAG root at dagsFolder, the project's folders beside it (plugins/, include/...), the harness, the
+   * runtime's extra mounts: bound here, copied to remote engines.
+   */
   private placements(request: ParseRequest | RunRequest): Placement[] {
-    const { values, workspaceRoot } = request.runtime;
     return [
-      { host: hostDagRoot(request.dagFile, workspaceRoot), target: dagsFolderOf(values), readOnly: true },
-      { host: hostHarnessDir(), target: CONTAINER_HARNESS, readOnly: true },
-      ...(values.mounts ?? []).map((m) => ({ host: m.source, target: m.target, readOnly: m.readOnly !== false })),
+      ...this.setup(request).placements,
+      ...(request.runtime.values.mounts ?? []).map((m) => ({ host: m.source, target: m.target, readOnly: m.readOnly !== false })),
     ];
   }
 
@@ -279,17 +286,14 @@ export class DockerEngine implements Engine {
     return this.placements(request).map((p) => `${p.host}:${p.target}${p.readOnly ? ':ro' : ''}`);
   }
 
-  private containerSpec(job: Pick<ContainerJob<unknown>, 'image' | 'cmd' | 'values' | 'binds' | 'network' | 'dagFile'>): Docker.ContainerCreateOptions {
+  private containerSpec(job: Pick<ContainerJob<unknown>, 'image' | 'cmd' | 'values' | 'setup' | 'binds' | 'network' | 'dagFile'>): Docker.ContainerCreateOptions {
     const memory = parseSize(job.values.resources?.memory);
     return {
       Image: job.image,
       Cmd: job.cmd,
-      Env: Object.entries({
-        ...runtimeEnvironment(job.values),
-        PYTHONPATH: CONTAINER_HARNESS,
-        PYTHONUNBUFFERED: '1',
-        AIRFLOW_RUNTIME_CACHE: CONTAINER_CACHE,
-      }).map(([k, v]) => `${k}=${v}`),
+      // the project root in the runtime, as the images' own WORKDIR: never the folder the parse was started from
+      WorkingDir: job.setup.workingDir,
+      Env: Object.entries(job.setup.env).map(([k, v]) => `${k}=${v}`),
       Labels: { [LABEL_MANAGED]: 'true', [LABEL_OWNER]: this.owner, [LABEL_DAG_FILE]: job.dagFile },
       AttachStdout: true,
       AttachStderr: true,
@@ -339,35 +343,48 @@ export class DockerEngine implements Engine {
     return { channel, container };
   }
 
-  /** create, attach and demultiplex, wait (next-exit), start; kill on deadline or abort; remove in finally. */
-  private async runContainer<T>(job: ContainerJob<T>): Promise<{ exitCode: number; tail: string; collected?: T }> {
+  /**
+   * create, attach and demultiplex, wait (next-exit), start; kill on deadline or abort; remove in finally.
+   * A parse (startMs set) has two deadlines: the runtime's start, then the DAG file's from the harness's
+   * `started` event on.
+   */
+  private async runContainer<T>(job: ContainerJob<T>): Promise<{ exitCode: number; tail: string; collected?: T; failure?: { code?: string; message?: string } }> {
     const { docker } = this.connection;
     const container = await docker.createContainer(this.containerSpec(job));
     let tail = '';
     let stopped: EngineError | undefined;
+    let failure: { code?: string; message?: string } | undefined;
+    let deadline: { started(): void; clear(): void } | undefined;
     const keep = 16_384;
     try {
       const stream = await container.attach({ stream: true, stdout: true, stderr: true });
       const outputs = { stdout: new PassThrough(), stderr: new PassThrough() };
       docker.modem.demuxStream(stream, outputs.stdout, outputs.stderr);
       for (const name of ['stdout', 'stderr'] as const) {
-        const splitter = lineSplitter((line) => job.onLine?.(line, name), keep);
+        const splitter = lineSplitter((line) => {
+          const event = name === 'stderr' ? harnessEvent(line) : undefined;
+          if (event?.event === 'started') deadline?.started();
+          else if (event?.event === 'error') failure = event;
+          else job.onLine?.(line, name);
+        }, keep);
         outputs[name].on('data', (chunk: Buffer) => {
           const text = chunk.toString('utf8');
           tail = (tail + text).slice(-keep);
-          if (job.onLine) splitter.push(text);
+          splitter.push(text);
         });
         outputs[name].on('end', () => splitter.end());
       }
       const waiting = container.wait({ condition: 'next-exit' }) as Promise<{ StatusCode: number }>;
       waiting.catch(() => undefined); // a container that never starts is removed, and its wait fails
       await job.prepare?.(container);
-      await container.start();
       const stop = (error: EngineError) => {
         stopped ??= error;
         container.kill().catch(() => undefined);
       };
-      const timer = setTimeout(() => stop(new EngineError('timeout', `stopped after ${Math.round(job.deadlineMs / 1000)} s (the runtime's timeout); the container was killed`, 'raise timeouts.parse or timeouts.run in the runtime file, or find what hangs')), job.deadlineMs);
+      deadline = job.startMs !== undefined
+        ? new StagedDeadline(job.startMs, job.deadlineMs, stop, "the container's start and Airflow's import")
+        : singleDeadline(job.deadlineMs, stop);
+      await container.start();
       const onAbort = () => stop(new EngineError('cancelled', 'cancelled; the container was killed'));
       job.signal?.addEventListener('abort', onAbort, { once: true });
       if (job.signal?.aborted) onAbort();
@@ -375,7 +392,7 @@ export class DockerEngine implements Engine {
       try {
         status = await waiting;
       } finally {
-        clearTimeout(timer);
+        deadline.clear();
         job.signal?.removeEventListener('abort', onAbort);
       }
       (stream as NodeJS.ReadWriteStream & { destroy?: () => void }).destroy?.();
@@ -384,11 +401,18 @@ export class DockerEngine implements Engine {
       if (state.OOMKilled) {
         throw new EngineError('out-of-memory', `the runtime ran out of memory (limit ${job.values.resources?.memory ?? 'none'}) and was killed`, 'raise resources.memory in the runtime file, or make the DAG file import less at parse time');
       }
-      return { exitCode: status.StatusCode, tail, collected: await job.collect?.(container) };
+      return { exitCode: status.StatusCode, tail: withoutEvents(tail), collected: await job.collect?.(container), failure };
     } finally {
+      deadline?.clear();
       await container.remove({ force: true }).catch(() => undefined);
     }
   }
+}
+
+/** One deadline for the whole job (a task run). */
+function singleDeadline(ms: number, stop: (error: EngineError) => void): { started(): void; clear(): void } {
+  const timer = setTimeout(() => stop(new EngineError('timeout', `stopped after ${Math.round(ms / 1000)} s (the runtime's timeout); the container was killed`, 'raise timeouts.run in the runtime file, or find what hangs')), ms);
+  return { started: () => undefined, clear: () => clearTimeout(timer) };
 }
 
 function copiedSummary(snapshot: TreeSnapshot): string {

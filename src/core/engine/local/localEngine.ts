@@ -2,11 +2,10 @@ import { createHash } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
-import type { RuntimeValues } from '../../runtime/values';
 import { cacheDir } from '../cache';
-import { runtimeEnvironment } from '../environment';
 import { EngineError } from '../errors';
-import { deadlineOf, hostDagRoot, hostHarnessDir } from '../layout';
+import { startTimeout } from '../harnessEvents';
+import { deadlineOf, harnessSetup, type HarnessSetup } from '../layout';
 import { type ParseResult, readParseResult } from '../parseResult';
 import { processChannel, type ProcessOptions, type ProcessOutcome, runProcess } from '../processTree';
 import { invalidate, startOnce, stopAll, type WarmPool, warmScope, WarmServer } from '../warm';
@@ -33,10 +32,12 @@ export class LocalEngine implements Engine {
   async parse(request: ParseRequest): Promise<ParseResult> {
     const started = Date.now();
     const { python, origin } = await resolveInterpreter(request.runtime.values, request);
-    const dagRoot = hostDagRoot(request.dagFile, request.runtime.workspaceRoot);
+    const setup = this.setup(request);
+    const dagRoot = setup.dagsFolder;
     const deadlineMs = deadlineOf(request.runtime.values, 'parse');
+    const startMs = deadlineOf(request.runtime.values, 'start');
     if (this.options.warm) {
-      const result = await this.parseWarm(python, dagRoot, request, deadlineMs);
+      const result = await this.parseWarm(python, setup, request, deadlineMs);
       return { ...result, engine: { kind: this.kind, detail: `${origin}, warm`, totalMs: Date.now() - started } };
     }
     const outDir = mkdtempSync(path.join(tmpdir(), 'airflow-runtime-parse-'));
@@ -45,9 +46,10 @@ export class LocalEngine implements Engine {
       request.onProgress?.({ stage: 'parse', message: `parsing ${path.basename(request.dagFile)} with ${python}` });
       const outcome = await this.harness(python, [
         'parse', '--file', request.dagFile, '--dags-folder', dagRoot, '--out', out,
-        // The harness stops itself a little before our deadline, so its result can say where it hung.
-        '--timeout', String(Math.max(1, deadlineMs / 1000 - 1)),
-      ], request.runtime.values, { deadlineMs, signal: request.signal });
+        // The file's deadline is the harness's to enforce (it says where the file hung); ours is a backstop.
+        '--timeout', String(deadlineMs / 1000), '--start-timeout', String(startMs / 1000),
+      ], setup, { deadlineMs, startMs, signal: request.signal });
+      if (outcome.failure?.code === 'start-timeout') throw startTimeout(startMs, "Airflow's import");
       const result = readParseResult(out);
       if (!result || outcome.code === 2 || outcome.code === null) {
         throw new EngineError('harness-failed', `the harness could not parse ${request.dagFile} with ${python} (exit ${outcome.code}):\n${outcome.tail.trim().slice(-3000)}`,
@@ -62,11 +64,11 @@ export class LocalEngine implements Engine {
   async run(request: RunRequest): Promise<RunOutcome> {
     const started = Date.now();
     const { python } = await resolveInterpreter(request.runtime.values, request);
-    const dagRoot = hostDagRoot(request.dagFile, request.runtime.workspaceRoot);
-    const args = ['run', '--file', request.dagFile, '--dags-folder', dagRoot, '--dag-id', request.dagId, '--task-id', request.taskId];
+    const setup = this.setup(request);
+    const args = ['run', '--file', request.dagFile, '--dags-folder', setup.dagsFolder, '--dag-id', request.dagId, '--task-id', request.taskId];
     if (request.date) args.push('--date', request.date);
     if (request.mapIndex !== undefined) args.push('--map-index', String(request.mapIndex));
-    const outcome = await this.harness(python, args, request.runtime.values, {
+    const outcome = await this.harness(python, args, setup, {
       deadlineMs: deadlineOf(request.runtime.values, 'run'),
       signal: request.signal,
       onLine: request.onLog,
@@ -92,32 +94,30 @@ export class LocalEngine implements Engine {
    * for the same DAG root and runtime files with other values (the runtime was edited) replaces the old one.
    * Results come back on the server's stdout: no result file.
    */
-  private async parseWarm(python: string, dagRoot: string, request: ParseRequest, deadlineMs: number): Promise<ParseResult> {
-    const env = this.environment(request.runtime.values);
-    const key = createHash('sha256').update(JSON.stringify([python, dagRoot, env])).digest('hex');
+  private async parseWarm(python: string, setup: HarnessSetup, request: ParseRequest, deadlineMs: number): Promise<ParseResult> {
+    const { env, workingDir, dagsFolder: dagRoot } = setup;
+    const key = createHash('sha256').update(JSON.stringify([python, dagRoot, env, workingDir])).digest('hex');
     const entry = await startOnce(this.warmServers, key, async () => {
       request.onProgress?.({ stage: 'start', message: `starting a warm harness with ${python}` });
-      const server = new WarmServer(processChannel(python, ['-m', 'airflow_runtime_harness', 'serve'], env), this.options.idleMs ?? 600_000, () => {
+      const server = new WarmServer(processChannel(python, ['-m', 'airflow_runtime_harness', 'serve'], env, workingDir), this.options.idleMs ?? 600_000, () => {
         void this.warmServers.get(key)?.then((current) => current.server === server && this.warmServers.delete(key));
-      });
+      }, deadlineOf(request.runtime.values, 'start'));
       return { server };
     }, warmScope(request.runtime, dagRoot));
-    const result = await entry.server.parse({ file: request.dagFile, dagsFolder: dagRoot, timeoutSeconds: Math.max(1, deadlineMs / 1000 - 1) }, deadlineMs, request.signal);
+    const result = await entry.server.parse({ file: request.dagFile, dagsFolder: dagRoot, timeoutSeconds: deadlineMs / 1000 }, deadlineMs, request.signal);
     if (!result) throw new EngineError('harness-failed', `the warm harness sent no result for ${request.dagFile}`);
     return result;
   }
 
-  private environment(values: RuntimeValues): Record<string, string> {
-    const env: Record<string, string> = {};
-    for (const name of INHERITED) if (process.env[name] !== undefined) env[name] = process.env[name]!;
-    return Object.assign(env, runtimeEnvironment(values), {
-      PYTHONPATH: hostHarnessDir(),
-      PYTHONUNBUFFERED: '1',
-      AIRFLOW_RUNTIME_CACHE: cacheDir('harness'),
-    });
+  /** The same layout as a container's, with host paths: a clean environment with only what a process needs from ours. */
+  private setup(request: ParseRequest | RunRequest): HarnessSetup {
+    const setup = harnessSetup(request.runtime, request.dagFile, 'local', { PYTHONUNBUFFERED: '1', AIRFLOW_RUNTIME_CACHE: cacheDir('harness') });
+    const inherited: Record<string, string> = {};
+    for (const name of INHERITED) if (process.env[name] !== undefined) inherited[name] = process.env[name]!;
+    return { ...setup, env: { ...inherited, ...setup.env } };
   }
 
-  private harness(python: string, args: string[], values: RuntimeValues, options: Omit<ProcessOptions, 'env'>): Promise<ProcessOutcome> {
-    return runProcess(python, ['-m', 'airflow_runtime_harness', ...args], { ...options, env: this.environment(values) });
+  private harness(python: string, args: string[], setup: HarnessSetup, options: Omit<ProcessOptions, 'env'>): Promise<ProcessOutcome> {
+    return runProcess(python, ['-m', 'airflow_runtime_harness', ...args], { ...options, env: setup.env, cwd: setup.workingDir });
   }
 }

@@ -1,0 +1,2 @@
+"""On sys.path through the plugins folder, as Airflow puts it there."""
+CHANNEL = "#data"
