@@ -1,7 +1,9 @@
 """Black-box harness tests against real Airflow: host venvs and Docker images, both versions.
 
 Environment:
-  AIRFLOW_VERSIONS            versions to test (default "2.11.2 3.3.2")
+  AIRFLOW_MATRIX_VERSIONS     venvs to test, the newest patch of every supported minor
+                              (default: scripts/env/common.sh's list)
+  AIRFLOW_VERSIONS            the versions that have Docker images (default "2.11.2 3.3.2")
   AIRFLOW_RUNTIME_ENV_CACHE   where scripts/env built the venvs (default ~/.cache/airflow-runtime-env)
   AIRFLOW_RUNTIME_REQUIRE_REAL=1  a missing venv, image or Docker engine FAILS instead of skipping (CI)
 """
@@ -23,7 +25,16 @@ import pytest
 REPO = Path(__file__).resolve().parents[2]
 HARNESS_SRC = REPO / "src" / "harness"
 CORPUS = Path(__file__).resolve().parent / "corpus"
-VERSIONS = os.environ.get("AIRFLOW_VERSIONS", "2.11.2 3.3.2").split()
+IMAGE_VERSIONS = os.environ.get("AIRFLOW_VERSIONS", "2.11.2 3.3.2").split()
+
+
+def _matrix_default() -> str:
+    text = (REPO / "scripts" / "env" / "common.sh").read_text()
+    found = re.search(r'AIRFLOW_MATRIX_VERSIONS:-"([^"]+)"', text)
+    return found.group(1) if found else " ".join(IMAGE_VERSIONS)
+
+
+VERSIONS = os.environ.get("AIRFLOW_MATRIX_VERSIONS", _matrix_default()).split()
 ENV_CACHE = Path(os.environ.get("AIRFLOW_RUNTIME_ENV_CACHE", Path.home() / ".cache" / "airflow-runtime-env"))
 REQUIRE_REAL = os.environ.get("AIRFLOW_RUNTIME_REQUIRE_REAL") == "1"
 IMAGE = "airflow-runtime-test/airflow:{}"
@@ -63,6 +74,12 @@ SESSION_CACHE = Path(os.environ.get("AIRFLOW_RUNTIME_TEST_CACHE",
 
 @pytest.fixture(scope="session", params=VERSIONS)
 def version(request) -> str:
+    return request.param
+
+
+@pytest.fixture(scope="session", params=IMAGE_VERSIONS)
+def image_version(request) -> str:
+    """The versions with Docker images (the newest 2.x and 3.x); the venv matrix covers the rest."""
     return request.param
 
 

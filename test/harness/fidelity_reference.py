@@ -26,10 +26,21 @@ for folder, file in pairs:
     if AIRFLOW3:
         from pathlib import Path
 
-        from airflow.dag_processing.dagbag import BundleDagBag
+        try:  # 3.2+
+            from airflow.dag_processing.dagbag import BundleDagBag
+        except ImportError:
+            try:  # 3.1
+                from airflow.models.dagbag import BundleDagBag
+            except ImportError:  # 3.0: the DAG processor's DagBag(bundle_path=...)
+                BundleDagBag = None
+        if BundleDagBag is not None:
+            bag = BundleDagBag(dag_folder=file, bundle_path=Path(folder), bundle_name="dags-folder",
+                               load_op_links=False, safe_mode=False)
+        else:
+            from airflow.models.dagbag import DagBag
 
-        bag = BundleDagBag(dag_folder=file, bundle_path=Path(folder), bundle_name="dags-folder",
-                           load_op_links=False, safe_mode=False)
+            bag = DagBag(dag_folder=file, bundle_path=Path(folder), include_examples=False,
+                         load_op_links=False, safe_mode=False)
     else:
         from airflow.models.dagbag import DagBag
 
@@ -39,14 +50,9 @@ for folder, file in pairs:
     for dag_id, dag in bag.dags.items():
         # Airflow's DAG processor serializes every DAG; one that fails becomes an import error
         try:
-            if AIRFLOW3:
-                from airflow.serialization.serialized_objects import DagSerialization
+            from airflow.serialization import serialized_objects as so
 
-                DagSerialization.to_dict(dag)
-            else:
-                from airflow.serialization.serialized_objects import SerializedDAG
-
-                SerializedDAG.to_dict(dag)
+            (getattr(so, "DagSerialization", None) or so.SerializedDAG).to_dict(dag)
         except Exception:
             error_files.add(os.path.abspath(file))
             continue

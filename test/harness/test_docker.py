@@ -27,7 +27,8 @@ def docker_argv(version: str, out_dir, *args: str, interactive: bool = False) ->
 
 
 @pytest.fixture(scope="session")
-def in_docker(version, tmp_path_factory):
+def in_docker(image_version, tmp_path_factory):
+    version = image_version
     problem = docker_available() or image_available(version)
     if problem:
         unavailable(problem)
@@ -53,7 +54,8 @@ def in_docker(version, tmp_path_factory):
 
 
 @pytest.mark.parametrize("name", sorted(EXPECTED))
-def test_corpus_in_docker(in_docker, name, version):
+def test_corpus_in_docker(in_docker, name, image_version):
+    version = image_version
     check(in_docker[name], EXPECTED[name], DAGS, name)
     assert in_docker[name]["airflowVersion"] == version
 

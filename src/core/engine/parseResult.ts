@@ -1,13 +1,20 @@
 import { readFileSync } from 'node:fs';
 
-/** The parse result the harness writes (DESIGN.md, "Parse result"), with paths as the host sees them. */
+/**
+ * The parse result the harness writes (DESIGN.md, "Parse result"), with paths as the host sees them. Its one
+ * definition is media/parse-result.schema.json: these types and the harness's output are checked against it.
+ */
 export const PARSE_RESULT_FORMAT = 'airflow-runtime/parse-result@1';
 
 export interface TaskInfo {
   taskId: string;
   operator: string;
-  file?: string;
+  /** Airflow's `operator_name` (a @task's decorator name, a custom_operator_name). */
+  operatorName?: string | null;
+  file?: string | null;
   line: number | null;
+  /** For a task from a @task function called several times: the function's definition (`line` is the call). */
+  definitionLine?: number | null;
   upstream: string[];
   downstream: string[];
   taskGroup: string | null;
@@ -20,9 +27,16 @@ export interface DagInfo {
   line: number | null;
   schedule: string | null;
   tags: string[];
-  owner?: string;
+  owner?: string | null;
   tasks: TaskInfo[];
   serialized?: unknown;
+}
+
+/** Another place that explains an error (the DAG whose edge closes a cycle). */
+export interface RelatedLocation {
+  file: string;
+  line: number;
+  message: string;
 }
 
 export interface ImportErrorInfo {
@@ -31,13 +45,19 @@ export interface ImportErrorInfo {
   column: number | null;
   message: string;
   traceback?: string;
+  related?: RelatedLocation[];
 }
 
 export interface ParseWarningInfo {
   file: string;
   line: number | null;
+  column?: number;
   category: string;
   message: string;
+  /** Raised inside Airflow or a library, not by the user's code (engines may leave it out). */
+  internal?: boolean;
+  /** Where an internal warning was raised (`file:line`), when it was attributed to a user line. */
+  origin?: string;
 }
 
 export interface ParseResult {
@@ -67,6 +87,7 @@ export function mapResultPaths(result: ParseResult, toHost: (runtimePath: string
   }
   for (const error of mapped.importErrors) {
     error.file = toHost(error.file);
+    for (const related of error.related ?? []) related.file = toHost(related.file);
     error.message = rewriteText(error.message);
     if (error.traceback) error.traceback = rewriteText(error.traceback);
   }
