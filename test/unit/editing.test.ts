@@ -27,8 +27,8 @@ describe('completion in a runtime file', () => {
   });
 
   it('offers the keys of a nested mapping', () => {
-    assert.deepEqual(labels('image: x\ntimeouts:\n  |').sort(), ['parse', 'run']);
-    assert.deepEqual(labels('timeouts:\n  parse: 30s\n  |'), ['run']);
+    assert.deepEqual(labels('image: x\ntimeouts:\n  |').sort(), ['parse', 'run', 'start']);
+    assert.deepEqual(labels('timeouts:\n  parse: 30s\n  |').sort(), ['run', 'start']);
   });
 
   it('offers the keys of a list item, on the dash line and below it', () => {

@@ -44,7 +44,7 @@ describe('merging layers', () => {
       image: 'team:2',
       pull: 'never',
       dagsFolder: '/opt/airflow/dags',
-      timeouts: { parse: '10s', run: '5m' },
+      timeouts: { parse: '10s', start: '3m', run: '5m' },
       env: { A: 'root', B: 'dags', C: 'etl' },
       airflowConfig: { core: { x: 1, y: 2 }, logging: { level: 'DEBUG' } },
       mounts: [],
@@ -58,6 +58,7 @@ describe('merging layers', () => {
       pull: { kind: 'file', file: '/ws/dags/team/etl.airflow-runtime.yaml', line: 3, column: 1 },
       dagsFolder: { kind: 'default' },
       'timeouts.parse': { kind: 'file', file: '/ws/airflow-runtime.yaml', line: 6, column: 3 },
+      'timeouts.start': { kind: 'default' },
       'timeouts.run': { kind: 'file', file: '/ws/dags/airflow-runtime.yaml', line: 5, column: 3 },
       'env.A': { kind: 'file', file: '/ws/airflow-runtime.yaml', line: 3, column: 3 },
       'env.B': { kind: 'file', file: '/ws/dags/airflow-runtime.yaml', line: 2, column: 3 },
@@ -82,7 +83,7 @@ describe('merging layers', () => {
 
   it('no runtime file at all gives the defaults', () => {
     const runtime = resolveIn({}, 'dags/etl.py');
-    assert.deepEqual(runtime.values, { image: 'apache/airflow:2.11.2', pull: 'missing', dagsFolder: '/opt/airflow/dags', timeouts: { parse: '60s', run: '1h' } });
+    assert.deepEqual(runtime.values, { image: 'apache/airflow:2.11.2', pull: 'missing', dagsFolder: '/opt/airflow/dags', timeouts: { parse: '60s', start: '3m', run: '1h' } });
     assert.deepEqual(runtime.files, []);
   });
 });
