@@ -183,6 +183,26 @@ for (const version of VERSIONS) {
   }
 }
 
+describe('starting the runtime has its own deadline', needs(dockerProblem(), venvProblem()), () => {
+  const version = VERSIONS[VERSIONS.length - 1];
+  const ws = scratchWorkspace('start-deadline', {
+    'dags/quick.py': 'import datetime\nfrom airflow.sdk import DAG\n\nwith DAG("quick", start_date=datetime.datetime(2024, 1, 1), schedule=None):\n    pass\n',
+    'dags/airflow-runtime.yaml': `image: ${image(version)}\npull: never\nlocal:\n  python: ${venvPython(version)}\ntimeouts:\n  start: 0.3s\n  parse: 1s\n`,
+  });
+  workspaces.push(ws);
+  for (const engine of ['docker', 'local'] as const) {
+    for (const warm of [false, true]) {
+      it(`${engine}, ${warm ? 'warm' : 'cold'}: a runtime that does not start in time is an engine problem (exit 2), not the DAG file's`, async () => {
+        const { code, stdout, stderr } = await cli(['parse', 'dags/quick.py', '--engine', engine, ...(warm ? ['--warm'] : [])], { cwd: ws });
+        assert.equal(code, 2, stdout + stderr);
+        assert.match(stderr, /dags\/quick\.py: not parsed: the runtime did not start within 0\.3 s/);
+        assert.match(stderr, /what to do: the machine may be busy: raise timeouts\.start/);
+        assert.doesNotMatch(stdout, /error: .*TimeoutError/, 'not an import error of the file');
+      });
+    }
+  }
+});
+
 after(() => {
   assert.deepEqual(ourContainers(...workspaces), [], 'no container of ours is left');
   for (const ws of workspaces) rmSync(ws, { recursive: true, force: true });

@@ -34,7 +34,8 @@ def ours(result: dict) -> dict:
     }
 
 
-def test_fidelity_examples(version, python_for, tmp_path):
+def test_fidelity_examples(matrix_version, python_for, tmp_path):
+    version = matrix_version
     python = python_for(version)
     files = example_files(python)
     assert len(files) > 20, files

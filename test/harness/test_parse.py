@@ -15,8 +15,9 @@ _cold: dict = {}
 
 
 @pytest.fixture(scope="session")
-def served(version, python_for, tmp_path_factory):
-    """Every corpus file parsed once per version by one `serve` process (shared by the tests)."""
+def served(matrix_version, python_for, tmp_path_factory):
+    """Every corpus file parsed once per version of the matrix by one `serve` process (shared by the tests)."""
+    version = matrix_version
     if version not in _served:
         out = tmp_path_factory.mktemp(f"served-{version}")
         server = Server([str(python_for(version)), "-m", "airflow_runtime_harness", "serve"], harness_env())
@@ -58,7 +59,8 @@ def cold(version, python_for, tmp_path_factory):
 
 
 @pytest.mark.parametrize("name", sorted(EXPECTED))
-def test_corpus_warm(served, name, version):
+def test_corpus_warm(served, name, matrix_version):
+    version = matrix_version
     check(served[name], EXPECTED[name], str(CORPUS), name)
     assert served[name]["airflowVersion"] == version
 
@@ -95,7 +97,8 @@ def test_cold_timeout(cold):
     check(json.loads(path.read_text()), HANG, str(CORPUS), "hang.py")
 
 
-def test_warnings_have_locations(served, version):
+def test_warnings_have_locations(served, matrix_version):
+    version = matrix_version
     for result in served.values():
         for w in result["warnings"]:
             assert w["file"] and isinstance(w["line"], int) and w["category"] and "message" in w

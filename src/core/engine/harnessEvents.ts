@@ -33,7 +33,8 @@ export const BACKSTOP_MARGIN_MS = 3_000;
 
 /** The message of a runtime that did not start in time: an infrastructure problem, not the DAG file's. */
 export function startTimeout(startMs: number, what: string): EngineError {
-  return new EngineError('start-timeout', `the runtime did not start within ${Math.round(startMs / 1000)} s (${what})`,
+  const seconds = startMs < 10_000 ? (startMs / 1000).toFixed(1) : String(Math.round(startMs / 1000));
+  return new EngineError('start-timeout', `the runtime did not start within ${seconds} s (${what})`,
     'the machine may be busy: raise timeouts.start in the runtime file (or the airflowRuntime.timeouts.start setting), or parse fewer files at once (--jobs)');
 }
 
