@@ -61,6 +61,11 @@ def cold(version, python_for, tmp_path_factory):
 @pytest.mark.parametrize("name", sorted(EXPECTED))
 def test_corpus_warm(served, name, matrix_version):
     version = matrix_version
+    if name == "variable.py" and version.startswith("3.0."):
+        # A known divergence, kept visible: Airflow 3.0's Variable.get at the top of a DAG file needs the
+        # DAG processor's supervisor (SUPERVISOR_COMMS), which the harness does not provide; 3.1+ falls
+        # back to the metadata DB. Reported as xfailed, never as passed.
+        pytest.xfail("Airflow 3.0: top-level Variable.get needs the DAG processor's supervisor")
     check(served[name], EXPECTED[name], str(CORPUS), name)
     assert served[name]["airflowVersion"] == version
 

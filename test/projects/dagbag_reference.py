@@ -7,6 +7,7 @@ each with its own DagBag, one file at a time as its DAG processor does; we recor
 found, their DAG ids, task ids, edges and import-error files. Only the environment comes from the
 harness (private AIRFLOW_HOME, migrated SQLite DB); no harness parsing code is used.
 """
+import inspect
 import json
 import os
 import sys
@@ -36,8 +37,8 @@ def bag_of(file):
         except ImportError:
             BundleDagBag = None
     if BundleDagBag is not None:
-        return BundleDagBag(dag_folder=file, bundle_path=Path(folder), bundle_name="dags-folder",
-                            load_op_links=False, safe_mode=False)
+        return BundleDagBag(dag_folder=file, bundle_path=Path(folder), load_op_links=False, safe_mode=False,
+                            **({"bundle_name": "dags-folder"} if "bundle_name" in inspect.signature(BundleDagBag.__init__).parameters else {}))
     from airflow.models.dagbag import DagBag
 
     return DagBag(dag_folder=file, bundle_path=Path(folder), include_examples=False, load_op_links=False,

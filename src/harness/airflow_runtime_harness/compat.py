@@ -88,8 +88,12 @@ def load_file(file: str, folder: str):
         # 3.1+, DagBag(dag_folder=file, bundle_path=..., include_examples=False) on 3.0
         bundle_bag = _bundle_dag_bag_class()
         if bundle_bag is not None:
-            return bundle_bag(dag_folder=file, bundle_path=Path(folder), bundle_name=BUNDLE_NAME,
-                              load_op_links=False, safe_mode=False)
+            import inspect
+
+            # 3.2+ names the bundle; 3.1's BundleDagBag takes only its path
+            named = "bundle_name" in inspect.signature(bundle_bag.__init__).parameters
+            return bundle_bag(dag_folder=file, bundle_path=Path(folder), load_op_links=False, safe_mode=False,
+                              **({"bundle_name": BUNDLE_NAME} if named else {}))
         from airflow.models.dagbag import DagBag
 
         return DagBag(dag_folder=file, bundle_path=Path(folder), include_examples=False,
