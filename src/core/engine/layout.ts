@@ -2,13 +2,13 @@ import { existsSync } from 'node:fs';
 import * as path from 'node:path';
 import { isInside } from '../runtime/checks';
 import type { EffectiveRuntime } from '../runtime/resolve';
-import { hostDagRoot, layoutRootIn, projectLayout, runtimePathOf } from '../workspace/projectLayout';
-import { runtimeEnvironment } from './environment';
-
-export { hostDagRoot };
 import { schemaAt } from '../runtime/schema';
 import { parseDuration } from '../runtime/units';
 import type { RuntimeValues } from '../runtime/values';
+import { hostDagRoot, layoutRootIn, type ProjectFolder, projectLayout, runtimePathOf } from '../workspace/projectLayout';
+import { runtimeEnvironment } from './environment';
+
+export { hostDagRoot };
 
 /** Where the harness and its outputs live inside a container. */
 export const CONTAINER_HARNESS = '/opt/airflow-runtime/harness';
@@ -107,9 +107,9 @@ export function harnessSetup(runtime: EffectiveRuntime, dagFile: string, where: 
     { host: layout.dagRoot, target: dagsFolder, readOnly: true },
     { host: hostHarnessDir(), target: harness, readOnly: true },
   ];
-  const where_ = (folder: (typeof layout.folders)[number]) => (inContainer ? runtimePathOf(layout, folder, dagsFolder) : folder.host);
+  const seenAt = (folder: ProjectFolder) => (inContainer ? runtimePathOf(layout, folder, dagsFolder) : folder.host);
   for (const folder of layout.folders) {
-    if (!isInside(layout.dagRoot, folder.host)) placements.push({ host: folder.host, target: where_(folder), readOnly: true });
+    if (!isInside(layout.dagRoot, folder.host)) placements.push({ host: folder.host, target: seenAt(folder), readOnly: true });
   }
   const root = inContainer ? layoutRootIn(layout, dagsFolder) : layout.projectRoot;
   const env = runtimeEnvironment(values);
@@ -117,7 +117,7 @@ export function harnessSetup(runtime: EffectiveRuntime, dagFile: string, where: 
   const sysPath = [
     ...(env.PYTHONPATH ? env.PYTHONPATH.split(separator).filter(Boolean) : []),
     ...(layout.rootOnPath ? [root] : []),
-    ...layout.folders.filter((f) => f.onPath).map(where_),
+    ...layout.folders.filter((f) => f.onPath).map(seenAt),
     harness,
   ];
   const plugins = layout.folders.find((f) => f.host === layout.pluginsFolder);
@@ -127,11 +127,11 @@ export function harnessSetup(runtime: EffectiveRuntime, dagFile: string, where: 
     workingDir: root,
     env: {
       ...env,
-      ...(plugins ? { AIRFLOW__CORE__PLUGINS_FOLDER: where_(plugins) } : {}),
+      ...(plugins ? { AIRFLOW__CORE__PLUGINS_FOLDER: seenAt(plugins) } : {}),
       ...extra,
       PYTHONPATH: [...new Set(sysPath)].join(separator),
       // helper modules outside the DAGs folder are the user's code too: import errors and task lines point into them
-      AIRFLOW_RUNTIME_USER_PATHS: [...new Set([...(layout.rootOnPath ? [root] : []), ...layout.folders.map(where_)])].join(separator),
+      AIRFLOW_RUNTIME_USER_PATHS: [...new Set([...(layout.rootOnPath ? [root] : []), ...layout.folders.map(seenAt)])].join(separator),
     },
   };
 }
