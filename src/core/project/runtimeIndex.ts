@@ -22,33 +22,14 @@ export class RuntimeIndex {
 
   runtimeOf(dagFile: string): EffectiveRuntime {
     let runtime = this.cache.get(dagFile);
-    if (!runtime) {
-      const settings = this.inputs.settings();
-      runtime = resolveRuntime(dagFile, {
-        workspaceRoot: this.inputs.workspaceRootOf(dagFile),
-        readText: (file) => (existsSync(file) ? readFileSync(file, 'utf8') : undefined),
-        settings: settings?.layer,
-        settingsProblems: settings?.problems,
-      });
-      this.cache.set(dagFile, runtime);
-    }
+    if (!runtime) this.cache.set(dagFile, (runtime = this.resolve(dagFile)));
     return runtime;
   }
 
   /** The runtime of a folder's files without a runtime file of their own (which files are DAG files depends on it). */
   runtimeOfFolder(folder: string): EffectiveRuntime {
     let runtime = this.folders.get(folder);
-    if (!runtime) {
-      const probe = path.join(folder, '__folder__.py');
-      const settings = this.inputs.settings();
-      runtime = resolveRuntime(probe, {
-        workspaceRoot: this.inputs.workspaceRootOf(probe),
-        readText: (file) => (existsSync(file) ? readFileSync(file, 'utf8') : undefined),
-        settings: settings?.layer,
-        settingsProblems: settings?.problems,
-      });
-      this.folders.set(folder, runtime);
-    }
+    if (!runtime) this.folders.set(folder, (runtime = this.resolve(path.join(folder, '__folder__.py'))));
     return runtime;
   }
 
@@ -58,6 +39,16 @@ export class RuntimeIndex {
     this.cache.clear();
     this.folders.clear();
     return files;
+  }
+
+  private resolve(dagFile: string): EffectiveRuntime {
+    const settings = this.inputs.settings();
+    return resolveRuntime(dagFile, {
+      workspaceRoot: this.inputs.workspaceRootOf(dagFile),
+      readText: (file) => (existsSync(file) ? readFileSync(file, 'utf8') : undefined),
+      settings: settings?.layer,
+      settingsProblems: settings?.problems,
+    });
   }
 
   forget(dagFile: string): void {
