@@ -1,49 +1,55 @@
-import * as os from 'node:os';
 import { parseArgs } from 'node:util';
-import { connectDocker, LABEL_MANAGED, LABEL_OWNER } from '../core/engine/docker/dockerEngine';
-import { EngineError } from '../core/engine/errors';
+import { connectDocker, ourContainers } from '../core/engine/docker/dockerEngine';
+import { describeFailure } from '../core/engine/errors';
+import { harnessProcesses, type Leftover, tempFolders } from '../core/engine/owner';
 import { EXIT } from './usage';
 
-export const CLEANUP_HELP = `Usage: airflow-runtime cleanup [--all]
+export const CLEANUP_HELP = `Usage: airflow-runtime cleanup [--all] [--dry-run]
 
-Removes containers that airflow-runtime started and that nothing uses any more (their owning editor window
-or CLI process on this machine is gone). --all removes every one of them, in use or not.
+Removes what airflow-runtime started and nothing uses any more: containers, local harness processes and temp
+folders of this user on this machine whose owner (an editor window or a CLI process) is gone. Containers of
+other users, of other machines sharing the Docker engine, and of owners still running are kept.
 
-Exit codes: 0 done; 2 Docker is not reachable.`;
+Options:
+  --all       remove every container of ours on this engine (any user or machine, in use or not), and this
+              user's harness processes and temp folders in use too
+  --dry-run   say what would be removed, remove nothing
 
-function alive(owner: string | undefined): boolean {
-  const [host, pid] = (owner ?? '').split(':');
-  if (host !== os.hostname() || !pid) return false;
-  try {
-    process.kill(Number(pid), 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
+Exit codes: 0 done (Docker not reachable is said, not an error: there is nothing of ours there to remove);
+2 bad usage.`;
 
 export async function cleanupCommand(args: string[], out: (line: string) => void, err: (line: string) => void): Promise<number> {
-  const { values: flags } = parseArgs({ args, strict: true, options: { all: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } } });
+  const { values: flags } = parseArgs({ args, strict: true, options: { all: { type: 'boolean' }, 'dry-run': { type: 'boolean' }, help: { type: 'boolean', short: 'h' } } });
   if (flags.help) {
     out(CLEANUP_HELP);
     return EXIT.ok;
   }
-  let connection;
-  try {
-    connection = await connectDocker();
-  } catch (error) {
-    if (!(error instanceof EngineError)) throw error;
-    err(`airflow-runtime: ${error.describe()}`);
-    return EXIT.configOrInfra;
-  }
-  const containers = await connection.docker.listContainers({ all: true, filters: { label: [`${LABEL_MANAGED}=true`] } });
+  const all = flags.all ?? false;
+  const dryRun = flags['dry-run'] ?? false;
+  const verb = dryRun ? 'would remove' : 'removed';
   let removed = 0;
-  for (const info of containers) {
-    if (!flags.all && alive(info.Labels[LABEL_OWNER])) continue;
-    await connection.docker.getContainer(info.Id).remove({ force: true }).catch(() => undefined);
-    out(`removed ${info.Id.slice(0, 12)} (${info.Image}, ${info.State})`);
+  let kept = 0;
+  try {
+    const connection = await connectDocker();
+    for (const container of await ourContainers(connection.docker, all)) {
+      const name = `container ${container.id.slice(0, 12)} (${container.image}, ${container.state}, started by ${container.owner})`;
+      if (!container.removable) {
+        kept++;
+        continue;
+      }
+      if (!dryRun) await connection.docker.getContainer(container.id).remove({ force: true }).catch(() => undefined);
+      out(`${verb} ${name}`);
+      removed++;
+    }
+  } catch (error) {
+    err(`airflow-runtime: containers not checked: ${describeFailure(error)}`);
+  }
+  const local: Leftover[] = [...harnessProcesses(all), ...tempFolders(all)];
+  for (const leftover of local) {
+    if (!dryRun) leftover.remove();
+    out(`${verb} ${leftover.what}`);
     removed++;
   }
-  out(`${removed} container${removed === 1 ? '' : 's'} removed, ${containers.length - removed} in use kept`);
+  out(`${removed} ${dryRun ? 'to remove' : 'removed'}; ${kept} container${kept === 1 ? '' : 's'} kept (in use, or another user's or machine's)`);
   return EXIT.ok;
 }

@@ -2,7 +2,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { connectDocker, type DockerConnection } from '../core/engine/docker/dockerEngine';
-import { EngineError } from '../core/engine/errors';
+import { engineErrorOf } from '../core/engine/errors';
 import { which } from '../core/engine/local/interpreter';
 import { findDagFiles } from '../core/workspace/dagFiles';
 import { dagFileJudge, runtimeFor } from './runtimeFor';
@@ -37,8 +37,8 @@ export async function doctorCommand(args: string[], out: (line: string) => void)
     docker = await connectDocker();
     ok('docker', `${docker.endpoint.url} (${docker.endpoint.origin}), engine ${docker.version}${docker.local ? '' : ', remote'}`);
   } catch (error) {
-    if (!(error instanceof EngineError)) throw error;
-    bad('docker', error.message.replace(/\n/g, '\n      '), error.hint ?? '');
+    const failure = engineErrorOf(error);
+    bad('docker', failure.message.replace(/\n/g, '\n      '), failure.hint ?? '');
   }
 
   const cwd = process.cwd();

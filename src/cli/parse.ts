@@ -1,16 +1,18 @@
-import * as os from 'node:os';
 import { parseArgs } from 'node:util';
-import { EngineError } from '../core/engine/errors';
+import { defaultJobs } from '../core/engine/capacity';
+import { describeFailure, engineErrorOf } from '../core/engine/errors';
 import type { ParseResult } from '../core/engine/parseResult';
 import { type EngineChoice, selectEngine } from '../core/engine/select';
+import type { Engine } from '../core/engine/types';
 import { hasErrors, type Problem } from '../core/problems';
 import { findDagFiles } from '../core/workspace/dagFiles';
 import { displayPath, formatProblems } from './display';
 import { terminalProgress } from './progress';
+import { cancelOnSignals } from './signals';
 import { dagFileJudge, runtimeFor } from './runtimeFor';
 import { EXIT, UsageError } from './usage';
 
-export const PARSE_HELP = `Usage: airflow-runtime parse <path>... [--engine auto|docker|local] [--image IMG] [--format text|json] [--jobs N]
+export const PARSE_HELP = `Usage: airflow-runtime parse <path>... [--engine auto|docker|local] [--image IMG] [--format text|json] [--cold] [--jobs N]
 
 Parses DAG files (or every DAG file under the folders given) inside their runtime, with Airflow's own DagBag.
 Text output: one line per problem, path:line:col: error|warning: message, then DAGs and tasks per file.
@@ -19,12 +21,15 @@ Options:
   --engine auto|docker|local   auto (default) uses Docker when reachable, else the local runtime emulator
   --image IMG                  use this image for every file, above every runtime file
   --format text|json           json prints the parse results
-  --jobs N                     files parsed at once (default: the number of CPUs, at most 4)
-  --warm                       one long-lived runtime per image that imports Airflow once and parses
-                               each file in a forked child: much faster for many files
+  --jobs N                     files parsed at once (default: what this machine holds: ${defaultJobs()} here)
+  --cold                       a fresh container (or process) per file instead of one runtime per image
+                               that imports Airflow once and parses each file in a forked child (the
+                               default: as isolated from the other files, and much faster)
   --workspace DIR              workspace root (default: nearest folder with .git or .vscode)
 
-Exit codes: 0 parsed cleanly; 1 a DAG file failed to import; 2 bad usage, runtime file or engine.`;
+Ctrl-C or SIGTERM cancels: every container and process of the parse is stopped, nothing is left behind.
+
+Exit codes: 0 parsed cleanly; 1 a DAG file failed to import; 2 bad usage, runtime file or engine, or cancelled.`;
 
 interface FileOutcome {
   file: string;
@@ -38,7 +43,10 @@ export async function parseCommand(args: string[], out: (line: string) => void, 
     args, allowPositionals: true, strict: true,
     options: {
       engine: { type: 'string', default: 'auto' }, image: { type: 'string' }, format: { type: 'string', default: 'text' },
-      jobs: { type: 'string' }, workspace: { type: 'string' }, warm: { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
+      jobs: { type: 'string' }, workspace: { type: 'string' }, cold: { type: 'boolean' },
+      // the default since 0.3; still accepted so that scripts written for it keep working
+      warm: { type: 'boolean' },
+      help: { type: 'boolean', short: 'h' },
     },
   });
   if (flags.help) {
@@ -47,8 +55,9 @@ export async function parseCommand(args: string[], out: (line: string) => void, 
   }
   if (!['auto', 'docker', 'local'].includes(flags.engine!)) throw new UsageError(`--engine must be auto, docker or local, not "${flags.engine}"`, 'parse');
   if (flags.format !== 'text' && flags.format !== 'json') throw new UsageError(`--format must be text or json, not "${flags.format}"`, 'parse');
+  if (flags.cold && flags.warm) throw new UsageError('--cold and --warm contradict each other (warm is the default)', 'parse');
   if (positionals.length === 0) throw new UsageError('parse needs at least one DAG file or folder', 'parse');
-  const jobs = flags.jobs === undefined ? Math.min(4, os.availableParallelism()) : Number(flags.jobs);
+  const jobs = flags.jobs === undefined ? defaultJobs() : Number(flags.jobs);
   if (!Number.isInteger(jobs) || jobs < 1) throw new UsageError(`--jobs must be a whole number of at least 1, not "${flags.jobs}"`, 'parse');
 
   const cwd = process.cwd();
@@ -60,30 +69,47 @@ export async function parseCommand(args: string[], out: (line: string) => void, 
   }
   for (const { file, note } of notes) err(`${displayPath(file, cwd)}: note: ${note}`);
 
-  let selected;
+  const cancel = cancelOnSignals(err, 'stopping the parse and cleaning up');
   try {
-    selected = await selectEngine(flags.engine as EngineChoice, { warm: flags.warm });
-  } catch (error) {
-    if (error instanceof EngineError) {
-      err(`airflow-runtime: ${error.describe()}`);
+    let selected;
+    try {
+      selected = await selectEngine(flags.engine as EngineChoice, { warm: !flags.cold });
+    } catch (error) {
+      err(`airflow-runtime: ${describeFailure(error)}`);
       return EXIT.configOrInfra;
     }
-    throw error;
+    err(`engine: ${selected.reason}`);
+    const outcomes = await parseAll(files, selected.engine, jobs, cancel.signal, { cwd, workspace: flags.workspace, image: flags.image });
+    if (cancel.cancelled()) {
+      err(`cancelled: ${outcomes.filter((o) => o.result).length} of ${files.length} files parsed; every container and process of this parse was stopped`);
+      return EXIT.configOrInfra;
+    }
+    return report(outcomes, flags.format, cwd, out, err);
+  } finally {
+    cancel.dispose();
   }
-  err(`engine: ${selected.reason}`);
+}
+
+/** Parses `files` with `jobs` in flight; a file whose runtime files have errors is not parsed (they are its problems). */
+async function parseAll(files: string[], engine: Engine, jobs: number, signal: AbortSignal, where: { cwd: string; workspace?: string; image?: string }): Promise<FileOutcome[]> {
   const progress = terminalProgress();
   const outcomes: FileOutcome[] = [];
   let next = 0;
   const worker = async () => {
-    while (next < files.length) {
+    while (next < files.length && !signal.aborted) {
       const file = files[next++];
-      const runtime = runtimeFor(file, { cwd, workspace: flags.workspace, image: flags.image });
+      const runtime = runtimeFor(file, where);
       const outcome: FileOutcome = { file, problems: runtime.problems };
-      try {
-        outcome.result = await selected.engine.parse({ dagFile: file, runtime, onProgress: progress.report });
-      } catch (error) {
-        if (!(error instanceof EngineError)) throw error;
-        outcome.error = { code: error.code, message: error.describe() };
+      if (hasErrors(runtime.problems)) {
+        // Parsing with what is left of a broken runtime (the default image, say) would be a parse in the wrong runtime.
+        outcome.error = { code: 'bad-runtime', message: 'fix the errors of its runtime files (above) first' };
+      } else {
+        try {
+          outcome.result = await engine.parse({ dagFile: file, runtime, onProgress: progress.report, signal });
+        } catch (error) {
+          if (signal.aborted) break;
+          outcome.error = { code: engineErrorOf(error).code, message: describeFailure(error) };
+        }
       }
       outcomes.push(outcome);
     }
@@ -92,11 +118,15 @@ export async function parseCommand(args: string[], out: (line: string) => void, 
     await Promise.all(Array.from({ length: Math.min(jobs, files.length) }, worker));
   } finally {
     progress.clear();
-    await selected.engine.dispose();
+    await engine.dispose();
   }
+  return outcomes;
+}
+
+function report(outcomes: FileOutcome[], format: string | undefined, cwd: string, out: (line: string) => void, err: (line: string) => void): number {
   outcomes.sort((a, b) => a.file.localeCompare(b.file));
 
-  if (flags.format === 'json') {
+  if (format === 'json') {
     out(JSON.stringify(outcomes.map((o) => o.result ?? { file: o.file, error: o.error, runtimeProblems: o.problems }), null, 2));
   } else {
     printText(outcomes, cwd, out, err);

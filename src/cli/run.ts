@@ -1,12 +1,13 @@
 import { existsSync } from 'node:fs';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
-import { EngineError } from '../core/engine/errors';
+import { describeFailure } from '../core/engine/errors';
 import { type EngineChoice, selectEngine } from '../core/engine/select';
 import { hasErrors } from '../core/problems';
 import { formatProblems } from './display';
 import { terminalProgress } from './progress';
 import { runtimeFor } from './runtimeFor';
+import { cancelOnSignals } from './signals';
 import { EXIT, UsageError } from './usage';
 
 export const RUN_HELP = `Usage: airflow-runtime run <dag_file> <dag_id> <task_id> [--date YYYY-MM-DD] [--map-index N] [--engine auto|docker|local] [--image IMG]
@@ -44,20 +45,14 @@ export async function runCommand(args: string[], out: (line: string) => void, er
     err('fix the runtime files above before running a task');
     return EXIT.configOrInfra;
   }
-  const controller = new AbortController();
-  const onSigint = () => {
-    err('cancelling: stopping the task and cleaning up...');
-    controller.abort();
-  };
-  process.on('SIGINT', onSigint);
-  process.on('SIGTERM', onSigint);
+  const cancel = cancelOnSignals(err, 'stopping the task and cleaning up');
   const progress = terminalProgress();
   try {
     const selected = await selectEngine(flags.engine as EngineChoice);
     err(`engine: ${selected.reason}`);
     try {
       const outcome = await selected.engine.run({
-        dagFile, runtime, dagId, taskId, date: flags.date, mapIndex, signal: controller.signal,
+        dagFile, runtime, dagId, taskId, date: flags.date, mapIndex, signal: cancel.signal,
         onProgress: progress.report,
         onLog: (line) => {
           progress.clear();
@@ -72,13 +67,9 @@ export async function runCommand(args: string[], out: (line: string) => void, er
     }
   } catch (error) {
     progress.clear();
-    if (error instanceof EngineError) {
-      err(`airflow-runtime: ${error.describe()}`);
-      return EXIT.configOrInfra;
-    }
-    throw error;
+    err(`airflow-runtime: ${describeFailure(error)}`);
+    return EXIT.configOrInfra;
   } finally {
-    process.off('SIGINT', onSigint);
-    process.off('SIGTERM', onSigint);
+    cancel.dispose();
   }
 }

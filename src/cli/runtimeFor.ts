@@ -1,6 +1,6 @@
-import { existsSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { isInside } from '../core/runtime/checks';
+import { readRuntimeText } from '../core/runtime/read';
 import { type Layer, resolveRuntime, type EffectiveRuntime } from '../core/runtime/resolve';
 import { readWorkspaceSettings } from '../core/runtime/settings';
 import { DagFileJudge, type DagFileRule, dagFileRuleOf } from '../core/workspace/dagFiles';
@@ -22,7 +22,7 @@ export function runtimeFor(dagFile: string, options: { cwd: string; workspace?: 
     : undefined;
   return resolveRuntime(dagFile, {
     workspaceRoot,
-    readText: (file) => (existsSync(file) ? readFileSync(file, 'utf8') : undefined),
+    readText: readRuntimeText,
     settings: settings?.layer,
     settingsProblems: settings?.problems,
     overrides,

@@ -1,8 +1,7 @@
-import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import { FILE_START, hasErrors, type Problem } from '../core/problems';
-import { readRuntimeFile } from '../core/runtime/read';
+import { readRuntimeFile, readRuntimeText, unreadableRuntimeFile } from '../core/runtime/read';
 import { findRuntimeFiles } from '../core/workspace/scan';
 import { findWorkspaceRoot } from '../core/workspace/root';
 import { countProblems, displayPath, formatProblems } from './display';
@@ -36,12 +35,15 @@ export function validateCommand(args: string[], out: (line: string) => void, err
 
   const problems: Problem[] = [];
   for (const file of files) {
-    let text: string;
+    let text: string | undefined;
     try {
-      text = readFileSync(file, 'utf8');
+      text = readRuntimeText(file);
     } catch (error) {
-      const reason = (error as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (error as Error).message;
-      problems.push({ file, severity: 'error', code: 'unreadable-file', message: `cannot read this runtime file: ${reason}`, start: FILE_START, end: FILE_START });
+      problems.push(...unreadableRuntimeFile(file, error).problems);
+      continue;
+    }
+    if (text === undefined) {
+      problems.push({ file, severity: 'error', code: 'unreadable-file', message: 'cannot read this runtime file: no such file', start: FILE_START, end: FILE_START });
       continue;
     }
     problems.push(...readRuntimeFile(file, text, { workspaceRoot }).problems);

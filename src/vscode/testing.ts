@@ -1,6 +1,6 @@
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import { EngineError } from '../core/engine/errors';
+import { describeFailure, EngineError } from '../core/engine/errors';
 import type { DagInfo, ParseResult, TaskInfo } from '../core/engine/parseResult';
 import type { Project } from './project';
 
@@ -174,7 +174,7 @@ export class TaskTesting implements vscode.Disposable {
         report('skipped');
         run.appendOutput('Cancelled: the task was stopped and its container or process tree removed.\r\n', undefined, item);
       } else {
-        const text = error instanceof EngineError ? error.describe() : String(error);
+        const text = describeFailure(error);
         const message = new vscode.TestMessage(text);
         message.location = location;
         run.errored(item, message, Date.now() - started);

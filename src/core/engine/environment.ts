@@ -16,6 +16,7 @@ export function runtimeEnvironment(values: RuntimeValues): Record<string, string
     } catch (error) {
       throw new EngineError('bad-runtime', `cannot read envFile ${values.envFile}: ${(error as Error).message}`, 'fix the envFile path in the runtime file');
     }
+    if (text.includes('\0')) throw new EngineError('bad-runtime', `envFile ${values.envFile} holds binary data (a NUL byte)`, 'point envFile at a text file of NAME=value lines');
     Object.assign(out, parseDotenv(text));
   }
   for (const [key, value] of Object.entries(values.env ?? {})) out[key] = String(value);

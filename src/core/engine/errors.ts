@@ -11,7 +11,11 @@ export type EngineErrorCode =
   | 'timeout'
   | 'start-timeout'
   | 'cancelled'
-  | 'bad-runtime';
+  | 'bad-runtime'
+  /** A warm runtime ended under a request it had accepted (the engines retry it in a runtime of its own). */
+  | 'runtime-ended'
+  /** Not foreseen: a bug of ours, or a failure of the machine we have no words for. */
+  | 'internal';
 
 export class EngineError extends Error {
   constructor(readonly code: EngineErrorCode, message: string, readonly hint?: string) {
@@ -22,4 +26,27 @@ export class EngineError extends Error {
   describe(): string {
     return this.hint ? `${this.message}\n  what to do: ${this.hint}` : this.message;
   }
+}
+
+/**
+ * Anything thrown, as an EngineError: ours as they are, the rest as `internal` with its message (the stack
+ * only when AIRFLOW_RUNTIME_DEBUG is set: a person needs what happened and what to do, not our call stack).
+ */
+export function engineErrorOf(error: unknown): EngineError {
+  if (error instanceof EngineError) return error;
+  const errno = error as NodeJS.ErrnoException;
+  const message = error instanceof Error ? error.message : String(error);
+  const debug = process.env.AIRFLOW_RUNTIME_DEBUG && error instanceof Error && error.stack ? `\n${error.stack}` : '';
+  const wrapped = new EngineError('internal', `unexpected failure: ${message}${debug}`,
+    errno?.code ? undefined : 'run again with AIRFLOW_RUNTIME_DEBUG=1 for details, and report it if it persists');
+  return wrapped;
+}
+
+export function isRuntimeEnded(error: unknown): boolean {
+  return error instanceof EngineError && error.code === 'runtime-ended';
+}
+
+/** The one way an engine failure is told to a person, in the terminal and in the editor. */
+export function describeFailure(error: unknown): string {
+  return engineErrorOf(error).describe();
 }

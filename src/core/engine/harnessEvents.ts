@@ -1,4 +1,4 @@
-import { EngineError } from './errors';
+import { EngineError, type EngineErrorCode } from './errors';
 
 /** A line on the harness's stderr that is an event for us, not output (see the harness's env.emit_event). */
 export const EVENT_MARKER = '@@airflow-runtime-event';
@@ -64,4 +64,49 @@ export class StagedDeadline {
   clear(): void {
     clearTimeout(this.timer);
   }
+}
+
+/** How a harness process ended, as an engine saw it. */
+export interface HarnessEnd {
+  /** Exit code; null when a signal ended it (local). In a container, 128 + the signal. */
+  code: number | null;
+  signal?: NodeJS.Signals | null;
+  /** The harness's own account of its failure (an `error` event), when it gave one. */
+  failure?: HarnessEvent;
+  /** The harness said the DAG file's code had started (a `started` event). */
+  started?: boolean;
+  tail: string;
+}
+
+const CODE_OF_FAILURE: Record<string, EngineErrorCode> = {
+  'start-timeout': 'start-timeout', 'no-airflow': 'interpreter-missing', 'bad-runtime': 'bad-runtime',
+};
+
+/**
+ * The one account of a harness that did not do its job, for both engines and every verb: the harness's own
+ * `{code, message}` when it gave one, else what the way it ended tells (a signal while the DAG file's code
+ * ran is the DAG file's doing, not a missing Airflow), with the output's tail only when there is nothing better.
+ */
+export function harnessFailure(end: HarnessEnd, context: { what: string; runtime: string; startMs?: number; starting?: string }): EngineError {
+  const { failure } = end;
+  if (failure?.code === 'start-timeout' && context.startMs !== undefined) return startTimeout(context.startMs, context.starting ?? "Airflow's import");
+  if (failure?.message) {
+    const code = CODE_OF_FAILURE[failure.code ?? ''] ?? 'harness-failed';
+    const hint = failure.code === 'no-airflow' ? `use an interpreter or image with Airflow 2.9+ or 3.x (see \`airflow-runtime doctor\`)` : undefined;
+    return new EngineError(code, `${context.what}: ${failure.message.trim()}`, hint);
+  }
+  const signal = end.signal ?? (end.code !== null && end.code > 128 && end.code < 160 ? signalName(end.code - 128) : undefined);
+  if (signal && end.started) {
+    return new EngineError('harness-failed', `${context.what}: the harness was killed (${signal}) while the DAG file's code ran; nothing of it is left running`,
+      "a DAG file's code must not kill its own process or its parent (os.kill(os.getppid(), ...)); find what does in its top-level code");
+  }
+  const tail = end.tail.trim().slice(-3000);
+  const how = signal ? `killed by ${signal}` : `exit ${end.code}`;
+  return new EngineError('harness-failed', `${context.what} (${how})${tail ? `:\n${tail}` : ''}`,
+    end.code === 127 ? `${context.runtime} has no python on PATH: is it an Airflow image?` : `check that ${context.runtime} has Airflow 2.9+ or 3.x (airflow-runtime doctor)`);
+}
+
+function signalName(number: number): string {
+  const names: Record<number, string> = { 1: 'SIGHUP', 2: 'SIGINT', 6: 'SIGABRT', 9: 'SIGKILL', 11: 'SIGSEGV', 15: 'SIGTERM' };
+  return names[number] ?? `signal ${number}`;
 }

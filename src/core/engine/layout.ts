@@ -129,6 +129,10 @@ export function harnessSetup(runtime: EffectiveRuntime, dagFile: string, where: 
       ...env,
       ...(plugins ? { AIRFLOW__CORE__PLUGINS_FOLDER: seenAt(plugins) } : {}),
       ...extra,
+      // failures come as events ({code, message}) that the engine tells once, not also as text on stderr
+      AIRFLOW_RUNTIME_EVENTS: '1',
+      // stdin is a pipe we never write to: when it closes, we are gone, and the harness ends what it started
+      AIRFLOW_RUNTIME_OWNER_STDIN: '1',
       PYTHONPATH: [...new Set(sysPath)].join(separator),
       // helper modules outside the DAGs folder are the user's code too: import errors and task lines point into them
       AIRFLOW_RUNTIME_USER_PATHS: [...new Set([...(layout.rootOnPath ? [root] : []), ...layout.folders.map(seenAt)])].join(separator),

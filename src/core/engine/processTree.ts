@@ -69,6 +69,9 @@ export interface ProcessOptions {
 
 export interface ProcessOutcome {
   code: number | null;
+  signal: NodeJS.Signals | null;
+  /** The harness said the DAG file's code started. */
+  started: boolean;
   /** The last `keep` characters of stdout and stderr together. */
   tail: string;
   /** The harness's own account of why it failed, when it gave one. */
@@ -83,17 +86,22 @@ export function runProcess(command: string, args: string[], options: ProcessOpti
   const keep = options.keep ?? 16_384;
   return new Promise((resolve, reject) => {
     if (options.signal?.aborted) return reject(new EngineError('cancelled', 'cancelled before it started'));
-    const child = spawn(command, args, { env: options.env, cwd: options.cwd, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+    // stdin is a pipe we never write to: it closes when we end, even by kill -9, and the harness then ends too
+    const child = spawn(command, args, { env: options.env, cwd: options.cwd, detached: true, stdio: ['pipe', 'pipe', 'pipe'] });
+    child.stdin.on('error', () => undefined);
     let tail = '';
     let stopped: EngineError | undefined;
     let failure: HarnessEvent | undefined;
+    let started = false;
     let deadline: { started(): void; clear(): void } | undefined;
     const splitters = {
       stdout: lineSplitter((line) => options.onLine?.(line, 'stdout'), keep),
       stderr: lineSplitter((line) => {
         const event = harnessEvent(line);
-        if (event?.event === 'started') deadline?.started();
-        else if (event?.event === 'error') failure = event;
+        if (event?.event === 'started') {
+          started = true;
+          deadline?.started();
+        } else if (event?.event === 'error') failure = event;
         else options.onLine?.(line, 'stderr');
       }, keep),
     };
@@ -124,14 +132,14 @@ export function runProcess(command: string, args: string[], options: ProcessOpti
       reject(new EngineError('interpreter-missing', missing ? `cannot run ${command}: not found` : `cannot run ${command}: ${error.message}`,
         missing ? 'set local.python in the runtime file or the airflowRuntime.local.python setting' : undefined));
     });
-    child.on('close', (code) => {
+    child.on('close', (code, signal) => {
       deadline?.clear();
       options.signal?.removeEventListener('abort', onAbort);
       if (child.pid !== undefined) killTree(child.pid); // daemons the command left behind
       splitters.stdout.end();
       splitters.stderr.end();
       if (stopped) reject(stopped);
-      else resolve({ code, tail: withoutEvents(tail), failure });
+      else resolve({ code, signal, started, tail: withoutEvents(tail), failure });
     });
   });
 }

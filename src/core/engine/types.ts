@@ -17,6 +17,8 @@ export interface WorkOptions {
 export interface ParseRequest extends WorkOptions {
   dagFile: string;
   runtime: EffectiveRuntime;
+  /** In a runtime of its own even on a warm engine (a retry after a warm runtime ended under it). */
+  cold?: boolean;
 }
 
 export interface RunRequest extends WorkOptions {

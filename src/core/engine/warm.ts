@@ -1,7 +1,7 @@
 import * as path from 'node:path';
 import type { EffectiveRuntime } from '../runtime/resolve';
 import { EngineError } from './errors';
-import { BACKSTOP_MARGIN_MS, HARNESS_KILL_GRACE_MS, startTimeout } from './harnessEvents';
+import { BACKSTOP_MARGIN_MS, HARNESS_KILL_GRACE_MS, harnessEvent, harnessFailure, startTimeout, withoutEvents } from './harnessEvents';
 import type { ParseResult } from './parseResult';
 
 /** A line-oriented conversation with a harness `serve` process, local or in a container. */
@@ -29,6 +29,8 @@ interface ServeReply {
   ok?: boolean;
   ready?: boolean;
   error?: string;
+  /** With `error`: what kind of failure, as the harness's `error` events have it. */
+  code?: string;
   airflowVersion?: string;
   /** Requests the harness parses at once (each in its own child); 1 for a harness that does not say. */
   concurrency?: number;
@@ -77,6 +79,7 @@ export class WarmServer {
       this.fail(error);
       void this.channel.stop();
     }, startupMs);
+    let wasReady = false;
     channel.onLine((line) => {
       let reply: ServeReply;
       try {
@@ -85,6 +88,7 @@ export class WarmServer {
         return; // not ours: the harness keeps stdout for replies, but be lenient
       }
       if (reply.ready) {
+        wasReady = true;
         clearTimeout(startupTimer);
         this.concurrency = Math.max(1, Math.floor(reply.concurrency ?? 1));
         readyResolve(reply.airflowVersion ?? 'unknown');
@@ -94,7 +98,15 @@ export class WarmServer {
     });
     channel.ended.then(() => {
       clearTimeout(startupTimer);
-      const error = new EngineError('harness-failed', `the warm harness ended:\n${channel.tail().trim().slice(-3000)}`, 'parse without --warm to see the error of one file');
+      const tail = channel.tail();
+      const failure = tail.split('\n').map(harnessEvent).filter((e) => e?.event === 'error').pop();
+      // After it was ready, a server that ends was ended by something (a DAG file killing its parent, the
+      // machine): the requests in flight are not to blame, and the engines parse them again on their own.
+      const error = failure
+        ? harnessFailure({ code: 2, failure, tail: '' }, { what: 'the warm harness ended', runtime: 'the runtime' })
+        : wasReady
+          ? new EngineError('runtime-ended', 'the warm runtime ended while this file was parsed')
+          : new EngineError('harness-failed', `the warm harness ended:\n${withoutEvents(tail).trim().slice(-3000)}`, 'parse with --cold to see the error of one file');
       readyReject(error);
       this.fail(error);
     });
@@ -193,7 +205,8 @@ export class WarmServer {
         resolve: (reply) => {
           settle(() => {
             if (reply.ok) resolve(reply.result);
-            else reject(new EngineError('harness-failed', `the warm harness could not parse ${request.file}: ${reply.error ?? 'no reason given'}`));
+            else reject(harnessFailure({ code: 2, failure: { event: 'error', code: reply.code, message: reply.error ?? 'no reason given' }, tail: '' },
+              { what: `the warm harness could not parse ${request.file}`, runtime: 'the runtime' }));
           });
           done();
         },

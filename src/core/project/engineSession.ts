@@ -1,4 +1,4 @@
-import { EngineError } from '../engine/errors';
+import { type EngineError, engineErrorOf } from '../engine/errors';
 import type { EngineChoice, SelectedEngine } from '../engine/select';
 import { Emitter } from './emitter';
 
@@ -46,7 +46,7 @@ export class EngineSession {
           if (this.selection !== selection) return;
           // Not kept: the next parse tries again, so starting Docker is enough to recover.
           this.selection = undefined;
-          this.setStatus({ state: 'failed', error: error instanceof EngineError ? error : new EngineError('engine-unreachable', String(error)) });
+          this.setStatus({ state: 'failed', error: engineErrorOf(error) });
         },
       );
     }

@@ -1,6 +1,6 @@
-import { existsSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import type { Problem } from '../problems';
+import { readRuntimeText } from '../runtime/read';
 import { type EffectiveRuntime, type Layer, resolveRuntime } from '../runtime/resolve';
 
 export interface RuntimeInputs {
@@ -45,7 +45,7 @@ export class RuntimeIndex {
     const settings = this.inputs.settings();
     return resolveRuntime(dagFile, {
       workspaceRoot: this.inputs.workspaceRootOf(dagFile),
-      readText: (file) => (existsSync(file) ? readFileSync(file, 'utf8') : undefined),
+      readText: readRuntimeText,
       settings: settings?.layer,
       settingsProblems: settings?.problems,
     });

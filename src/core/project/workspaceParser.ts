@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { EngineError } from '../engine/errors';
+import { EngineError, engineErrorOf } from '../engine/errors';
 import type { ParseResult } from '../engine/parseResult';
 import type { ProgressEvent } from '../engine/types';
 import { DagFileStates } from './dagFileStates';
@@ -84,9 +84,8 @@ export class WorkspaceParser {
         this.events.log(`parse of ${file} cancelled`);
         return;
       }
-      const failure = error instanceof EngineError
-        ? { code: error.code, message: error.message, hint: error.hint }
-        : { code: 'internal', message: error instanceof Error ? error.stack ?? error.message : String(error) };
+      const known = engineErrorOf(error);
+      const failure = { code: known.code, message: known.message, hint: known.hint };
       this.states.finishParsing(file, { failure });
       this.events.log(`parse of ${file} failed: ${failure.message}${failure.hint ? `\n  what to do: ${failure.hint}` : ''}`);
     }

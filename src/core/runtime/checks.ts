@@ -1,19 +1,44 @@
-import { statSync } from 'node:fs';
+import { closeSync, openSync, readSync, statSync } from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import type { ProblemCode, Severity } from '../problems';
 import type { KeyPath, RuntimeValues } from './values';
 
 /** What the checks need to know of the disk; tests give their own. */
 export interface FileProbe {
-  kind(absolutePath: string): 'file' | 'directory' | undefined;
+  /** `other`: a device, socket or pipe (reading /dev/zero never ends). */
+  kind(absolutePath: string): 'file' | 'directory' | 'other' | undefined;
+  /** Why a file cannot be a text file of NAME=value lines (binary, too big); undefined when it can. */
+  notText?(absolutePath: string): string | undefined;
 }
+
+/** An env file is a few lines; more than this is not one. */
+const MAX_ENV_FILE_BYTES = 1024 * 1024;
 
 export const nodeFileProbe: FileProbe = {
   kind(absolutePath) {
     try {
-      return statSync(absolutePath).isDirectory() ? 'directory' : 'file';
+      const stats = statSync(absolutePath);
+      return stats.isDirectory() ? 'directory' : stats.isFile() ? 'file' : 'other';
     } catch {
       return undefined;
+    }
+  },
+  notText(absolutePath) {
+    try {
+      // /proc files report size 0: read a bounded head instead of trusting the size
+      const fd = openSync(absolutePath, 'r');
+      try {
+        const head = Buffer.alloc(MAX_ENV_FILE_BYTES + 1);
+        const read = readSync(fd, head, 0, head.length, 0);
+        if (read > MAX_ENV_FILE_BYTES) return `is over ${MAX_ENV_FILE_BYTES / 1024 / 1024} MB`;
+        if (head.subarray(0, read).includes(0)) return 'holds binary data (a NUL byte)';
+        return undefined;
+      } finally {
+        closeSync(fd);
+      }
+    } catch (error) {
+      return `cannot be read (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`;
     }
   },
 };
@@ -46,15 +71,27 @@ export function checkPaths(values: RuntimeValues, baseDir: string, workspaceRoot
     const absolute = path.resolve(baseDir, value);
     const found = probe.kind(absolute);
     if (found === kind) return absolute;
-    const problem = found ? `is a ${found === 'file' ? 'file' : 'folder'}, not a ${kind === 'file' ? 'file' : 'folder'}` : 'does not exist';
+    const names = { file: 'file', directory: 'folder', other: 'device, socket or pipe' };
+    const problem = found ? `is a ${names[found]}, not a ${names[kind]}` : 'does not exist';
     findings.push({ severity: 'error', code: 'missing-path', message: `${what} "${value}" ${problem} (looked at ${absolute})`, at, drop });
     return undefined;
   };
 
-  if (values.envFile !== undefined) expect(values.envFile, 'file', ['envFile'], 'envFile');
+  if (values.envFile !== undefined) {
+    const envFile = expect(values.envFile, 'file', ['envFile'], 'envFile');
+    const why = envFile && probe.notText?.(envFile);
+    // never the content: an env file holds secrets, and a wrong one (/proc/self/environ) someone else's
+    if (why) findings.push({ severity: 'error', code: 'bad-value', message: `envFile "${values.envFile}" ${why}: an env file is text, one NAME=value per line`, at: ['envFile'], drop: ['envFile'] });
+  }
 
   if (values.build) {
-    const context = expect(values.build.context, 'directory', ['build', 'context'], 'build context', ['build']);
+    let context = expect(values.build.context, 'directory', ['build', 'context'], 'build context', ['build']);
+    if (context && (path.parse(context).root === context || context === os.homedir())) {
+      // everything under it is sent to Docker: walking it takes minutes and reads the user's private files
+      findings.push({ severity: 'error', code: 'bad-value', at: ['build', 'context'], drop: ['build'],
+        message: `build context "${values.build.context}" is ${context === os.homedir() ? 'your home folder' : 'the root of the disk'} (${context}): point it at the folder that holds the Dockerfile and what it copies` });
+      context = undefined;
+    }
     if (context) {
       const dockerfile = values.build.dockerfile ?? 'Dockerfile';
       const absolute = path.resolve(context, dockerfile);

@@ -1,3 +1,4 @@
+import { readFileSync, statSync } from 'node:fs';
 import * as path from 'node:path';
 import type { ErrorObject } from 'ajv';
 import { closest, distance } from 'fastest-levenshtein';
@@ -37,8 +38,57 @@ export interface ReadContext {
   probe?: FileProbe;
 }
 
+/**
+ * Runtime files are a few lines; past this, reading one costs seconds of CPU (every key checked against the
+ * schema) for a file that is not a runtime file anyone wrote.
+ */
+export const MAX_RUNTIME_FILE_BYTES = 256 * 1024;
+
+/**
+ * A runtime file's text from disk, or undefined when there is none. Throws (for `unreadableRuntimeFile`)
+ * when there is something by that name that cannot be a runtime file: a folder, a device, an unreadable or
+ * oversized file. Its size is checked before it is read.
+ */
+export function readRuntimeText(filePath: string): string | undefined {
+  let stats;
+  try {
+    stats = statSync(filePath);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT' || (error as NodeJS.ErrnoException).code === 'ENOTDIR') return undefined;
+    throw error;
+  }
+  if (stats.isDirectory()) throw Object.assign(new Error('is a folder'), { code: 'EISDIR' });
+  if (!stats.isFile()) throw Object.assign(new Error('is not a regular file'), { code: 'ENOTFILE' });
+  if (stats.size > MAX_RUNTIME_FILE_BYTES) throw Object.assign(new Error('too big'), { code: 'EFBIG', size: stats.size });
+  return readFileSync(filePath, 'utf8');
+}
+
+/** A runtime file that could not be read, as a file with one problem that says why and what to do. */
+export function unreadableRuntimeFile(filePath: string, error: unknown): RuntimeFile {
+  const { code, size } = error as NodeJS.ErrnoException & { size?: number };
+  const why: Record<string, string> = {
+    EISDIR: 'is a folder, not a file: rename or remove it (this name is read as a runtime file)',
+    ENOTFILE: 'is not a regular file (a device, socket or pipe): replace it with a YAML file, or remove it',
+    EACCES: 'cannot be read (permission denied): make it readable (chmod a+r) or remove it',
+    EPERM: 'cannot be read (operation not permitted): make it readable or remove it',
+    EFBIG: `is ${megabytesOf(size ?? 0)}: runtime files are at most ${megabytesOf(MAX_RUNTIME_FILE_BYTES)} (a few lines of YAML); is this the right file?`,
+  };
+  const message = `this runtime file ${why[code ?? ''] ?? `cannot be read: ${(error as Error).message}`}`;
+  return {
+    path: filePath, scope: runtimeFileScope(filePath) ?? 'folder', values: {}, locations: new Map(), ignored: true,
+    problems: [{ file: filePath, severity: 'error', code: 'unreadable-file', message, start: FILE_START, end: FILE_START }],
+  };
+}
+
+function megabytesOf(bytes: number): string {
+  return bytes >= 1024 * 1024 ? `${(bytes / 1024 / 1024).toFixed(1)} MB` : `${Math.round(bytes / 1024)} KB`;
+}
+
 /** Reads one runtime file's text. Never throws: every complaint is a Problem with a position. */
 export function readRuntimeFile(filePath: string, text: string, context: ReadContext): RuntimeFile {
+  if (Buffer.byteLength(text, 'utf8') > MAX_RUNTIME_FILE_BYTES) {
+    return unreadableRuntimeFile(filePath, Object.assign(new Error('too big'), { code: 'EFBIG', size: Buffer.byteLength(text, 'utf8') }));
+  }
   const scope = runtimeFileScope(filePath) ?? 'folder';
   const problems: Problem[] = [];
   const locations = new Map<string, Location>();
@@ -54,7 +104,11 @@ export function readRuntimeFile(filePath: string, text: string, context: ReadCon
 
   const doc = parseDocument(text, { lineCounter, prettyErrors: false, merge: true, uniqueKeys: true });
   for (const error of doc.errors) {
-    problems.push(problem('error', 'yaml-syntax', firstLine(error.message), { start: at(error.pos[0]), end: at(error.pos[1]) }));
+    // the YAML library turns its own stack overflow into an error at the place it gave up
+    const message = /Maximum call stack/.test(error.message)
+      ? 'nested too deeply to read (hundreds of levels of [ or {): a runtime file is a few levels deep'
+      : firstLine(error.message);
+    problems.push(problem('error', 'yaml-syntax', message, { start: at(error.pos[0]), end: at(error.pos[1]) }));
   }
   if (problems.length > 0) {
     const last = problems[problems.length - 1];

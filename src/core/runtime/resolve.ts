@@ -2,7 +2,7 @@ import * as path from 'node:path';
 import { type Problem } from '../problems';
 import { type FileProbe, isInside, isPathLike } from './checks';
 import { dagRuntimeFileFor, FOLDER_RUNTIME_FILE } from './names';
-import { readRuntimeFile, type RuntimeFile } from './read';
+import { readRuntimeFile, type RuntimeFile, unreadableRuntimeFile } from './read';
 import { runtimeSchema } from './schema';
 import { type KeyPath, keyPathString, type RuntimeValues } from './values';
 
@@ -34,7 +34,10 @@ export interface EffectiveRuntime {
 
 export interface ResolveOptions {
   workspaceRoot: string;
-  /** Text of a file, or undefined when it does not exist. The extension passes open editors' text. */
+  /**
+   * Text of a file, or undefined when it does not exist (`readRuntimeText` for the disk); it may throw for a
+   * file that cannot be read, which becomes that file's problem. The extension passes open editors' text.
+   */
   readText(filePath: string): string | undefined;
   settings?: Layer;
   /** Applied last, above every file: `--image` on the command line. */
@@ -73,7 +76,13 @@ export function resolveRuntime(dagFile: string, options: ResolveOptions): Effect
   const workspaceRoot = path.resolve(options.workspaceRoot);
   const files: RuntimeFile[] = [];
   for (const candidate of runtimeFileCandidates(absoluteDag, workspaceRoot)) {
-    const text = options.readText(candidate);
+    let text: string | undefined;
+    try {
+      text = options.readText(candidate);
+    } catch (error) {
+      files.push(unreadableRuntimeFile(candidate, error));
+      continue;
+    }
     if (text !== undefined) files.push(readRuntimeFile(candidate, text, { workspaceRoot, probe: options.probe }));
   }
   const layers: Layer[] = [defaultsLayer];

@@ -47,6 +47,8 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv=None) -> int:
     args = _parser().parse_args(argv)
+    if args.verb != "serve" and os.environ.get("AIRFLOW_RUNTIME_OWNER_STDIN") == "1":
+        env.end_with_owner()
     try:
         if args.verb == "parse":
             return _parse(args)
@@ -58,19 +60,27 @@ def main(argv=None) -> int:
 
         return serve(args.timeout, args.concurrency)
     except env.HarnessError as exc:
-        env.emit_event("error", code=exc.code, message=str(exc).split("\n")[0])
-        print(f"airflow-runtime harness: {exc}", file=sys.stderr)
+        env.emit_event("error", code=exc.code, message=str(exc)[-8000:])
+        if os.environ.get("AIRFLOW_RUNTIME_EVENTS") != "1":  # an engine tells it from the event, once
+            print(f"airflow-runtime harness: {exc}", file=sys.stderr)
         return 2
 
 
 def _parse(args) -> int:
     from .parse import parse_isolated, write_result
 
+    from .reap import become_subreaper, kill_descendants
+
     if not os.path.isfile(args.file):
         raise env.HarnessError(f"no such file: {args.file}")
+    subreaper = become_subreaper()  # a daemon the DAG file double-forks is re-parented to us, not to init
     version = env.prepare(args.dags_folder)
-    result = parse_isolated(args.file, args.dags_folder, args.timeout if args.timeout > 0 else None, version,
-                            start_timeout=args.start_timeout)
+    try:
+        result = parse_isolated(args.file, args.dags_folder, args.timeout if args.timeout > 0 else None, version,
+                                start_timeout=args.start_timeout)
+    finally:
+        if subreaper:
+            kill_descendants(grace=0.1)
     if "harnessError" in result:
         tail = result.get("output", {}).get("tail", "")
         raise env.HarnessError(result["harnessError"] + "\n" + result.get("traceback", "") + tail[-4000:],

@@ -45,6 +45,25 @@ def emit_event(kind: str, **fields) -> None:
         pass
 
 
+def end_with_owner() -> None:
+    """Our stdin is a pipe (or an attached container stdin) that our owner never writes to: its end
+    means the owner is gone (killed, even with SIGKILL), and so must be everything we started."""
+    import threading
+
+    def watch() -> None:
+        try:
+            while os.read(0, 4096):
+                pass
+        except OSError:
+            pass
+        from .reap import kill_descendants
+
+        kill_descendants(grace=0.2)
+        os._exit(2)
+
+    threading.Thread(target=watch, daemon=True, name="harness-owner-watch").start()
+
+
 def airflow_version() -> str:
     """Installed Airflow version without importing Airflow (that import is what costs seconds)."""
     from importlib import metadata

@@ -21,6 +21,8 @@ import sys
 import time
 import traceback
 
+from . import reap
+
 TAIL_BYTES = 16 * 1024
 GRACE_SECONDS = 2.0
 # The timeout is the DAG file's budget (like dagbag_import_timeout), so it starts when the child
@@ -116,6 +118,8 @@ class Child:
         code = 0
         try:
             os.setsid()  # its own process group: whatever the DAG spawns dies with it
+            # and what leaves the group (a double-forked daemon) is re-parented to us, to be killed at the end
+            subreaper = reap.become_subreaper()
             for other in list(Child._open.values()):
                 for fd in (other.out_r, other.res_r, other.req_w, other.pidfd):
                     _close_quietly(fd)
@@ -152,6 +156,8 @@ class Child:
                 os.close(res_w)
                 os.close(1)
                 os.close(2)
+            if subreaper:
+                reap.kill_descendants(grace=0.1)
         except BaseException:
             try:
                 os.write(2, traceback.format_exc().encode())
@@ -309,6 +315,12 @@ def wait_for(children: list, extra_fds=(), timeout: float | None = None) -> list
         return ready
     finally:
         sel.close()
+
+
+def kill_strays() -> int:
+    """Kills what our children left behind and was re-parented to us (we are a subreaper: see
+    reap.become_subreaper): every child of ours that is not a Child we know, with its descendants."""
+    return reap.kill_descendants(grace=0.1, spare=frozenset(Child._open) | frozenset(_unreaped))
 
 
 def run_isolated(job, request: dict, timeout: float | None, start_timeout: float | None = None, on_start=None) -> Outcome:

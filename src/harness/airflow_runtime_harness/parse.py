@@ -5,6 +5,7 @@ import importlib.machinery
 import json
 import os
 import platform
+import signal
 import sys
 import threading
 import time
@@ -336,6 +337,32 @@ def _timed_out_result(file: str, folder: str, timeout, frame, version) -> dict:
     return result
 
 
+def _how_it_ended(status: int) -> str:
+    if os.WIFSIGNALED(status):
+        try:
+            return f"killed by {signal.Signals(os.WTERMSIG(status)).name}"
+        except ValueError:
+            return f"killed by signal {os.WTERMSIG(status)}"
+    return f"exit {os.WEXITSTATUS(status)}"
+
+
+def _ended_result(file: str, folder: str, frame, version, how) -> dict:
+    """The DAG file's code ended the process (os._exit) at import: Airflow's processor would lose the
+    file the same way; we say so at the line that did it."""
+    user = UserFiles(file, folder)
+    result = _base_result(file, folder, version)
+    loc = user_frame_of_stack(frame, user) if frame is not None else None
+    result["importErrors"] = [{
+        "file": user.display(loc[0]) if loc else os.path.abspath(file),
+        "line": loc[1] if loc else 1,
+        "column": loc[2] if loc else 1,
+        "message": f"SystemExit: the DAG file's code ended the parsing process ({how}) while it was imported; "
+                   "Airflow's DAG processor would lose this file the same way",
+        "traceback": "".join(traceback.format_stack(frame)) if frame is not None else "",
+    }]
+    return result
+
+
 def parse_job(result_fd: int, request: dict, timeout):
     """The child's side of a parse: request = {"file", "folder"}; returns the result's JSON bytes.
     A watchdog thread answers for it if the file is still running when its budget is spent."""
@@ -343,10 +370,23 @@ def parse_job(result_fd: int, request: dict, timeout):
     lock = threading.Lock()
     main_id = threading.get_ident()
 
+    real_exit = os._exit
+
     def on_start():
         _write_all(result_fd, START)
+        os._exit = guarded_exit
         if timeout is not None:
             threading.Thread(target=watchdog, daemon=True, name="harness-watchdog").start()
+
+    me = os.getpid()
+
+    def guarded_exit(status=0):
+        # os._exit skips every handler: without this the parse would end with no result and no reason.
+        # Only this process's: a child the DAG forks inherits the patch, and its exit is its own business.
+        if os.getpid() == me and lock.acquire(blocking=False):
+            version = sys.modules["airflow"].__version__ if "airflow" in sys.modules else None
+            _write_all(result_fd, json.dumps(_ended_result(file, folder, sys._getframe(1), version, f"os._exit({status})")).encode() + b"\n")
+        real_exit(status)
 
     def watchdog():
         time.sleep(timeout)
@@ -356,12 +396,14 @@ def parse_job(result_fd: int, request: dict, timeout):
         version = sys.modules["airflow"].__version__ if "airflow" in sys.modules else None
         data = json.dumps(_timed_out_result(file, folder, timeout, frame, version)).encode()
         _write_all(result_fd, data)
-        os._exit(3)
+        real_exit(3)
 
     try:
         result = parse_in_process(file, folder, on_start)
     except BaseException as exc:  # a harness/Airflow failure, not the DAG's
         result = {"harnessError": exception_message(exc), "traceback": traceback.format_exc()}
+    finally:
+        os._exit = real_exit
     data = json.dumps(result, default=str).encode()
     if not lock.acquire(blocking=False):
         time.sleep(3600)  # the watchdog is writing the timeout result and will exit us
@@ -388,6 +430,9 @@ def result_of(outcome, file: str, folder: str, timeout: float | None, version: s
             # not even the watchdog thread could run: native code holding the GIL
             result = _timed_out_result(file, folder, timeout, None, version)
             result["importErrors"][0]["message"] += " (stuck in native code; killed)"
+        elif outcome.started and outcome.status is not None:
+            # the DAG file's own code ended the process (a signal to itself, os._exit in native code)
+            result = _ended_result(file, folder, None, version, _how_it_ended(outcome.status))
         else:
             result = {"harnessError": f"parse child ended without a result (wait status {outcome.status})"}
     result["output"] = outcome.output

@@ -7,7 +7,10 @@ up to `concurrency` requests are parsed at once, each in its own child)
   {"ready": true, "airflowVersion", "pid", "concurrency", "warmup": null | why it failed}  (first line)
   {"id", "ok": true, "durationMs", "timedOut", "importErrors": n, "dags": n,
    "out": path (the result was written there) | "result": {...} (no "out" in the request)}
-  {"id", "ok": false, "error": message}
+  {"id", "ok": false, "error": message, "code": for the engine (absent: harness-failed)}
+At the end of stdin the requests accepted are answered, then the server exits; with
+AIRFLOW_RUNTIME_OWNER_STDIN=1 (the engines) the end of stdin means the owner is gone, and the server
+stops at once, children included.
 Every request is parsed in a fresh fork of this process, which has imported Airflow and parsed the
 harness's own DAG (warmup.py) but never a user's file: a child's imports, globals and sys.modules die
 with it. One child is kept forked ahead of the next request, so the fork is not on its path.
@@ -20,7 +23,7 @@ import os
 import sys
 import time
 
-from . import env, isolate, warmup
+from . import env, isolate, reap, warmup
 from .parse import parse_job, result_of, write_result
 
 MAX_CONCURRENCY = 4
@@ -56,6 +59,7 @@ def serve(default_timeout: float | None, concurrency: int | None = None) -> int:
     os.dup2(2, 1)
     sys.stdout = sys.stderr
 
+    subreaper = reap.become_subreaper()  # daemons a DAG file double-forks end up here, and are killed
     version = env.prepare()
     from . import compat  # imports Airflow, once
 
@@ -70,6 +74,7 @@ def serve(default_timeout: float | None, concurrency: int | None = None) -> int:
     def reply(message: dict) -> None:
         replies.write(json.dumps(message, default=str) + "\n")
 
+    owner_stdin = os.environ.get("AIRFLOW_RUNTIME_OWNER_STDIN") == "1"
     pending: collections.deque = collections.deque()
     running: dict = {}  # Child -> _Request
     spare = None
@@ -81,14 +86,26 @@ def serve(default_timeout: float | None, concurrency: int | None = None) -> int:
             chunk = os.read(0, 65536)
             if not chunk:
                 stdin_open = False
+                if owner_stdin:
+                    # our owner is gone (an engine never closes our stdin while it wants answers): nobody
+                    # reads what we would parse, so stop now, whatever is running
+                    for child in running:
+                        child.close()
+                    _discard(spare)
+                    if subreaper:
+                        reap.kill_descendants(grace=0.1)
+                    return 0
             buffered += chunk
             *lines, buffered = buffered.split(b"\n")
             if not stdin_open and buffered:
                 lines.append(buffered)
             for line in lines:
                 _accept(line, default_timeout, pending, reply)
-        for child in [c for c in running if c.done]:
+        finished = [c for c in running if c.done]
+        for child in finished:
             reply(_reply_for(running.pop(child), child.outcome, version))
+        if finished and subreaper:
+            isolate.kill_strays()
         while pending and len(running) < concurrency:
             request = pending.popleft()
             child, spare = spare, None
@@ -123,7 +140,8 @@ def _reply_for(request: _Request, outcome, version) -> dict:
     try:
         result = result_of(outcome, request.file, request.folder, request.timeout, version, request.started)
         if "harnessError" in result:
-            raise env.HarnessError(result["harnessError"] + "\n" + result.get("traceback", ""))
+            raise env.HarnessError(result["harnessError"] + "\n" + result.get("traceback", ""),
+                                   result.get("code", "harness-failed"))
         message = {"id": request.id, "ok": True,
                    "durationMs": int((time.monotonic() - request.started) * 1000),
                    "timedOut": result["timedOut"], "dags": len(result["dags"]),
@@ -134,6 +152,8 @@ def _reply_for(request: _Request, outcome, version) -> dict:
         else:
             message["result"] = result
         return message
+    except env.HarnessError as exc:
+        return {"id": request.id, "ok": False, "error": str(exc), "code": exc.code}
     except Exception as exc:
         return {"id": request.id, "ok": False, "error": f"{type(exc).__name__}: {exc}"}
 

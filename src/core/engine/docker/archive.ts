@@ -40,6 +40,12 @@ export interface CopyLimits {
   files: number;
 }
 
+/** Enough for any image a DAG runs in; past it, the context is a disk or a home folder. */
+function buildContextLimits(env: NodeJS.ProcessEnv = process.env): CopyLimits {
+  const mb = Number(env.AIRFLOW_RUNTIME_BUILD_CONTEXT_MAX_MB);
+  return { bytes: (Number.isFinite(mb) && mb > 0 ? mb : 2048) * 1024 * 1024, files: 100_000 };
+}
+
 /** Enough for any DAG tree; a tree over it is a repository with data or dependencies in it. */
 export function copyLimits(env: NodeJS.ProcessEnv = process.env): CopyLimits {
   const mb = Number(env.AIRFLOW_RUNTIME_COPY_MAX_MB);
@@ -53,7 +59,7 @@ const join = (...parts: string[]) => parts.filter(Boolean).join('/');
  * over earlier ones at the same name (a mount inside the DAG root). `skip` decides about folders and
  * files by their path relative to their source.
  */
-export function snapshotTrees(sources: TreeSource[], options: { skip?: (relative: string, isDir: boolean, host: string) => boolean; hostModes?: boolean } = {}): TreeSnapshot {
+export function snapshotTrees(sources: TreeSource[], options: { skip?: (relative: string, isDir: boolean, host: string) => boolean; hostModes?: boolean; stopPast?: CopyLimits } = {}): TreeSnapshot {
   const skip = options.skip ?? skipDependencies;
   // Copies are owned by root: without read access for all, the image's user could not read them.
   const readable = options.hostModes ? 0 : 0o444;
@@ -69,6 +75,9 @@ export function snapshotTrees(sources: TreeSource[], options: { skip?: (relative
       snapshot.files++;
       snapshot.bytes += entry.size;
     }
+    const limits = options.stopPast;
+    // a tree over the limits is refused anyway: stop walking it now rather than after the whole disk
+    if (limits && (snapshot.files > limits.files || snapshot.bytes > limits.bytes)) throw new TreeTooBig(snapshot, limits);
   };
   const visit = (host: string, name: string, relative: string, stats: Stats): void => {
     if (stats.isSymbolicLink()) {
@@ -119,6 +128,12 @@ function isVirtualenv(dir: string): boolean {
     return statSync(path.join(dir, 'pyvenv.cfg')).isFile();
   } catch {
     return false;
+  }
+}
+
+export class TreeTooBig extends Error {
+  constructor(readonly snapshot: TreeSnapshot, readonly limits: CopyLimits) {
+    super(`more than ${limits.files} files or ${megabytes(limits.bytes)}`);
   }
 }
 
@@ -220,9 +235,17 @@ export function buildContextEntries(context: string, dockerfile: string): Archiv
   const ignore = createIgnore({ ignorecase: false }).add(patterns);
   const exceptions = /^\s*!/m.test(patterns);
   const always = new Set([path.posix.normalize(dockerfile.split(path.sep).join('/')), '.dockerignore']);
-  const snapshot = snapshotTrees([{ host: context, target: '' }], {
-    skip: (relative, isDir) => !always.has(relative) && ignore.ignores(relative) && (!isDir || !exceptions),
-    hostModes: true,
-  });
-  return [...snapshot.entries.values()];
+  const limits = buildContextLimits();
+  try {
+    const snapshot = snapshotTrees([{ host: context, target: '' }], {
+      skip: (relative, isDir) => !always.has(relative) && ignore.ignores(relative) && (!isDir || !exceptions),
+      hostModes: true,
+      stopPast: limits,
+    });
+    return [...snapshot.entries.values()];
+  } catch (error) {
+    if (!(error instanceof TreeTooBig)) throw error;
+    throw new EngineError('image-build-failed', `the build context ${context} is too big to send to Docker: more than ${limits.files} files or ${megabytes(limits.bytes)} (stopped counting there)`,
+      'point build.context at the folder the Dockerfile needs, or leave the rest out with a .dockerignore (AIRFLOW_RUNTIME_BUILD_CONTEXT_MAX_MB raises the size limit)');
+  }
 }

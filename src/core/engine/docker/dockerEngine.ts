@@ -1,16 +1,16 @@
 import { createHash } from 'node:crypto';
-import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
-import * as os from 'node:os';
+import { chmodSync, rmSync } from 'node:fs';
 import * as path from 'node:path';
 import { createInterface } from 'node:readline';
 import { PassThrough } from 'node:stream';
 import type Docker from 'dockerode';
 import { parseSize } from '../../runtime/units';
 import type { RuntimeValues } from '../../runtime/values';
-import { EngineError } from '../errors';
+import { EngineError, isRuntimeEnded } from '../errors';
 import { lineSplitter } from '../lines';
-import { harnessEvent, StagedDeadline, startTimeout, withoutEvents } from '../harnessEvents';
+import { harnessEvent, type HarnessEvent, harnessFailure, StagedDeadline, withoutEvents } from '../harnessEvents';
 import { CONTAINER_CACHE, CONTAINER_OUT, deadlineOf, harnessSetup, type HarnessSetup, PathMap, type Placement } from '../layout';
+import { ME, ownerId, ownTempDir, parseOwner, removable } from '../owner';
 import { isParseResult, mapResultPaths, type ParseResult, readParseResult } from '../parseResult';
 import type { Engine, ParseRequest, RunOutcome, RunRequest, WorkOptions } from '../types';
 import { type ServeChannel, startOnce, stopAll, type WarmPool, warmScope, WarmServer } from '../warm';
@@ -21,6 +21,8 @@ import { ensureImage } from './images';
 /** Labels on every container we make, so that `cleanup` and a later start can find leftovers. */
 export const LABEL_MANAGED = 'airflow-runtime.managed';
 export const LABEL_OWNER = 'airflow-runtime.owner';
+/** The user who started it, with LABEL_OWNER's host: `cleanup` removes only this user's from this machine. */
+export const LABEL_USER = 'airflow-runtime.user';
 export const LABEL_DAG_FILE = 'airflow-runtime.dag-file';
 export const CACHE_VOLUME = 'airflow-runtime-cache';
 
@@ -83,7 +85,7 @@ const OUT_FOLDER = { name: CONTAINER_OUT.slice(1), mode: 0o777 };
 export class DockerEngine implements Engine {
   readonly kind = 'docker' as const;
   private readonly pulled = new Set<string>();
-  private readonly owner = `${os.hostname()}:${process.pid}`;
+  private swept = false;
   private readonly warmServers: WarmPool<{ server: WarmServer }> = new Map();
   private readonly remoteCopies = new WeakMap<WarmServer, RemoteCopy>();
 
@@ -106,19 +108,25 @@ export class DockerEngine implements Engine {
     const map = this.pathMap(request);
     const deadlineMs = deadlineOf(values, 'parse');
     const setup = this.setup(request);
-    if (this.options.warm) {
-      const result = await this.parseWarm(image, map, request, deadlineMs);
+    if (this.options.warm && !request.cold) {
+      let result: ParseResult;
+      try {
+        result = await this.parseWarm(image, map, request, deadlineMs);
+      } catch (error) {
+        if (!isRuntimeEnded(error)) throw error;
+        return this.parse({ ...request, cold: true }); // it may be the file that ended it: alone, it says so
+      }
       const mapped = mapResultPaths(result, (p) => map.toHost(p), (t) => map.rewriteText(t));
       return { ...mapped, engine: { kind: this.kind, detail: `${image} via ${this.connection.endpoint.url}, warm`, totalMs: Date.now() - started } };
     }
     const copy = this.copyMode ? this.snapshot(request) : undefined;
-    const outDir = copy ? undefined : mkdtempSync(path.join(os.tmpdir(), 'airflow-runtime-parse-'));
+    const outDir = copy ? undefined : ownTempDir('parse');
     if (outDir) chmodSync(outDir, 0o777); // the image's user may not be root
     const out = `${CONTAINER_OUT}/result.json`;
     try {
       request.onProgress?.({ stage: 'parse', message: `parsing ${path.basename(request.dagFile)} in ${image}` });
       const startMs = deadlineOf(values, 'start');
-      const { exitCode, tail, collected: result, failure } = await this.runContainer({
+      const { exitCode, tail, collected: result, failure, started: fileStarted } = await this.runContainer({
         ...request, image, values, setup, dagFile: request.dagFile, deadlineMs, startMs,
         network: values.network ?? 'none',
         binds: outDir ? [...this.binds(request), `${outDir}:${CONTAINER_OUT}`] : [],
@@ -128,10 +136,9 @@ export class DockerEngine implements Engine {
           '--dags-folder', setup.dagsFolder, '--out', out,
           '--timeout', String(deadlineMs / 1000), '--start-timeout', String(startMs / 1000)],
       });
-      if (failure?.code === 'start-timeout') throw startTimeout(startMs, "the container's start and Airflow's import");
-      if (!result || exitCode === 2) {
-        throw new EngineError('harness-failed', `the harness could not parse ${request.dagFile} in ${image} (exit ${exitCode}):\n${map.rewriteText(tail).trim().slice(-3000)}`,
-          exitCode === 127 ? `${image} has no python on PATH: is it an Airflow image?` : `check that ${image} has Airflow 2.9+ or 3.x (airflow-runtime doctor)`);
+      if (!result || exitCode === 2 || failure) {
+        throw harnessFailure({ code: exitCode, failure: failure && { ...failure, message: failure.message && map.rewriteText(failure.message) }, started: fileStarted, tail: map.rewriteText(tail) },
+          { what: `the harness could not parse ${request.dagFile} in ${image}`, runtime: image, startMs, starting: "the container's start and Airflow's import" });
       }
       const mapped = mapResultPaths(result, (p) => map.toHost(p), (t) => map.rewriteText(t));
       return { ...mapped, engine: { kind: this.kind, detail: `${image} via ${this.connection.endpoint.url}${copy ? `, ${copiedSummary(copy)}` : ''}`, totalMs: Date.now() - started } };
@@ -141,7 +148,7 @@ export class DockerEngine implements Engine {
   }
 
   async run(request: RunRequest): Promise<RunOutcome> {
-    const started = Date.now();
+    const began = Date.now();
     const { values } = request.runtime;
     const image = await ensureImage(this.connection.docker, values, this.pulled, request);
     const map = this.pathMap(request);
@@ -151,7 +158,7 @@ export class DockerEngine implements Engine {
     if (request.date) cmd.push('--date', request.date);
     if (request.mapIndex !== undefined) cmd.push('--map-index', String(request.mapIndex));
     const copy = this.copyMode ? this.snapshot(request) : undefined;
-    const { exitCode, tail } = await this.runContainer({
+    const { exitCode, tail, failure, started } = await this.runContainer({
       ...request, image, values, setup, cmd, dagFile: request.dagFile,
       network: values.network ?? 'bridge',
       binds: copy ? [] : this.binds(request),
@@ -159,12 +166,23 @@ export class DockerEngine implements Engine {
       deadlineMs: deadlineOf(values, 'run'),
       onLine: (line, stream) => request.onLog(map.rewriteText(line), stream),
     });
-    if (exitCode === 0 || exitCode === 1) return { exitCode, durationMs: Date.now() - started };
-    throw new EngineError('harness-failed', `the task could not be run in ${image} (exit ${exitCode}):\n${map.rewriteText(tail).trim().slice(-3000)}`);
+    if (exitCode === 0 || exitCode === 1) return { exitCode, durationMs: Date.now() - began };
+    throw harnessFailure({ code: exitCode, failure: failure && { ...failure, message: failure.message && map.rewriteText(failure.message) }, started, tail: map.rewriteText(tail) },
+      { what: `the task could not be run in ${image}`, runtime: image });
   }
 
   async dispose(): Promise<void> {
     await stopAll(this.warmServers);
+  }
+
+  /**
+   * Once per engine, in the background: removes this user's containers from this machine that have exited
+   * and whose owner is gone (a CLI killed with -9 leaves its last cold container exited, not running).
+   */
+  private sweep(): void {
+    if (this.swept) return;
+    this.swept = true;
+    void removeOrphans(this.connection.docker, { exitedOnly: true }).catch(() => undefined);
   }
 
   /**
@@ -294,7 +312,12 @@ export class DockerEngine implements Engine {
       // the project root in the runtime, as the images' own WORKDIR: never the folder the parse was started from
       WorkingDir: job.setup.workingDir,
       Env: Object.entries(job.setup.env).map(([k, v]) => `${k}=${v}`),
-      Labels: { [LABEL_MANAGED]: 'true', [LABEL_OWNER]: this.owner, [LABEL_DAG_FILE]: job.dagFile },
+      Labels: { [LABEL_MANAGED]: 'true', [LABEL_OWNER]: ownerId(), [LABEL_USER]: ME.user, [LABEL_DAG_FILE]: job.dagFile },
+      // Our end of the attached stdin closes when we end, however we end (kill -9 too): the harness sees
+      // its stdin close and stops, so no container outlives its owner (StdinOnce: closed when we detach).
+      OpenStdin: true,
+      StdinOnce: true,
+      AttachStdin: true,
       AttachStdout: true,
       AttachStderr: true,
       HostConfig: {
@@ -310,7 +333,9 @@ export class DockerEngine implements Engine {
   /** A warm harness (`serve`) in a long-lived container, talked to over its attached stdin and stdout. */
   private async serveContainer(spec: Docker.ContainerCreateOptions, prepare?: (container: Docker.Container) => Promise<void>): Promise<{ channel: ServeChannel; container: Docker.Container }> {
     const { docker } = this.connection;
-    const container = await docker.createContainer({ ...spec, OpenStdin: true, StdinOnce: false, AttachStdin: true });
+    this.sweep();
+    // Removed by Docker when it exits: a warm container whose owner died ends (stdin closed) and is gone.
+    const container = await docker.createContainer({ ...spec, HostConfig: { ...spec.HostConfig, AutoRemove: true } });
     try {
       await prepare?.(container);
     } catch (error) {
@@ -348,23 +373,28 @@ export class DockerEngine implements Engine {
    * A parse (startMs set) has two deadlines: the runtime's start, then the DAG file's from the harness's
    * `started` event on.
    */
-  private async runContainer<T>(job: ContainerJob<T>): Promise<{ exitCode: number; tail: string; collected?: T; failure?: { code?: string; message?: string } }> {
+  private async runContainer<T>(job: ContainerJob<T>): Promise<{ exitCode: number; tail: string; collected?: T; failure?: HarnessEvent; started: boolean }> {
     const { docker } = this.connection;
+    this.sweep();
     const container = await docker.createContainer(this.containerSpec(job));
     let tail = '';
     let stopped: EngineError | undefined;
-    let failure: { code?: string; message?: string } | undefined;
+    let failure: HarnessEvent | undefined;
+    let started = false;
     let deadline: { started(): void; clear(): void } | undefined;
     const keep = 16_384;
     try {
-      const stream = await container.attach({ stream: true, stdout: true, stderr: true });
+      const stream = await container.attach({ stream: true, stdin: true, stdout: true, stderr: true, hijack: true });
+      stream.on('error', () => undefined); // the container's end is reported by its wait
       const outputs = { stdout: new PassThrough(), stderr: new PassThrough() };
       docker.modem.demuxStream(stream, outputs.stdout, outputs.stderr);
       for (const name of ['stdout', 'stderr'] as const) {
         const splitter = lineSplitter((line) => {
           const event = name === 'stderr' ? harnessEvent(line) : undefined;
-          if (event?.event === 'started') deadline?.started();
-          else if (event?.event === 'error') failure = event;
+          if (event?.event === 'started') {
+            started = true;
+            deadline?.started();
+          } else if (event?.event === 'error') failure = event;
           else job.onLine?.(line, name);
         }, keep);
         outputs[name].on('data', (chunk: Buffer) => {
@@ -401,7 +431,7 @@ export class DockerEngine implements Engine {
       if (state.OOMKilled) {
         throw new EngineError('out-of-memory', `the runtime ran out of memory (limit ${job.values.resources?.memory ?? 'none'}) and was killed`, 'raise resources.memory in the runtime file, or make the DAG file import less at parse time');
       }
-      return { exitCode: status.StatusCode, tail: withoutEvents(tail), collected: await job.collect?.(container), failure };
+      return { exitCode: status.StatusCode, tail: withoutEvents(tail), collected: await job.collect?.(container), failure, started };
     } finally {
       deadline?.clear();
       await container.remove({ force: true }).catch(() => undefined);
@@ -418,4 +448,30 @@ function singleDeadline(ms: number, stop: (error: EngineError) => void): { start
 function copiedSummary(snapshot: TreeSnapshot): string {
   const skipped = snapshot.skipped.length ? `; skipped ${snapshot.skipped.map((p) => path.basename(p)).filter((n, i, all) => all.indexOf(n) === i).join(', ')}` : '';
   return `copied ${snapshot.files} files (${megabytes(snapshot.bytes)})${skipped}`;
+}
+
+export interface OurContainer {
+  id: string;
+  image: string;
+  state: string;
+  owner: string;
+  /** Ours (this user, this machine) and, unless `all`, its owner gone. */
+  removable: boolean;
+}
+
+/** Every container airflow-runtime started, on this engine, with whether `cleanup` may remove it. */
+export async function ourContainers(docker: Docker, all: boolean): Promise<OurContainer[]> {
+  const listed = await docker.listContainers({ all: true, filters: { label: [`${LABEL_MANAGED}=true`] } });
+  return listed.map((info) => {
+    const owner = parseOwner(info.Labels[LABEL_OWNER], info.Labels[LABEL_USER]);
+    const user = info.Labels[LABEL_USER] ?? 'an unknown user';
+    return { id: info.Id, image: info.Image, state: info.State, owner: `${user} on ${info.Labels[LABEL_OWNER] ?? 'an unknown host'}`, removable: removable(owner, all) };
+  });
+}
+
+/** Removes the containers `cleanup` may remove; returns them. */
+export async function removeOrphans(docker: Docker, options: { all?: boolean; exitedOnly?: boolean; dryRun?: boolean } = {}): Promise<OurContainer[]> {
+  const doomed = (await ourContainers(docker, options.all ?? false)).filter((c) => c.removable && (!options.exitedOnly || c.state === 'exited'));
+  if (!options.dryRun) await Promise.all(doomed.map((c) => docker.getContainer(c.id).remove({ force: true }).catch(() => undefined)));
+  return doomed;
 }

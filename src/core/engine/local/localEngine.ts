@@ -1,11 +1,11 @@
 import { createHash } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { rmSync } from 'node:fs';
 import * as path from 'node:path';
 import { cacheDir } from '../cache';
-import { EngineError } from '../errors';
-import { startTimeout } from '../harnessEvents';
+import { EngineError, isRuntimeEnded } from '../errors';
+import { harnessFailure } from '../harnessEvents';
 import { deadlineOf, harnessSetup, type HarnessSetup } from '../layout';
+import { OWNER_VARIABLE, ownerId, ownTempDir } from '../owner';
 import { type ParseResult, readParseResult } from '../parseResult';
 import { processChannel, type ProcessOptions, type ProcessOutcome, runProcess } from '../processTree';
 import { invalidate, startOnce, stopAll, type WarmPool, warmScope, WarmServer } from '../warm';
@@ -36,11 +36,17 @@ export class LocalEngine implements Engine {
     const dagRoot = setup.dagsFolder;
     const deadlineMs = deadlineOf(request.runtime.values, 'parse');
     const startMs = deadlineOf(request.runtime.values, 'start');
-    if (this.options.warm) {
-      const result = await this.parseWarm(python, setup, request, deadlineMs);
+    if (this.options.warm && !request.cold) {
+      let result: ParseResult;
+      try {
+        result = await this.parseWarm(python, setup, request, deadlineMs);
+      } catch (error) {
+        if (!isRuntimeEnded(error)) throw error;
+        return this.parse({ ...request, cold: true }); // it may be the file that ended it: alone, it says so
+      }
       return { ...result, engine: { kind: this.kind, detail: `${origin}, warm`, totalMs: Date.now() - started } };
     }
-    const outDir = mkdtempSync(path.join(tmpdir(), 'airflow-runtime-parse-'));
+    const outDir = ownTempDir('parse');
     const out = path.join(outDir, 'result.json');
     try {
       request.onProgress?.({ stage: 'parse', message: `parsing ${path.basename(request.dagFile)} with ${python}` });
@@ -49,11 +55,9 @@ export class LocalEngine implements Engine {
         // The file's deadline is the harness's to enforce (it says where the file hung); ours is a backstop.
         '--timeout', String(deadlineMs / 1000), '--start-timeout', String(startMs / 1000),
       ], setup, { deadlineMs, startMs, signal: request.signal });
-      if (outcome.failure?.code === 'start-timeout') throw startTimeout(startMs, "Airflow's import");
       const result = readParseResult(out);
-      if (!result || outcome.code === 2 || outcome.code === null) {
-        throw new EngineError('harness-failed', `the harness could not parse ${request.dagFile} with ${python} (exit ${outcome.code}):\n${outcome.tail.trim().slice(-3000)}`,
-          'check that this interpreter has Airflow 2.9+ or 3.x installed (see `airflow-runtime doctor`)');
+      if (!result || outcome.code === 2 || outcome.code === null || outcome.failure) {
+        throw harnessFailure(outcome, { what: `the harness could not parse ${request.dagFile} with ${python}`, runtime: python, startMs });
       }
       return { ...result, engine: { kind: this.kind, detail: origin, totalMs: Date.now() - started } };
     } finally {
@@ -74,7 +78,7 @@ export class LocalEngine implements Engine {
       onLine: request.onLog,
     });
     if (outcome.code === 0 || outcome.code === 1) return { exitCode: outcome.code, durationMs: Date.now() - started };
-    throw new EngineError('harness-failed', `the task could not be run (exit ${outcome.code}):\n${outcome.tail.trim().slice(-3000)}`);
+    throw harnessFailure(outcome, { what: `the task could not be run with ${python}`, runtime: python });
   }
 
   async dispose(): Promise<void> {
@@ -111,7 +115,9 @@ export class LocalEngine implements Engine {
 
   /** The same layout as a container's, with host paths: a clean environment with only what a process needs from ours. */
   private setup(request: ParseRequest | RunRequest): HarnessSetup {
-    const setup = harnessSetup(request.runtime, request.dagFile, 'local', { PYTHONUNBUFFERED: '1', AIRFLOW_RUNTIME_CACHE: cacheDir('harness') });
+    const setup = harnessSetup(request.runtime, request.dagFile, 'local', {
+      PYTHONUNBUFFERED: '1', AIRFLOW_RUNTIME_CACHE: cacheDir('harness'), [OWNER_VARIABLE]: ownerId(),
+    });
     const inherited: Record<string, string> = {};
     for (const name of INHERITED) if (process.env[name] !== undefined) inherited[name] = process.env[name]!;
     return { ...setup, env: { ...inherited, ...setup.env } };
