@@ -109,7 +109,7 @@ const workspaces: string[] = [];
 const requirements = (engine: Engine) => engine === 'local' ? [venvProblem()] : engine === 'docker' ? [dockerProblem()] : [dockerProblem(), remoteProblem()];
 
 async function parse(ws: string, engine: Engine, files: string[], warm: boolean): Promise<Record<string, Result>> {
-  const args = ['parse', ...files.map((f) => `dags/${f}`), '--engine', engine === 'local' ? 'local' : 'docker', '--format', 'json', '--jobs', '2', ...(warm ? ['--warm'] : [])];
+  const args = ['parse', ...files.map((f) => `dags/${f}`), '--engine', engine === 'local' ? 'local' : 'docker', '--format', 'json', '--jobs', '2', ...(warm ? [] : ['--cold'])];
   const { code, stdout, stderr, ms } = await cli(args, { cwd: ws, env: engine === 'docker-remote' ? { DOCKER_HOST: REMOTE } : {} });
   timings.push(`${engine} ${warm ? 'warm' : 'cold'} ${path.basename(ws)}: ${files.length} files in ${(ms / 1000).toFixed(1)} s`);
   const results = JSON.parse(stdout || '[]') as Result[];

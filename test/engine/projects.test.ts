@@ -94,7 +94,7 @@ function projectWorkspace(project: Project, version: string): string {
 /** `parse <the project root>` from `cwd`, as a user types it there (the path relative to where they are). */
 async function parseFrom(ws: string, cwd: string, engine: 'docker' | 'local'): Promise<Result[]> {
   const target = path.relative(cwd, ws) || '.';
-  const { code, stdout, stderr } = await cli(['parse', target, '--engine', engine, '--format', 'json', '--warm'], { cwd });
+  const { code, stdout, stderr } = await cli(['parse', target, '--engine', engine, '--format', 'json'], { cwd });
   const results = JSON.parse(stdout || '[]') as Result[];
   for (const r of results) assert.ok(!r.error, `${r.file}: ${r.error?.message}\n${stderr}`);
   const failing = results.some((r) => r.importErrors.length > 0);
@@ -193,7 +193,7 @@ describe('starting the runtime has its own deadline', needs(dockerProblem(), ven
   for (const engine of ['docker', 'local'] as const) {
     for (const warm of [false, true]) {
       it(`${engine}, ${warm ? 'warm' : 'cold'}: a runtime that does not start in time is an engine problem (exit 2), not the DAG file's`, async () => {
-        const { code, stdout, stderr } = await cli(['parse', 'dags/quick.py', '--engine', engine, ...(warm ? ['--warm'] : [])], { cwd: ws });
+        const { code, stdout, stderr } = await cli(['parse', 'dags/quick.py', '--engine', engine, ...(warm ? [] : ['--cold'])], { cwd: ws });
         assert.equal(code, 2, stdout + stderr);
         assert.match(stderr, /dags\/quick\.py: not parsed: the runtime did not start within 0\.3 s/);
         assert.match(stderr, /what to do: the machine may be busy: raise timeouts\.start/);
