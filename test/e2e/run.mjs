@@ -1,6 +1,7 @@
 // `npm run test:e2e`: a person's first minutes with the extension, in headless chromium against the VS Code
 // that `npm start` serves (code-server with the packaged .vsix installed), on a fresh copy of examples/.
 // Every step leaves a screenshot in test-results/e2e/. Env: AIRFLOW_RUNTIME_KEEP_TEST_DIRS=1 keeps the temp folder.
+import { spawnSync } from 'node:child_process';
 import { mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { copyExamples, ensureCodeServer, freePort, installedCodeServer, packageExtension, REPO, scratch, startCodeServer } from '../../scripts/start.mjs';
@@ -132,6 +133,22 @@ try {
   });
 
   const memory = { codeServer: treeMemory(server.pid), chromium: treeMemory(process.pid, /chrom/) };
+
+  // The parses above left warm runtimes up (containers labelled with this workspace's path, which no other
+  // work shares). Their owner is the extension host: killed with -9, it cannot stop them; they must end
+  // by themselves (their attached stdin closes with it).
+  await step('kill -9 of the extension host: its warm runtimes end by themselves', async () => {
+    const ours = () => spawnSync('docker', ['ps', '-a', '--filter', 'label=airflow-runtime.managed=true', '--format', '{{.ID}} {{.Label "airflow-runtime.owner"}} {{.Label "airflow-runtime.dag-file"}}'], { encoding: 'utf8' })
+      .stdout.split('\n').filter((line) => line.includes(workspace)).map((line) => line.split(' '));
+    if (!(await poll(async () => ours().length > 0, 30_000))) throw new Error('no warm runtime of this workspace is up: nothing to test');
+    const owners = [...new Set(ours().map(([, owner]) => Number(owner.split(':').pop())))];
+    for (const pid of owners) {
+      if (!descendantsOf(server.pid).includes(pid)) throw new Error(`owner ${pid} is not a process of this code-server`);
+      process.kill(pid, 'SIGKILL');
+    }
+    log(`killed extension host ${owners.join(', ')} with ${ours().length} warm runtime(s) up`);
+    if (!(await poll(async () => ours().length === 0, 30_000))) throw new Error(`still there 30 s after kill -9 of their owner: ${ours().map(([id]) => id)}`);
+  });
   log(`memory (PSS): code-server and its extension hosts ${memory.codeServer.pssMiB} MiB in ${memory.codeServer.processes} processes; chromium ${memory.chromium.pssMiB} MiB in ${memory.chromium.processes}`);
   exitCode = results.every((r) => r.ok) ? 0 : 1;
 } catch (error) {
@@ -141,6 +158,28 @@ try {
   await cleanup();
 }
 process.exit(exitCode);
+
+function descendantsOf(rootPid) {
+  const children = new Map();
+  for (const entry of readdirSync('/proc').filter((e) => /^\d+$/.test(e))) {
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      const parent = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      children.set(parent, [...(children.get(parent) ?? []), Number(entry)]);
+    } catch {
+      // gone
+    }
+  }
+  const out = [];
+  for (const queue = [rootPid]; queue.length;) {
+    const pid = queue.shift();
+    for (const child of children.get(pid) ?? []) {
+      out.push(child);
+      queue.push(child);
+    }
+  }
+  return out;
+}
 
 /** PSS of a process and its descendants (those whose command matches `only`, if given), from /proc. */
 function treeMemory(rootPid, only) {

@@ -196,7 +196,7 @@ describe('faults', docker, () => {
     assert.match(forced.stderr, /Docker is not reachable\. Tried:\n {2}tcp:\/\/127\.0\.0\.1:9 \(DOCKER_HOST\): /);
     assert.match(forced.stderr, /what to do: start Docker/);
     const auto = await cli(['parse', 'dags/team_a/orders_etl.py'], { env: { DOCKER_HOST: 'tcp://127.0.0.1:9' } });
-    assert.match(auto.stderr, /^engine: local runtime emulator: Docker is not reachable \(tcp:\/\/127\.0\.0\.1:9 \(DOCKER_HOST\)/m);
+    assert.match(auto.stderr, /^engine: local runtime emulator, warm: Docker is not reachable \(tcp:\/\/127\.0\.0\.1:9 \(DOCKER_HOST\)/m);
     assert.equal(auto.code, 0, auto.stderr);
   });
 

@@ -106,7 +106,7 @@ describe('a remote Docker engine (dockerd over loopback TCP)', needs(dockerProbl
 
   it('copies the runtime\'s mounts and helper modules, and leaves out dependencies, VCS and virtualenvs', async () => {
     const ws = mountWorkspace();
-    const over = await cli(['parse', 'dags/mounted.py', '--engine', 'docker', '--format', 'json'], { cwd: ws, env: remote });
+    const over = await cli(['parse', 'dags/mounted.py', '--engine', 'docker', '--format', 'json', '--cold'], { cwd: ws, env: remote });
     assert.equal(over.code, 0, over.stderr);
     const [result] = JSON.parse(over.stdout) as ParseResult[];
     assert.deepEqual(result.dags.map((d) => [d.dagId, d.file, d.tasks.map((t) => t.taskId).sort()]), [

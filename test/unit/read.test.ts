@@ -172,3 +172,48 @@ describe('bad input yields problems at their line and column', () => {
     assert.equal(file.problems[0].code, 'yaml-syntax');
   });
 });
+
+describe('runtime files that cannot be runtime files', () => {
+  it('a folder, a device, an oversized file: one located error each, read from disk or not', async () => {
+    const { mkdtempSync, mkdirSync, writeFileSync } = await import('node:fs');
+    const os = await import('node:os');
+    const path = await import('node:path');
+    const { readRuntimeText, unreadableRuntimeFile, MAX_RUNTIME_FILE_BYTES } = await import('../../src/core/runtime/read');
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'airflow-runtime-read-'));
+    const folder = path.join(dir, 'airflow-runtime.yaml');
+    mkdirSync(folder);
+    const big = path.join(dir, 'big.airflow-runtime.yaml');
+    writeFileSync(big, 'x'.repeat(MAX_RUNTIME_FILE_BYTES + 1));
+    const message = (file: string) => {
+      try {
+        readRuntimeText(file);
+      } catch (error) {
+        return unreadableRuntimeFile(file, error).problems.map((p) => `${p.start.line}:${p.start.column} ${p.code} ${p.message}`);
+      }
+      return ['read'];
+    };
+    assert.deepEqual(message(folder), ['1:1 unreadable-file this runtime file is a folder, not a file: rename or remove it (this name is read as a runtime file)']);
+    assert.match(message('/dev/null')[0], /is not a regular file/);
+    assert.match(message(big)[0], /this runtime file is 256 KB: runtime files are at most 256 KB/);
+    assert.equal(readRuntimeText(path.join(dir, 'none.airflow-runtime.yaml')), undefined);
+    assert.match(where(read('x'.repeat(MAX_RUNTIME_FILE_BYTES + 1)))[0], /^1:1 error unreadable-file$/);
+  });
+
+  it('deep nesting is said as such, not as a stack overflow', () => {
+    const file = read(`env: ${'['.repeat(20_000)}${']'.repeat(20_000)}`);
+    assert.match(file.problems[0].message, /^nested too deeply to read/);
+    assert.equal(file.ignored, true);
+  });
+
+  it('an envFile that is not text, or a build context that is the disk, is refused at its value', () => {
+    const probe = { ...fakeDisk('dags/env.bin', 'dags/ctx/Dockerfile'), notText: (p: string) => (p.endsWith('env.bin') ? 'holds binary data (a NUL byte)' : undefined) };
+    const envFile = read('envFile: env.bin\n', undefined, probe);
+    assert.deepEqual(where(envFile), ['1:10 error bad-value']);
+    assert.match(envFile.problems[0].message, /^envFile "env\.bin" holds binary data \(a NUL byte\): an env file is text/);
+    assert.equal(envFile.values.envFile, undefined);
+    const disk = read('build:\n  context: /\n', undefined, { kind: (p: string) => (p === '/' ? 'directory' : 'file') });
+    assert.deepEqual(where(disk), ['2:12 error bad-value']);
+    assert.match(disk.problems[0].message, /build context "\/" is the root of the disk/);
+    assert.equal(disk.values.build, undefined);
+  });
+});
