@@ -133,7 +133,7 @@ function beforeHarness(rev: string): string {
 
 async function main(): Promise<void> {
   // The commands as typed first: they are what a user sees, and the longest.
-  const commands = process.env.BENCH_ONLY === 'engines' ? [] : commandBench();
+  const commands = process.env.BENCH_ONLY === 'engines' ? [] : await commandBench();
   if (process.env.BENCH_ONLY === 'commands') {
     const text = commands.join('\n');
     console.log(text);

@@ -8,8 +8,9 @@
  * BENCH_CLI_FILES     sizes (default "60 300 1000")
  * BENCH_CLI_ENGINES   engines (default "docker local")
  * BENCH_CLI_COLD_AT   the size at which `--cold` is measured too (default 60; 0 for never)
+ * BENCH_CLI_STORM     CLI processes started at once, each parsing one file (default 50; 0 for none)
  */
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { homedir, tmpdir } from 'node:os';
 import * as path from 'node:path';
@@ -18,6 +19,7 @@ const VERSION = process.env.BENCH_CLI_AIRFLOW ?? '3.3.2';
 const SIZES = (process.env.BENCH_CLI_FILES ?? '60 300 1000').split(/\s+/).filter(Boolean).map(Number);
 const ENGINES = (process.env.BENCH_CLI_ENGINES ?? 'docker local').split(/\s+/).filter(Boolean) as Array<'docker' | 'local'>;
 const COLD_AT = Number(process.env.BENCH_CLI_COLD_AT ?? 60);
+const STORM = Number(process.env.BENCH_CLI_STORM ?? 50);
 const PYTHON = path.join(process.env.AIRFLOW_RUNTIME_ENV_CACHE ?? path.join(homedir(), '.cache/airflow-runtime-env'), `venvs/airflow-${VERSION}/bin/python`);
 const IMAGE = `airflow-runtime-test/airflow:${VERSION}`;
 const CLI = path.resolve(__dirname, '../dist/cli.js');
@@ -62,7 +64,27 @@ function floorCommand(engine: 'docker' | 'local', root: string, names: string[])
 const seconds = (ms: number) => `${(ms / 1000).toFixed(2)} s`;
 const ratio = (ms: number, base: number) => `${(ms / base).toFixed(2)}x`;
 
-export function commandBench(): string[] {
+/**
+ * `count` CLI processes started at once on this machine, each parsing one file, as a CI matrix or a pre-commit
+ * hook on many terminals would: each must succeed or fail with a message that is true (a start deadline
+ * named as such, not a DAG file "stuck in native code").
+ */
+async function storm(engine: 'docker' | 'local', count: number): Promise<string> {
+  const { root, names } = workspace(1);
+  const started = performance.now();
+  const outcomes = await Promise.all(Array.from({ length: count }, () => new Promise<{ code: number | null; last: string }>((resolve) => {
+    const child = spawn(process.execPath, [CLI, 'parse', `dags/${names[0]}`, '--engine', engine], { cwd: root });
+    let stderr = '';
+    child.stderr.on('data', (c) => (stderr += c));
+    child.on('close', (code) => resolve({ code, last: stderr.trim().split('\n').filter((l) => !l.startsWith('engine:')).slice(-2).join(' ') }));
+  })));
+  const wall = performance.now() - started;
+  const ok = outcomes.filter((o) => o.code === 0).length;
+  const failures = [...new Set(outcomes.filter((o) => o.code !== 0).map((o) => `exit ${o.code}: ${o.last.slice(0, 300)}`))];
+  return `${engine}: ${count} CLI processes at once, one file each: ${ok} succeeded in ${seconds(wall)}${failures.length ? `; failures: ${failures.join(' / ')}` : ''}`;
+}
+
+export async function commandBench(): Promise<string[]> {
   if (spawnSync('/usr/bin/time', ['true']).status !== 0) return ['- the CLI as typed: not measured: /usr/bin/time (GNU time) is missing'];
   const lines = [
     `## The CLI as typed (Airflow ${VERSION}; wall clock of the whole command; peak memory of the CLI process)`, '',
@@ -92,6 +114,7 @@ export function commandBench(): string[] {
     const one = Array.from({ length: 3 }, () => timed([process.execPath, CLI, 'parse', `dags/${names[0]}`, '--engine', engine], root).ms).sort((a, b) => a - b)[1];
     const oneCold = Array.from({ length: 3 }, () => timed([process.execPath, CLI, 'parse', `dags/${names[0]}`, '--engine', engine, '--cold'], root).ms).sort((a, b) => a - b)[1];
     targets.push(`${engine}: one file, \`parse dags/x.py\`: ${seconds(one)} (\`--cold\`: ${seconds(oneCold)}) vs a fresh python with DagBag ${seconds(fresh)} (medians of 3): ${one - fresh > 0 ? '+' : ''}${seconds(one - fresh)}; target +0.5 s`);
+    if (STORM > 0) targets.push(await storm(engine, STORM));
   }
   return [...lines, '', ...targets.map((t) => `- ${t}`), ''];
 }

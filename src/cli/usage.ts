@@ -15,7 +15,7 @@ Usage:
   airflow-runtime validate [runtime files...]   check runtime files (all under this folder by default)
   airflow-runtime resolve <dag_file>            show a DAG file's effective runtime and where each value came from
   airflow-runtime doctor                        check engines, images and interpreters; say what to fix
-  airflow-runtime cleanup [--all]               remove containers we started that nothing uses
+  airflow-runtime cleanup [--all] [--dry-run]     remove what we started that nothing uses any more
 
 Engines: --engine auto (Docker when reachable, else the local runtime emulator), docker, local.
 

@@ -33,9 +33,17 @@ function follow(docker: Docker, stream: NodeJS.ReadableStream, onLine: (line: Pr
   });
 }
 
+/** A present image is known present this long: a folder of files asks once, not once per file. */
+const PRESENT_FOR_MS = 10_000;
+const seenPresent = new WeakMap<Docker, Map<string, number>>();
+
 async function present(docker: Docker, image: string): Promise<boolean> {
+  const seen = seenPresent.get(docker) ?? new Map<string, number>();
+  seenPresent.set(docker, seen);
+  if ((seen.get(image) ?? 0) > Date.now()) return true;
   try {
     await docker.getImage(image).inspect();
+    seen.set(image, Date.now() + PRESENT_FOR_MS);
     return true;
   } catch (error) {
     if ((error as { statusCode?: number }).statusCode === 404) return false;
