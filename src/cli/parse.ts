@@ -1,7 +1,7 @@
 import { parseArgs } from 'node:util';
 import { defaultJobs } from '../core/engine/capacity';
 import { describeFailure, engineErrorOf } from '../core/engine/errors';
-import type { ParseResult } from '../core/engine/parseResult';
+import type { ParseResult, TaskInfo } from '../core/engine/parseResult';
 import { type EngineChoice, selectEngine } from '../core/engine/select';
 import type { Engine } from '../core/engine/types';
 import { hasErrors, type Problem } from '../core/problems';
@@ -79,7 +79,7 @@ export async function parseCommand(args: string[], out: (line: string) => void, 
       return EXIT.configOrInfra;
     }
     err(`engine: ${selected.reason}`);
-    const outcomes = await parseAll(files, selected.engine, jobs, cancel.signal, { cwd, workspace: flags.workspace, image: flags.image });
+    const outcomes = await parseAll(files, selected.engine, jobs, cancel.signal, { cwd, workspace: flags.workspace, image: flags.image }, flags.format === 'json' ? 'all' : 'summary');
     if (cancel.cancelled()) {
       err(`cancelled: ${outcomes.filter((o) => o.result).length} of ${files.length} files parsed; every container and process of this parse was stopped`);
       return EXIT.configOrInfra;
@@ -91,7 +91,7 @@ export async function parseCommand(args: string[], out: (line: string) => void, 
 }
 
 /** Parses `files` with `jobs` in flight; a file whose runtime files have errors is not parsed (they are its problems). */
-async function parseAll(files: string[], engine: Engine, jobs: number, signal: AbortSignal, where: { cwd: string; workspace?: string; image?: string }): Promise<FileOutcome[]> {
+async function parseAll(files: string[], engine: Engine, jobs: number, signal: AbortSignal, where: { cwd: string; workspace?: string; image?: string }, keep: 'all' | 'summary'): Promise<FileOutcome[]> {
   const progress = terminalProgress();
   const outcomes: FileOutcome[] = [];
   let next = 0;
@@ -105,7 +105,8 @@ async function parseAll(files: string[], engine: Engine, jobs: number, signal: A
         outcome.error = { code: 'bad-runtime', message: 'fix the errors of its runtime files (above) first' };
       } else {
         try {
-          outcome.result = await engine.parse({ dagFile: file, runtime, onProgress: progress.report, signal });
+          const result = await engine.parse({ dagFile: file, runtime, onProgress: progress.report, signal });
+          outcome.result = keep === 'all' ? result : summaryOf(result);
         } catch (error) {
           if (signal.aborted) break;
           outcome.error = { code: engineErrorOf(error).code, message: describeFailure(error) };
@@ -121,6 +122,16 @@ async function parseAll(files: string[], engine: Engine, jobs: number, signal: A
     await engine.dispose();
   }
   return outcomes;
+}
+
+/** What the text output needs of a result: the CLI's memory stays flat with the number of files. */
+function summaryOf(result: ParseResult): ParseResult {
+  return {
+    ...result,
+    output: result.output && { ...result.output, tail: '' },
+    importErrors: result.importErrors.map(({ traceback: _, related: __, ...error }) => error),
+    dags: result.dags.map((dag) => ({ ...dag, serialized: undefined, tasks: dag.tasks.map(({ taskId }) => ({ taskId }) as TaskInfo) })),
+  };
 }
 
 function report(outcomes: FileOutcome[], format: string | undefined, cwd: string, out: (line: string) => void, err: (line: string) => void): number {
