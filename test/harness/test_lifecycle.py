@@ -126,7 +126,8 @@ def test_a_parse_ends_with_its_owner(version, python_for, tmp_path):
             time.sleep(0.1)
         assert _running(marker), "the DAG file never started"
         proc.stdin.close()
-        assert proc.wait(timeout=10) == 2
+        # 2 from the watcher, or 1 when the parse saw its child killed first: nobody reads it either way
+        assert proc.wait(timeout=10) in (1, 2)
         time.sleep(0.2)
         assert _running(marker) == []
     finally:
