@@ -9,7 +9,7 @@ import { findDagFiles } from '../core/workspace/dagFiles';
 import { displayPath, formatProblems } from './display';
 import { terminalProgress } from './progress';
 import { cancelOnSignals } from './signals';
-import { dagFileJudge, runtimeFor } from './runtimeFor';
+import { dagFileJudge, hostAccessOf, runtimeFor, type Where } from './runtimeFor';
 import { EXIT, UsageError } from './usage';
 
 export const PARSE_HELP = `Usage: airflow-runtime parse <path>... [--engine auto|docker|local] [--image IMG] [--format text|json] [--cold] [--jobs N]
@@ -26,6 +26,8 @@ Options:
                                that imports Airflow once and parses each file in a forked child (the
                                default: as isolated from the other files, and much faster)
   --workspace DIR              workspace root (default: nearest folder with .git or .vscode)
+  --allow-host-access          let runtime files open the host (mounts and files outside the workspace, sockets,
+                               network: host; a parse's network); also AIRFLOW_RUNTIME_ALLOW_HOST_ACCESS=1
 
 Ctrl-C or SIGTERM cancels: every container and process of the parse is stopped, nothing is left behind.
 
@@ -43,7 +45,7 @@ export async function parseCommand(args: string[], out: (line: string) => void, 
     args, allowPositionals: true, strict: true,
     options: {
       engine: { type: 'string', default: 'auto' }, image: { type: 'string' }, format: { type: 'string', default: 'text' },
-      jobs: { type: 'string' }, workspace: { type: 'string' }, cold: { type: 'boolean' },
+      jobs: { type: 'string' }, workspace: { type: 'string' }, cold: { type: 'boolean' }, 'allow-host-access': { type: 'boolean' },
       // the default since 0.3; still accepted so that scripts written for it keep working
       warm: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
@@ -61,7 +63,8 @@ export async function parseCommand(args: string[], out: (line: string) => void, 
   if (!Number.isInteger(jobs) || jobs < 1) throw new UsageError(`--jobs must be a whole number of at least 1, not "${flags.jobs}"`, 'parse');
 
   const cwd = process.cwd();
-  const { files, missing, notes } = findDagFiles(positionals, dagFileJudge({ cwd, workspace: flags.workspace, image: flags.image }));
+  const where = { cwd, workspace: flags.workspace, image: flags.image, hostAccess: hostAccessOf(flags['allow-host-access']) };
+  const { files, missing, notes } = findDagFiles(positionals, dagFileJudge(where));
   if (missing.length) throw new UsageError(`no such file or folder: ${missing.join(', ')}`, 'parse');
   if (files.length === 0) {
     err(`no DAG files found in ${positionals.join(', ')} (as Airflow finds them: .py files in the DAGs folder that mention "airflow" and "dag", or "asset" on Airflow 3, and that no .airflowignore excludes)`);
@@ -79,7 +82,7 @@ export async function parseCommand(args: string[], out: (line: string) => void, 
       return EXIT.configOrInfra;
     }
     err(`engine: ${selected.reason}`);
-    const outcomes = await parseAll(files, selected.engine, jobs, cancel.signal, { cwd, workspace: flags.workspace, image: flags.image }, flags.format === 'json' ? 'all' : 'summary');
+    const outcomes = await parseAll(files, selected.engine, jobs, cancel.signal, where, flags.format === 'json' ? 'all' : 'summary');
     if (cancel.cancelled()) {
       err(`cancelled: ${outcomes.filter((o) => o.result).length} of ${files.length} files parsed; every container and process of this parse was stopped`);
       return EXIT.configOrInfra;
@@ -91,7 +94,7 @@ export async function parseCommand(args: string[], out: (line: string) => void, 
 }
 
 /** Parses `files` with `jobs` in flight; a file whose runtime files have errors is not parsed (they are its problems). */
-async function parseAll(files: string[], engine: Engine, jobs: number, signal: AbortSignal, where: { cwd: string; workspace?: string; image?: string }, keep: 'all' | 'summary'): Promise<FileOutcome[]> {
+async function parseAll(files: string[], engine: Engine, jobs: number, signal: AbortSignal, where: Where, keep: 'all' | 'summary'): Promise<FileOutcome[]> {
   const progress = terminalProgress();
   const outcomes: FileOutcome[] = [];
   let next = 0;

@@ -5,7 +5,7 @@ import { hasErrors } from '../core/problems';
 import { effectiveRuntimeYaml } from '../core/runtime/describe';
 import type { EffectiveRuntime } from '../core/runtime/resolve';
 import { displayPath, formatProblems } from './display';
-import { runtimeFor } from './runtimeFor';
+import { hostAccessOf, runtimeFor } from './runtimeFor';
 import { EXIT, UsageError } from './usage';
 
 export const RESOLVE_HELP = `Usage: airflow-runtime resolve <dag_file> [--format yaml|json] [--workspace DIR]
@@ -23,7 +23,7 @@ Exit codes: 0 resolved; 2 a runtime file has errors (the values that were valid 
 export function resolveCommand(args: string[], out: (line: string) => void, err: (line: string) => void): number {
   const { values: flags, positionals } = parseArgs({
     args, allowPositionals: true, strict: true,
-    options: { format: { type: 'string', default: 'yaml' }, workspace: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+    options: { format: { type: 'string', default: 'yaml' }, workspace: { type: 'string' }, 'allow-host-access': { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
   });
   if (flags.help) {
     out(RESOLVE_HELP);
@@ -35,7 +35,7 @@ export function resolveCommand(args: string[], out: (line: string) => void, err:
   if (!existsSync(dagFile) || !statSync(dagFile).isFile()) throw new UsageError(`no such DAG file: ${positionals[0]}`, 'resolve');
 
   const cwd = process.cwd();
-  const runtime = runtimeFor(dagFile, { cwd, workspace: flags.workspace });
+  const runtime = runtimeFor(dagFile, { cwd, workspace: flags.workspace, hostAccess: hostAccessOf(flags['allow-host-access']) });
 
   out(flags.format === 'json' ? JSON.stringify(toJson(runtime, cwd), null, 2) : effectiveRuntimeYaml(runtime, (file) => displayPath(file, cwd)));
   for (const line of formatProblems(runtime.problems, cwd)) err(line);

@@ -6,7 +6,7 @@ import { type EngineChoice, selectEngine } from '../core/engine/select';
 import { hasErrors } from '../core/problems';
 import { formatProblems } from './display';
 import { terminalProgress } from './progress';
-import { runtimeFor } from './runtimeFor';
+import { hostAccessOf, runtimeFor } from './runtimeFor';
 import { cancelOnSignals } from './signals';
 import { EXIT, UsageError } from './usage';
 
@@ -14,6 +14,8 @@ export const RUN_HELP = `Usage: airflow-runtime run <dag_file> <dag_id> <task_id
 
 Runs one task inside the DAG file's runtime, the way "airflow tasks test" does, and streams its log.
 Ctrl-C cancels: the container or process tree is killed, nothing is left behind.
+--allow-host-access (or AIRFLOW_RUNTIME_ALLOW_HOST_ACCESS=1) lets runtime files open the host: mounts and
+files outside the workspace, sockets, network: host.
 
 Exit codes: 0 the task succeeded; 1 it failed; 2 bad usage, runtime file or engine, or cancelled.`;
 
@@ -22,7 +24,7 @@ export async function runCommand(args: string[], out: (line: string) => void, er
     args, allowPositionals: true, strict: true,
     options: {
       date: { type: 'string' }, 'map-index': { type: 'string' }, engine: { type: 'string', default: 'auto' }, image: { type: 'string' },
-      workspace: { type: 'string' }, help: { type: 'boolean', short: 'h' },
+      workspace: { type: 'string' }, 'allow-host-access': { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
     },
   });
   if (flags.help) {
@@ -39,7 +41,7 @@ export async function runCommand(args: string[], out: (line: string) => void, er
   if (!existsSync(dagFile)) throw new UsageError(`no such DAG file: ${dagArg}`, 'run');
 
   const cwd = process.cwd();
-  const runtime = runtimeFor(dagFile, { cwd, workspace: flags.workspace, image: flags.image });
+  const runtime = runtimeFor(dagFile, { cwd, workspace: flags.workspace, image: flags.image, hostAccess: hostAccessOf(flags['allow-host-access']) });
   for (const line of formatProblems(runtime.problems, cwd)) err(line);
   if (hasErrors(runtime.problems)) {
     err('fix the runtime files above before running a task');

@@ -1,5 +1,5 @@
 import * as path from 'node:path';
-import { isInside } from '../core/runtime/checks';
+import { type HostAccess, isInside, NO_HOST_ACCESS } from '../core/runtime/checks';
 import { readRuntimeText } from '../core/runtime/read';
 import { type Layer, resolveRuntime, type EffectiveRuntime } from '../core/runtime/resolve';
 import { readWorkspaceSettings } from '../core/runtime/settings';
@@ -13,8 +13,26 @@ export function workspaceRootFor(dagFile: string, cwd: string, explicit?: string
   return isInside(root, dagFile) ? root : findWorkspaceRoot(path.dirname(dagFile));
 }
 
+export interface Where {
+  cwd: string;
+  workspace?: string;
+  image?: string;
+  hostAccess?: HostAccess;
+}
+
+/** The environment variable that allows host access in CI, where nobody types a flag. */
+export const ALLOW_HOST_ACCESS_VARIABLE = 'AIRFLOW_RUNTIME_ALLOW_HOST_ACCESS';
+
+/** The flag, else the environment variable: this person's grant, said with where it came from. */
+export function hostAccessOf(flag: boolean | undefined, env: NodeJS.ProcessEnv = process.env): HostAccess {
+  if (flag) return { allowed: true, by: '--allow-host-access' };
+  const value = env[ALLOW_HOST_ACCESS_VARIABLE];
+  if (value && !['0', 'false', 'no', ''].includes(value.toLowerCase())) return { allowed: true, by: `${ALLOW_HOST_ACCESS_VARIABLE}=${value}` };
+  return NO_HOST_ACCESS;
+}
+
 /** The effective runtime as the terminal sees it: files, the workspace's .vscode/settings.json, and flags. */
-export function runtimeFor(dagFile: string, options: { cwd: string; workspace?: string; image?: string }): EffectiveRuntime {
+export function runtimeFor(dagFile: string, options: Where): EffectiveRuntime {
   const workspaceRoot = workspaceRootFor(dagFile, options.cwd, options.workspace);
   const settings = readWorkspaceSettings(workspaceRoot);
   const overrides: Layer | undefined = options.image
@@ -26,6 +44,7 @@ export function runtimeFor(dagFile: string, options: { cwd: string; workspace?: 
     settings: settings?.layer,
     settingsProblems: settings?.problems,
     overrides,
+    hostAccess: options.hostAccess,
   });
 }
 
@@ -33,7 +52,7 @@ export function runtimeFor(dagFile: string, options: { cwd: string; workspace?: 
  * The rule for which files are DAG files, as the terminal sees the runtimes: each folder's rule comes from its
  * effective runtime (the Airflow major, `[core]` settings), resolved once per folder.
  */
-export function dagFileJudge(options: { cwd: string; workspace?: string; image?: string }): DagFileJudge {
+export function dagFileJudge(options: Where): DagFileJudge {
   const rules = new Map<string, DagFileRule>();
   return new DagFileJudge(
     (file) => workspaceRootFor(file, options.cwd, options.workspace),

@@ -5,6 +5,7 @@ import { readRuntimeFile, readRuntimeText, unreadableRuntimeFile } from '../core
 import { findRuntimeFiles } from '../core/workspace/scan';
 import { findWorkspaceRoot } from '../core/workspace/root';
 import { countProblems, displayPath, formatProblems } from './display';
+import { hostAccessOf } from './runtimeFor';
 import { EXIT, UsageError } from './usage';
 
 export const VALIDATE_HELP = `Usage: airflow-runtime validate [runtime files...] [--format text|json] [--workspace DIR]
@@ -16,13 +17,14 @@ Prints one line per problem: path:line:col: error|warning: message. Prints nothi
 Options:
   --format text|json   output format (default text)
   --workspace DIR      workspace root, for mounts that leave it (default: nearest folder with .git or .vscode)
+  --allow-host-access  check as if host access were allowed (also AIRFLOW_RUNTIME_ALLOW_HOST_ACCESS=1)
 
 Exit codes: 0 no errors (warnings allowed); 2 errors found.`;
 
 export function validateCommand(args: string[], out: (line: string) => void, err: (line: string) => void): number {
   const { values: flags, positionals } = parseArgs({
     args, allowPositionals: true, strict: true,
-    options: { format: { type: 'string', default: 'text' }, workspace: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+    options: { format: { type: 'string', default: 'text' }, workspace: { type: 'string' }, 'allow-host-access': { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
   });
   if (flags.help) {
     out(VALIDATE_HELP);
@@ -46,7 +48,7 @@ export function validateCommand(args: string[], out: (line: string) => void, err
       problems.push({ file, severity: 'error', code: 'unreadable-file', message: 'cannot read this runtime file: no such file', start: FILE_START, end: FILE_START });
       continue;
     }
-    problems.push(...readRuntimeFile(file, text, { workspaceRoot }).problems);
+    problems.push(...readRuntimeFile(file, text, { workspaceRoot, hostAccess: hostAccessOf(flags['allow-host-access']) }).problems);
   }
 
   if (flags.format === 'json') {

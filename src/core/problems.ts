@@ -18,6 +18,7 @@ export type ProblemCode =
   | 'bad-size'
   | 'missing-path'
   | 'outside-workspace'
+  | 'host-access'
   | 'conflict'
   | 'unreadable-file';
 

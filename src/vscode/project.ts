@@ -9,7 +9,7 @@ import { RuntimeIndex } from '../core/project/runtimeIndex';
 import { WorkspaceParser } from '../core/project/workspaceParser';
 import { runtimeFileScope } from '../core/runtime/names';
 import { DagFileJudge, type DagFileRule, dagFileRuleOf } from '../core/workspace/dagFiles';
-import { affectsRuntimes, readSettings, runtimeSettingsLayer, SECTION } from './settings';
+import { affectsRuntimes, readSettings, runtimeSettingsLayer, SECTION, userHostAccess } from './settings';
 
 /**
  * The editor window's view of the workspace: its DAG files, their runtimes, the engine, and the parser.
@@ -36,6 +36,7 @@ export class Project implements vscode.Disposable {
     this.runtimes = new RuntimeIndex({
       workspaceRootOf: (dagFile) => vscode.workspace.getWorkspaceFolder(vscode.Uri.file(dagFile))?.uri.fsPath ?? path.dirname(dagFile),
       settings: () => runtimeSettingsLayer(),
+      hostAccess: userHostAccess,
     });
     // dockerode is loaded on the first parse, not at activation.
     this.session = new EngineSession(() => readSettings().engine, async (choice, options) => (await import('../core/engine/select')).selectEngine(choice, options));

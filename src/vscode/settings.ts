@@ -1,4 +1,5 @@
 import * as vscode from 'vscode';
+import { type HostAccess, NO_HOST_ACCESS } from '../core/runtime/checks';
 import type { EngineOptions } from '../core/project/engineSession';
 import { RUNTIME_SETTINGS, settingsLayer, type SettingsLayer } from '../core/runtime/settings';
 
@@ -44,5 +45,14 @@ export function runtimeSettingsLayer(scope?: vscode.Uri): SettingsLayer {
 
 /** Settings whose change changes effective runtimes. */
 export function affectsRuntimes(event: vscode.ConfigurationChangeEvent): boolean {
-  return RUNTIME_SETTINGS.some(({ setting }) => event.affectsConfiguration(setting));
+  return RUNTIME_SETTINGS.some(({ setting }) => event.affectsConfiguration(setting)) || event.affectsConfiguration(`${SECTION}.allowHostAccess`);
+}
+
+/**
+ * Host access as this person granted it in their user settings. The workspace's value (and a folder's) is never
+ * read: a repository that is cloned and trusted must not be able to open the host by a line in .vscode/settings.json.
+ */
+export function userHostAccess(): HostAccess {
+  const inspected = vscode.workspace.getConfiguration(SECTION).inspect<boolean>('allowHostAccess');
+  return inspected?.globalValue === true ? { allowed: true, by: 'the user setting airflowRuntime.allowHostAccess' } : NO_HOST_ACCESS;
 }

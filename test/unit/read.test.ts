@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { fakeDisk, read, where } from './helpers';
+import { readRuntimeFile } from '../../src/core/runtime/read';
+import { fakeDisk, read, ROOT, where } from './helpers';
 
 describe('reading a valid runtime file', () => {
   it('keeps every value and its position', () => {
@@ -130,13 +131,40 @@ describe('bad input yields problems at their line and column', () => {
     assert.deepEqual(file.values, {});
   });
 
-  it('mounts that leave the workspace are a warning unless allowed', () => {
-    const disk = fakeDisk('dags/', '../shared/');
-    const warned = read('mounts:\n  - source: ../../shared\n    target: /x\n', undefined, disk);
-    assert.deepEqual(where(warned), ['2:13 warning outside-workspace']);
-    assert.equal(warned.values.mounts?.length, 1, 'a warning keeps the value');
-    const allowed = read('mounts:\n  - source: ../../shared\n    target: /x\n    allowOutsideWorkspace: true\n', undefined, disk);
-    assert.deepEqual(allowed.problems, []);
+  it('a runtime file cannot open the host by itself: outside the workspace, sockets, the host network', () => {
+    const disk = fakeDisk('dags/', '../shared/', '../secrets.env', '../ctx/Dockerfile');
+    const hostile = [
+      'mounts:',
+      '  - source: ../../shared',          // 2: outside
+      '    target: /x',
+      '    readOnly: false',
+      '    allowOutsideWorkspace: true',   // no longer grants anything by itself
+      'envFile: ../../secrets.env',        // 6
+      'build:',
+      '  context: ../../ctx',              // 8
+      'network: host',                     // 9
+    ].join('\n');
+    const refused = read(hostile, undefined, disk);
+    assert.deepEqual(where(refused), ['2:13 error host-access', '6:10 error host-access', '8:12 error host-access', '9:10 error host-access']);
+    assert.match(refused.problems[0].message, /^mount source "\.\.\/\.\.\/shared" is outside the workspace \(\/shared, writable\) \(allowOutsideWorkspace alone no longer allows it\): a runtime file cannot open the host by itself; if you trust it, allow host access: --allow-host-access/);
+    assert.deepEqual(refused.values, { mounts: [] }, 'what opens the host is left out');
+
+    const granted = readRuntimeFile('/ws/dags/airflow-runtime.yaml', hostile, { workspaceRoot: ROOT, probe: disk, hostAccess: { allowed: true, by: '--allow-host-access' } });
+    assert.deepEqual(where(granted), ['2:13 warning host-access', '6:10 warning host-access', '8:12 warning host-access', '9:10 warning host-access']);
+    assert.match(granted.problems[0].message, /: allowed by --allow-host-access$/);
+    assert.equal(granted.values.mounts?.length, 1);
+  });
+
+  it('symlinks are followed, and sockets (the Docker socket) are refused wherever they are', () => {
+    const kinds: Record<string, 'file' | 'directory' | 'socket'> = {
+      '/ws': 'directory', '/ws/dags': 'directory', '/ws/dags/link': 'socket', '/var/run': 'directory', '/var/run/docker.sock': 'socket', '/ws/dags/run': 'directory',
+    };
+    const probe = { kind: (p: string) => kinds[p], realpath: (p: string) => ({ '/ws/dags/link': '/var/run/docker.sock', '/ws/dags/run': '/var/run' } as Record<string, string>)[p] ?? p };
+    const viaLink = read('mounts:\n  - {source: link, target: /var/run/docker.sock}\n', undefined, probe);
+    assert.match(viaLink.problems[0].message, /^mount source "link" is a socket \(a host service: the Docker socket is full control of the host\)/);
+    const folder = read('mounts:\n  - {source: run, target: /r}\n', undefined, probe);
+    assert.match(folder.problems[0].message, /^mount source "run" holds the socket \/var\/run\/docker\.sock/);
+    assert.deepEqual(folder.values, { mounts: [] });
   });
 
   it('two mounts on one target', () => {

@@ -139,3 +139,12 @@ export function harnessSetup(runtime: EffectiveRuntime, dagFile: string, where: 
     },
   };
 }
+
+/**
+ * The network of a parse: none, whatever the runtime file says, unless this person allowed host access (a DAG
+ * file should not need the network to import, and code that phones home at import is what a parse must not let
+ * out). Task runs get the runtime's `network` (default bridge).
+ */
+export function parseNetworkOf(runtime: EffectiveRuntime): string {
+  return runtime.hostAccess.allowed ? runtime.values.network ?? 'none' : 'none';
+}

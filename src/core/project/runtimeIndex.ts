@@ -1,5 +1,6 @@
 import * as path from 'node:path';
 import type { Problem } from '../problems';
+import type { HostAccess } from '../runtime/checks';
 import { readRuntimeText } from '../runtime/read';
 import { type EffectiveRuntime, type Layer, resolveRuntime } from '../runtime/resolve';
 
@@ -8,6 +9,8 @@ export interface RuntimeInputs {
   workspaceRootOf(dagFile: string): string;
   /** The settings layer (the editor's configuration) and its problems. */
   settings(): { layer: Layer; problems: Problem[] } | undefined;
+  /** What this person lets runtime files open on the host (a user setting: never the workspace's). */
+  hostAccess?(): HostAccess;
 }
 
 /**
@@ -48,6 +51,7 @@ export class RuntimeIndex {
       readText: readRuntimeText,
       settings: settings?.layer,
       settingsProblems: settings?.problems,
+      hostAccess: this.inputs.hostAccess?.(),
     });
   }
 

@@ -4,7 +4,7 @@ import type { ErrorObject } from 'ajv';
 import { closest, distance } from 'fastest-levenshtein';
 import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Node as YamlNode } from 'yaml';
 import { FILE_START, type Position, type Problem, type ProblemCode, type Severity } from '../problems';
-import { checkPaths, type FileProbe, nodeFileProbe } from './checks';
+import { checkPaths, type FileProbe, type HostAccess, nodeFileProbe } from './checks';
 import { runtimeFileScope, type RuntimeFileScope } from './names';
 import { schemaAt, validateAgainstSchema } from './schema';
 import { dropPaths, type KeyPath, keyPathString, type RuntimeValues } from './values';
@@ -33,6 +33,8 @@ export interface RuntimeFile {
 }
 
 export interface ReadContext {
+  /** What this person lets runtime files open on the host (never the workspace's to say). */
+  hostAccess?: HostAccess;
   /** Mount sources outside this folder get a warning. */
   workspaceRoot: string;
   probe?: FileProbe;
@@ -174,7 +176,7 @@ export function readRuntimeFile(filePath: string, text: string, context: ReadCon
   }
 
   const baseDir = path.dirname(filePath);
-  for (const finding of checkPaths(values as RuntimeValues, baseDir, context.workspaceRoot, context.probe ?? nodeFileProbe)) {
+  for (const finding of checkPaths(values as RuntimeValues, baseDir, context.workspaceRoot, context.probe ?? nodeFileProbe, context.hostAccess)) {
     problems.push(problem(finding.severity, finding.code, finding.message, locate(finding.at, finding.part ?? 'value')));
     if (finding.drop) dropped.push(finding.drop);
   }

@@ -1,6 +1,6 @@
 import * as path from 'node:path';
 import { type Problem } from '../problems';
-import { type FileProbe, isInside, isPathLike } from './checks';
+import { type FileProbe, type HostAccess, isInside, isPathLike, NO_HOST_ACCESS } from './checks';
 import { dagRuntimeFileFor, FOLDER_RUNTIME_FILE } from './names';
 import { readRuntimeFile, type RuntimeFile, unreadableRuntimeFile } from './read';
 import { runtimeSchema } from './schema';
@@ -30,6 +30,8 @@ export interface EffectiveRuntime {
   files: RuntimeFile[];
   /** Problems of those files (and of the settings): values with errors were left out of the merge. */
   problems: Problem[];
+  /** What this person allowed: with it, a parse gets the runtime's `network` too (else always none). */
+  hostAccess: HostAccess;
 }
 
 export interface ResolveOptions {
@@ -44,6 +46,8 @@ export interface ResolveOptions {
   overrides?: Layer;
   settingsProblems?: Problem[];
   probe?: FileProbe;
+  /** What this person lets runtime files open on the host: the CLI's flag, the editor's user setting. */
+  hostAccess?: HostAccess;
 }
 
 /**
@@ -83,7 +87,7 @@ export function resolveRuntime(dagFile: string, options: ResolveOptions): Effect
       files.push(unreadableRuntimeFile(candidate, error));
       continue;
     }
-    if (text !== undefined) files.push(readRuntimeFile(candidate, text, { workspaceRoot, probe: options.probe }));
+    if (text !== undefined) files.push(readRuntimeFile(candidate, text, { workspaceRoot, probe: options.probe, hostAccess: options.hostAccess }));
   }
   const layers: Layer[] = [defaultsLayer];
   if (options.settings) layers.push(options.settings);
@@ -100,6 +104,7 @@ export function resolveRuntime(dagFile: string, options: ResolveOptions): Effect
     sources,
     files,
     problems: [...(options.settingsProblems ?? []), ...files.flatMap((file) => file.problems)],
+    hostAccess: options.hostAccess ?? NO_HOST_ACCESS,
   };
 }
 

@@ -9,7 +9,7 @@ import type { RuntimeValues } from '../../runtime/values';
 import { EngineError, isRuntimeEnded } from '../errors';
 import { lineSplitter } from '../lines';
 import { harnessEvent, type HarnessEvent, harnessFailure, StagedDeadline, withoutEvents } from '../harnessEvents';
-import { CONTAINER_CACHE, CONTAINER_OUT, deadlineOf, harnessSetup, type HarnessSetup, PathMap, type Placement } from '../layout';
+import { CONTAINER_CACHE, CONTAINER_OUT, deadlineOf, harnessSetup, type HarnessSetup, parseNetworkOf, PathMap, type Placement } from '../layout';
 import { ME, ownerId, ownTempDir, parseOwner, removable } from '../owner';
 import { isParseResult, mapResultPaths, type ParseResult, readParseResult } from '../parseResult';
 import type { Engine, ParseRequest, RunOutcome, RunRequest, WorkOptions } from '../types';
@@ -78,6 +78,21 @@ interface RemoteCopy {
   syncing: Promise<void>;
 }
 
+/**
+ * Every container we start: no privilege gained through setuid binaries, Docker's default capabilities dropped
+ * but the few a root-run Airflow uses on its own files (found by running the engine suites with fewer), a bound
+ * on processes (a fork bomb in a DAG file stops there). The DAG root and the harness are read-only mounts.
+ */
+const HARDENING: Docker.HostConfig = {
+  SecurityOpt: ['no-new-privileges'],
+  CapDrop: ['ALL'],
+  CapAdd: ['CHOWN', 'DAC_OVERRIDE', 'FOWNER', 'KILL'],
+  PidsLimit: 1024,
+};
+
+/** Without `resources.memory`: enough for a DAG parse, a warm runtime's children or a task run; a runaway stops here. */
+const DEFAULT_MEMORY = 4 * 1024 * 1024 * 1024;
+
 /** Where the harness writes results, as a folder anyone may write to (the image's user may not be root). */
 const OUT_FOLDER = { name: CONTAINER_OUT.slice(1), mode: 0o777 };
 
@@ -128,7 +143,7 @@ export class DockerEngine implements Engine {
       const startMs = deadlineOf(values, 'start');
       const { exitCode, tail, collected: result, failure, started: fileStarted } = await this.runContainer({
         ...request, image, values, setup, dagFile: request.dagFile, deadlineMs, startMs,
-        network: values.network ?? 'none',
+        network: parseNetworkOf(request.runtime),
         binds: outDir ? [...this.binds(request), `${outDir}:${CONTAINER_OUT}`] : [],
         prepare: copy && ((container) => this.copyIn(container, copy, request)),
         collect: (container) => (outDir ? Promise.resolve(readParseResult(path.join(outDir, 'result.json'))) : this.resultFrom(container, out)),
@@ -194,7 +209,7 @@ export class DockerEngine implements Engine {
     const binds = this.binds(request);
     const setup = this.setup(request);
     const dagsFolder = setup.dagsFolder;
-    const spec = this.containerSpec({ image, values, setup, binds, network: values.network ?? 'none', dagFile: request.dagFile, cmd: ['python', '-m', 'airflow_runtime_harness', 'serve'] });
+    const spec = this.containerSpec({ image, values, setup, binds, network: parseNetworkOf(request.runtime), dagFile: request.dagFile, cmd: ['python', '-m', 'airflow_runtime_harness', 'serve'] });
     // The binds name the host folders, so they key copy mode's containers too.
     const key = createHash('sha256').update(JSON.stringify([spec.Image, spec.Env, binds, spec.HostConfig])).digest('hex');
     const entry = await startOnce(this.warmServers, key, async () => {
@@ -324,7 +339,9 @@ export class DockerEngine implements Engine {
         Binds: job.binds,
         Mounts: [{ Type: 'volume', Source: CACHE_VOLUME, Target: CONTAINER_CACHE }],
         NetworkMode: job.network,
-        ...(memory ? { Memory: memory, MemorySwap: memory } : {}),
+        ...HARDENING,
+        Memory: memory ?? DEFAULT_MEMORY,
+        MemorySwap: memory ?? DEFAULT_MEMORY,
         ...(job.values.resources?.cpus ? { NanoCpus: Math.round(job.values.resources.cpus * 1e9) } : {}),
       },
     };
@@ -429,7 +446,7 @@ export class DockerEngine implements Engine {
       if (stopped) throw stopped;
       const state = (await container.inspect()).State;
       if (state.OOMKilled) {
-        throw new EngineError('out-of-memory', `the runtime ran out of memory (limit ${job.values.resources?.memory ?? 'none'}) and was killed`, 'raise resources.memory in the runtime file, or make the DAG file import less at parse time');
+        throw new EngineError('out-of-memory', `the runtime ran out of memory (limit ${job.values.resources?.memory ?? '4g, the default'}) and was killed`, 'raise resources.memory in the runtime file, or make the DAG file import less at parse time');
       }
       return { exitCode: status.StatusCode, tail: withoutEvents(tail), collected: await job.collect?.(container), failure, started };
     } finally {

@@ -1,0 +1,119 @@
+/**
+ * Isolation as an attacker would try it: hostile runtime files and DAG files against the real engines, through
+ * the built CLI. What a test leaves on the host is a marker file of its own, looked for afterwards.
+ */
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { existsSync, rmSync, symlinkSync } from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { describe, it } from 'node:test';
+import { cli, dockerProblem, image, needs, scratchWorkspace, venvPython, venvProblem } from './support';
+
+const VERSION = '2.11.2';
+const real = needs(dockerProblem(), venvProblem());
+const base = `image: ${image(VERSION)}\npull: never\nlocal:\n  python: ${venvPython(VERSION)}\n`;
+
+/** A DAG file that writes `marker` through the mount at /host_root, at parse time. */
+const writer = (marker: string) => [
+  'import pathlib', 'from airflow import DAG',
+  'try:', `    pathlib.Path("/host_root${marker}").write_text("escaped")`, 'except OSError:', '    pass', '',
+].join('\n');
+
+describe('a runtime file cannot open the host', { ...real, timeout: 300_000 }, () => {
+  it('a writable mount of / with allowOutsideWorkspace is refused at its line, and nothing is written', async () => {
+    const marker = path.join(os.tmpdir(), `airflow-runtime-escape-${process.pid}-${Date.now()}`);
+    const ws = scratchWorkspace('isolation', {
+      'dags/airflow-runtime.yaml': `${base}mounts:\n  - source: /\n    target: /host_root\n    readOnly: false\n    allowOutsideWorkspace: true\n`,
+      'dags/escape.py': writer(marker),
+    });
+    try {
+      for (const engine of ['docker', 'local']) {
+        const { code, stdout, stderr } = await cli(['parse', 'dags', '--engine', engine], { cwd: ws });
+        assert.equal(code, 2, stderr);
+        assert.match(stdout, /^dags\/airflow-runtime\.yaml:7:13: error: mount source "\/" is outside the workspace \(\/, writable\) \(allowOutsideWorkspace alone no longer allows it\): a runtime file cannot open the host by itself; if you trust it, allow host access: --allow-host-access/m);
+        assert.match(stderr, /^dags\/escape\.py: not parsed: fix the errors of its runtime files/m);
+        assert.equal(existsSync(marker), false, 'the DAG wrote on the host');
+      }
+      // The person's grant opens it, and says so.
+      const granted = await cli(['parse', 'dags', '--engine', 'docker', '--allow-host-access'], { cwd: ws });
+      assert.equal(granted.code, 0, granted.stderr);
+      assert.match(granted.stdout, /^dags\/airflow-runtime\.yaml:7:13: warning: mount source "\/" is outside the workspace .*: allowed by --allow-host-access$/m);
+      assert.equal(existsSync(marker), true, 'with the grant the mount is there');
+      rmSync(marker, { force: true });
+      const byEnv = await cli(['parse', 'dags', '--engine', 'docker'], { cwd: ws, env: { AIRFLOW_RUNTIME_ALLOW_HOST_ACCESS: '1' } });
+      assert.equal(byEnv.code, 0, byEnv.stderr);
+      assert.match(byEnv.stdout, /allowed by AIRFLOW_RUNTIME_ALLOW_HOST_ACCESS=1$/m);
+    } finally {
+      rmSync(marker, { force: true });
+    }
+  });
+
+  it('the Docker socket through a symlink inside the workspace is refused', async () => {
+    const ws = scratchWorkspace('isolation', {
+      'dags/airflow-runtime.yaml': `${base}mounts:\n  - source: sock\n    target: /var/run/docker.sock\n`,
+      'dags/quick.py': 'from airflow import DAG\n',
+    });
+    symlinkSync('/var/run/docker.sock', path.join(ws, 'dags', 'sock'));
+    const { code, stdout } = await cli(['parse', 'dags', '--engine', 'docker'], { cwd: ws });
+    assert.equal(code, 2);
+    assert.match(stdout, /^dags\/airflow-runtime\.yaml:6:13: error: mount source "sock" is a socket \(a host service: the Docker socket is full control of the host\)/m);
+  });
+
+  it('network: host, an envFile and a build context outside the workspace are refused', async () => {
+    const outside = scratchWorkspace('isolation-outside', { 'secrets.env': 'TOKEN=abc\n', 'ctx/Dockerfile': 'FROM scratch\n' });
+    const ws = scratchWorkspace('isolation', {
+      'dags/host.airflow-runtime.yaml': `${base}network: host\n`, 'dags/host.py': 'from airflow import DAG\n',
+      'dags/env.airflow-runtime.yaml': `${base}envFile: ${outside}/secrets.env\n`, 'dags/env.py': 'from airflow import DAG\n',
+      'dags/ctx.airflow-runtime.yaml': `build:\n  context: ${outside}/ctx\n`, 'dags/ctx.py': 'from airflow import DAG\n',
+    });
+    const { code, stdout } = await cli(['parse', 'dags', '--engine', 'docker'], { cwd: ws });
+    assert.equal(code, 2);
+    assert.match(stdout, /^dags\/host\.airflow-runtime\.yaml:6:10: error: `network: host` puts the runtime on the host's network/m);
+    assert.match(stdout, /^dags\/env\.airflow-runtime\.yaml:6:10: error: envFile ".*secrets\.env" is outside the workspace .*: its values would reach the DAG code/m);
+    assert.match(stdout, /^dags\/ctx\.airflow-runtime\.yaml:2:12: error: build context ".*ctx" is outside the workspace .*: all of it would be sent to Docker/m);
+    assert.doesNotMatch(stdout, /abc/);
+  });
+
+  it('a parse has no network, whatever the runtime file says, unless host access is allowed', async () => {
+    const ws = scratchWorkspace('isolation', {
+      'dags/airflow-runtime.yaml': `${base}network: bridge\n`,
+      'dags/net.py': 'import socket\nfrom airflow import DAG\nprint("interfaces:", sorted(n for _, n in socket.if_nameindex()))\n',
+    });
+    const { code, stdout, stderr } = await cli(['parse', 'dags', '--engine', 'docker', '--format', 'json'], { cwd: ws });
+    assert.equal(code, 0, stderr);
+    assert.match(JSON.parse(stdout)[0].output.tail, /interfaces: \['lo'\]/);
+  });
+});
+
+describe('containers are hardened by default', { ...real, timeout: 300_000 }, () => {
+  for (const [what, args] of [['a parse', ['parse', 'dags/hang.py', '--cold']], ['a warm parse', ['parse', 'dags/hang.py', 'dags/quick.py']], ['a run', ['run', 'dags/tasks.py', 'tasks', 'hang']]] as const) {
+    it(`docker inspect of ${what}`, async () => {
+      const ws = scratchWorkspace('isolation', {
+        'dags/airflow-runtime.yaml': `${base}timeouts:\n  parse: 2m\n  run: 2m\n`,
+        'dags/hang.py': 'import time\nfrom airflow import DAG\ntime.sleep(120)\n', 'dags/quick.py': 'from airflow import DAG\n',
+        'dags/tasks.py': 'from datetime import datetime\nfrom airflow import DAG\nfrom airflow.operators.bash import BashOperator\nwith DAG(dag_id="tasks", schedule=None, start_date=datetime(2024, 1, 1)):\n    BashOperator(task_id="hang", bash_command="sleep 120")\n',
+      });
+      const running = cli([...args, '--engine', 'docker'], { cwd: ws });
+      let inspected: { Id: string; HostConfig: Record<string, unknown> & { CapAdd: string[]; Binds: string[] } } | undefined;
+      for (let i = 0; i < 300 && !inspected; i++) {
+        await new Promise((r) => setTimeout(r, 200));
+        const id = spawnSync('docker', ['ps', '-q', '--filter', 'label=airflow-runtime.managed=true', '--filter', `label=airflow-runtime.dag-file=${args[0] === 'run' ? path.join(ws, 'dags/tasks.py') : args.length > 3 ? `warm:${path.join(ws, 'dags')}` : path.join(ws, 'dags/hang.py')}`], { encoding: 'utf8' }).stdout.trim().split('\n')[0];
+        if (id) inspected = JSON.parse(spawnSync('docker', ['inspect', id], { encoding: 'utf8' }).stdout)[0];
+      }
+      spawnSync('docker', ['rm', '-f', inspected?.Id ?? 'none']);
+      await running;
+      assert.ok(inspected, 'the container was never seen');
+      const host = inspected.HostConfig;
+      assert.deepEqual(host.SecurityOpt, ['no-new-privileges']);
+      assert.deepEqual(host.CapDrop, ['ALL']);
+      assert.ok(host.CapAdd.length <= 4 && !host.CapAdd.some((c: string) => /SYS_ADMIN|NET_ADMIN|NET_RAW|SYS_PTRACE|MKNOD|SETUID|SETGID/.test(c)), host.CapAdd.join(","));
+      assert.equal(host.PidsLimit, 1024);
+      assert.equal(host.Memory, 4 * 1024 ** 3);
+      assert.equal(host.Privileged, false);
+      assert.equal(host.NetworkMode, args[0] === 'run' ? 'bridge' : 'none');
+      // read-only but the result folder of a cold parse (a private temp folder of ours)
+      for (const bind of host.Binds.filter((b) => !b.endsWith(':/opt/airflow-runtime/out'))) assert.match(bind, /:ro$/, `a writable bind: ${bind}`);
+    });
+  }
+});
