@@ -1,6 +1,7 @@
 import { connectDocker, DockerEngine } from './docker/dockerEngine';
 import { EngineError } from './errors';
 import { LocalEngine } from './local/localEngine';
+import { localSandbox } from './local/sandbox';
 import type { Engine } from './types';
 
 export type EngineChoice = 'auto' | 'docker' | 'local';
@@ -14,13 +15,13 @@ export interface SelectedEngine {
 /** `auto` uses Docker when an engine answers and the local runtime emulator otherwise, and says which and why. */
 export async function selectEngine(choice: EngineChoice, options: { dockerEndpoint?: string; warm?: boolean } = {}): Promise<SelectedEngine> {
   const warm = { warm: options.warm };
-  if (choice === 'local') return { engine: new LocalEngine(warm), reason: `local runtime emulator (--engine local)${options.warm ? ', warm' : ''}` };
+  if (choice === 'local') return { engine: new LocalEngine(warm), reason: `local runtime emulator (--engine local)${options.warm ? ', warm' : ''}; ${localSandbox().describe}` };
   try {
     const engine = new DockerEngine(await connectDocker(options.dockerEndpoint), warm);
     return { engine, reason: engine.describe() };
   } catch (error) {
     if (choice === 'docker' || !(error instanceof EngineError)) throw error;
     const first = error.message.split('\n').slice(1, 2).join('').trim();
-    return { engine: new LocalEngine(warm), reason: `local runtime emulator${options.warm ? ', warm' : ''}: Docker is not reachable (${first})` };
+    return { engine: new LocalEngine(warm), reason: `local runtime emulator${options.warm ? ', warm' : ''}: Docker is not reachable (${first}); ${localSandbox().describe}` };
   }
 }

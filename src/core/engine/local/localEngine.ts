@@ -4,13 +4,14 @@ import * as path from 'node:path';
 import { cacheDir } from '../cache';
 import { EngineError, isRuntimeEnded } from '../errors';
 import { harnessFailure } from '../harnessEvents';
-import { deadlineOf, harnessSetup, type HarnessSetup } from '../layout';
+import { deadlineOf, harnessSetup, type HarnessSetup, parseNetworkOf } from '../layout';
 import { OWNER_VARIABLE, ownerId, ownTempDir } from '../owner';
 import { type ParseResult, readParseResult } from '../parseResult';
 import { processChannel, type ProcessOptions, type ProcessOutcome, runProcess } from '../processTree';
 import { invalidate, startOnce, stopAll, type WarmPool, warmScope, WarmServer } from '../warm';
 import type { Engine, ParseRequest, RunOutcome, RunRequest } from '../types';
 import { resolveInterpreter } from './interpreter';
+import { HOME, interpreterFolders, localSandbox } from './sandbox';
 
 /** Variables a clean environment keeps from ours: what a process needs to find things and speak the locale. */
 const INHERITED = ['PATH', 'HOME', 'USER', 'LOGNAME', 'LANG', 'LC_ALL', 'LC_CTYPE', 'TZ', 'TMPDIR', 'SSL_CERT_FILE', 'REQUESTS_CA_BUNDLE', 'SYSTEMROOT'];
@@ -26,7 +27,7 @@ export class LocalEngine implements Engine {
   constructor(private readonly options: { warm?: boolean; idleMs?: number } = {}) {}
 
   describe(): string {
-    return `local runtime emulator (no container: a clean environment and process-tree cleanup)${this.options.warm ? ', warm' : ''}`;
+    return `local runtime emulator (no container: a clean environment and process-tree cleanup; ${localSandbox().describe})${this.options.warm ? ', warm' : ''}`;
   }
 
   async parse(request: ParseRequest): Promise<ParseResult> {
@@ -50,7 +51,7 @@ export class LocalEngine implements Engine {
     const out = path.join(outDir, 'result.json');
     try {
       request.onProgress?.({ stage: 'parse', message: `parsing ${path.basename(request.dagFile)} with ${python}` });
-      const outcome = await this.harness(python, [
+      const outcome = await this.harness(python, { network: parseNetworkOf(request.runtime) !== 'none', writable: [outDir] }, [
         'parse', '--file', request.dagFile, '--dags-folder', dagRoot, '--out', out,
         // The file's deadline is the harness's to enforce (it says where the file hung); ours is a backstop.
         '--timeout', String(deadlineMs / 1000), '--start-timeout', String(startMs / 1000),
@@ -72,7 +73,7 @@ export class LocalEngine implements Engine {
     const args = ['run', '--file', request.dagFile, '--dags-folder', setup.dagsFolder, '--dag-id', request.dagId, '--task-id', request.taskId];
     if (request.date) args.push('--date', request.date);
     if (request.mapIndex !== undefined) args.push('--map-index', String(request.mapIndex));
-    const outcome = await this.harness(python, args, setup, {
+    const outcome = await this.harness(python, { network: true, writable: [] }, args, setup, {
       deadlineMs: deadlineOf(request.runtime.values, 'run'),
       signal: request.signal,
       onLine: request.onLog,
@@ -103,7 +104,8 @@ export class LocalEngine implements Engine {
     const key = createHash('sha256').update(JSON.stringify([python, dagRoot, env, workingDir])).digest('hex');
     const entry = await startOnce(this.warmServers, key, async () => {
       request.onProgress?.({ stage: 'start', message: `starting a warm harness with ${python}` });
-      const server = new WarmServer(processChannel(python, ['-m', 'airflow_runtime_harness', 'serve'], env, workingDir), this.options.idleMs ?? 600_000, () => {
+      const sandboxed = this.sandboxed(python, { network: parseNetworkOf(request.runtime) !== 'none', writable: [] }, ['-m', 'airflow_runtime_harness', 'serve'], setup);
+      const server = new WarmServer(processChannel(sandboxed.command, sandboxed.args, env, workingDir), this.options.idleMs ?? 600_000, () => {
         void this.warmServers.get(key)?.then((current) => current.server === server && this.warmServers.delete(key));
       }, deadlineOf(request.runtime.values, 'start'));
       return { server };
@@ -123,7 +125,21 @@ export class LocalEngine implements Engine {
     return { ...setup, env: { ...inherited, ...setup.env } };
   }
 
-  private harness(python: string, args: string[], setup: HarnessSetup, options: Omit<ProcessOptions, 'env'>): Promise<ProcessOutcome> {
-    return runProcess(python, ['-m', 'airflow_runtime_harness', ...args], { ...options, env: setup.env, cwd: setup.workingDir });
+  private harness(python: string, access: { network: boolean; writable: string[] }, args: string[], setup: HarnessSetup, options: Omit<ProcessOptions, 'env'>): Promise<ProcessOutcome> {
+    const { command, args: argv } = this.sandboxed(python, access, ['-m', 'airflow_runtime_harness', ...args], setup);
+    return runProcess(command, argv, { ...options, env: setup.env, cwd: setup.workingDir });
+  }
+
+  /**
+   * The harness command inside the sandbox this machine allows: the project's folders and the interpreter
+   * readable, the harness's cache and result folder writable, nothing else (see sandbox.ts).
+   */
+  private sandboxed(python: string, access: { network: boolean; writable: string[] }, args: string[], setup: HarnessSetup): { command: string; args: string[] } {
+    return localSandbox().wrap(python, args, {
+      network: access.network,
+      home: HOME,
+      readable: [...interpreterFolders(python), ...setup.placements.map((p) => p.host), setup.workingDir],
+      writable: [cacheDir(), ...access.writable],
+    });
   }
 }
