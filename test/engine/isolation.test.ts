@@ -86,6 +86,33 @@ describe('a runtime file cannot open the host', { ...real, timeout: 300_000 }, (
   });
 });
 
+describe('the local emulator walls off what the machine allows (bubblewrap)', { ...real, timeout: 120_000 }, () => {
+  it('a hostile DAG file parsed locally cannot write the DAGs folder, read HOME, or reach 127.0.0.1', async () => {
+    const home = os.homedir();
+    const ws = scratchWorkspace('isolation', {
+      'dags/airflow-runtime.yaml': base,
+      'dags/hostile.py': [
+        'import os, pathlib, socket', 'from airflow import DAG', 'seen = []',
+        'try:', '    pathlib.Path(__file__).with_name("written_by_dag.txt").write_text("x"); seen.append("wrote-dags")', 'except OSError:', '    pass',
+        `seen.append("home:" + ",".join(sorted(os.listdir(${JSON.stringify(home)}))))`,
+        'for port in (2375, 22, 80):',
+        '    try:', '        socket.create_connection(("127.0.0.1", port), timeout=1); seen.append(f"reached:{port}")', '    except OSError:', '        pass',
+        'try:', '    s = socket.socket(socket.AF_UNIX); s.connect("/var/run/docker.sock"); seen.append("reached:docker.sock")', 'except OSError:', '    pass',
+        'print("SEEN", seen)', '',
+      ].join('\n'),
+    });
+    for (const mode of [[], ['--cold']]) {
+      const { code, stdout, stderr } = await cli(['parse', 'dags', '--engine', 'local', '--format', 'json', ...mode], { cwd: ws });
+      assert.equal(code, 0, stderr);
+      assert.match(stderr, /sandboxed with bubblewrap/);
+      const seen = /SEEN \[(.*)\]/.exec(JSON.parse(stdout)[0].output.tail)?.[1] ?? '';
+      assert.doesNotMatch(seen, /wrote-dags|reached/, seen);
+      assert.doesNotMatch(seen, /\.docker|\.aws|\.ssh|\.bash_history/, `HOME is visible: ${seen}`);
+      assert.equal(existsSync(path.join(ws, 'dags', 'written_by_dag.txt')), false);
+    }
+  });
+});
+
 describe('containers are hardened by default', { ...real, timeout: 300_000 }, () => {
   for (const [what, args] of [['a parse', ['parse', 'dags/hang.py', '--cold']], ['a warm parse', ['parse', 'dags/hang.py', 'dags/quick.py']], ['a run', ['run', 'dags/tasks.py', 'tasks', 'hang']]] as const) {
     it(`docker inspect of ${what}`, async () => {

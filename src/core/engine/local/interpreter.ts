@@ -7,6 +7,7 @@ import { cacheDir } from '../cache';
 import { EngineError } from '../errors';
 import { runProcess } from '../processTree';
 import type { WorkOptions } from '../types';
+import { hostEnvironment } from './hostEnvironment';
 
 /** Finds a command on PATH, as a shell would. */
 export function which(command: string, searchPath = process.env.PATH ?? ''): string | undefined {
@@ -72,7 +73,8 @@ async function buildVenv(requirements: string, key: string, options: WorkOptions
   const base = which('python3') ?? which('python');
   if (!base) throw new EngineError('interpreter-missing', 'no python3 on PATH to build a virtualenv with', 'install Python 3.9+');
   const uv = which('uv');
-  const env = Object.fromEntries(Object.entries(process.env).filter((e): e is [string, string] => e[1] !== undefined));
+  // the installer needs proxies and certificates, not the host's secrets: a requirements file's packages run code
+  const env = hostEnvironment('installer');
   const step = async (message: string, command: string, args: string[]) => {
     options.onProgress?.({ stage: 'venv', message });
     const outcome = await runProcess(command, args, { env, signal: options.signal, cwd: path.dirname(requirements), onLine: (line) => options.onProgress?.({ stage: 'venv', message: line }) });

@@ -10,11 +10,10 @@ import { type ParseResult, readParseResult } from '../parseResult';
 import { processChannel, type ProcessOptions, type ProcessOutcome, runProcess } from '../processTree';
 import { invalidate, startOnce, stopAll, type WarmPool, warmScope, WarmServer } from '../warm';
 import type { Engine, ParseRequest, RunOutcome, RunRequest } from '../types';
+import { hostEnvironment } from './hostEnvironment';
 import { resolveInterpreter } from './interpreter';
 import { HOME, interpreterFolders, localSandbox } from './sandbox';
 
-/** Variables a clean environment keeps from ours: what a process needs to find things and speak the locale. */
-const INHERITED = ['PATH', 'HOME', 'USER', 'LOGNAME', 'LANG', 'LC_ALL', 'LC_CTYPE', 'TZ', 'TMPDIR', 'SSL_CERT_FILE', 'REQUESTS_CA_BUNDLE', 'SYSTEMROOT'];
 
 /**
  * The local runtime emulator: the same harness, run by a local interpreter, with the isolation we can give
@@ -120,9 +119,7 @@ export class LocalEngine implements Engine {
     const setup = harnessSetup(request.runtime, request.dagFile, 'local', {
       PYTHONUNBUFFERED: '1', AIRFLOW_RUNTIME_CACHE: cacheDir('harness'), [OWNER_VARIABLE]: ownerId(),
     });
-    const inherited: Record<string, string> = {};
-    for (const name of INHERITED) if (process.env[name] !== undefined) inherited[name] = process.env[name]!;
-    return { ...setup, env: { ...inherited, ...setup.env } };
+    return { ...setup, env: { ...hostEnvironment('harness'), ...setup.env } };
   }
 
   private harness(python: string, access: { network: boolean; writable: string[] }, args: string[], setup: HarnessSetup, options: Omit<ProcessOptions, 'env'>): Promise<ProcessOutcome> {
