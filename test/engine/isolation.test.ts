@@ -31,14 +31,14 @@ describe('a runtime file cannot open the host', { ...real, timeout: 300_000 }, (
       for (const engine of ['docker', 'local']) {
         const { code, stdout, stderr } = await cli(['parse', 'dags', '--engine', engine], { cwd: ws });
         assert.equal(code, 2, stderr);
-        assert.match(stdout, /^dags\/airflow-runtime\.yaml:7:13: error: mount source "\/" is outside the workspace \(\/, writable\) \(allowOutsideWorkspace alone no longer allows it\): a runtime file cannot open the host by itself; if you trust it, allow host access: --allow-host-access/m);
+        assert.match(stdout, /^dags\/airflow-runtime\.yaml:6:13: error: mount source "\/" is outside the workspace \(\/, writable\) \(allowOutsideWorkspace alone no longer allows it\): a runtime file cannot open the host by itself; if you trust it, allow host access: --allow-host-access/m);
         assert.match(stderr, /^dags\/escape\.py: not parsed: fix the errors of its runtime files/m);
         assert.equal(existsSync(marker), false, 'the DAG wrote on the host');
       }
       // The person's grant opens it, and says so.
       const granted = await cli(['parse', 'dags', '--engine', 'docker', '--allow-host-access'], { cwd: ws });
       assert.equal(granted.code, 0, granted.stderr);
-      assert.match(granted.stdout, /^dags\/airflow-runtime\.yaml:7:13: warning: mount source "\/" is outside the workspace .*: allowed by --allow-host-access$/m);
+      assert.match(granted.stdout, /^dags\/airflow-runtime\.yaml:6:13: warning: mount source "\/" is outside the workspace .*: allowed by --allow-host-access$/m);
       assert.equal(existsSync(marker), true, 'with the grant the mount is there');
       rmSync(marker, { force: true });
       const byEnv = await cli(['parse', 'dags', '--engine', 'docker'], { cwd: ws, env: { AIRFLOW_RUNTIME_ALLOW_HOST_ACCESS: '1' } });
@@ -69,8 +69,8 @@ describe('a runtime file cannot open the host', { ...real, timeout: 300_000 }, (
     });
     const { code, stdout } = await cli(['parse', 'dags', '--engine', 'docker'], { cwd: ws });
     assert.equal(code, 2);
-    assert.match(stdout, /^dags\/host\.airflow-runtime\.yaml:6:10: error: `network: host` puts the runtime on the host's network/m);
-    assert.match(stdout, /^dags\/env\.airflow-runtime\.yaml:6:10: error: envFile ".*secrets\.env" is outside the workspace .*: its values would reach the DAG code/m);
+    assert.match(stdout, /^dags\/host\.airflow-runtime\.yaml:5:10: error: `network: host` puts the runtime on the host's network/m);
+    assert.match(stdout, /^dags\/env\.airflow-runtime\.yaml:5:10: error: envFile ".*secrets\.env" is outside the workspace .*: its values would reach the DAG code/m);
     assert.match(stdout, /^dags\/ctx\.airflow-runtime\.yaml:2:12: error: build context ".*ctx" is outside the workspace .*: all of it would be sent to Docker/m);
     assert.doesNotMatch(stdout, /abc/);
   });
@@ -125,7 +125,8 @@ describe('containers are hardened by default', { ...real, timeout: 300_000 }, ()
       let inspected: { Id: string; HostConfig: Record<string, unknown> & { CapAdd: string[]; Binds: string[] } } | undefined;
       for (let i = 0; i < 300 && !inspected; i++) {
         await new Promise((r) => setTimeout(r, 200));
-        const id = spawnSync('docker', ['ps', '-q', '--filter', 'label=airflow-runtime.managed=true', '--filter', `label=airflow-runtime.dag-file=${args[0] === 'run' ? path.join(ws, 'dags/tasks.py') : args.length > 3 ? `warm:${path.join(ws, 'dags')}` : path.join(ws, 'dags/hang.py')}`], { encoding: 'utf8' }).stdout.trim().split('\n')[0];
+        const label = { 'a parse': path.join(ws, 'dags/hang.py'), 'a warm parse': `warm:${path.join(ws, 'dags')}`, 'a run': path.join(ws, 'dags/tasks.py') }[what];
+        const id = spawnSync('docker', ['ps', '-q', '--filter', 'label=airflow-runtime.managed=true', '--filter', `label=airflow-runtime.dag-file=${label}`], { encoding: 'utf8' }).stdout.trim().split('\n')[0];
         if (id) inspected = JSON.parse(spawnSync('docker', ['inspect', id], { encoding: 'utf8' }).stdout)[0];
       }
       spawnSync('docker', ['rm', '-f', inspected?.Id ?? 'none']);

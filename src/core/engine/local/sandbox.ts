@@ -73,7 +73,8 @@ export function localSandbox(): Sandbox {
           // the sockets of container engines stay reachable through a read-only file system: covered up
           ...SERVICE_SOCKETS.filter(isSocket).flatMap((socket) => ['--ro-bind', '/dev/null', socket]),
           ...(options.network ? [] : ['--unshare-net']),
-          '--die-with-parent', '--new-session',
+          // a PID namespace: when the owner dies (--die-with-parent), the kernel ends every process in it
+          '--unshare-pid', '--die-with-parent', '--new-session',
           '--', command, ...args,
         ],
       };
