@@ -86,8 +86,49 @@ describe('a runtime file cannot open the host', { ...real, timeout: 300_000 }, (
   });
 });
 
+describe('the runtime cache cannot be poisoned', { ...real, timeout: 300_000 }, () => {
+  it('a DAG in one workspace cannot change what a parse in another workspace sees', async () => {
+    const marker = `poisoned-${process.pid}-${Date.now()}`;
+    const attacker = scratchWorkspace('isolation', {
+      'dags/airflow-runtime.yaml': base,
+      'dags/poison.py': [
+        'import glob, pathlib', 'from airflow import DAG', 'seen = []',
+        'for p in glob.glob("/opt/airflow-runtime/cache/**/airflow.db", recursive=True):',
+        '    try:', '        open(p, "ab").write(b"poison"); seen.append("wrote-template")', '    except OSError as e:', '        seen.append(f"refused-{e.errno}")',
+        'try:', `    pathlib.Path("/opt/airflow-runtime/cache/${marker}").write_text("x"); seen.append("wrote-cache")`, 'except OSError as e:', '    seen.append(f"refused-{e.errno}")',
+        'print("SEEN", seen)', '',
+      ].join('\n'),
+    });
+    const victim = scratchWorkspace('isolation', {
+      'dags/airflow-runtime.yaml': base,
+      'dags/look.py': `import os\nfrom airflow import DAG\nprint("MARKER", os.path.exists("/opt/airflow-runtime/cache/${marker}"))\n`,
+    });
+    for (const mode of [[], ['--cold']]) {
+      const attack = await cli(['parse', 'dags', '--engine', 'docker', '--format', 'json', ...mode], { cwd: attacker });
+      assert.equal(attack.code, 0, attack.stderr);
+      const seen = /SEEN \[(.*)\]/.exec(JSON.parse(attack.stdout)[0].output.tail)?.[1] ?? '';
+      assert.match(seen, /refused-30/, seen); // EROFS: the cache is read-only
+      assert.doesNotMatch(seen, /wrote/, seen);
+      const look = await cli(['parse', 'dags', '--engine', 'docker', '--format', 'json', ...mode], { cwd: victim });
+      assert.equal(look.code, 0, look.stderr);
+      assert.match(JSON.parse(look.stdout)[0].output.tail, /MARKER False/);
+    }
+  });
+
+  it('a template database changed behind our back is made again, and the parse goes on', async () => {
+    // what a container of an older version, or a person, could do to the shared volume
+    const tamper = spawnSync('docker', ['run', '--rm', '--network', 'none', '-v', 'airflow-runtime-cache:/c', image(VERSION), 'sh', '-c',
+      `for f in /c/airflow-${VERSION}-*/airflow.db; do echo tampered >> "$f"; done`], { encoding: 'utf8' });
+    assert.equal(tamper.status, 0, tamper.stderr);
+    const ws = scratchWorkspace('isolation', { 'dags/airflow-runtime.yaml': base, 'dags/quick.py': 'from airflow import DAG\n' });
+    const { code, stderr } = await cli(['parse', 'dags', '--engine', 'docker'], { cwd: ws });
+    assert.equal(code, 0, stderr);
+    assert.match(stderr, /^dags\/quick\.py: ok/m);
+  });
+});
+
 describe('the local emulator walls off what the machine allows (bubblewrap)', { ...real, timeout: 120_000 }, () => {
-  it('a hostile DAG file parsed locally cannot write the DAGs folder, read HOME, or reach 127.0.0.1', async () => {
+  it('a hostile DAG file parsed locally cannot write the DAGs folder or the cache, read HOME, or reach 127.0.0.1', async () => {
     const home = os.homedir();
     const ws = scratchWorkspace('isolation', {
       'dags/airflow-runtime.yaml': base,
@@ -98,6 +139,9 @@ describe('the local emulator walls off what the machine allows (bubblewrap)', { 
         'for port in (2375, 22, 80):',
         '    try:', '        socket.create_connection(("127.0.0.1", port), timeout=1); seen.append(f"reached:{port}")', '    except OSError:', '        pass',
         'try:', '    s = socket.socket(socket.AF_UNIX); s.connect("/var/run/docker.sock"); seen.append("reached:docker.sock")', 'except OSError:', '    pass',
+        'import glob',
+        'for p in glob.glob(os.environ["AIRFLOW_RUNTIME_CACHE"] + "/*/airflow.db"):',
+        '    try:', '        open(p, "ab").write(b"poison"); seen.append("wrote-template")', '    except OSError:', '        pass',
         'print("SEEN", seen)', '',
       ].join('\n'),
     });
@@ -106,7 +150,7 @@ describe('the local emulator walls off what the machine allows (bubblewrap)', { 
       assert.equal(code, 0, stderr);
       assert.match(stderr, /sandboxed with bubblewrap/);
       const seen = /SEEN \[(.*)\]/.exec(JSON.parse(stdout)[0].output.tail)?.[1] ?? '';
-      assert.doesNotMatch(seen, /wrote-dags|reached/, seen);
+      assert.doesNotMatch(seen, /wrote-dags|wrote-template|reached/, seen);
       assert.doesNotMatch(seen, /\.docker|\.aws|\.ssh|\.bash_history/, `HOME is visible: ${seen}`);
       assert.equal(existsSync(path.join(ws, 'dags', 'written_by_dag.txt')), false);
     }
@@ -142,6 +186,7 @@ describe('containers are hardened by default', { ...real, timeout: 300_000 }, ()
       assert.equal(host.NetworkMode, args[0] === 'run' ? 'bridge' : 'none');
       // read-only but the result folder of a cold parse (a private temp folder of ours)
       for (const bind of host.Binds.filter((b) => !b.endsWith(':/opt/airflow-runtime/out'))) assert.match(bind, /:ro$/, `a writable bind: ${bind}`);
+      assert.deepEqual((host.Mounts as Array<{ Target: string; ReadOnly?: boolean }>).map((m) => [m.Target, m.ReadOnly]), [['/opt/airflow-runtime/cache', true]]);
     });
   }
 });

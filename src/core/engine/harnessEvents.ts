@@ -80,6 +80,7 @@ export interface HarnessEnd {
 
 const CODE_OF_FAILURE: Record<string, EngineErrorCode> = {
   'start-timeout': 'start-timeout', 'no-airflow': 'interpreter-missing', 'bad-runtime': 'bad-runtime',
+  'cache-unprepared': 'cache-unprepared', 'cache-tampered': 'cache-unprepared',
 };
 
 /**

@@ -38,6 +38,9 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--map-index", type=int, default=-1)
     run.add_argument("--dags-folder", default=None, help="default: the file's folder")
 
+    cache = sub.add_parser("prepare-cache", help="make the runtime cache's template DB (no DAG code runs); print its hash")
+    cache.add_argument("--reset", action="store_true", help="make it again (it was missing or changed)")
+
     serve = sub.add_parser("serve", help="warm mode: parse requests as JSON lines on stdin")
     serve.add_argument("--timeout", type=float, default=300.0, help="default per-request timeout")
     serve.add_argument("--concurrency", type=int, default=None,
@@ -52,6 +55,11 @@ def main(argv=None) -> int:
     try:
         if args.verb == "parse":
             return _parse(args)
+        if args.verb == "prepare-cache":
+            import json
+
+            print(json.dumps(env.prepare_cache(args.reset)))
+            return 0
         if args.verb == "run":
             from .run import run
 

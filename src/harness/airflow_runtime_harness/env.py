@@ -13,6 +13,7 @@ from __future__ import annotations
 import atexit
 import fcntl
 import hashlib
+import json
 import os
 import shutil
 import subprocess
@@ -118,9 +119,50 @@ def _template_db(version: str, home: str) -> str:
     return path
 
 
+# Set by the Docker engine: the cache is mounted read-only, and these are the template DBs our own step made
+# (`prepare-cache`), by path, with their sha256 as the engine recorded them outside the container.
+CHECKED_TEMPLATES = "AIRFLOW_RUNTIME_TEMPLATE_HASHES"
+
+
+def _sha256(path: str) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _checked_template(version: str, expected: dict) -> str:
+    """The template DB of a read-only cache, after checking it is the one our own step made."""
+    path = os.path.join(cache_root(), runtime_key(version), "airflow.db")
+    if path not in expected or not os.path.exists(path):
+        raise HarnessError(f"the runtime cache has no checked template database for this runtime ({path})", "cache-unprepared")
+    if _sha256(path) != expected[path]:
+        raise HarnessError(f"the template database in the runtime cache was changed since it was made ({path})", "cache-tampered")
+    return path
+
+
+def prepare_cache(reset: bool = False) -> dict:
+    """Our own step, with the cache writable and no DAG code: the migrated template DB for this runtime, and its
+    hash for the engine to keep outside the container."""
+    version = airflow_version()
+    home = tempfile.mkdtemp(prefix="airflow-runtime-home-")
+    path = os.path.join(cache_root(), runtime_key(version), "airflow.db")
+    if reset and os.path.exists(path):
+        os.remove(path)
+    _template_db(version, os.environ.get("AIRFLOW_HOME") or home)
+    shutil.rmtree(home, True)
+    return {"version": version, "templates": {path: _sha256(path)}}
+
+
 def prepare(dags_folder: str | None = None, with_db: bool = True) -> str:
     """Set the env Airflow will read at import. Returns the Airflow version."""
     version = airflow_version()
+    checked = os.environ.get(CHECKED_TEMPLATES)
+    if checked is not None and not os.environ.get("AIRFLOW_HOME"):
+        home = tempfile.mkdtemp(prefix="airflow-runtime-home-")  # the cache is read-only: a home of its own
+        atexit.register(shutil.rmtree, home, True)
+        os.environ["AIRFLOW_HOME"] = home
     if not os.environ.get("AIRFLOW_HOME"):
         home = os.path.join(cache_root(), runtime_key(version), "home")
         os.makedirs(home, exist_ok=True)
@@ -130,7 +172,7 @@ def prepare(dags_folder: str | None = None, with_db: bool = True) -> str:
     if dags_folder:
         os.environ["AIRFLOW__CORE__DAGS_FOLDER"] = os.path.abspath(dags_folder)
     if with_db:
-        template = _template_db(version, home)
+        template = _checked_template(version, json.loads(checked)) if checked is not None else _template_db(version, home)
         private = tempfile.mkdtemp(prefix="airflow-runtime-")
         atexit.register(shutil.rmtree, private, True)  # forked children leave via os._exit: no double rm
         db = os.path.join(private, "airflow.db")

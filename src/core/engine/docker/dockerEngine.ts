@@ -1,11 +1,12 @@
 import { createHash } from 'node:crypto';
-import { chmodSync, rmSync } from 'node:fs';
+import { chmodSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { createInterface } from 'node:readline';
 import { PassThrough } from 'node:stream';
 import type Docker from 'dockerode';
 import { parseSize } from '../../runtime/units';
 import type { RuntimeValues } from '../../runtime/values';
+import { cacheDir } from '../cache';
 import { EngineError, isRuntimeEnded } from '../errors';
 import { lineSplitter } from '../lines';
 import { harnessEvent, type HarnessEvent, harnessFailure, StagedDeadline, withoutEvents } from '../harnessEvents';
@@ -64,6 +65,8 @@ interface ContainerJob<T> extends WorkOptions {
   deadlineMs: number;
   dagFile: string;
   onLine?: (line: string, stream: 'stdout' | 'stderr') => void;
+  /** Only our own step (`prepare-cache`) writes the runtime cache; everything else sees it read-only. */
+  cacheWritable?: boolean;
   /** After create, before start: copy mode puts the DAG tree and the harness in here. */
   prepare?: (container: Docker.Container) => Promise<void>;
   /** After the container exited, before it is removed: copy mode takes the result file out here. */
@@ -93,6 +96,11 @@ const HARDENING: Docker.HostConfig = {
 /** Without `resources.memory`: enough for a DAG parse, a warm runtime's children or a task run; a runaway stops here. */
 const DEFAULT_MEMORY = 4 * 1024 * 1024 * 1024;
 
+/** `airflow db migrate` of a fresh runtime: tens of seconds, minutes on a busy machine. */
+const PREPARE_CACHE_MS = 10 * 60_000;
+/** The harness's variable for the checked template hashes (env.py CHECKED_TEMPLATES). */
+const CHECKED_TEMPLATES = 'AIRFLOW_RUNTIME_TEMPLATE_HASHES';
+
 /** Where the harness writes results, as a folder anyone may write to (the image's user may not be root). */
 const OUT_FOLDER = { name: CONTAINER_OUT.slice(1), mode: 0o777 };
 
@@ -101,6 +109,9 @@ export class DockerEngine implements Engine {
   readonly kind = 'docker' as const;
   private readonly pulled = new Set<string>();
   private swept = false;
+  /** Template DB hashes by image, as `checkedTemplates` found or made them. */
+  private readonly templates = new Map<string, Promise<Record<string, string>>>();
+  private readonly recorded = new Map<string, Record<string, string>>();
   private readonly warmServers: WarmPool<{ server: WarmServer }> = new Map();
   private readonly remoteCopies = new WeakMap<WarmServer, RemoteCopy>();
 
@@ -117,6 +128,10 @@ export class DockerEngine implements Engine {
   }
 
   async parse(request: ParseRequest): Promise<ParseResult> {
+    return this.withCheckedCache(request, () => this.parseOnce(request));
+  }
+
+  private async parseOnce(request: ParseRequest): Promise<ParseResult> {
     const started = Date.now();
     const { values } = request.runtime;
     const image = await ensureImage(this.connection.docker, values, this.pulled, request);
@@ -163,6 +178,10 @@ export class DockerEngine implements Engine {
   }
 
   async run(request: RunRequest): Promise<RunOutcome> {
+    return this.withCheckedCache(request, () => this.runOnce(request));
+  }
+
+  private async runOnce(request: RunRequest): Promise<RunOutcome> {
     const began = Date.now();
     const { values } = request.runtime;
     const image = await ensureImage(this.connection.docker, values, this.pulled, request);
@@ -188,6 +207,68 @@ export class DockerEngine implements Engine {
 
   async dispose(): Promise<void> {
     await stopAll(this.warmServers);
+  }
+
+  /**
+   * The runtime cache is read-only in every container that runs DAG code; the template database in it is made
+   * by our own step (`prepare-cache`, no DAG code) and checked against the hash kept here, outside any container.
+   * A template that is missing (a pruned volume, a new Airflow) or changed is made again, once, then the work retried.
+   */
+  private async withCheckedCache<T>(request: ParseRequest | RunRequest, work: () => Promise<T>): Promise<T> {
+    const image = await ensureImage(this.connection.docker, request.runtime.values, this.pulled, request);
+    await this.checkedTemplates(image, request, false);
+    try {
+      return await work();
+    } catch (error) {
+      if (!(error instanceof EngineError) || error.code !== 'cache-unprepared') throw error;
+      await this.checkedTemplates(image, request, true);
+      return work();
+    }
+  }
+
+  /** The hashes of `image`'s template databases: as recorded on this machine, or made now (`reset`: made again). */
+  private checkedTemplates(image: string, request: ParseRequest | RunRequest, reset: boolean): Promise<Record<string, string>> {
+    const record = cacheDir('docker-templates', `${createHash('sha256').update(`${this.connection.endpoint.url}\0${image}`).digest('hex').slice(0, 16)}.json`);
+    const known = this.templates.get(image);
+    if (known && !reset) return known;
+    const made = (async () => {
+      if (!reset) {
+        try {
+          return JSON.parse(readFileSync(record, 'utf8')) as Record<string, string>;
+        } catch {
+          // not recorded yet: make it
+        }
+      }
+      const hashes = await this.prepareCache(image, request, reset);
+      mkdirSync(path.dirname(record), { recursive: true });
+      writeFileSync(`${record}.${process.pid}`, JSON.stringify(hashes));
+      renameSync(`${record}.${process.pid}`, record);
+      return hashes;
+    })();
+    this.templates.set(image, made);
+    made.then((hashes) => this.recorded.set(image, hashes), () => this.templates.get(image) === made && this.templates.delete(image));
+    return made;
+  }
+
+  /** Our own step: a container of the image with the cache writable that migrates the template DB and hashes it. */
+  private async prepareCache(image: string, request: ParseRequest | RunRequest, reset: boolean): Promise<Record<string, string>> {
+    request.onProgress?.({ stage: 'migrate', message: `preparing the runtime cache for ${image} (airflow db migrate, once)` });
+    const { values } = request.runtime;
+    const copy = this.copyMode ? this.snapshot(request) : undefined;
+    let reply = '';
+    const { exitCode, tail, failure } = await this.runContainer({
+      ...request, image, values, setup: this.setup(request), dagFile: request.dagFile, cacheWritable: true,
+      cmd: ['python', '-m', 'airflow_runtime_harness', 'prepare-cache', ...(reset ? ['--reset'] : [])],
+      network: 'none', binds: copy ? [] : this.binds(request), deadlineMs: PREPARE_CACHE_MS,
+      prepare: copy && ((container) => this.copyIn(container, copy, request)),
+      onLine: (line, stream) => { if (stream === 'stdout' && line.startsWith('{')) reply = line; },
+    });
+    try {
+      if (exitCode === 0) return (JSON.parse(reply) as { templates: Record<string, string> }).templates;
+    } catch {
+      // said below
+    }
+    throw harnessFailure({ code: exitCode, failure, tail }, { what: `the runtime cache for ${image} could not be prepared`, runtime: image });
   }
 
   /**
@@ -319,14 +400,17 @@ export class DockerEngine implements Engine {
     return this.placements(request).map((p) => `${p.host}:${p.target}${p.readOnly ? ':ro' : ''}`);
   }
 
-  private containerSpec(job: Pick<ContainerJob<unknown>, 'image' | 'cmd' | 'values' | 'setup' | 'binds' | 'network' | 'dagFile'>): Docker.ContainerCreateOptions {
+  private containerSpec(job: Pick<ContainerJob<unknown>, 'image' | 'cmd' | 'values' | 'setup' | 'binds' | 'network' | 'dagFile' | 'cacheWritable'>): Docker.ContainerCreateOptions {
     const memory = parseSize(job.values.resources?.memory);
     return {
       Image: job.image,
       Cmd: job.cmd,
       // the project root in the runtime, as the images' own WORKDIR: never the folder the parse was started from
       WorkingDir: job.setup.workingDir,
-      Env: Object.entries(job.setup.env).map(([k, v]) => `${k}=${v}`),
+      Env: [
+        ...Object.entries(job.setup.env).map(([k, v]) => `${k}=${v}`),
+        ...(job.cacheWritable ? [] : [`${CHECKED_TEMPLATES}=${JSON.stringify(this.recorded.get(job.image) ?? {})}`]),
+      ],
       Labels: { [LABEL_MANAGED]: 'true', [LABEL_OWNER]: ownerId(), [LABEL_USER]: ME.user, [LABEL_DAG_FILE]: job.dagFile },
       // Our end of the attached stdin closes when we end, however we end (kill -9 too): the harness sees
       // its stdin close and stops, so no container outlives its owner (StdinOnce: closed when we detach).
@@ -337,7 +421,7 @@ export class DockerEngine implements Engine {
       AttachStderr: true,
       HostConfig: {
         Binds: job.binds,
-        Mounts: [{ Type: 'volume', Source: CACHE_VOLUME, Target: CONTAINER_CACHE }],
+        Mounts: [{ Type: 'volume', Source: CACHE_VOLUME, Target: CONTAINER_CACHE, ReadOnly: !job.cacheWritable }],
         NetworkMode: job.network,
         ...HARDENING,
         Memory: memory ?? DEFAULT_MEMORY,

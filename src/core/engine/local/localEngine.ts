@@ -1,10 +1,10 @@
 import { createHash } from 'node:crypto';
-import { rmSync } from 'node:fs';
+import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { cacheDir } from '../cache';
 import { EngineError, isRuntimeEnded } from '../errors';
 import { harnessFailure } from '../harnessEvents';
-import { deadlineOf, harnessSetup, type HarnessSetup, parseNetworkOf } from '../layout';
+import { deadlineOf, harnessSetup, type HarnessSetup, hostHarnessDir, parseNetworkOf } from '../layout';
 import { OWNER_VARIABLE, ownerId, ownTempDir } from '../owner';
 import { type ParseResult, readParseResult } from '../parseResult';
 import { processChannel, type ProcessOptions, type ProcessOutcome, runProcess } from '../processTree';
@@ -22,6 +22,9 @@ import { HOME, interpreterFolders, localSandbox } from './sandbox';
 export class LocalEngine implements Engine {
   readonly kind = 'local' as const;
   private readonly warmServers: WarmPool<{ server: WarmServer }> = new Map();
+  /** Template DB hashes by interpreter, as `checkedTemplates` found or made them. */
+  private readonly templates = new Map<string, Promise<Record<string, string>>>();
+  private readonly recorded = new Map<string, Record<string, string>>();
 
   constructor(private readonly options: { warm?: boolean; idleMs?: number } = {}) {}
 
@@ -30,9 +33,13 @@ export class LocalEngine implements Engine {
   }
 
   async parse(request: ParseRequest): Promise<ParseResult> {
+    return this.withCheckedCache(request, () => this.parseOnce(request));
+  }
+
+  private async parseOnce(request: ParseRequest): Promise<ParseResult> {
     const started = Date.now();
     const { python, origin } = await resolveInterpreter(request.runtime.values, request);
-    const setup = this.setup(request);
+    const setup = this.setup(request, python);
     const dagRoot = setup.dagsFolder;
     const deadlineMs = deadlineOf(request.runtime.values, 'parse');
     const startMs = deadlineOf(request.runtime.values, 'start');
@@ -66,9 +73,13 @@ export class LocalEngine implements Engine {
   }
 
   async run(request: RunRequest): Promise<RunOutcome> {
+    return this.withCheckedCache(request, () => this.runOnce(request));
+  }
+
+  private async runOnce(request: RunRequest): Promise<RunOutcome> {
     const started = Date.now();
     const { python } = await resolveInterpreter(request.runtime.values, request);
-    const setup = this.setup(request);
+    const setup = this.setup(request, python);
     const args = ['run', '--file', request.dagFile, '--dags-folder', setup.dagsFolder, '--dag-id', request.dagId, '--task-id', request.taskId];
     if (request.date) args.push('--date', request.date);
     if (request.mapIndex !== undefined) args.push('--map-index', String(request.mapIndex));
@@ -79,6 +90,60 @@ export class LocalEngine implements Engine {
     });
     if (outcome.code === 0 || outcome.code === 1) return { exitCode: outcome.code, durationMs: Date.now() - started };
     throw harnessFailure(outcome, { what: `the task could not be run with ${python}`, runtime: python });
+  }
+
+  /**
+   * As the Docker engine's: the harness cache's template DB is made by our own step (no DAG code), its hash kept
+   * here, and checked by the harness before each copy; in the sandbox the cache is read-only. A missing or changed
+   * template is made again, once, then the work retried.
+   */
+  private async withCheckedCache<T>(request: ParseRequest | RunRequest, work: () => Promise<T>): Promise<T> {
+    const { python } = await resolveInterpreter(request.runtime.values, request);
+    await this.checkedTemplates(python, false);
+    try {
+      return await work();
+    } catch (error) {
+      if (!(error instanceof EngineError) || error.code !== 'cache-unprepared') throw error;
+      await this.checkedTemplates(python, true);
+      return work();
+    }
+  }
+
+  private checkedTemplates(python: string, reset: boolean): Promise<Record<string, string>> {
+    const record = cacheDir('local-templates', `${createHash('sha256').update(python).digest('hex').slice(0, 16)}.json`);
+    const known = this.templates.get(python);
+    if (known && !reset) return known;
+    const made = (async () => {
+      if (!reset) {
+        try {
+          return JSON.parse(readFileSync(record, 'utf8')) as Record<string, string>;
+        } catch {
+          // not recorded yet: make it
+        }
+      }
+      const outcome = await runProcess(python, ['-m', 'airflow_runtime_harness', 'prepare-cache', ...(reset ? ['--reset'] : [])], {
+        env: { ...hostEnvironment('harness'), ...this.setupEnv() }, deadlineMs: 10 * 60_000,
+      });
+      let hashes: Record<string, string> | undefined;
+      try {
+        hashes = (JSON.parse(outcome.tail.trim().split('\n').filter((l) => l.startsWith('{')).pop() ?? '') as { templates: Record<string, string> }).templates;
+      } catch {
+        // said below
+      }
+      if (outcome.code !== 0 || !hashes) throw harnessFailure(outcome, { what: `the harness cache for ${python} could not be prepared`, runtime: python });
+      mkdirSync(path.dirname(record), { recursive: true });
+      writeFileSync(`${record}.${process.pid}`, JSON.stringify(hashes));
+      renameSync(`${record}.${process.pid}`, record);
+      return hashes;
+    })();
+    this.templates.set(python, made);
+    made.then((hashes) => this.recorded.set(python, hashes), () => this.templates.get(python) === made && this.templates.delete(python));
+    return made;
+  }
+
+  /** What every harness process of this engine gets, checked templates aside. */
+  private setupEnv(): Record<string, string> {
+    return { PYTHONPATH: hostHarnessDir(), PYTHONUNBUFFERED: '1', AIRFLOW_RUNTIME_CACHE: cacheDir('harness'), AIRFLOW_RUNTIME_EVENTS: '1' };
   }
 
   async dispose(): Promise<void> {
@@ -115,9 +180,10 @@ export class LocalEngine implements Engine {
   }
 
   /** The same layout as a container's, with host paths: a clean environment with only what a process needs from ours. */
-  private setup(request: ParseRequest | RunRequest): HarnessSetup {
+  private setup(request: ParseRequest | RunRequest, python: string): HarnessSetup {
     const setup = harnessSetup(request.runtime, request.dagFile, 'local', {
       PYTHONUNBUFFERED: '1', AIRFLOW_RUNTIME_CACHE: cacheDir('harness'), [OWNER_VARIABLE]: ownerId(),
+      AIRFLOW_RUNTIME_TEMPLATE_HASHES: JSON.stringify(this.recorded.get(python) ?? {}),
     });
     return { ...setup, env: { ...hostEnvironment('harness'), ...setup.env } };
   }
@@ -135,8 +201,9 @@ export class LocalEngine implements Engine {
     return localSandbox().wrap(python, args, {
       network: access.network,
       home: HOME,
-      readable: [...interpreterFolders(python), ...setup.placements.map((p) => p.host), setup.workingDir],
-      writable: [cacheDir(), ...access.writable],
+      // the cache read-only: its template DB is checked before use, and no DAG code may change it for the next
+      readable: [...interpreterFolders(python), ...setup.placements.map((p) => p.host), setup.workingDir, cacheDir()],
+      writable: access.writable,
     });
   }
 }
