@@ -8,7 +8,7 @@ import { existsSync, rmSync, symlinkSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { describe, it } from 'node:test';
-import { cli, dockerProblem, image, needs, scratchWorkspace, venvPython, venvProblem } from './support';
+import { cli, dockerProblem, image, needs, sandboxProblem, scratchWorkspace, venvPython, venvProblem } from './support';
 
 const VERSION = '2.11.2';
 const real = needs(dockerProblem(), venvProblem());
@@ -127,7 +127,7 @@ describe('the runtime cache cannot be poisoned', { ...real, timeout: 300_000 }, 
   });
 });
 
-describe('the local emulator walls off what the machine allows (bubblewrap)', { ...real, timeout: 120_000 }, () => {
+describe('the local emulator walls off what the machine allows (bubblewrap)', { ...needs(dockerProblem(), venvProblem(), sandboxProblem()), timeout: 120_000 }, () => {
   it('a hostile DAG file parsed locally cannot write the DAGs folder or the cache, read HOME, or reach 127.0.0.1', async () => {
     const home = os.homedir();
     const ws = scratchWorkspace('isolation', {

@@ -34,6 +34,14 @@ export function venvProblem(): string | undefined {
   return missing.length ? `Airflow venvs missing (run scripts/env/venvs.sh): ${missing.join(', ')}` : undefined;
 }
 
+/** The local emulator's sandbox (scripts/env/sandbox.sh). */
+export function sandboxProblem(): string | undefined {
+  const probe = spawnSync('bwrap', ['--ro-bind', '/', '/', '--dev', '/dev', '--proc', '/proc', '--unshare-net', 'true'], { encoding: 'utf8' });
+  if (probe.error) return 'bubblewrap (bwrap) is not installed (run scripts/env/sandbox.sh)';
+  if (probe.status !== 0) return `bubblewrap cannot make namespaces here: ${(probe.stderr ?? '').trim()}`;
+  return undefined;
+}
+
 /** Skips loudly where a real component is missing; fails instead when CI requires the real thing. */
 export function needs(...problems: (string | undefined)[]): { skip?: string } {
   const problem = problems.find(Boolean);

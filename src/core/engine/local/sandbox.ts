@@ -62,7 +62,8 @@ export function localSandbox(): Sandbox {
     available: true,
     describe: 'sandboxed with bubblewrap: read-only files, a private HOME and /tmp, no network for a parse',
     wrap(command, args, options) {
-      const bind = (flag: string, folders: string[]) => [...new Set(folders.filter(existsSync).map((f) => realpathSync(f)))].flatMap((f) => [flag, f, f]);
+      // each folder where it is named (the harness is given those paths) and where it really is
+      const bind = (flag: string, folders: string[]) => [...new Set(folders.filter(existsSync).flatMap((f) => [f, realpathSync(f)]))].flatMap((f) => [flag, f, f]);
       return {
         command: bwrap,
         args: [
