@@ -46,7 +46,7 @@ export async function parseCommand(args: string[], out: (line: string) => void, 
     options: {
       engine: { type: 'string', default: 'auto' }, image: { type: 'string' }, format: { type: 'string', default: 'text' },
       jobs: { type: 'string' }, workspace: { type: 'string' }, cold: { type: 'boolean' }, 'allow-host-access': { type: 'boolean' },
-      // the default since 0.3; still accepted so that scripts written for it keep working
+      // warm is the default now; --warm is still accepted so that scripts written for it keep working
       warm: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },

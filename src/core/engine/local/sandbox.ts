@@ -6,9 +6,9 @@ import { which } from './interpreter';
 
 /**
  * What the local runtime emulator can wall off on this machine. With bubblewrap (`bwrap`, Debian's package) and
- * user namespaces, a harness runs with the whole file system read-only but for what it must write (its cache,
- * its result folder, a private /tmp), a private empty HOME (no ~/.aws, ~/.docker, ~/.ssh), and, for a parse, no
- * network. Without it the emulator still cleans the environment and the process tree, and says that it does not
+ * user namespaces, a harness runs with the whole file system read-only but for what it must write (a cold parse's
+ * result folder, a private /tmp), a private empty HOME (no ~/.aws, ~/.docker, ~/.ssh), in a PID namespace, and,
+ * for a parse, with no network. Without it the emulator still cleans the environment and the process tree, and says that it does not
  * isolate the network and the files.
  */
 export interface Sandbox {
@@ -22,9 +22,9 @@ export interface Sandbox {
 export interface SandboxOptions {
   /** A parse has no network; a task run keeps the machine's. */
   network: boolean;
-  /** Folders the harness writes: its cache, a cold parse's result folder. */
+  /** Folders the harness writes: a cold parse's result folder. */
   writable: string[];
-  /** The interpreter's installation (a venv under HOME must stay visible when HOME is hidden). */
+  /** The interpreter's installation (a venv under HOME must stay visible when HOME is hidden), the project, the cache. */
   readable: string[];
   home: string;
 }
