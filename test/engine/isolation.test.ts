@@ -93,7 +93,7 @@ describe('the runtime cache cannot be poisoned', { ...real, timeout: 300_000 }, 
       'dags/airflow-runtime.yaml': base,
       'dags/poison.py': [
         'import glob, pathlib', 'from airflow import DAG', 'seen = []',
-        'for p in glob.glob("/opt/airflow-runtime/cache/**/airflow.db", recursive=True):',
+        'for p in glob.glob("/opt/airflow-runtime/cache/**/*.db", recursive=True):',
         '    try:', '        open(p, "ab").write(b"poison"); seen.append("wrote-template")', '    except OSError as e:', '        seen.append(f"refused-{e.errno}")',
         'try:', `    pathlib.Path("/opt/airflow-runtime/cache/${marker}").write_text("x"); seen.append("wrote-cache")`, 'except OSError as e:', '    seen.append(f"refused-{e.errno}")',
         'print("SEEN", seen)', '',
@@ -118,7 +118,7 @@ describe('the runtime cache cannot be poisoned', { ...real, timeout: 300_000 }, 
   it('a template database changed behind our back is made again, and the parse goes on', async () => {
     // what a container of an older version, or a person, could do to the shared volume
     const tamper = spawnSync('docker', ['run', '--rm', '--network', 'none', '-v', 'airflow-runtime-cache:/c', image(VERSION), 'sh', '-c',
-      `for f in /c/airflow-${VERSION}-*/airflow.db; do echo tampered >> "$f"; done`], { encoding: 'utf8' });
+      `for f in /c/airflow-${VERSION}-*/airflow*.db; do echo tampered >> "$f"; done`], { encoding: 'utf8' });
     assert.equal(tamper.status, 0, tamper.stderr);
     const ws = scratchWorkspace('isolation', { 'dags/airflow-runtime.yaml': base, 'dags/quick.py': 'from airflow import DAG\n' });
     const { code, stderr } = await cli(['parse', 'dags', '--engine', 'docker'], { cwd: ws });
@@ -140,7 +140,7 @@ describe('the local emulator walls off what the machine allows (bubblewrap)', { 
         '    try:', '        socket.create_connection(("127.0.0.1", port), timeout=1); seen.append(f"reached:{port}")', '    except OSError:', '        pass',
         'try:', '    s = socket.socket(socket.AF_UNIX); s.connect("/var/run/docker.sock"); seen.append("reached:docker.sock")', 'except OSError:', '    pass',
         'import glob',
-        'for p in glob.glob(os.environ["AIRFLOW_RUNTIME_CACHE"] + "/*/airflow.db"):',
+        'for p in glob.glob(os.environ["AIRFLOW_RUNTIME_CACHE"] + "/*/*.db"):',
         '    try:', '        open(p, "ab").write(b"poison"); seen.append("wrote-template")', '    except OSError:', '        pass',
         'print("SEEN", seen)', '',
       ].join('\n'),

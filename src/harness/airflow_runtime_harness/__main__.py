@@ -38,8 +38,7 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--map-index", type=int, default=-1)
     run.add_argument("--dags-folder", default=None, help="default: the file's folder")
 
-    cache = sub.add_parser("prepare-cache", help="make the runtime cache's template DB (no DAG code runs); print its hash")
-    cache.add_argument("--reset", action="store_true", help="make it again (it was missing or changed)")
+    sub.add_parser("prepare-cache", help="make a template DB in the runtime cache (no DAG code runs); print its path and hash")
 
     serve = sub.add_parser("serve", help="warm mode: parse requests as JSON lines on stdin")
     serve.add_argument("--timeout", type=float, default=300.0, help="default per-request timeout")
@@ -58,7 +57,7 @@ def main(argv=None) -> int:
         if args.verb == "prepare-cache":
             import json
 
-            print(json.dumps(env.prepare_cache(args.reset)))
+            print(json.dumps(env.prepare_cache()))
             return 0
         if args.verb == "run":
             from .run import run

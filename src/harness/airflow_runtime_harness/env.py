@@ -101,22 +101,27 @@ def _template_db(version: str, home: str) -> str:
         if os.path.exists(path):
             return path
         tmp = path + f".{os.getpid()}.tmp"
-        log_path = os.path.join(folder, "migrate.log")
-        env = dict(os.environ)
-        env["AIRFLOW_HOME"] = home
-        env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] = "sqlite:///" + tmp
-        env["AIRFLOW__CORE__LOAD_EXAMPLES"] = "False"
-        with open(log_path, "wb") as log:
-            code = subprocess.call(
-                [sys.executable, "-m", "airflow", "db", "migrate"],
-                env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-            )
-        if code != 0 or not os.path.exists(tmp):
-            with open(log_path, "rb") as log:
-                tail = log.read()[-3000:].decode("utf-8", "replace")
-            raise HarnessError(f"airflow db migrate failed (exit {code}), log {log_path}:\n{tail}")
+        _migrate(tmp, home, os.path.join(folder, "migrate.log"))
         os.replace(tmp, path)
     return path
+
+
+def _migrate(db: str, home: str, log_path: str) -> None:
+    """`airflow db migrate` into a new SQLite file `db` (never `db init`)."""
+    env = dict(os.environ)
+    env["AIRFLOW_HOME"] = home
+    env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] = "sqlite:///" + db
+    env["AIRFLOW__CORE__LOAD_EXAMPLES"] = "False"
+    env.pop(CHECKED_TEMPLATES, None)
+    with open(log_path, "wb") as log:
+        code = subprocess.call(
+            [sys.executable, "-m", "airflow", "db", "migrate"],
+            env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+        )
+    if code != 0 or not os.path.exists(db):
+        with open(log_path, "rb") as log:
+            tail = log.read()[-3000:].decode("utf-8", "replace")
+        raise HarnessError(f"airflow db migrate failed (exit {code}), log {log_path}:\n{tail}")
 
 
 # Set by the Docker engine: the cache is mounted read-only, and these are the template DBs our own step made
@@ -134,25 +139,34 @@ def _sha256(path: str) -> str:
 
 def _checked_template(version: str, expected: dict) -> str:
     """The template DB of a read-only cache, after checking it is the one our own step made."""
-    path = os.path.join(cache_root(), runtime_key(version), "airflow.db")
-    if path not in expected or not os.path.exists(path):
-        raise HarnessError(f"the runtime cache has no checked template database for this runtime ({path})", "cache-unprepared")
-    if _sha256(path) != expected[path]:
-        raise HarnessError(f"the template database in the runtime cache was changed since it was made ({path})", "cache-tampered")
-    return path
+    folder = os.path.join(cache_root(), runtime_key(version))
+    mine = [path for path in expected if os.path.dirname(path) == folder]
+    if not mine or not os.path.exists(mine[0]):
+        raise HarnessError(f"the runtime cache has no checked template database for this runtime ({folder})", "cache-unprepared")
+    if _sha256(mine[0]) != expected[mine[0]]:
+        raise HarnessError(f"the template database in the runtime cache was changed since it was made ({mine[0]})", "cache-tampered")
+    return mine[0]
 
 
-def prepare_cache(reset: bool = False) -> dict:
-    """Our own step, with the cache writable and no DAG code: the migrated template DB for this runtime, and its
-    hash for the engine to keep outside the container."""
+def prepare_cache() -> dict:
+    """Our own step, with the cache writable and no DAG code: a freshly migrated template DB for this runtime,
+    named by its hash and never changed after (so that two prepares at once, or an engine that recorded an older
+    one, never see a file change under them), and the hash for the engine to keep outside the container."""
     version = airflow_version()
+    folder = os.path.join(cache_root(), runtime_key(version))
+    os.makedirs(folder, exist_ok=True)
     home = tempfile.mkdtemp(prefix="airflow-runtime-home-")
-    path = os.path.join(cache_root(), runtime_key(version), "airflow.db")
-    if reset and os.path.exists(path):
-        os.remove(path)
-    _template_db(version, os.environ.get("AIRFLOW_HOME") or home)
-    shutil.rmtree(home, True)
-    return {"version": version, "templates": {path: _sha256(path)}}
+    tmp = os.path.join(folder, f"template.{os.getpid()}.{os.urandom(4).hex()}.tmp")
+    try:
+        _migrate(tmp, os.environ.get("AIRFLOW_HOME") or home, os.path.join(folder, "migrate.log"))
+        digest = _sha256(tmp)
+        path = os.path.join(folder, f"airflow-{digest[:16]}.db")
+        os.replace(tmp, path)
+    finally:
+        shutil.rmtree(home, True)
+        if os.path.exists(tmp):
+            os.remove(tmp)
+    return {"version": version, "templates": {path: digest}}
 
 
 def prepare(dags_folder: str | None = None, with_db: bool = True) -> str:

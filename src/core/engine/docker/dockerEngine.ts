@@ -113,6 +113,7 @@ export class DockerEngine implements Engine {
   /** Template DB hashes by image, as `checkedTemplates` found or made them. */
   private readonly templates = new Map<string, Promise<Record<string, string>>>();
   private readonly recorded = new Map<string, Record<string, string>>();
+  private readonly resetting = new Set<Promise<Record<string, string>>>();
   private readonly warmServers: WarmPool<{ server: WarmServer }> = new Map();
   private readonly remoteCopies = new WeakMap<WarmServer, RemoteCopy>();
 
@@ -231,7 +232,8 @@ export class DockerEngine implements Engine {
   private checkedTemplates(image: string, request: ParseRequest | RunRequest, reset: boolean): Promise<Record<string, string>> {
     const record = cacheDir('docker-templates', `${createHash('sha256').update(`${this.connection.endpoint.url}\0${image}`).digest('hex').slice(0, 16)}.json`);
     const known = this.templates.get(image);
-    if (known && !reset) return known;
+    // a reset already under way for it (two parses failed at once) is joined, not repeated
+    if (known && (!reset || this.resetting.has(known))) return known;
     const made = (async () => {
       if (!reset) {
         try {
@@ -240,26 +242,30 @@ export class DockerEngine implements Engine {
           // not recorded yet: make it
         }
       }
-      const hashes = await this.prepareCache(image, request, reset);
+      const hashes = await this.prepareCache(image, request);
       mkdirSync(path.dirname(record), { recursive: true });
       writeFileSync(`${record}.${process.pid}`, JSON.stringify(hashes));
       renameSync(`${record}.${process.pid}`, record);
       return hashes;
     })();
     this.templates.set(image, made);
+    if (reset) {
+      this.resetting.add(made);
+      void made.finally(() => this.resetting.delete(made)).catch(() => undefined);
+    }
     made.then((hashes) => this.recorded.set(image, hashes), () => this.templates.get(image) === made && this.templates.delete(image));
     return made;
   }
 
   /** Our own step: a container of the image with the cache writable that migrates the template DB and hashes it. */
-  private async prepareCache(image: string, request: ParseRequest | RunRequest, reset: boolean): Promise<Record<string, string>> {
+  private async prepareCache(image: string, request: ParseRequest | RunRequest): Promise<Record<string, string>> {
     request.onProgress?.({ stage: 'migrate', message: `preparing the runtime cache for ${image} (airflow db migrate, once)` });
     const { values } = request.runtime;
     const copy = this.copyMode ? this.snapshot(request) : undefined;
     let reply = '';
     const { exitCode, tail, failure } = await this.runContainer({
       ...request, image, values, setup: this.setup(request), dagFile: request.dagFile, cacheWritable: true,
-      cmd: ['python', '-m', 'airflow_runtime_harness', 'prepare-cache', ...(reset ? ['--reset'] : [])],
+      cmd: ['python', '-m', 'airflow_runtime_harness', 'prepare-cache'],
       network: 'none', binds: copy ? [] : this.binds(request), deadlineMs: PREPARE_CACHE_MS,
       prepare: copy && ((container) => this.copyIn(container, copy, request)),
       onLine: (line, stream) => { if (stream === 'stdout' && line.startsWith('{')) reply = line; },

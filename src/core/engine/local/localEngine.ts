@@ -25,6 +25,7 @@ export class LocalEngine implements Engine {
   /** Template DB hashes by interpreter, as `checkedTemplates` found or made them. */
   private readonly templates = new Map<string, Promise<Record<string, string>>>();
   private readonly recorded = new Map<string, Record<string, string>>();
+  private readonly resetting = new Set<Promise<Record<string, string>>>();
 
   constructor(private readonly options: { warm?: boolean; idleMs?: number } = {}) {}
 
@@ -112,7 +113,8 @@ export class LocalEngine implements Engine {
   private checkedTemplates(python: string, reset: boolean): Promise<Record<string, string>> {
     const record = cacheDir('local-templates', `${createHash('sha256').update(python).digest('hex').slice(0, 16)}.json`);
     const known = this.templates.get(python);
-    if (known && !reset) return known;
+    // a reset already under way for it (two parses failed at once) is joined, not repeated
+    if (known && (!reset || this.resetting.has(known))) return known;
     const made = (async () => {
       if (!reset) {
         try {
@@ -121,7 +123,7 @@ export class LocalEngine implements Engine {
           // not recorded yet: make it
         }
       }
-      const outcome = await runProcess(python, ['-m', 'airflow_runtime_harness', 'prepare-cache', ...(reset ? ['--reset'] : [])], {
+      const outcome = await runProcess(python, ['-m', 'airflow_runtime_harness', 'prepare-cache'], {
         env: { ...hostEnvironment('harness'), ...this.setupEnv() }, deadlineMs: 10 * 60_000,
       });
       let hashes: Record<string, string> | undefined;
@@ -137,6 +139,10 @@ export class LocalEngine implements Engine {
       return hashes;
     })();
     this.templates.set(python, made);
+    if (reset) {
+      this.resetting.add(made);
+      void made.finally(() => this.resetting.delete(made)).catch(() => undefined);
+    }
     made.then((hashes) => this.recorded.set(python, hashes), () => this.templates.get(python) === made && this.templates.delete(python));
     return made;
   }
