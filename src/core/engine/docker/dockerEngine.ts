@@ -1,12 +1,12 @@
 import { createHash } from 'node:crypto';
-import { chmodSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, rmSync } from 'node:fs';
 import * as path from 'node:path';
 import { createInterface } from 'node:readline';
 import { PassThrough } from 'node:stream';
 import type Docker from 'dockerode';
 import { parseSize } from '../../runtime/units';
 import type { RuntimeValues } from '../../runtime/values';
-import { cacheDir } from '../cache';
+import { CheckedTemplates } from '../checkedTemplates';
 import { EngineError, isRuntimeEnded } from '../errors';
 import { lineSplitter } from '../lines';
 import { harnessEvent, type HarnessEvent, harnessFailure, StagedDeadline, withoutEvents } from '../harnessEvents';
@@ -110,14 +110,15 @@ export class DockerEngine implements Engine {
   readonly kind = 'docker' as const;
   private readonly pulled = new Set<string>();
   private swept = false;
-  /** Template DB hashes by image, as `checkedTemplates` found or made them. */
-  private readonly templates = new Map<string, Promise<Record<string, string>>>();
-  private readonly recorded = new Map<string, Record<string, string>>();
-  private readonly resetting = new Set<Promise<Record<string, string>>>();
   private readonly warmServers: WarmPool<{ server: WarmServer }> = new Map();
   private readonly remoteCopies = new WeakMap<WarmServer, RemoteCopy>();
 
-  constructor(readonly connection: DockerConnection, private readonly options: { warm?: boolean; idleMs?: number } = {}) {}
+  /** Template DB hashes by image (CheckedTemplates). */
+  private readonly templates: CheckedTemplates;
+
+  constructor(readonly connection: DockerConnection, private readonly options: { warm?: boolean; idleMs?: number } = {}) {
+    this.templates = new CheckedTemplates('docker', connection.endpoint.url);
+  }
 
   describe(): string {
     const remote = this.connection.local ? '' : ', remote: DAG files are copied in';
@@ -211,50 +212,10 @@ export class DockerEngine implements Engine {
     await stopAll(this.warmServers);
   }
 
-  /**
-   * The runtime cache is read-only in every container that runs DAG code; the template database in it is made
-   * by our own step (`prepare-cache`, no DAG code) and checked against the hash kept here, outside any container.
-   * A template that is missing (a pruned volume, a new Airflow) or changed is made again, once, then the work retried.
-   */
+  /** The runtime's cache as CheckedTemplates keeps it: prepared once per image, checked before each use. */
   private async withCheckedCache<T>(request: ParseRequest | RunRequest, work: () => Promise<T>): Promise<T> {
     const image = await ensureImage(this.connection.docker, request.runtime.values, this.pulled, request);
-    await this.checkedTemplates(image, request, false);
-    try {
-      return await work();
-    } catch (error) {
-      if (!(error instanceof EngineError) || error.code !== 'cache-unprepared') throw error;
-      await this.checkedTemplates(image, request, true);
-      return work();
-    }
-  }
-
-  /** The hashes of `image`'s template databases: as recorded on this machine, or made now (`reset`: made again). */
-  private checkedTemplates(image: string, request: ParseRequest | RunRequest, reset: boolean): Promise<Record<string, string>> {
-    const record = cacheDir('docker-templates', `${createHash('sha256').update(`${this.connection.endpoint.url}\0${image}`).digest('hex').slice(0, 16)}.json`);
-    const known = this.templates.get(image);
-    // a reset already under way for it (two parses failed at once) is joined, not repeated
-    if (known && (!reset || this.resetting.has(known))) return known;
-    const made = (async () => {
-      if (!reset) {
-        try {
-          return JSON.parse(readFileSync(record, 'utf8')) as Record<string, string>;
-        } catch {
-          // not recorded yet: make it
-        }
-      }
-      const hashes = await this.prepareCache(image, request);
-      mkdirSync(path.dirname(record), { recursive: true });
-      writeFileSync(`${record}.${process.pid}`, JSON.stringify(hashes));
-      renameSync(`${record}.${process.pid}`, record);
-      return hashes;
-    })();
-    this.templates.set(image, made);
-    if (reset) {
-      this.resetting.add(made);
-      void made.finally(() => this.resetting.delete(made)).catch(() => undefined);
-    }
-    made.then((hashes) => this.recorded.set(image, hashes), () => this.templates.get(image) === made && this.templates.delete(image));
-    return made;
+    return this.templates.around(image, () => this.prepareCache(image, request), work);
   }
 
   /** Our own step: a container of the image with the cache writable that migrates the template DB and hashes it. */
@@ -416,7 +377,7 @@ export class DockerEngine implements Engine {
       WorkingDir: job.setup.workingDir,
       Env: [
         ...Object.entries(job.setup.env).map(([k, v]) => `${k}=${v}`),
-        ...(job.cacheWritable ? [] : [`${CHECKED_TEMPLATES}=${JSON.stringify(this.recorded.get(job.image) ?? {})}`]),
+        ...(job.cacheWritable ? [] : [`${CHECKED_TEMPLATES}=${JSON.stringify(this.templates.current(job.image))}`]),
       ],
       Labels: { [LABEL_MANAGED]: 'true', [LABEL_OWNER]: ownerId(), [LABEL_USER]: ME.user, [LABEL_DAG_FILE]: job.dagFile },
       // Our end of the attached stdin closes when we end, however we end (kill -9 too): the harness sees

@@ -1,7 +1,8 @@
 import { createHash } from 'node:crypto';
-import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { rmSync } from 'node:fs';
 import * as path from 'node:path';
 import { cacheDir } from '../cache';
+import { CheckedTemplates, type TemplateHashes } from '../checkedTemplates';
 import { EngineError, isRuntimeEnded } from '../errors';
 import { harnessFailure } from '../harnessEvents';
 import { deadlineOf, harnessSetup, type HarnessSetup, hostHarnessDir, parseNetworkOf } from '../layout';
@@ -22,10 +23,8 @@ import { HOME, interpreterFolders, localSandbox } from './sandbox';
 export class LocalEngine implements Engine {
   readonly kind = 'local' as const;
   private readonly warmServers: WarmPool<{ server: WarmServer }> = new Map();
-  /** Template DB hashes by interpreter, as `checkedTemplates` found or made them. */
-  private readonly templates = new Map<string, Promise<Record<string, string>>>();
-  private readonly recorded = new Map<string, Record<string, string>>();
-  private readonly resetting = new Set<Promise<Record<string, string>>>();
+  /** Template DB hashes by interpreter (CheckedTemplates). */
+  private readonly templates = new CheckedTemplates('local');
 
   constructor(private readonly options: { warm?: boolean; idleMs?: number } = {}) {}
 
@@ -93,63 +92,24 @@ export class LocalEngine implements Engine {
     throw harnessFailure(outcome, { what: `the task could not be run with ${python}`, runtime: python });
   }
 
-  /**
-   * As the Docker engine's: the harness cache's template DB is made by our own step (no DAG code), its hash kept
-   * here, and checked by the harness before each copy; in the sandbox the cache is read-only. A missing or changed
-   * template is made again, once, then the work retried.
-   */
+  /** The harness cache as CheckedTemplates keeps it: prepared once per interpreter, checked before each use. */
   private async withCheckedCache<T>(request: ParseRequest | RunRequest, work: () => Promise<T>): Promise<T> {
     const { python } = await resolveInterpreter(request.runtime.values, request);
-    await this.checkedTemplates(python, false);
+    return this.templates.around(python, () => this.prepareCache(python), work);
+  }
+
+  /** Our own step, outside the sandbox and with no DAG code: migrates the template DB and hashes it. */
+  private async prepareCache(python: string): Promise<TemplateHashes> {
+    const outcome = await runProcess(python, ['-m', 'airflow_runtime_harness', 'prepare-cache'], {
+      env: { ...hostEnvironment('harness'), PYTHONPATH: hostHarnessDir(), AIRFLOW_RUNTIME_CACHE: cacheDir('harness'), AIRFLOW_RUNTIME_EVENTS: '1' },
+      deadlineMs: 10 * 60_000,
+    });
     try {
-      return await work();
-    } catch (error) {
-      if (!(error instanceof EngineError) || error.code !== 'cache-unprepared') throw error;
-      await this.checkedTemplates(python, true);
-      return work();
+      if (outcome.code === 0) return (JSON.parse(outcome.tail.trim().split('\n').filter((l) => l.startsWith('{')).pop() ?? '') as { templates: TemplateHashes }).templates;
+    } catch {
+      // said below
     }
-  }
-
-  private checkedTemplates(python: string, reset: boolean): Promise<Record<string, string>> {
-    const record = cacheDir('local-templates', `${createHash('sha256').update(python).digest('hex').slice(0, 16)}.json`);
-    const known = this.templates.get(python);
-    // a reset already under way for it (two parses failed at once) is joined, not repeated
-    if (known && (!reset || this.resetting.has(known))) return known;
-    const made = (async () => {
-      if (!reset) {
-        try {
-          return JSON.parse(readFileSync(record, 'utf8')) as Record<string, string>;
-        } catch {
-          // not recorded yet: make it
-        }
-      }
-      const outcome = await runProcess(python, ['-m', 'airflow_runtime_harness', 'prepare-cache'], {
-        env: { ...hostEnvironment('harness'), ...this.setupEnv() }, deadlineMs: 10 * 60_000,
-      });
-      let hashes: Record<string, string> | undefined;
-      try {
-        hashes = (JSON.parse(outcome.tail.trim().split('\n').filter((l) => l.startsWith('{')).pop() ?? '') as { templates: Record<string, string> }).templates;
-      } catch {
-        // said below
-      }
-      if (outcome.code !== 0 || !hashes) throw harnessFailure(outcome, { what: `the harness cache for ${python} could not be prepared`, runtime: python });
-      mkdirSync(path.dirname(record), { recursive: true });
-      writeFileSync(`${record}.${process.pid}`, JSON.stringify(hashes));
-      renameSync(`${record}.${process.pid}`, record);
-      return hashes;
-    })();
-    this.templates.set(python, made);
-    if (reset) {
-      this.resetting.add(made);
-      void made.finally(() => this.resetting.delete(made)).catch(() => undefined);
-    }
-    made.then((hashes) => this.recorded.set(python, hashes), () => this.templates.get(python) === made && this.templates.delete(python));
-    return made;
-  }
-
-  /** What every harness process of this engine gets, checked templates aside. */
-  private setupEnv(): Record<string, string> {
-    return { PYTHONPATH: hostHarnessDir(), PYTHONUNBUFFERED: '1', AIRFLOW_RUNTIME_CACHE: cacheDir('harness'), AIRFLOW_RUNTIME_EVENTS: '1' };
+    throw harnessFailure(outcome, { what: `the harness cache for ${python} could not be prepared`, runtime: python });
   }
 
   async dispose(): Promise<void> {
@@ -189,7 +149,7 @@ export class LocalEngine implements Engine {
   private setup(request: ParseRequest | RunRequest, python: string): HarnessSetup {
     const setup = harnessSetup(request.runtime, request.dagFile, 'local', {
       PYTHONUNBUFFERED: '1', AIRFLOW_RUNTIME_CACHE: cacheDir('harness'), [OWNER_VARIABLE]: ownerId(),
-      AIRFLOW_RUNTIME_TEMPLATE_HASHES: JSON.stringify(this.recorded.get(python) ?? {}),
+      AIRFLOW_RUNTIME_TEMPLATE_HASHES: JSON.stringify(this.templates.current(python)),
     });
     return { ...setup, env: { ...hostEnvironment('harness'), ...setup.env } };
   }
