@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { chmodSync, chownSync, existsSync, rmSync, symlinkSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { describe, it } from 'node:test';
@@ -157,15 +157,72 @@ describe('the local emulator walls off what the machine allows (bubblewrap)', { 
   });
 });
 
-describe('what the hardening keeps working', { ...real, timeout: 120_000 }, () => {
-  it('a DAG file only its owner may read (umask 077, another uid) still parses in a root image', async () => {
+describe('a root image runs as a uid that is not root', { ...real, timeout: 300_000 }, () => {
+  const whoami = 'import os\nfrom airflow import DAG\nprint("UID", os.getuid(), "GID", os.getgid())\n';
+  const uidOf = (stdout: string) => /UID (\d+) GID (\d+)/.exec(JSON.parse(stdout)[0].output.tail)?.slice(1).join(':');
+
+  it('a parse runs as uid 50000 (the host is root) cold and warm, and `user: root` asks for root', async () => {
+    const ws = scratchWorkspace('isolation', {
+      'dags/airflow-runtime.yaml': base, 'dags/who.py': whoami,
+      'dags/root.airflow-runtime.yaml': 'user: root\n', 'dags/root.py': whoami,
+    });
+    for (const mode of [[], ['--cold']]) {
+      const plain = await cli(['parse', 'dags/who.py', '--engine', 'docker', '--format', 'json', ...mode], { cwd: ws });
+      assert.equal(plain.code, 0, plain.stderr);
+      assert.equal(uidOf(plain.stdout), process.getuid?.() ? `${process.getuid?.()}:0` : '50000:0');
+      const root = await cli(['parse', 'dags/root.py', '--engine', 'docker', '--format', 'json', ...mode], { cwd: ws });
+      assert.equal(root.code, 0, root.stderr);
+      assert.equal(uidOf(root.stdout), '0:0');
+    }
+  });
+
+  it('a task runs as that uid too, with a home and Airflow logs it can write', async () => {
+    const ws = scratchWorkspace('isolation', {
+      'dags/airflow-runtime.yaml': base,
+      'dags/tasks.py': 'import os\nfrom datetime import datetime\nfrom airflow import DAG\nfrom airflow.operators.python import PythonOperator\n'
+        + 'with DAG(dag_id="tasks", schedule=None, start_date=datetime(2024, 1, 1)):\n'
+        + '    PythonOperator(task_id="who", python_callable=lambda: print("TASK UID", os.getuid(), os.path.expanduser("~")))\n',
+    });
+    const { code, stdout, stderr } = await cli(['run', 'dags/tasks.py', 'tasks', 'who', '--engine', 'docker'], { cwd: ws });
+    assert.equal(code, 0, stdout + stderr);
+    assert.match(stdout + stderr, /TASK UID (50000|\d+) \/tmp/);
+  });
+
+  it('a DAG file only its owner may read (umask 077, another uid) is an import error as on a worker; with `user: root` it parses', async () => {
     const ws = scratchWorkspace('isolation', { 'dags/airflow-runtime.yaml': base, 'dags/private.py': 'from airflow import DAG\n' });
     chownSync(path.join(ws, 'dags/private.py'), 4242, 4242);
     chmodSync(path.join(ws, 'dags/private.py'), 0o600);
     for (const mode of [[], ['--cold']]) {
+      const denied = await cli(['parse', 'dags', '--engine', 'docker', ...mode], { cwd: ws });
+      assert.equal(denied.code, 1, denied.stderr);
+      assert.match(denied.stdout, /^dags\/private\.py:\d+:\d+: error: .*Permission denied/m);
+    }
+    writeFileSync(path.join(ws, 'dags/airflow-runtime.yaml'), `${base}user: root\n`);
+    for (const mode of [[], ['--cold']]) {
       const { code, stderr } = await cli(['parse', 'dags', '--engine', 'docker', ...mode], { cwd: ws });
       assert.equal(code, 0, stderr);
       assert.match(stderr, /^dags\/private\.py: ok/m);
+    }
+  });
+
+  it('`user: root` where the image has a user of its own is refused at its line, unless the person allows it', async () => {
+    const tag = `airflow-runtime-test/with-user:${process.pid}`;
+    const built = spawnSync('docker', ['build', '-q', '-t', tag, '-'], { input: `FROM ${image(VERSION)}\nUSER 50000\n`, encoding: 'utf8' });
+    assert.equal(built.status, 0, built.stderr);
+    try {
+      const ws = scratchWorkspace('isolation', { 'dags/airflow-runtime.yaml': `image: ${tag}\npull: never\nuser: root\n`, 'dags/who.py': whoami });
+      const refused = await cli(['parse', 'dags', '--engine', 'docker'], { cwd: ws });
+      assert.equal(refused.code, 2, refused.stderr);
+      assert.match(refused.stderr, /dags\/airflow-runtime\.yaml:3: `user: root` runs as root where the image runs as "50000": a runtime file cannot open the host by itself/);
+      const granted = await cli(['parse', 'dags', '--engine', 'docker', '--format', 'json', '--allow-host-access'], { cwd: ws });
+      assert.equal(granted.code, 0, granted.stderr);
+      assert.equal(uidOf(granted.stdout), '0:0');
+      writeFileSync(path.join(ws, 'dags/airflow-runtime.yaml'), `image: ${tag}\npull: never\n`);
+      const own = await cli(['parse', 'dags', '--engine', 'docker', '--format', 'json'], { cwd: ws });
+      assert.equal(own.code, 0, own.stderr);
+      assert.equal(uidOf(own.stdout), '50000:0');
+    } finally {
+      spawnSync('docker', ['rmi', '-f', tag]);
     }
   });
 });
@@ -196,6 +253,7 @@ describe('containers are hardened by default', { ...real, timeout: 300_000 }, ()
       assert.equal(host.PidsLimit, 1024);
       assert.equal(host.Memory, 4 * 1024 ** 3);
       assert.equal(host.Privileged, false);
+      assert.equal((inspected as unknown as { Config: { User: string } }).Config.User, process.getuid?.() ? `${process.getuid?.()}:0` : '50000:0');
       assert.equal(host.NetworkMode, args[0] === 'run' ? 'bridge' : 'none');
       // read-only but the result folder of a cold parse (a private temp folder of ours)
       for (const bind of host.Binds.filter((b) => !b.endsWith(':/opt/airflow-runtime/out'))) assert.match(bind, /:ro$/, `a writable bind: ${bind}`);

@@ -3,6 +3,8 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { hostEnvironment } from '../../src/core/engine/local/hostEnvironment';
 import { hostAccessOf } from '../../src/cli/runtimeFor';
+import { containerUser, UNPRIVILEGED_UID } from '../../src/core/engine/docker/user';
+import type { EngineError } from '../../src/core/engine/errors';
 
 const HOST = {
   PATH: '/usr/bin', HOME: '/home/ann', AWS_SECRET_ACCESS_KEY: 'secret', GITHUB_TOKEN: 'ghp', DOCKER_HOST: 'tcp://x:2375',
@@ -27,5 +29,37 @@ describe('host access, as the terminal grants it', () => {
     assert.deepEqual(hostAccessOf(true, {}), { allowed: true, by: '--allow-host-access' });
     assert.deepEqual(hostAccessOf(undefined, { AIRFLOW_RUNTIME_ALLOW_HOST_ACCESS: '1' }), { allowed: true, by: 'AIRFLOW_RUNTIME_ALLOW_HOST_ACCESS=1' });
     for (const value of [undefined, '0', 'false', '']) assert.equal(hostAccessOf(undefined, { AIRFLOW_RUNTIME_ALLOW_HOST_ACCESS: value }).allowed, false, String(value));
+  });
+});
+
+describe('who a container runs as', () => {
+  const none = { allowed: false };
+  it('a root image runs as a uid that is not root: this person\'s on a local daemon, else 50000, with group 0', () => {
+    for (const imageUser of ['', 'root', '0', '0:0']) {
+      assert.equal(containerUser({ imageUser, hostAccess: none, hostUid: 1000 }).user, '1000:0', imageUser);
+      assert.equal(containerUser({ imageUser, hostAccess: none }).user, `${UNPRIVILEGED_UID}:0`, imageUser);
+      assert.equal(containerUser({ imageUser, hostAccess: none, hostUid: 0 }).user, `${UNPRIVILEGED_UID}:0`, 'a root host never lends its uid');
+    }
+    assert.deepEqual(containerUser({ imageUser: '', hostAccess: none }).env, { HOME: '/tmp', USER: 'airflow', LOGNAME: 'airflow' });
+  });
+
+  it('an image with a user of its own runs as that user', () => {
+    const choice = containerUser({ imageUser: 'airflow', hostAccess: none, hostUid: 1000 });
+    assert.equal(choice.user, undefined);
+    assert.match(choice.describe, /airflow \(the image's user\)/);
+  });
+
+  it('`user: root` is how a root image keeps root; where the image has another user it is the person\'s to grant', () => {
+    assert.equal(containerUser({ imageUser: '', asked: { value: 'root' }, hostAccess: none }).user, '0:0');
+    const source = { kind: 'file' as const, file: 'dags/airflow-runtime.yaml', line: 4, column: 7 };
+    assert.throws(() => containerUser({ imageUser: 'airflow', asked: { value: '0', source }, hostAccess: none }),
+      (error: EngineError) => error.code === 'bad-runtime' && /^dags\/airflow-runtime\.yaml:4: `user: 0` runs as root where the image runs as "airflow"/.test(error.message) && /--allow-host-access/.test(error.hint ?? ''));
+    const granted = containerUser({ imageUser: 'airflow', asked: { value: 'root', source }, hostAccess: { allowed: true, by: '--allow-host-access' } });
+    assert.equal(granted.user, '0:0');
+    assert.match(granted.describe, /allowed by --allow-host-access/);
+  });
+
+  it('any other user asked for is used as it is', () => {
+    assert.equal(containerUser({ imageUser: '', asked: { value: '1234:1234' }, hostAccess: none }).user, '1234:1234');
   });
 });

@@ -32,6 +32,8 @@ export interface RuntimeValues {
   pythonPath?: string[];
   dagsFolder?: string;
   network?: string;
+  /** Who the Docker container runs as; `root` is the way to ask for root in a root image. */
+  user?: string | number;
   resources?: { memory?: string | number; cpus?: number };
   timeouts?: { parse?: string | number; start?: string | number; run?: string | number };
   airflowConfig?: Record<string, Record<string, Scalar>>;

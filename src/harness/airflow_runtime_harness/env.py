@@ -173,9 +173,15 @@ def prepare(dags_folder: str | None = None, with_db: bool = True) -> str:
     """Set the env Airflow will read at import. Returns the Airflow version."""
     version = airflow_version()
     checked = os.environ.get(CHECKED_TEMPLATES)
-    if checked is not None and not os.environ.get("AIRFLOW_HOME"):
-        home = tempfile.mkdtemp(prefix="airflow-runtime-home-")  # the cache is read-only: a home of its own
+    image_home = os.environ.get("AIRFLOW_HOME")
+    if checked is not None and (not image_home or not os.access(image_home, os.W_OK)):
+        # The cache is read-only, or the image's home is not ours to write (a root image run as another uid):
+        # a home of our own, reading the image's airflow.cfg where it has one.
+        home = tempfile.mkdtemp(prefix="airflow-runtime-home-")
         atexit.register(shutil.rmtree, home, True)
+        if image_home and "AIRFLOW_CONFIG" not in os.environ and os.path.isfile(os.path.join(image_home, "airflow.cfg")):
+            os.environ["AIRFLOW_CONFIG"] = os.path.join(image_home, "airflow.cfg")
+            os.environ.setdefault("AIRFLOW__LOGGING__BASE_LOG_FOLDER", os.path.join(home, "logs"))
         os.environ["AIRFLOW_HOME"] = home
     if not os.environ.get("AIRFLOW_HOME"):
         home = os.path.join(cache_root(), runtime_key(version), "home")

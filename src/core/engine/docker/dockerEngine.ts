@@ -17,7 +17,8 @@ import type { Engine, ParseRequest, RunOutcome, RunRequest, WorkOptions } from '
 import { type ServeChannel, startOnce, stopAll, type WarmPool, warmScope, WarmServer } from '../warm';
 import { type ArchiveEntry, checkLimits, copyLimits, firstFileOf, megabytes, packEntries, snapshotTrees, type TreeSnapshot, treeChanges } from './archive';
 import { dockerOptions, type EndpointCandidate, endpointCandidates } from './endpoint';
-import { ensureImage } from './images';
+import { ensureImage, imageUserOf } from './images';
+import { containerUser, type UserChoice } from './user';
 
 /** Labels on every container we make, so that `cleanup` and a later start can find leftovers. */
 export const LABEL_MANAGED = 'airflow-runtime.managed';
@@ -67,6 +68,8 @@ interface ContainerJob<T> extends WorkOptions {
   onLine?: (line: string, stream: 'stdout' | 'stderr') => void;
   /** Only our own step (`prepare-cache`) writes the runtime cache; everything else sees it read-only. */
   cacheWritable?: boolean;
+  /** Who the container runs as (containerUser). */
+  user: UserChoice;
   /** After create, before start: copy mode puts the DAG tree and the harness in here. */
   prepare?: (container: Docker.Container) => Promise<void>;
   /** After the container exited, before it is removed: copy mode takes the result file out here. */
@@ -152,6 +155,7 @@ export class DockerEngine implements Engine {
       const mapped = mapResultPaths(result, (p) => map.toHost(p), (t) => map.rewriteText(t));
       return { ...mapped, engine: { kind: this.kind, detail: `${image} via ${this.connection.endpoint.url}, warm`, totalMs: Date.now() - started } };
     }
+    const user = await this.userFor(image, request);
     const copy = this.copyMode ? this.snapshot(request) : undefined;
     const outDir = copy ? undefined : ownTempDir('parse');
     if (outDir) chmodSync(outDir, 0o777); // the image's user may not be root
@@ -160,7 +164,7 @@ export class DockerEngine implements Engine {
       request.onProgress?.({ stage: 'parse', message: `parsing ${path.basename(request.dagFile)} in ${image}` });
       const startMs = deadlineOf(values, 'start');
       const { exitCode, tail, collected: result, failure, started: fileStarted } = await this.runContainer({
-        ...request, image, values, setup, dagFile: request.dagFile, deadlineMs, startMs,
+        ...request, image, values, setup, user, dagFile: request.dagFile, deadlineMs, startMs,
         network: parseNetworkOf(request.runtime),
         binds: outDir ? [...this.binds(request), `${outDir}:${CONTAINER_OUT}`] : [],
         prepare: copy && ((container) => this.copyIn(container, copy, request)),
@@ -174,7 +178,7 @@ export class DockerEngine implements Engine {
           { what: `the harness could not parse ${request.dagFile} in ${image}`, runtime: image, startMs, starting: "the container's start and Airflow's import" });
       }
       const mapped = mapResultPaths(result, (p) => map.toHost(p), (t) => map.rewriteText(t));
-      return { ...mapped, engine: { kind: this.kind, detail: `${image} via ${this.connection.endpoint.url}${copy ? `, ${copiedSummary(copy)}` : ''}`, totalMs: Date.now() - started } };
+      return { ...mapped, engine: { kind: this.kind, detail: `${image} via ${this.connection.endpoint.url}, as ${user.describe}${copy ? `, ${copiedSummary(copy)}` : ''}`, totalMs: Date.now() - started } };
     } finally {
       if (outDir) rmSync(outDir, { recursive: true, force: true });
     }
@@ -194,9 +198,10 @@ export class DockerEngine implements Engine {
       '--dag-id', request.dagId, '--task-id', request.taskId];
     if (request.date) cmd.push('--date', request.date);
     if (request.mapIndex !== undefined) cmd.push('--map-index', String(request.mapIndex));
+    const user = await this.userFor(image, request);
     const copy = this.copyMode ? this.snapshot(request) : undefined;
     const { exitCode, tail, failure, started } = await this.runContainer({
-      ...request, image, values, setup, cmd, dagFile: request.dagFile,
+      ...request, image, values, setup, user, cmd, dagFile: request.dagFile,
       network: values.network ?? 'bridge',
       binds: copy ? [] : this.binds(request),
       prepare: copy && ((container) => this.copyIn(container, copy, request)),
@@ -226,6 +231,8 @@ export class DockerEngine implements Engine {
     let reply = '';
     const { exitCode, tail, failure } = await this.runContainer({
       ...request, image, values, setup: this.setup(request), dagFile: request.dagFile, cacheWritable: true,
+      // the volume is root's; no DAG code runs in this step
+      user: { user: '0:0', describe: 'root (our own cache step)' },
       cmd: ['python', '-m', 'airflow_runtime_harness', 'prepare-cache'],
       network: 'none', binds: copy ? [] : this.binds(request), deadlineMs: PREPARE_CACHE_MS,
       prepare: copy && ((container) => this.copyIn(container, copy, request)),
@@ -258,9 +265,10 @@ export class DockerEngine implements Engine {
     const binds = this.binds(request);
     const setup = this.setup(request);
     const dagsFolder = setup.dagsFolder;
-    const spec = this.containerSpec({ image, values, setup, binds, network: parseNetworkOf(request.runtime), dagFile: request.dagFile, cmd: ['python', '-m', 'airflow_runtime_harness', 'serve'] });
+    const user = await this.userFor(image, request);
+    const spec = this.containerSpec({ image, values, setup, user, binds, network: parseNetworkOf(request.runtime), dagFile: request.dagFile, cmd: ['python', '-m', 'airflow_runtime_harness', 'serve'] });
     // The binds name the host folders, so they key copy mode's containers too.
-    const key = createHash('sha256').update(JSON.stringify([spec.Image, spec.Env, binds, spec.HostConfig])).digest('hex');
+    const key = createHash('sha256').update(JSON.stringify([spec.Image, spec.User, spec.Env, binds, spec.HostConfig])).digest('hex');
     const entry = await startOnce(this.warmServers, key, async () => {
       request.onProgress?.({ stage: 'start', message: `starting a warm harness in ${image}` });
       const copy = this.copyMode ? this.snapshot(request) : undefined;
@@ -368,15 +376,24 @@ export class DockerEngine implements Engine {
     return this.placements(request).map((p) => `${p.host}:${p.target}${p.readOnly ? ':ro' : ''}`);
   }
 
-  private containerSpec(job: Pick<ContainerJob<unknown>, 'image' | 'cmd' | 'values' | 'setup' | 'binds' | 'network' | 'dagFile' | 'cacheWritable'>): Docker.ContainerCreateOptions {
+  /** containerUser for this image and runtime; a local daemon's root image runs as this person's uid. */
+  private async userFor(image: string, request: ParseRequest | RunRequest): Promise<UserChoice> {
+    const { values, sources, hostAccess } = request.runtime;
+    const asked = values.user === undefined ? undefined : { value: String(values.user), source: sources.user };
+    const hostUid = this.connection.local ? process.getuid?.() : undefined;
+    return containerUser({ imageUser: await imageUserOf(this.connection.docker, image), asked, hostAccess, hostUid });
+  }
+
+  private containerSpec(job: Pick<ContainerJob<unknown>, 'image' | 'cmd' | 'values' | 'setup' | 'user' | 'binds' | 'network' | 'dagFile' | 'cacheWritable'>): Docker.ContainerCreateOptions {
     const memory = parseSize(job.values.resources?.memory);
     return {
       Image: job.image,
       Cmd: job.cmd,
       // the project root in the runtime, as the images' own WORKDIR: never the folder the parse was started from
       WorkingDir: job.setup.workingDir,
+      ...(job.user.user ? { User: job.user.user } : {}),
       Env: [
-        ...Object.entries(job.setup.env).map(([k, v]) => `${k}=${v}`),
+        ...Object.entries({ ...job.user.env, ...job.setup.env }).map(([k, v]) => `${k}=${v}`),
         ...(job.cacheWritable ? [] : [`${CHECKED_TEMPLATES}=${JSON.stringify(this.templates.current(job.image))}`]),
       ],
       Labels: { [LABEL_MANAGED]: 'true', [LABEL_OWNER]: ownerId(), [LABEL_USER]: ME.user, [LABEL_DAG_FILE]: job.dagFile },

@@ -35,20 +35,35 @@ function follow(docker: Docker, stream: NodeJS.ReadableStream, onLine: (line: Pr
 
 /** A present image is known present this long: a folder of files asks once, not once per file. */
 const PRESENT_FOR_MS = 10_000;
-const seenPresent = new WeakMap<Docker, Map<string, number>>();
+interface Seen { until: number; user: string }
+const seenPresent = new WeakMap<Docker, Map<string, Seen>>();
 
-async function present(docker: Docker, image: string): Promise<boolean> {
-  const seen = seenPresent.get(docker) ?? new Map<string, number>();
+/** The image's inspect, remembered PRESENT_FOR_MS; undefined when the image is not here. */
+async function inspected(docker: Docker, image: string): Promise<Seen | undefined> {
+  const seen = seenPresent.get(docker) ?? new Map<string, Seen>();
   seenPresent.set(docker, seen);
-  if ((seen.get(image) ?? 0) > Date.now()) return true;
+  const known = seen.get(image);
+  if (known && known.until > Date.now()) return known;
   try {
-    await docker.getImage(image).inspect();
-    seen.set(image, Date.now() + PRESENT_FOR_MS);
-    return true;
+    const info = await docker.getImage(image).inspect();
+    const fresh = { until: Date.now() + PRESENT_FOR_MS, user: info.Config?.User ?? '' };
+    seen.set(image, fresh);
+    return fresh;
   } catch (error) {
-    if ((error as { statusCode?: number }).statusCode === 404) return false;
+    if ((error as { statusCode?: number }).statusCode === 404) return undefined;
     throw error;
   }
+}
+
+async function present(docker: Docker, image: string): Promise<boolean> {
+  return (await inspected(docker, image)) !== undefined;
+}
+
+/** The user an image runs as (`Config.User`; empty is root). */
+export async function imageUserOf(docker: Docker, image: string): Promise<string> {
+  const seen = await inspected(docker, image);
+  if (!seen) throw new EngineError('image-missing', `image ${image} is not present`);
+  return seen.user;
 }
 
 /** Makes the runtime's image available per its pull policy or build spec; returns the image to run. */
