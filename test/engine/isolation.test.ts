@@ -217,6 +217,7 @@ describe('a root image runs as a uid that is not root', { ...real, timeout: 300_
       const granted = await cli(['parse', 'dags', '--engine', 'docker', '--format', 'json', '--allow-host-access'], { cwd: ws });
       assert.equal(granted.code, 0, granted.stderr);
       assert.equal(uidOf(granted.stdout), '0:0');
+      assert.match(JSON.parse(granted.stdout)[0].engine.detail, /as root \(user: root, allowed by --allow-host-access\)/, 'the grant is reported');
       writeFileSync(path.join(ws, 'dags/airflow-runtime.yaml'), `image: ${tag}\npull: never\n`);
       const own = await cli(['parse', 'dags', '--engine', 'docker', '--format', 'json'], { cwd: ws });
       assert.equal(own.code, 0, own.stderr);

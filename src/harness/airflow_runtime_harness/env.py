@@ -182,6 +182,8 @@ def prepare(dags_folder: str | None = None, with_db: bool = True) -> str:
         if image_home and "AIRFLOW_CONFIG" not in os.environ and os.path.isfile(os.path.join(image_home, "airflow.cfg")):
             os.environ["AIRFLOW_CONFIG"] = os.path.join(image_home, "airflow.cfg")
             os.environ.setdefault("AIRFLOW__LOGGING__BASE_LOG_FOLDER", os.path.join(home, "logs"))
+        if image_home:  # the DAGs folder stays where the image's home puts it (Airflow's serialized DAGs say it)
+            os.environ.setdefault("AIRFLOW__CORE__DAGS_FOLDER", os.path.join(image_home, "dags"))
         os.environ["AIRFLOW_HOME"] = home
     if not os.environ.get("AIRFLOW_HOME"):
         home = os.path.join(cache_root(), runtime_key(version), "home")

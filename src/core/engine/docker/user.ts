@@ -20,7 +20,7 @@ export interface UserChoice {
    * and Airflow's `getuser()` refuses a user without a name unless USER or LOGNAME gives one.
    */
   env?: Record<string, string>;
-  /** For people: `uid 50000 (the image runs as root)`. */
+  /** For people, in the engine's detail line: `uid 50000 (the image runs as root)`. */
   describe: string;
 }
 
@@ -46,16 +46,16 @@ export function containerUser(inputs: UserInputs, show: ShowPath = (f) => f): Us
   const { imageUser, asked, hostAccess } = inputs;
   const imageIsRoot = isRootUser(imageUser);
   if (asked && isRootUser(asked.value)) {
-    if (imageIsRoot) return { user: '0:0', describe: 'root (user: root; the image runs as root)' };
+    if (imageIsRoot) return { user: '0:0', describe: 'root (user: root)' };
     const where = asked.source ? `${describeSource(asked.source, show)}: ` : '';
     if (!hostAccess.allowed) {
       throw new EngineError('bad-runtime', `${where}\`user: ${asked.value}\` runs as root where the image runs as "${imageUser}": a runtime file cannot open the host by itself`,
         `remove \`user\` to run as the image's user; ${HOW_TO_ALLOW_HOST_ACCESS}`);
     }
-    return { user: '0:0', describe: `root (user: root, allowed by ${hostAccess.by ?? 'host access'}; the image runs as "${imageUser}")` };
+    return { user: '0:0', describe: `root (user: root, allowed by ${hostAccess.by ?? 'host access'})` };
   }
   if (asked) return { user: asked.value, describe: `${asked.value} (user)` };
   if (!imageIsRoot) return { describe: `${imageUser} (the image's user)` };
   const uid = inputs.hostUid && inputs.hostUid > 0 ? inputs.hostUid : UNPRIVILEGED_UID;
-  return { user: `${uid}:0`, env: { HOME: '/tmp', USER: 'airflow', LOGNAME: 'airflow' }, describe: `uid ${uid} (the image runs as root; \`user: root\` in the runtime file asks for root)` };
+  return { user: `${uid}:0`, env: { HOME: '/tmp', USER: 'airflow', LOGNAME: 'airflow' }, describe: `uid ${uid} (the image runs as root)` };
 }
