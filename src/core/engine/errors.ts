@@ -12,6 +12,8 @@ export type EngineErrorCode =
   | 'start-timeout'
   | 'cancelled'
   | 'bad-runtime'
+  /** A run of a mapped task that names no map index, or one it does not have (a usage error). */
+  | 'map-index'
   /** The runtime cache's template database is missing or not the one our own step made: it is made again. */
   | 'cache-unprepared'
   /** A warm runtime ended under a request it had accepted (the engines retry it in a runtime of its own). */

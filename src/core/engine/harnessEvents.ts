@@ -80,7 +80,12 @@ export interface HarnessEnd {
 
 const CODE_OF_FAILURE: Record<string, EngineErrorCode> = {
   'start-timeout': 'start-timeout', 'no-airflow': 'interpreter-missing', 'bad-runtime': 'bad-runtime',
-  'cache-unprepared': 'cache-unprepared', 'cache-tampered': 'cache-unprepared',
+  'cache-unprepared': 'cache-unprepared', 'cache-tampered': 'cache-unprepared', 'mapped-needs-index': 'map-index',
+};
+
+const HINT_OF_FAILURE: Record<string, string> = {
+  'no-airflow': 'use an interpreter or image with Airflow 2.9+ or 3.x (see `airflow-runtime doctor`)',
+  'mapped-needs-index': 'run it with --map-index N (in the editor, the run asks which); its upstream tasks run first, in the same runtime',
 };
 
 /**
@@ -93,8 +98,7 @@ export function harnessFailure(end: HarnessEnd, context: { what: string; runtime
   if (failure?.code === 'start-timeout' && context.startMs !== undefined) return startTimeout(context.startMs, context.starting ?? "Airflow's import");
   if (failure?.message) {
     const code = CODE_OF_FAILURE[failure.code ?? ''] ?? 'harness-failed';
-    const hint = failure.code === 'no-airflow' ? `use an interpreter or image with Airflow 2.9+ or 3.x (see \`airflow-runtime doctor\`)` : undefined;
-    return new EngineError(code, `${context.what}: ${failure.message.trim()}`, hint);
+    return new EngineError(code, `${context.what}: ${failure.message.trim()}`, HINT_OF_FAILURE[failure.code ?? '']);
   }
   const signal = end.signal ?? (end.code !== null && end.code > 128 && end.code < 160 ? signalName(end.code - 128) : undefined);
   if (signal && end.started) {

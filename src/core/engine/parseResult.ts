@@ -19,6 +19,13 @@ export interface TaskInfo {
   downstream: string[];
   taskGroup: string | null;
   mapped: boolean;
+  /** A mapped task over literal lists: how many map indexes it has (null: an upstream output decides). */
+  mapCount?: number | null;
+}
+
+/** How a person knows a task's operator: `@task` (a decorator's name) rather than `_PythonDecoratedOperator`. */
+export function operatorLabel(task: TaskInfo): string {
+  return task.operatorName && task.operatorName !== task.operator ? task.operatorName : task.operator;
 }
 
 export interface DagInfo {

@@ -169,6 +169,45 @@ def is_mapped(task) -> bool:
     return isinstance(task, MappedOperator)
 
 
+def parse_time_map_count(task):
+    """How many task instances a mapped task expands to when that is known from the file alone (literal lists),
+    else None (it depends on an upstream task's output)."""
+    try:
+        return task.get_parse_time_mapped_ti_count()
+    except AttributeError:  # Airflow 3.3's SDK operators no longer have it: count literal inputs ourselves
+        pass
+    except Exception:  # NotFullyPopulated: an upstream output decides
+        return None
+    try:
+        value = getattr(task._get_specified_expand_input(), "value", None)
+    except Exception:
+        return None
+    if isinstance(value, (list, tuple)):
+        return len(value)
+    if isinstance(value, dict) and value and all(isinstance(v, (list, tuple, dict)) for v in value.values()):
+        count = 1
+        for v in value.values():
+            count *= len(v)
+        return count
+    return None
+
+
+def dag_test_task_runner():
+    """(module, name) of the function ``dag.test()`` runs each task instance with, as keywords with ``ti``."""
+    if AIRFLOW3:
+        import airflow.sdk.definitions.dag as module
+    else:
+        import airflow.models.dag as module
+    return module, "_run_task"
+
+
+def run_dag_test(dag, logical_date):
+    """``dag.test()`` at this logical date (None: now); returns the DagRun."""
+    if AIRFLOW3:
+        return dag.test(logical_date=logical_date)
+    return dag.test(execution_date=logical_date)
+
+
 def task_group_id(task):
     group = getattr(task, "task_group", None)
     if group is None or getattr(group, "is_root", False):

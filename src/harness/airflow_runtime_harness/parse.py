@@ -173,6 +173,7 @@ def parse_in_process(file: str, folder: str, on_start=None) -> dict:
                 "downstream": sorted(task.downstream_task_ids),
                 "taskGroup": compat.task_group_id(task),
                 "mapped": compat.is_mapped(task),
+                "mapCount": compat.parse_time_map_count(task) if compat.is_mapped(task) else None,
             })
         entry["tasks"].sort(key=lambda t: (t["line"] or 0, t["taskId"]))
         try:

@@ -7,6 +7,10 @@ hand the DAG object to Airflow's own CLI function `task_command.task_test(args, 
   Task SDK (`run_task_in_process`, what `dag.test()` uses) against the migrated SQLite DB; it
   does not raise on failure, so we read the task instance's final state.
 Connections and Variables come from the environment (AIRFLOW_CONN_*, AIRFLOW_VAR_*) as usual.
+
+A mapped task cannot run alone: what it expands over is usually an upstream task's output, which a
+private metadata DB does not have. It runs in ``dag.test()``, where every task but it and its upstream
+tasks, and every map index but the chosen one, is skipped (see _run_mapped).
 """
 from __future__ import annotations
 
@@ -56,6 +60,10 @@ def _run(args, file: str, folder: str) -> int:
             f"task '{args.task_id}' not found in DAG '{args.dag_id}'. Tasks: {', '.join(sorted(dag.task_dict))}."
         )
 
+    task = dag.task_dict[args.task_id]
+    if compat.is_mapped(task):
+        return _run_mapped(args, dag, task)
+
     from airflow.cli import cli_parser
     from airflow.cli.commands import task_command
 
@@ -94,3 +102,70 @@ def _run(args, file: str, folder: str) -> int:
                   file=sys.stderr)
             return 1
     return 0
+
+
+def _run_mapped(args, dag, task) -> int:
+    """One map index of a mapped task, after the upstream tasks it needs, in one DAG test run."""
+    from . import compat
+
+    count = compat.parse_time_map_count(task)
+    if args.map_index is None or args.map_index < 0:
+        known = f"map indexes 0 to {count - 1}" if count else "its map indexes are known once its upstream tasks have run"
+        raise env.HarnessError(
+            f"task '{args.task_id}' is mapped ({known}): choose one with --map-index N", "mapped-needs-index")
+    if count is not None and args.map_index >= count:
+        raise env.HarnessError(
+            f"task '{args.task_id}' has map indexes 0 to {count - 1}; there is no map index {args.map_index}",
+            "mapped-needs-index")
+    # the subset's own copies of mapped operators lose their expand input on Airflow 3: its ids only
+    needed = set(dag.partial_subset([args.task_id], include_upstream=True, include_downstream=False).task_dict)
+    upstream = sorted(needed - {args.task_id})
+    if upstream:
+        print(f"airflow-runtime harness: running {', '.join(upstream)} first: "
+              f"'{args.task_id}' is mapped over their output", file=sys.stderr)
+
+    module, name = compat.dag_test_task_runner()
+    original = getattr(module, name)
+    seen = []
+
+    def chosen_only(*a, **kw):
+        ti = kw.get("ti")
+        if ti is not None and ti.task_id == args.task_id:
+            seen.append(ti.map_index)
+        if ti is not None and (ti.task_id not in needed or (ti.task_id == args.task_id and ti.map_index != args.map_index)):
+            from airflow.utils.state import TaskInstanceState
+
+            ti.set_state(TaskInstanceState.SKIPPED)
+            return None
+        return original(*a, **kw)
+
+    setattr(module, name, chosen_only)
+    try:
+        run = compat.run_dag_test(dag, _logical_date(args.date))
+    finally:
+        setattr(module, name, original)
+    states = {(ti.task_id, ti.map_index): _state(ti) for ti in run.get_task_instances()}
+    failed = [task_id for (task_id, _), state in states.items() if task_id in upstream and state not in ("success", "skipped")]
+    if args.map_index not in seen and not failed:
+        raise env.HarnessError(
+            f"task '{args.task_id}' expanded to {len(seen)} task instance(s) (map indexes 0 to {len(seen) - 1}); "
+            f"there is no map index {args.map_index}", "mapped-needs-index")
+    state = states.get((args.task_id, args.map_index), "")
+    if state in ("success", "skipped"):
+        return 0
+    why = f"upstream task(s) {', '.join(sorted(failed))} failed" if failed else f"it ended in state {state or 'unknown'}"
+    print(f"airflow-runtime harness: task {args.dag_id}.{args.task_id}[{args.map_index}] failed: {why}", file=sys.stderr)
+    return 1
+
+
+def _state(ti) -> str:
+    state = getattr(ti, "state", None)
+    return str(getattr(state, "value", state) or "")
+
+
+def _logical_date(date):
+    if not date:
+        return None
+    from datetime import datetime, timezone
+
+    return datetime.strptime(date, "%Y-%m-%d").replace(tzinfo=timezone.utc)
