@@ -3,11 +3,13 @@ import { registerTaskCodeLens } from './vscode/codeLens';
 import { registerCommands } from './vscode/commands';
 import { registerDagFileEvents } from './vscode/dagFileEvents';
 import { DagTree } from './vscode/dagTree';
-import { registerParseDiagnostics } from './vscode/parseDiagnostics';
+import { registerEngineDiagnostics, registerParseDiagnostics } from './vscode/parseDiagnostics';
+import { registerQuickFixes } from './vscode/quickFixes';
 import { Project } from './vscode/project';
 import { registerRuntimeFileDiagnostics } from './vscode/runtimeFileDiagnostics';
 import { registerRuntimeFileEditing } from './vscode/runtimeFileEditing';
-import { registerStatusBar } from './vscode/statusBar';
+import { SlowWork } from './vscode/slowWork';
+import { registerStatusBar, type StatusBarView } from './vscode/statusBar';
 import { TaskTesting } from './vscode/testing';
 
 /** What the extension hands to its integration tests (and to other extensions). */
@@ -15,6 +17,7 @@ export interface AirflowRuntimeApi {
   project: Project;
   tree: DagTree;
   testing: TaskTesting;
+  statusBar: StatusBarView;
   /** How long activate() took, in ms (reported by the tests: activation must stay cheap). */
   activationMs: number;
 }
@@ -25,14 +28,17 @@ let active: Project | undefined;
 export function activate(context: vscode.ExtensionContext): AirflowRuntimeApi {
   const started = performance.now();
   const project = (active = new Project());
-  const tree = new DagTree(project);
+  const slowWork = new SlowWork(project);
+  const tree = new DagTree(project, slowWork);
   const testing = new TaskTesting(project);
-  context.subscriptions.push(project, tree, testing, vscode.window.createTreeView('airflowRuntime.dagFiles', { treeDataProvider: tree, showCollapseAll: true }));
+  context.subscriptions.push(project, slowWork, tree, testing, vscode.window.createTreeView('airflowRuntime.dagFiles', { treeDataProvider: tree, showCollapseAll: true }));
   registerRuntimeFileDiagnostics(context, (file) => project.runtimesChanged(file));
   registerRuntimeFileEditing(context);
   registerParseDiagnostics(context, project);
+  registerEngineDiagnostics(context, project);
+  registerQuickFixes(context, project);
   registerCommands(context, project, tree, testing);
-  registerStatusBar(context, project);
+  const statusBar = registerStatusBar(context, project);
   registerTaskCodeLens(context, project);
   registerDagFileEvents(context, project, (paths) => {
     void vscode.commands.executeCommand('setContext', 'airflowRuntime.dagFilePaths', paths);
@@ -40,11 +46,14 @@ export function activate(context: vscode.ExtensionContext): AirflowRuntimeApi {
     void vscode.commands.executeCommand('setContext', 'airflowRuntime.scanned', true);
   });
   project.parser.states.onDidChange((files) => tree.refresh(files));
+  project.onDidChangeRuntimes((files) => tree.refresh(files));
+  slowWork.onDidChange((files) => tree.refresh(files));
+  project.onDidScan(() => tree.refresh());
   project.session.onDidChange(() => tree.refresh());
   context.subscriptions.push(vscode.workspace.onDidGrantWorkspaceTrust(() => tree.refresh()));
   const activationMs = performance.now() - started;
   project.log.info(`activated in ${activationMs.toFixed(1)} ms`);
-  return { project, tree, testing, activationMs };
+  return { project, tree, testing, statusBar, activationMs };
 }
 
 /** Waited for by VS Code: warm runtimes and running parses are stopped, so no container or process is left. */

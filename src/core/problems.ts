@@ -29,6 +29,8 @@ export interface Problem {
   message: string;
   start: Position;
   end: Position;
+  /** Text that would fix it in place of start..end, best first (a did-you-mean key, an allowed value): quick fixes. */
+  replacements?: string[];
 }
 
 export const FILE_START: Position = { line: 1, column: 1 };

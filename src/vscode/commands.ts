@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
+import { describeFailure } from '../core/engine/errors';
 import { stateOf } from '../core/project/dagFileStates';
 import { effectiveRuntimeYaml } from '../core/runtime/describe';
 import { dagRuntimeFileFor, FOLDER_RUNTIME_FILE } from '../core/runtime/names';
@@ -10,117 +11,180 @@ import type { Project } from './project';
 import { SECTION } from './settings';
 import type { TaskTesting } from './testing';
 
-/** Every command of the extension; each one a few lines over the project, the tree and the testing face. */
+/** What a command handler works on. */
+interface Surfaces {
+  project: Project;
+  tree: DagTree;
+  testing: TaskTesting;
+}
+
+type Handler = (surfaces: Surfaces, ...args: never[]) => unknown;
+
+/** Every command of the extension, by id: each a named handler of a few lines over the project, the tree and the testing face. */
+const COMMANDS: Record<string, Handler> = {
+  'airflowRuntime.parseFile': parseFile,
+  'airflowRuntime.parseAll': parseAll,
+  'airflowRuntime.refresh': refresh,
+  'airflowRuntime.runTask': runTask,
+  'airflowRuntime.createRuntimeFile': createRuntimeFile,
+  'airflowRuntime.openRuntimeFile': openRuntimeFile,
+  'airflowRuntime.showEffectiveRuntime': showEffectiveRuntime,
+  'airflowRuntime.revealInExplorer': revealInExplorer,
+  'airflowRuntime.openLocation': openLocation,
+  'airflowRuntime.checkEngine': checkEngine,
+  'airflowRuntime.retryEngine': retryEngine,
+  'airflowRuntime.useLocalEngine': useLocalEngine,
+  'airflowRuntime.openSettings': (_, setting?: string) => vscode.commands.executeCommand('workbench.action.openSettings', typeof setting === 'string' ? setting : SECTION),
+  'airflowRuntime.showLog': ({ project }) => project.log.show(),
+};
+
+/**
+ * Registers every command through one wrapper: a handler that throws is logged and shown with the error's
+ * words and a "Show Log" action, never lost in a rejected promise.
+ */
 export function registerCommands(context: vscode.ExtensionContext, project: Project, tree: DagTree, testing: TaskTesting): void {
-  const register = (id: string, run: (...args: never[]) => unknown) => context.subscriptions.push(vscode.commands.registerCommand(id, run));
+  const surfaces = { project, tree, testing };
+  context.subscriptions.push(
+    vscode.workspace.registerTextDocumentContentProvider(EFFECTIVE_RUNTIME_SCHEME, new EffectiveRuntimeDocuments(project)),
+    ...Object.entries(COMMANDS).map(([id, handler]) => vscode.commands.registerCommand(id, async (...args: never[]) => {
+      try {
+        return await handler(surfaces, ...args);
+      } catch (error) {
+        const text = describeFailure(error);
+        project.log.error(`${id}: ${text}`);
+        void vscode.window.showErrorMessage(`Airflow: ${text}`, 'Show Log').then((choice) => choice && project.log.show());
+        return undefined;
+      }
+    })),
+  );
+}
 
-  register('airflowRuntime.parseFile', async (target?: vscode.Uri | DagTreeNode) => {
-    const file = fileOf(target) ?? vscode.window.activeTextEditor?.document.uri.fsPath;
-    if (!file) return void vscode.window.showInformationMessage('Airflow: open a DAG file, or choose one in the DAG Files view, to parse it.');
-    if (project.refuseUntrusted('Parsing')) return;
-    await vscode.workspace.textDocuments.find((d) => d.uri.fsPath === file && d.isDirty)?.save();
-    await project.parser.parse(file);
-    const record = project.parser.states.get(file);
-    return { state: stateOf(record), result: record?.result, failure: record?.failure };
+async function parseFile({ project }: Surfaces, target?: vscode.Uri | DagTreeNode) {
+  const file = fileOf(target) ?? vscode.window.activeTextEditor?.document.uri.fsPath;
+  if (!file) return void vscode.window.showInformationMessage('Airflow: open a DAG file, or choose one in the DAG Files view, to parse it.');
+  if (project.refuseUntrusted('Parsing')) return;
+  await vscode.workspace.textDocuments.find((d) => d.uri.fsPath === file && d.isDirty)?.save();
+  await project.parser.parse(file);
+  const record = project.parser.states.get(file);
+  return { state: stateOf(record), result: record?.result, failure: record?.failure };
+}
+
+async function parseAll({ project }: Surfaces) {
+  if (project.refuseUntrusted('Parsing')) return;
+  await project.scan();
+  await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: 'Airflow: parsing DAG files', cancellable: true }, async (progress, token) => {
+    token.onCancellationRequested(() => project.parser.cancelAll());
+    const files = project.parser.states.files;
+    let done = 0;
+    await Promise.all(files.map((file) => project.parser.parse(file).then(() => progress.report({ increment: 100 / files.length, message: `${++done}/${files.length}` }))));
   });
+}
 
-  register('airflowRuntime.parseAll', async () => {
-    if (project.refuseUntrusted('Parsing')) return;
-    await project.scan();
-    await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: 'Airflow: parsing DAG files', cancellable: true }, async (progress, token) => {
-      token.onCancellationRequested(() => project.parser.cancelAll());
-      const files = project.parser.states.files;
-      let done = 0;
-      await Promise.all(files.map((file) => project.parser.parse(file).then(() => progress.report({ increment: 100 / files.length, message: `${++done}/${files.length}` }))));
-    });
-  });
+async function refresh({ project, tree }: Surfaces) {
+  project.runtimesChanged();
+  await project.scan();
+  tree.refresh();
+}
 
-  register('airflowRuntime.refresh', async () => {
-    project.runtimesChanged();
-    await project.scan();
-    tree.refresh();
-  });
+async function runTask({ testing }: Surfaces, target?: DagTreeNode | { file: string; dagId: string; taskId: string }) {
+  const ids = target && 'kind' in target ? (target.kind === 'task' ? { file: target.file, dagId: target.dag.dagId, taskId: target.task.taskId } : undefined) : target;
+  const item = ids && testing.taskItem(ids.file, ids.dagId, ids.taskId);
+  if (!item) return void vscode.window.showWarningMessage('Airflow: parse the DAG file first, then run one of its tasks.');
+  await testing.runItems([item]);
+}
 
-  register('airflowRuntime.runTask', async (target?: DagTreeNode | { file: string; dagId: string; taskId: string }) => {
-    const ids = target && 'kind' in target ? (target.kind === 'task' ? { file: target.file, dagId: target.dag.dagId, taskId: target.task.taskId } : undefined) : target;
-    const item = ids && testing.taskItem(ids.file, ids.dagId, ids.taskId);
-    if (!item) return void vscode.window.showWarningMessage('Airflow: parse the DAG file first, then run one of its tasks.');
-    await testing.runItems([item]);
-  });
+async function createRuntimeFile({ project }: Surfaces, target?: vscode.Uri | DagTreeNode) {
+  const chosen = target instanceof vscode.Uri ? target.fsPath : target && 'kind' in target ? (target.kind === 'folder' ? target.folder : fileOf(target)) : vscode.window.activeTextEditor?.document.uri.fsPath;
+  const place = chosen ?? (await pickFolder());
+  if (!place) return;
+  const isFolder = existsSync(place) && !place.endsWith('.py');
+  const runtimeFile = isFolder ? path.join(place, FOLDER_RUNTIME_FILE) : dagRuntimeFileFor(place);
+  const uri = vscode.Uri.file(runtimeFile);
+  if (!existsSync(runtimeFile)) {
+    const effective = isFolder ? undefined : project.runtimes.runtimeOf(place);
+    // Written only because the user asked for it, and never over an existing file.
+    await vscode.workspace.fs.writeFile(uri, Buffer.from(runtimeFileTemplate(isFolder ? { folder: place } : { dagFile: place }, effective)));
+  }
+  await vscode.window.showTextDocument(uri);
+  return runtimeFile;
+}
 
-  register('airflowRuntime.createRuntimeFile', async (target?: vscode.Uri | DagTreeNode) => {
-    const chosen = target instanceof vscode.Uri ? target.fsPath : target && 'kind' in target ? (target.kind === 'folder' ? target.folder : fileOf(target)) : vscode.window.activeTextEditor?.document.uri.fsPath;
-    const place = chosen ?? (await pickFolder());
-    if (!place) return;
-    const isFolder = existsSync(place) && !place.endsWith('.py');
-    const runtimeFile = isFolder ? path.join(place, FOLDER_RUNTIME_FILE) : dagRuntimeFileFor(place);
-    const uri = vscode.Uri.file(runtimeFile);
-    if (!existsSync(runtimeFile)) {
-      const effective = isFolder ? undefined : project.runtimes.runtimeOf(place);
-      // Written only because the user asked for it, and never over an existing file.
-      await vscode.workspace.fs.writeFile(uri, Buffer.from(runtimeFileTemplate(isFolder ? { folder: place } : { dagFile: place }, effective)));
-    }
-    await vscode.window.showTextDocument(uri);
-    return runtimeFile;
-  });
+async function openRuntimeFile({ project }: Surfaces, target?: vscode.Uri | DagTreeNode) {
+  const file = fileOf(target) ?? vscode.window.activeTextEditor?.document.uri.fsPath;
+  if (!file) return;
+  const files = project.runtimes.runtimeOf(file).files.map((f) => f.path).reverse();
+  if (files.length === 0) {
+    const create = await vscode.window.showInformationMessage(`No runtime file applies to ${path.basename(file)}: it gets the defaults and settings.`, 'Create Runtime File');
+    if (create) await vscode.commands.executeCommand('airflowRuntime.createRuntimeFile', vscode.Uri.file(file));
+    return;
+  }
+  const chosen = files.length === 1 ? files[0] : (await vscode.window.showQuickPick(files.map((f) => ({ label: vscode.workspace.asRelativePath(f), file: f })), { placeHolder: 'Runtime files that apply, most specific first' }))?.file;
+  if (chosen) await vscode.window.showTextDocument(vscode.Uri.file(chosen));
+  return chosen;
+}
 
-  register('airflowRuntime.openRuntimeFile', async (target?: vscode.Uri | DagTreeNode) => {
-    const file = fileOf(target) ?? vscode.window.activeTextEditor?.document.uri.fsPath;
-    if (!file) return;
-    const files = project.runtimes.runtimeOf(file).files.map((f) => f.path).reverse();
-    if (files.length === 0) {
-      const create = await vscode.window.showInformationMessage(`No runtime file applies to ${path.basename(file)}: it gets the defaults and settings.`, 'Create Runtime File');
-      if (create) await vscode.commands.executeCommand('airflowRuntime.createRuntimeFile', vscode.Uri.file(file));
-      return;
-    }
-    const chosen = files.length === 1 ? files[0] : (await vscode.window.showQuickPick(files.map((f) => ({ label: vscode.workspace.asRelativePath(f), file: f })), { placeHolder: 'Runtime files that apply, most specific first' }))?.file;
-    if (chosen) await vscode.window.showTextDocument(vscode.Uri.file(chosen));
-  });
+/** The same YAML as `airflow-runtime resolve`, in a read-only document named after the DAG file. */
+async function showEffectiveRuntime(_: Surfaces, target?: vscode.Uri | DagTreeNode) {
+  const file = fileOf(target) ?? vscode.window.activeTextEditor?.document.uri.fsPath;
+  if (!file) return;
+  const uri = effectiveRuntimeUri(file);
+  await vscode.window.showTextDocument(await vscode.workspace.openTextDocument(uri), { preview: true });
+  return uri;
+}
 
-  register('airflowRuntime.showEffectiveRuntime', async (target?: vscode.Uri | DagTreeNode) => {
-    const file = fileOf(target) ?? vscode.window.activeTextEditor?.document.uri.fsPath;
-    if (!file) return;
-    // The same YAML as `airflow-runtime resolve`: values with their sources as comments, then the problems.
-    const runtime = project.runtimes.runtimeOf(file);
+async function revealInExplorer(_: Surfaces, target?: DagTreeNode) {
+  const file = target?.kind === 'folder' ? target.folder : fileOf(target);
+  if (file) await vscode.commands.executeCommand('revealInExplorer', vscode.Uri.file(file));
+}
+
+async function openLocation(_: Surfaces, file: string, line = 1) {
+  const position = new vscode.Position(Math.max(0, line - 1), 0);
+  await vscode.window.showTextDocument(vscode.Uri.file(file), { selection: new vscode.Range(position, position) });
+}
+
+async function checkEngine({ project, tree }: Surfaces) {
+  await project.session.reset();
+  const selected = await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: 'Airflow: looking for an engine…' }, () => project.session.engine().catch(() => undefined));
+  tree.refresh();
+  if (selected) void vscode.window.showInformationMessage(`Airflow: ${selected.reason}`);
+  else void vscode.window.showErrorMessage(`Airflow: ${project.session.status.state === 'failed' ? project.session.status.error.describe() : 'no engine'}`, 'Use the Local Runtime Emulator', 'Open Settings')
+    .then((choice) => choice && vscode.commands.executeCommand(choice === 'Open Settings' ? 'airflowRuntime.openSettings' : 'airflowRuntime.useLocalEngine'));
+  return project.session.status;
+}
+
+async function retryEngine({ project, tree }: Surfaces) {
+  await project.session.reset();
+  tree.refresh();
+  if (project.isTrusted) await Promise.all(project.parser.states.files.filter((f) => project.parser.states.get(f)?.failure).map((f) => project.parser.parse(f)));
+}
+
+async function useLocalEngine() {
+  await vscode.workspace.getConfiguration(SECTION).update('engine', 'local', vscode.ConfigurationTarget.Workspace);
+  void vscode.commands.executeCommand('airflowRuntime.retryEngine');
+}
+
+const EFFECTIVE_RUNTIME_SCHEME = 'airflow-runtime-effective';
+
+/** `airflow-runtime-effective:/dags/etl.py (effective runtime).yaml?<the DAG file>`: the tab's name says what it is. */
+function effectiveRuntimeUri(dagFile: string): vscode.Uri {
+  return vscode.Uri.from({ scheme: EFFECTIVE_RUNTIME_SCHEME, path: `/${vscode.workspace.asRelativePath(dagFile)} (effective runtime).yaml`, query: dagFile });
+}
+
+/** Read-only documents of effective runtimes, redrawn when a runtime file or setting changes. */
+class EffectiveRuntimeDocuments implements vscode.TextDocumentContentProvider {
+  private readonly changed = new vscode.EventEmitter<vscode.Uri>();
+  readonly onDidChange = this.changed.event;
+
+  constructor(private readonly project: Project) {
+    project.onDidChangeRuntimes((files) => files.forEach((file) => this.changed.fire(effectiveRuntimeUri(file))));
+  }
+
+  provideTextDocumentContent(uri: vscode.Uri): string {
+    const runtime = this.project.runtimes.runtimeOf(uri.query);
     const show = (f: string) => vscode.workspace.asRelativePath(f);
     const problems = runtime.problems.map((p) => `# ${show(p.file)}:${p.start.line}:${p.start.column}: ${p.severity}: ${p.message}`);
-    const content = [effectiveRuntimeYaml(runtime, show), ...(problems.length ? ['', '# Problems (values with errors were left out):', ...problems] : [])].join('\n');
-    await vscode.window.showTextDocument(await vscode.workspace.openTextDocument({ language: 'yaml', content: `${content}\n` }), { preview: true });
-  });
-
-  register('airflowRuntime.revealInExplorer', async (target?: DagTreeNode) => {
-    const file = target?.kind === 'folder' ? target.folder : fileOf(target);
-    if (file) await vscode.commands.executeCommand('revealInExplorer', vscode.Uri.file(file));
-  });
-
-  register('airflowRuntime.openLocation', async (file: string, line = 1) => {
-    const position = new vscode.Position(Math.max(0, line - 1), 0);
-    await vscode.window.showTextDocument(vscode.Uri.file(file), { selection: new vscode.Range(position, position) });
-  });
-
-  register('airflowRuntime.checkEngine', async () => {
-    await project.session.reset();
-    const selected = await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: 'Airflow: looking for an engine…' }, () => project.session.engine().catch(() => undefined));
-    tree.refresh();
-    if (selected) void vscode.window.showInformationMessage(`Airflow: ${selected.reason}`);
-    else void vscode.window.showErrorMessage(`Airflow: ${project.session.status.state === 'failed' ? project.session.status.error.describe() : 'no engine'}`, 'Use the Local Runtime Emulator', 'Open Settings')
-      .then((choice) => choice && vscode.commands.executeCommand(choice === 'Open Settings' ? 'airflowRuntime.openSettings' : 'airflowRuntime.useLocalEngine'));
-    return project.session.status;
-  });
-
-  register('airflowRuntime.retryEngine', async () => {
-    await project.session.reset();
-    tree.refresh();
-    if (project.isTrusted) await Promise.all(project.parser.states.files.filter((f) => project.parser.states.get(f)?.failure).map((f) => project.parser.parse(f)));
-  });
-
-  register('airflowRuntime.useLocalEngine', async () => {
-    await vscode.workspace.getConfiguration(SECTION).update('engine', 'local', vscode.ConfigurationTarget.Workspace);
-    void vscode.commands.executeCommand('airflowRuntime.retryEngine');
-  });
-
-  register('airflowRuntime.openSettings', (setting?: string) => vscode.commands.executeCommand('workbench.action.openSettings', typeof setting === 'string' ? setting : SECTION));
-  register('airflowRuntime.showLog', () => project.log.show());
+    return [effectiveRuntimeYaml(runtime, show), ...(problems.length ? ['', '# Problems (values with errors were left out):', ...problems] : [])].join('\n') + '\n';
+  }
 }
 
 /** The DAG file a command was invoked on: an explorer or editor URI, or a node of the DAG Files view. */

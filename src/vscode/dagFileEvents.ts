@@ -2,7 +2,8 @@ import * as vscode from 'vscode';
 import { isRuntimeFile, modifiedAt, type Project } from './project';
 import { readSettings } from './settings';
 
-const PARSE_DEBOUNCE_MS = 300;
+/** Opening files (a burst when a folder opens) waits for quiet; a save is parsed at once (repeats coalesce). */
+const OPEN_DEBOUNCE_MS = 300;
 
 /**
  * Keeps the project in step with the workspace: new, changed, deleted and renamed DAG files; runtime files;
@@ -14,7 +15,7 @@ export function registerDagFileEvents(context: vscode.ExtensionContext, project:
     if (document.uri.scheme !== 'file' || !project.isDagFile(file) || !project.isTrusted || !readSettings().parseOnSave) return;
     const record = project.parser.states.get(file);
     if (onOpen && (record?.result || record?.failure) && !record.stale) return;
-    void project.parser.parse(file, PARSE_DEBOUNCE_MS);
+    void project.parser.parse(file, onOpen ? OPEN_DEBOUNCE_MS : 0);
   };
   const python = vscode.workspace.createFileSystemWatcher('**/*.py');
   const airflowIgnore = vscode.workspace.createFileSystemWatcher('**/.airflowignore');
@@ -37,11 +38,7 @@ export function registerDagFileEvents(context: vscode.ExtensionContext, project:
       void project.reconsider(newUri.fsPath);
     })),
     vscode.workspace.onDidSaveTextDocument((document) => {
-      if (isRuntimeFile(document.uri)) {
-        // The runtime of open DAG files changed: parse them again in it.
-        project.runtimesChanged(document.uri.fsPath);
-        return vscode.window.visibleTextEditors.forEach((editor) => autoParse(editor.document, true));
-      }
+      if (isRuntimeFile(document.uri)) return project.runtimesChanged(document.uri.fsPath);
       autoParse(document, false);
     }),
     vscode.workspace.onDidOpenTextDocument((document) => autoParse(document, true)),

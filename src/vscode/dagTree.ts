@@ -1,11 +1,13 @@
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import type { DagInfo, ImportErrorInfo, TaskInfo } from '../core/engine/parseResult';
+import { type DagInfo, type ImportErrorInfo, operatorLabel, type TaskInfo } from '../core/engine/parseResult';
 import { type DagFileRecord, type ParseState, stateOf } from '../core/project/dagFileStates';
 import type { EngineStatus } from '../core/project/engineSession';
 import { describeSource } from '../core/runtime/describe';
 import type { EffectiveRuntime } from '../core/runtime/resolve';
+import { withoutHarnessFrames } from '../core/engine/traceback';
 import type { Project } from './project';
+import type { SlowWork } from './slowWork';
 
 /** A node of the DAG Files view. Nodes of DAG files are kept, so a refresh can name just the ones that changed. */
 export type DagTreeNode =
@@ -46,7 +48,7 @@ export class DagTree implements vscode.TreeDataProvider<DagTreeNode>, vscode.Dis
   private pendingAll = false;
   private flushTimer?: NodeJS.Timeout;
 
-  constructor(private readonly project: Project) {}
+  constructor(private readonly project: Project, private readonly slowWork?: SlowWork) {}
 
   /** Debounced: a burst of changes (a parse-all) becomes one refresh, naming only the files that changed. */
   refresh(files?: readonly string[]): void {
@@ -86,7 +88,7 @@ export class DagTree implements vscode.TreeDataProvider<DagTreeNode>, vscode.Dis
         const item = new vscode.TreeItem(node.error.message.split('\n')[0]);
         item.iconPath = new vscode.ThemeIcon('error', new vscode.ThemeColor('errorForeground'));
         item.description = `${path.basename(node.error.file)}:${node.error.line ?? 1}`;
-        item.tooltip = node.error.traceback ?? node.error.message;
+        item.tooltip = node.error.traceback ? withoutHarnessFrames(node.error.traceback) : node.error.message;
         item.command = openAt(node.error.file, node.error.line);
         item.contextValue = 'importError';
         return item;
@@ -113,8 +115,10 @@ export class DagTree implements vscode.TreeDataProvider<DagTreeNode>, vscode.Dis
         const short = node.task.taskGroup && node.task.taskId.startsWith(`${node.task.taskGroup}.`) ? node.task.taskId.slice(node.task.taskGroup.length + 1) : node.task.taskId;
         const item = new vscode.TreeItem(short);
         item.iconPath = new vscode.ThemeIcon(node.task.mapped ? 'layers' : 'symbol-method');
-        item.description = `${node.task.operator}${node.task.mapped ? ' (mapped)' : ''}`;
-        item.tooltip = `${node.task.taskId}: ${node.task.operator}\nupstream: ${node.task.upstream.join(', ') || 'none'}\ndownstream: ${node.task.downstream.join(', ') || 'none'}`;
+        const operator = operatorLabel(node.task);
+        const mapped = node.task.mapped ? ` (mapped${node.task.mapCount ? ` ×${node.task.mapCount}` : ''})` : '';
+        item.description = `${operator}${mapped}`;
+        item.tooltip = `${node.task.taskId}: ${operator}${operator !== node.task.operator ? ` (${node.task.operator})` : ''}${mapped}\nupstream: ${node.task.upstream.join(', ') || 'none'}\ndownstream: ${node.task.downstream.join(', ') || 'none'}`;
         item.command = openAt(node.task.file ?? node.file, node.task.line);
         item.contextValue = 'task';
         item.id = node.id;
@@ -156,6 +160,12 @@ export class DagTree implements vscode.TreeDataProvider<DagTreeNode>, vscode.Dis
     });
   }
 
+  /** For tests: the hover of a DAG file's row, as text. */
+  tooltipOf(file: string): string {
+    const tooltip = this.dagFileItem(file).tooltip;
+    return typeof tooltip === 'string' ? tooltip : tooltip?.value ?? '';
+  }
+
   dispose(): void {
     clearTimeout(this.flushTimer);
     this.changed.dispose();
@@ -181,6 +191,9 @@ export class DagTree implements vscode.TreeDataProvider<DagTreeNode>, vscode.Dis
 
   private notices(): DagTreeNode[] {
     const notices: DagTreeNode[] = [];
+    if (!this.project.firstScanDone && this.project.parser.states.files.length === 0) {
+      notices.push({ kind: 'notice', id: 'notice/scanning', icon: 'loading~spin', label: 'Looking for DAG files…', actions: [] });
+    }
     if (!this.project.isTrusted) {
       notices.push({
         kind: 'notice', id: 'notice/restricted', icon: 'shield', label: 'Restricted mode: parse and run are off',
@@ -235,7 +248,8 @@ export class DagTree implements vscode.TreeDataProvider<DagTreeNode>, vscode.Dis
     }
     // The sidebar is narrow: the image's last segment (`airflow:2.11.2`) tells files apart; the tooltip has it whole.
     const image = shortImage(runtime?.values.image ?? '(no image)');
-    item.description = state === 'parsed' || state === 'unparsed' ? image : `${image} · ${STATE_WORDS[state]}`;
+    const stage = state === 'parsing' ? this.slowWork?.stageOf(file) : undefined;
+    item.description = state === 'parsed' || state === 'unparsed' ? image : `${image} · ${stage ?? STATE_WORDS[state]}`;
     item.tooltip = fileTooltip(file, state, record, runtime);
     item.command = { title: 'Open', command: 'vscode.open', arguments: [vscode.Uri.file(file)] };
     item.contextValue = `dagFile.${state}`;
@@ -307,10 +321,12 @@ function fileTooltip(file: string, state: ParseState, record: DagFileRecord | un
   if (result) md.appendMarkdown(` · Airflow ${result.airflowVersion}, Python ${result.pythonVersion}${result.engine ? `, ${result.engine.kind}` : ''}`);
   if (record?.failure) md.appendMarkdown(`\n\n${record.failure.message}${record.failure.hint ? `\n\nWhat to do: ${record.failure.hint}` : ''}`);
   if (runtime) {
-    md.appendMarkdown('\n\n| runtime | value | from |\n|---|---|---|\n');
+    // a list, not a table: a narrow sidebar squeezes a table's last column to nothing
+    md.appendMarkdown('\n\n**Runtime**, and where each value comes from:\n');
     for (const [key, source] of Object.entries(runtime.sources).sort(([a], [b]) => a.localeCompare(b))) {
-      md.appendMarkdown(`| \`${key}\` | ${cell(valueAt(runtime, key))} | ${cell(describeSource(source, (f) => vscode.workspace.asRelativePath(f)))} |\n`);
+      md.appendMarkdown(`\n- \`${key}\`: ${cell(valueAt(runtime, key))}  \n  *from ${cell(describeSource(source, (f) => vscode.workspace.asRelativePath(f)))}*`);
     }
+    md.appendMarkdown('\n');
     if (runtime.problems.length) md.appendMarkdown(`\n${runtime.problems.length} problem(s) in the runtime files: see Problems.`);
   }
   return md;

@@ -33,6 +33,47 @@ export function registerParseDiagnostics(context: vscode.ExtensionContext, proje
   );
 }
 
+/** The runtime value an engine failure is about, by its code: where the Problems entry of the runtime file points. */
+const FAILURE_KEYS: Record<string, string> = { 'image-missing': 'image', 'image-pull-failed': 'image', 'image-build-failed': 'build', 'out-of-memory': 'resources.memory', 'start-timeout': 'timeouts.start' };
+
+/**
+ * Engine problems of parses (a missing image, an unreachable engine) in the Problems panel, in their own
+ * collection: on the DAG file, and on the runtime file's line the problem is about when one says it. Gone when
+ * the file parses, its runtime changes, or it leaves the workspace.
+ */
+export function registerEngineDiagnostics(context: vscode.ExtensionContext, project: Project): void {
+  const collection = vscode.languages.createDiagnosticCollection('airflow-runtime-engine');
+  const byDagFile = new Map<string, Map<string, vscode.Diagnostic[]>>();
+  const publish = (dagFile: string) => {
+    const failure = project.parser.states.get(dagFile)?.failure;
+    const before = byDagFile.get(dagFile);
+    const after = new Map<string, vscode.Diagnostic[]>();
+    if (failure) {
+      const text = `not parsed: ${failure.message}${failure.hint ? ` (what to do: ${failure.hint})` : ''}`;
+      const add = (file: string, line: number, column = 0) => {
+        const diagnostic = new vscode.Diagnostic(rangeOf({ file, line: line + 1, column: column + 1 }), text, vscode.DiagnosticSeverity.Error);
+        diagnostic.source = 'airflow-runtime';
+        diagnostic.code = failure.code;
+        after.set(file, [...(after.get(file) ?? []), diagnostic]);
+      };
+      add(dagFile, 0);
+      const key = FAILURE_KEYS[failure.code];
+      const source = key ? project.runtimes.runtimeOf(dagFile).sources[key] : undefined;
+      if (source?.kind === 'file') add(source.file, source.line - 1, source.column - 1);
+    }
+    if (after.size) byDagFile.set(dagFile, after);
+    else byDagFile.delete(dagFile);
+    for (const file of new Set([...(before?.keys() ?? []), ...after.keys()])) {
+      collection.set(vscode.Uri.file(file), [...byDagFile.values()].flatMap((contributions) => contributions.get(file) ?? []));
+    }
+  };
+  context.subscriptions.push(
+    collection,
+    project.parser.states.onDidChange((files) => files.forEach(publish)),
+    project.onDidForget(publish),
+  );
+}
+
 function toDiagnostic(problem: ParseProblem): vscode.Diagnostic {
   const diagnostic = new vscode.Diagnostic(rangeOf(problem), problem.message, problem.severity === 'error' ? vscode.DiagnosticSeverity.Error : vscode.DiagnosticSeverity.Warning);
   diagnostic.source = 'airflow-runtime';
@@ -47,7 +88,7 @@ function toDiagnostic(problem: ParseProblem): vscode.Diagnostic {
 }
 
 /** The problem's line from its first non-blank character (or its column) to its end, as on disk. */
-function rangeOf(problem: ParseProblem): vscode.Range {
+function rangeOf(problem: Pick<ParseProblem, 'file' | 'line' | 'column'>): vscode.Range {
   const line = Math.max(0, (problem.line ?? 1) - 1);
   let text = '';
   try {

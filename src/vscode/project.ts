@@ -5,9 +5,10 @@ import * as vscode from 'vscode';
 import type { ParseResult } from '../core/engine/parseResult';
 import type { ProgressEvent } from '../core/engine/types';
 import { EngineSession } from '../core/project/engineSession';
-import { RuntimeIndex } from '../core/project/runtimeIndex';
+import { RuntimeIndex, runtimeFingerprint } from '../core/project/runtimeIndex';
+import { TaskRuns } from '../core/project/taskRuns';
 import { WorkspaceParser } from '../core/project/workspaceParser';
-import { runtimeFileScope } from '../core/runtime/names';
+import { dagFilesAffectedBy, runtimeFileScope } from '../core/runtime/names';
 import { DagFileJudge, type DagFileRule, dagFileRuleOf } from '../core/workspace/dagFiles';
 import { affectsRuntimes, readSettings, runtimeSettingsLayer, SECTION, userHostAccess } from './settings';
 
@@ -20,10 +21,20 @@ export class Project implements vscode.Disposable {
   readonly runtimes: RuntimeIndex;
   readonly session: EngineSession;
   readonly parser: WorkspaceParser;
+  /** Task runs going on (the status bar shows and cancels them). */
+  readonly taskRuns = new TaskRuns();
   private readonly parsed = new vscode.EventEmitter<{ file: string; result: ParseResult }>();
   readonly onDidParse = this.parsed.event;
   private readonly progressed = new vscode.EventEmitter<{ file: string; event: ProgressEvent }>();
   readonly onDidProgress = this.progressed.event;
+  private readonly runtimesRedrawn = new vscode.EventEmitter<string[]>();
+  /** The runtime of these DAG files may read otherwise (image, hover): for the tree. */
+  readonly onDidChangeRuntimes = this.runtimesRedrawn.event;
+  private readonly scanned = new vscode.EventEmitter<void>();
+  /** A search for DAG files ended (the first one decides whether the view says it is still looking). */
+  readonly onDidScan = this.scanned.event;
+  /** Whether the first search for DAG files has ended. */
+  firstScanDone = false;
   private readonly forgotten = new vscode.EventEmitter<string>();
   /** A DAG file left the workspace (deleted, renamed, or no longer a DAG file). */
   readonly onDidForget = this.forgotten.event;
@@ -34,7 +45,7 @@ export class Project implements vscode.Disposable {
 
   constructor() {
     this.runtimes = new RuntimeIndex({
-      workspaceRootOf: (dagFile) => vscode.workspace.getWorkspaceFolder(vscode.Uri.file(dagFile))?.uri.fsPath ?? path.dirname(dagFile),
+      workspaceRootOf: (dagFile) => this.workspaceRootOf(dagFile),
       settings: () => runtimeSettingsLayer(),
       hostAccess: userHostAccess,
     });
@@ -45,11 +56,16 @@ export class Project implements vscode.Disposable {
       onProgress: (file, event) => this.progressed.fire({ file, event }),
       log: (line) => this.log.info(line),
     });
-    this.disposables.push(this.log, this.parsed, this.progressed, this.forgotten);
+    this.disposables.push(this.log, this.parsed, this.progressed, this.runtimesRedrawn, this.scanned, this.forgotten);
     this.session.onDidChange((status) => {
       if (status.state === 'ready') this.log.info(`engine: ${status.reason}`);
       if (status.state === 'failed') this.log.error(`engine: ${status.error.describe()}`);
     });
+  }
+
+  /** The workspace folder a file belongs to (its own folder outside every workspace folder). */
+  workspaceRootOf(file: string): string {
+    return vscode.workspace.getWorkspaceFolder(vscode.Uri.file(file))?.uri.fsPath ?? path.dirname(file);
   }
 
   get isTrusted(): boolean {
@@ -68,7 +84,11 @@ export class Project implements vscode.Disposable {
 
   /** Finds the DAG files of the workspace (once at a time; later calls wait for the running scan). */
   scan(): Promise<void> {
-    this.scanning ??= this.findDagFiles().finally(() => { this.scanning = undefined; });
+    this.scanning ??= this.findDagFiles().finally(() => {
+      this.scanning = undefined;
+      this.firstScanDone = true;
+      this.scanned.fire();
+    });
     return this.scanning;
   }
 
@@ -90,20 +110,27 @@ export class Project implements vscode.Disposable {
   }
 
   /**
-   * A runtime file (or a runtime setting, with no file) changed: runtimes are resolved again, results say
-   * they are stale, and warm runtimes made from the old values stop (the next parse starts a fresh one).
+   * A runtime file (or a runtime setting, with no file) changed on disk: runtimes are resolved again; the DAG
+   * files it applies to are redrawn, and those whose runtime really changed are stale and parsed again (when
+   * they had been parsed and parse on save is on); the engine retires warm runtimes it must. An edit that
+   * changes no value (a comment) parses nothing. Saving and the file watcher both call this: the second
+   * call finds nothing changed.
    */
   runtimesChanged(changedFile?: string): void {
-    const files = this.runtimes.invalidate();
+    const all = this.parser.states.files;
+    const affected = changedFile ? dagFilesAffectedBy(changedFile, all) : all;
+    const before = new Map(affected.map((file) => [file, runtimeFingerprint(this.runtimes.peek(file))]));
+    this.runtimes.invalidate();
     this.airflowIgnoreChanged(); // the Airflow version or [core] settings may say otherwise now
     const changedAt = changedFile ? modifiedAt(changedFile) : undefined;
-    this.parser.states.markStale(files, changedAt);
-    if (this.session.status.state === 'ready') {
-      void import('../core/engine/warm').then(({ invalidateWarmServers }) => {
-        const stopped = invalidateWarmServers(changedFile, changedAt);
-        if (stopped) this.log.info(`stopped ${stopped} warm runtime(s) made from the old ${changedFile ? vscode.workspace.asRelativePath(changedFile) : 'settings'}`);
-      });
-    }
+    const changed = affected.filter((file) => before.get(file) !== runtimeFingerprint(this.runtimes.runtimeOf(file)));
+    const parsedBefore = changed.filter((file) => { const record = this.parser.states.get(file); return !!(record?.result || record?.failure); });
+    this.parser.states.markStale(changed, changedAt);
+    this.runtimesRedrawn.fire(affected);
+    if (this.isTrusted && readSettings().parseOnSave) for (const file of parsedBefore) void this.parser.parse(file);
+    void this.session.invalidate(changedFile, changedAt).then((stopped) => {
+      if (stopped) this.log.info(`stopped ${stopped} warm runtime(s) made from the old ${changedFile ? vscode.workspace.asRelativePath(changedFile) : 'settings'}`);
+    });
   }
 
   /** An .airflowignore (or what the rule depends on) changed: which files are DAG files is decided again. */
@@ -121,6 +148,8 @@ export class Project implements vscode.Disposable {
 
   dispose(): void {
     this.parser.dispose();
+    this.taskRuns.cancelAll();
+    this.taskRuns.dispose();
     void this.session.dispose();
     this.disposables.forEach((d) => d.dispose());
   }
@@ -153,8 +182,7 @@ export class Project implements vscode.Disposable {
   private newJudge(): DagFileJudge {
     const rules = new Map<string, DagFileRule>();
     const { safeMode } = readSettings();
-    const workspaceRootOf = (file: string) => vscode.workspace.getWorkspaceFolder(vscode.Uri.file(file))?.uri.fsPath ?? path.dirname(file);
-    return new DagFileJudge(workspaceRootOf, (folder) => {
+    return new DagFileJudge((file) => this.workspaceRootOf(file), (folder) => {
       let rule = rules.get(folder);
       if (!rule) {
         rule = dagFileRuleOf(this.runtimes.runtimeOfFolder(folder).values);

@@ -15,6 +15,11 @@ export function redHatYamlActive(): boolean {
 /** Completion of keys and values, and hover docs, from the runtime schema; needs no other extension. */
 export function registerRuntimeFileEditing(context: vscode.ExtensionContext): void {
   context.subscriptions.push(
+    // Enter after `timeouts:` (a key that opens a block) indents the next line, as YAML needs. For every YAML
+    // file: VS Code gives languages one configuration, and this rule is what any YAML author expects.
+    vscode.languages.setLanguageConfiguration('yaml', {
+      onEnterRules: [{ beforeText: /^\s*(- )?[^\s#:'"][^#:]*:\s*(#.*)?$/, action: { indentAction: vscode.IndentAction.Indent } }],
+    }),
     vscode.languages.registerCompletionItemProvider(RUNTIME_FILE_SELECTOR, {
       provideCompletionItems(document, position) {
         if (redHatYamlActive()) return [];

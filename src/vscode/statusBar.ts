@@ -3,7 +3,13 @@ import type { Project } from './project';
 import { readSettings } from './settings';
 
 /** One status bar item, shown in Airflow workspaces only: the engine, the work going on, and a click to cancel it. */
-export function registerStatusBar(context: vscode.ExtensionContext, project: Project): void {
+/** What the status bar shows, for the extension's tests. */
+export interface StatusBarView {
+  text(): string;
+  command(): string | undefined;
+}
+
+export function registerStatusBar(context: vscode.ExtensionContext, project: Project): StatusBarView {
   const item = vscode.window.createStatusBarItem('airflowRuntime.status', vscode.StatusBarAlignment.Left, 50);
   item.name = 'Airflow Runtime';
   let longWork: string | undefined;
@@ -12,11 +18,16 @@ export function registerStatusBar(context: vscode.ExtensionContext, project: Pro
   const render = () => {
     const states = project.parser.states;
     const parsing = states.files.filter((file) => states.get(file)?.parsing).length;
+    const runs = project.taskRuns.current;
     const status = project.session.status;
     const engine = status.state === 'ready' ? status.kind : status.state === 'failed' ? 'no engine' : status.state === 'connecting' ? 'connecting…' : readSettings().engine.choice;
-    if (parsing > 0) {
-      item.text = `$(sync~spin) Airflow: ${longWork ?? `parsing ${parsing} file${parsing === 1 ? '' : 's'}`}`;
-      item.tooltip = 'Click to cancel';
+    if (parsing > 0 || runs.length > 0) {
+      const work = [
+        runs.length === 1 ? `running ${runs[0].label}` : runs.length > 1 ? `running ${runs.length} tasks` : undefined,
+        parsing > 0 ? longWork ?? `parsing ${parsing} file${parsing === 1 ? '' : 's'}` : undefined,
+      ].filter(Boolean).join(', ');
+      item.text = `$(sync~spin) Airflow: ${work}`;
+      item.tooltip = `${[...runs.map((r) => `running ${r.label}`), parsing ? `parsing ${parsing} file(s)` : ''].filter(Boolean).join('\n')}\n\nClick to cancel`;
       item.command = { title: 'Cancel', command: 'airflowRuntime.cancelWork' };
       item.backgroundColor = undefined;
     } else {
@@ -34,9 +45,11 @@ export function registerStatusBar(context: vscode.ExtensionContext, project: Pro
     item,
     vscode.commands.registerCommand('airflowRuntime.cancelWork', () => {
       project.parser.cancelAll();
+      project.taskRuns.cancelAll();
       project.log.info('cancelled by the user');
     }),
     project.parser.states.onDidChange(render),
+    project.taskRuns.onDidChange(render),
     project.session.onDidChange(render),
     project.onDidProgress(({ event }) => {
       // Pulls, builds and venvs take long: say what is happening until the parse ends.
@@ -49,4 +62,5 @@ export function registerStatusBar(context: vscode.ExtensionContext, project: Pro
     { dispose: () => clearTimeout(longWorkTimer) },
   );
   render();
+  return { text: () => item.text, command: () => (typeof item.command === 'string' ? item.command : item.command?.command) };
 }

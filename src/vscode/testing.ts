@@ -1,7 +1,9 @@
 import * as path from 'node:path';
 import * as vscode from 'vscode';
+import { existsSync } from 'node:fs';
 import { describeFailure, EngineError } from '../core/engine/errors';
-import type { DagInfo, ParseResult, TaskInfo } from '../core/engine/parseResult';
+import { type DagInfo, operatorLabel, type ParseResult, type TaskInfo } from '../core/engine/parseResult';
+import { lastException } from '../core/engine/traceback';
 import type { Project } from './project';
 
 /** What a test item stands for. */
@@ -17,7 +19,13 @@ export interface TaskRunReport {
   taskId: string;
   outcome: 'passed' | 'failed' | 'errored' | 'skipped';
   log: string[];
+  mapIndex?: number;
+  /** The failure as the Testing view shows it: message, location and stack frames. */
+  message?: vscode.TestMessage;
 }
+
+/** Which map index of a mapped task to run; undefined: the person chose none (the run is skipped). */
+export type MapIndexPicker = (task: TaskInfo, dagId: string) => Promise<number | undefined>;
 
 /**
  * The Testing API face: DAG files, their DAGs and tasks as test items with ranges (the gutter run icons), and a
@@ -29,6 +37,8 @@ export class TaskTesting implements vscode.Disposable {
   readonly profile: vscode.TestRunProfile;
   private readonly ran = new vscode.EventEmitter<TaskRunReport>();
   readonly onDidRunTask = this.ran.event;
+  /** Asks which map index to run (a quick pick); the extension's tests answer it themselves. */
+  pickMapIndex: MapIndexPicker = pickMapIndex;
 
   constructor(private readonly project: Project) {
     this.controller.resolveHandler = async (item) => {
@@ -89,7 +99,7 @@ export class TaskTesting implements vscode.Disposable {
       dagItem.children.replace(dag.tasks.map((task) => {
         const taskItem = this.controller.createTestItem(`${file}::${dag.dagId}::${task.taskId}`, task.taskId, vscode.Uri.file(task.file ?? file));
         taskItem.range = lineRange(task.line);
-        taskItem.description = task.operator;
+        taskItem.description = operatorLabel(task);
         this.data.set(taskItem, { kind: 'task', file, dag, task });
         return taskItem;
       }));
@@ -139,19 +149,29 @@ export class TaskTesting implements vscode.Disposable {
     const data = this.data.get(item);
     if (data?.kind !== 'task') return;
     const { file, dag, task } = data;
-    const controller = new AbortController();
-    const cancelled = token.onCancellationRequested(() => controller.abort());
     const lines: string[] = [];
     const location = new vscode.Location(vscode.Uri.file(task.file ?? file), new vscode.Position(Math.max(0, (task.line ?? 1) - 1), 0));
+    let mapIndex: number | undefined;
+    const report = (outcome: TaskRunReport['outcome'], message?: vscode.TestMessage) => this.ran.fire({ file, dagId: dag.dagId, taskId: task.taskId, outcome, log: lines, mapIndex, message });
+    if (task.mapped) {
+      mapIndex = await this.pickMapIndex(task, dag.dagId);
+      if (mapIndex === undefined) {
+        run.skipped(item);
+        return report('skipped');
+      }
+    }
+    const label = `${dag.dagId}.${task.taskId}${mapIndex === undefined ? '' : `[${mapIndex}]`}`;
+    const controller = new AbortController();
+    const cancelled = token.onCancellationRequested(() => controller.abort());
+    const ended = this.project.taskRuns.begin({ label, cancel: () => controller.abort() });
     run.started(item);
     const started = Date.now();
-    const report = (outcome: TaskRunReport['outcome']) => this.ran.fire({ file, dagId: dag.dagId, taskId: task.taskId, outcome, log: lines });
     try {
       const runtime = this.project.runtimes.runtimeOf(file);
       const { engine, reason } = await this.project.session.engine();
-      run.appendOutput(`\x1b[2mRunning ${dag.dagId}.${task.taskId} in ${runtime.values.image ?? 'its runtime'} (${reason})\x1b[0m\r\n`, undefined, item);
+      run.appendOutput(`\x1b[2mRunning ${label} in ${runtime.values.image ?? 'its runtime'} (${reason})\x1b[0m\r\n`, undefined, item);
       const outcome = await engine.run({
-        dagFile: file, runtime, dagId: dag.dagId, taskId: task.taskId, signal: controller.signal,
+        dagFile: file, runtime, dagId: dag.dagId, taskId: task.taskId, mapIndex, signal: controller.signal,
         onLog: (line) => {
           lines.push(line);
           if (lines.length > 2000) lines.shift();
@@ -162,10 +182,9 @@ export class TaskTesting implements vscode.Disposable {
         run.passed(item, outcome.durationMs);
         report('passed');
       } else {
-        const message = new vscode.TestMessage(`Task ${task.taskId} failed.\n\n${failureExcerpt(lines)}`);
-        message.location = location;
+        const message = taskFailureMessage(label, lines, location, this.project.workspaceRootOf(file));
         run.failed(item, message, outcome.durationMs);
-        report('failed');
+        report('failed', message);
       }
       this.project.log.info(`task ${dag.dagId}.${task.taskId} ${outcome.exitCode === 0 ? 'passed' : 'failed'} in ${outcome.durationMs} ms`);
     } catch (error) {
@@ -178,13 +197,54 @@ export class TaskTesting implements vscode.Disposable {
         const message = new vscode.TestMessage(text);
         message.location = location;
         run.errored(item, message, Date.now() - started);
-        report('errored');
+        report('errored', message);
         this.project.log.error(`task ${dag.dagId}.${task.taskId}: ${text}`);
       }
     } finally {
       cancelled.dispose();
+      ended();
     }
   }
+}
+
+/** A quick pick of the map indexes the parse knows (literal lists), else a box for a number. */
+async function pickMapIndex(task: TaskInfo, dagId: string): Promise<number | undefined> {
+  const title = `Run ${dagId}.${task.taskId}: which map index?`;
+  if (task.mapCount) {
+    const picked = await vscode.window.showQuickPick(
+      Array.from({ length: task.mapCount }, (_, n) => ({ label: `map index ${n}`, index: n })),
+      { title, placeHolder: `${task.taskId} is mapped over ${task.mapCount} value(s); its upstream tasks run first` },
+    );
+    return picked?.index;
+  }
+  const typed = await vscode.window.showInputBox({
+    title, value: '0',
+    prompt: `${task.taskId} is mapped over an upstream task's output: its upstream tasks (${task.upstream.join(', ') || 'none'}) run first, then this map index`,
+    validateInput: (value) => (/^\d+$/.test(value.trim()) ? undefined : 'a map index is a whole number, 0 or more'),
+  });
+  return typed === undefined ? undefined : Number(typed.trim());
+}
+
+/**
+ * A failed task as the Testing view shows it: the exception it raised, at the deepest line of the workspace's
+ * files that raised it, with every frame (but the harness's) as a clickable stack frame.
+ */
+function taskFailureMessage(label: string, lines: string[], fallback: vscode.Location, workspaceRoot: string): vscode.TestMessage {
+  const exception = lastException(lines);
+  const message = new vscode.TestMessage(exception ? `${label} failed: ${exception.message}` : `${label} failed.\n\n${failureExcerpt(lines)}`);
+  message.location = fallback;
+  if (!exception) return message;
+  const onHost = (file: string) => existsSync(file);
+  const inWorkspace = exception.frames.filter((frame) => onHost(frame.file) && !path.relative(workspaceRoot, frame.file).startsWith('..'));
+  const raising = inWorkspace[inWorkspace.length - 1];
+  if (raising) message.location = new vscode.Location(vscode.Uri.file(raising.file), new vscode.Position(raising.line - 1, 0));
+  // innermost first, as debuggers show a stack
+  message.stackTrace = [...exception.frames].reverse().map((frame) => new vscode.TestMessageStackFrame(
+    `${frame.name} (${path.basename(frame.file)}:${frame.line})`,
+    onHost(frame.file) ? vscode.Uri.file(frame.file) : undefined,
+    new vscode.Position(frame.line - 1, 0),
+  ));
+  return message;
 }
 
 function lineRange(line: number | null): vscode.Range | undefined {

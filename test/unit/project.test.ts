@@ -6,6 +6,8 @@ import { DagFileStates, stateOf } from '../../src/core/project/dagFileStates';
 import { EngineSession } from '../../src/core/project/engineSession';
 import { frameLineIn, parseProblems } from '../../src/core/project/parseProblems';
 import { ParseQueue } from '../../src/core/project/parseQueue';
+import { dagFilesAffectedBy } from '../../src/core/runtime/names';
+import { distributionFor, missingModuleOf, requiresDistribution } from '../../src/core/runtime/packages';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -99,6 +101,17 @@ describe('DAG file states', () => {
     assert.equal(stateOf(states.get('/ws/a.py')), 'stale');
   });
 
+  it('a changed runtime clears an engine failure: it was about the runtime the file had', () => {
+    const states = new DagFileStates();
+    states.add('/ws/a.py');
+    states.startParsing('/ws/a.py');
+    states.finishParsing('/ws/a.py', { failure: { code: 'image-missing', message: 'image x is not present' } });
+    assert.equal(stateOf(states.get('/ws/a.py')), 'failed');
+    states.markStale(['/ws/a.py']);
+    assert.equal(stateOf(states.get('/ws/a.py')), 'unparsed');
+    assert.equal(states.get('/ws/a.py')!.failure, undefined);
+  });
+
   it('keeps the last result when a parse is cancelled, and says failed with the engine error otherwise', () => {
     const states = new DagFileStates();
     states.add('/ws/a.py');
@@ -145,7 +158,7 @@ describe('problems of a parse', () => {
 });
 
 describe('the engine session', () => {
-  const engine = { kind: 'local' as const, describe: () => 'local', parse: async () => result(), run: async () => ({ exitCode: 0 as const, durationMs: 1 }), dispose: async () => undefined };
+  const engine = { kind: 'local' as const, describe: () => 'local', parse: async () => result(), run: async () => ({ exitCode: 0 as const, durationMs: 1 }), invalidate: () => 0, dispose: async () => undefined };
 
   it('chooses the engine once, on first use, and says which', async () => {
     let selections = 0;
@@ -168,5 +181,32 @@ describe('the engine session', () => {
     fail = false;
     await session.engine();
     assert.equal(session.status.state, 'ready');
+  });
+});
+
+describe('which DAG files a runtime file applies to', () => {
+  const files = ['/ws/dags/a.py', '/ws/dags/team/b.py', '/ws/dags/team/c.py', '/ws/dags2/d.py'];
+  it('a folder file: its folder and below, not a folder that only starts with its name', () => {
+    assert.deepEqual(dagFilesAffectedBy('/ws/dags/airflow-runtime.yaml', files), ['/ws/dags/a.py', '/ws/dags/team/b.py', '/ws/dags/team/c.py']);
+    assert.deepEqual(dagFilesAffectedBy('/ws/dags/team/airflow-runtime.yaml', files), ['/ws/dags/team/b.py', '/ws/dags/team/c.py']);
+  });
+  it('a DAG file\'s own file: that file; anything else: none', () => {
+    assert.deepEqual(dagFilesAffectedBy('/ws/dags/team/b.airflow-runtime.yaml', files), ['/ws/dags/team/b.py']);
+    assert.deepEqual(dagFilesAffectedBy('/ws/dags/notes.yaml', files), []);
+  });
+});
+
+describe('missing modules and requirements files', () => {
+  it('the top-level module of a ModuleNotFoundError, and the distribution pip needs for it', () => {
+    assert.equal(missingModuleOf("ModuleNotFoundError: No module named 'pandas.core'"), 'pandas');
+    assert.equal(missingModuleOf('ValueError: nope'), undefined);
+    assert.equal(distributionFor('sklearn'), 'scikit-learn');
+    assert.equal(distributionFor('pandas'), 'pandas');
+  });
+  it('a requirements file names a distribution whatever its case, separators and version spec', () => {
+    const text = '# pinned\napache-airflow==2.11.2\nScikit_Learn>=1.4  # models\n';
+    assert.equal(requiresDistribution(text, 'scikit-learn'), true);
+    assert.equal(requiresDistribution(text, 'apache_airflow'), true);
+    assert.equal(requiresDistribution(text, 'pandas'), false);
   });
 });

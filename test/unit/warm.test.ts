@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { EngineError } from '../../src/core/engine/errors';
-import { invalidate, invalidateWarmServers, type ServeChannel, startOnce, stopAll, type WarmPool, type WarmScope, WarmServer } from '../../src/core/engine/warm';
+import { invalidate, type ServeChannel, startOnce, stopAll, type WarmPool, type WarmScope, WarmServer } from '../../src/core/engine/warm';
 
 /** A harness `serve` on the other end of a channel: we see what is sent and answer by hand. */
 class FakeHarness implements ServeChannel {
@@ -270,15 +270,31 @@ describe('the warm pool', () => {
     await stopAll(servers);
   });
 
-  it('invalidate stops the servers made of a changed runtime file, and only those', async () => {
+  it('an edit of a runtime file retires nothing: the next parse keeps a server its runtime did not change, and replaces one it did', async () => {
+    const { servers, channels, start } = pool();
+    const files = ['/ws/airflow-runtime.yaml', '/ws/dags/a.airflow-runtime.yaml'];
+    await startOnce(servers, 'a', start('a'), scope('/ws/dags', files));
+    await startOnce(servers, 'b', start('b'), scope('/ws/dags', ['/ws/airflow-runtime.yaml']));
+    assert.equal(invalidate(servers, '/ws/dags/a.airflow-runtime.yaml', undefined, () => true), 0);
+    // a comment added: the same key, the same server
+    assert.equal((await startOnce(servers, 'a', start('a-again'), scope('/ws/dags', files))).name, 'a');
+    // a value changed: a new key for the same runtime files retires the old server
+    await startOnce(servers, 'a-new', start('a-new'), scope('/ws/dags', files));
+    await tick();
+    assert.deepEqual([...channels].filter(([, c]) => c.stopped).map(([n]) => n), ['a']);
+    await stopAll(servers);
+  });
+
+  it('a deleted runtime file retires the servers made of it, and only those', async () => {
     const { servers, channels, start } = pool();
     await startOnce(servers, 'a', start('a'), scope('/ws/dags', ['/ws/airflow-runtime.yaml', '/ws/dags/a.airflow-runtime.yaml']));
     await startOnce(servers, 'b', start('b'), scope('/ws/dags', ['/ws/airflow-runtime.yaml']));
     await startOnce(servers, 'c', start('c'), scope('/ws2/dags', ['/ws2/airflow-runtime.yaml']));
-    assert.equal(invalidate(servers, '/ws/dags/a.airflow-runtime.yaml'), 1);
+    const gone = () => false;
+    assert.equal(invalidate(servers, '/ws/dags/a.airflow-runtime.yaml', undefined, gone), 1);
     await tick();
     assert.deepEqual([...channels].filter(([, c]) => c.stopped).map(([n]) => n), ['a']);
-    assert.equal(invalidate(servers, '/ws/airflow-runtime.yaml'), 1);
+    assert.equal(invalidate(servers, '/ws/airflow-runtime.yaml', undefined, gone), 1);
     assert.deepEqual([...servers.keys()], ['c']);
     await stopAll(servers);
   });
@@ -309,16 +325,5 @@ describe('the warm pool', () => {
     assert.deepEqual([...servers.keys()], ['scoped']);
     assert.equal(invalidate(servers), 1);
     assert.equal(servers.size, 0);
-  });
-
-  it('invalidateWarmServers reaches every pool of the process', async () => {
-    const one = pool();
-    const two = pool();
-    await startOnce(one.servers, 'a', one.start('a'), scope('/ws/dags', ['/ws/airflow-runtime.yaml']));
-    await startOnce(two.servers, 'b', two.start('b'), scope('/ws/dags', ['/ws/airflow-runtime.yaml']));
-    assert.equal(invalidateWarmServers('/ws/airflow-runtime.yaml'), 2);
-    await tick();
-    assert.equal(one.channels.get('a')!.stopped, true);
-    assert.equal(two.channels.get('b')!.stopped, true);
   });
 });

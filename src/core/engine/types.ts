@@ -46,5 +46,10 @@ export interface Engine {
   describe(): string;
   parse(request: ParseRequest): Promise<ParseResult>;
   run(request: RunRequest): Promise<RunOutcome>;
+  /**
+   * A runtime file changed (at `changedAt`; none named: a setting): warm runtimes it may concern are retired
+   * where the next parse could not tell (see warm.ts `invalidate`). Returns how many.
+   */
+  invalidate(changedFile?: string, changedAt?: number): number;
   dispose(): Promise<void>;
 }

@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import * as path from 'node:path';
 import type { EffectiveRuntime } from '../runtime/resolve';
 import { EngineError } from './errors';
@@ -269,9 +270,8 @@ export type WarmPool<E extends { server: WarmServer } = { server: WarmServer; ou
 
 type AnyPool = WarmPool<{ server: WarmServer }>;
 
-/** The scope of each key of each pool, and every pool that has servers (for `invalidateWarmServers`). */
+/** The scope of each key of each pool. */
 const scopes = new WeakMap<AnyPool, Map<string, WarmScope>>();
-const pools = new Set<AnyPool>();
 
 /**
  * The server for `key`, started once. With a scope, a server of the same identity under another key (the
@@ -292,7 +292,6 @@ export async function startOnce<E extends { server: WarmServer }>(pool: WarmPool
     }
     known.set(key, { ...scope, startedAt: Date.now() });
   }
-  pools.add(pool as AnyPool);
   const starting = start();
   pool.set(key, starting);
   starting.catch(() => pool.get(key) === starting && pool.delete(key));
@@ -300,22 +299,25 @@ export async function startOnce<E extends { server: WarmServer }>(pool: WarmPool
 }
 
 /**
- * Retires the servers of `pool` that a changed runtime file may concern: those whose runtime was made
- * of it, or, for a file none of them was made of (a new one), those whose DAG root shares a folder line
- * with it; every server with no scope; every server when no file is named. A server whose runtime was
- * read after `changedAt` already has the change (file watchers report late) and is kept. Returns how many.
+ * Retires the servers of `pool` that a changed runtime file may concern. An edit of a file servers were made of
+ * retires nothing: servers are keyed by what they run, so the next parse reuses one whose runtime the edit left
+ * alone and replaces one it changed (startOnce). A new file (none was made of it) retires the servers whose DAG
+ * root shares a folder line with it, a deleted one those made of it; no file named (a setting changed), every
+ * one; a server without a scope, by any change. A server whose runtime was read after `changedAt` already has
+ * the change (file watchers report late) and is kept. Returns how many were retired.
  */
-export function invalidate(pool: WarmPool<{ server: WarmServer }>, changedFile?: string, changedAt?: number): number {
+export function invalidate(pool: WarmPool<{ server: WarmServer }>, changedFile?: string, changedAt?: number, exists: (file: string) => boolean = existsSync): number {
   const known = scopesOf(pool);
   const changed = changedFile === undefined ? undefined : path.resolve(changedFile);
   const current = (scope: WarmScope | undefined) => changedAt !== undefined && scope?.startedAt !== undefined && scope.startedAt > changedAt;
   const listed = changed !== undefined && [...pool.keys()].some((key) => known.get(key)?.runtimeFiles.includes(changed));
+  const edited = listed && exists(changed);
   let count = 0;
   for (const key of [...pool.keys()]) {
     const scope = known.get(key);
     if (current(scope)) continue;
     const hit = changed === undefined || !scope
-      || (listed ? scope.runtimeFiles.includes(changed) : related(scope.root, path.dirname(changed)));
+      || (listed ? !edited && scope.runtimeFiles.includes(changed) : related(scope.root, path.dirname(changed)));
     if (hit) {
       retire(pool, key);
       count++;
@@ -324,21 +326,10 @@ export function invalidate(pool: WarmPool<{ server: WarmServer }>, changedFile?:
   return count;
 }
 
-/** `invalidate` over every pool of this process: for the extension, when a runtime file is saved, created or deleted. */
-export function invalidateWarmServers(changedFile?: string, changedAt?: number): number {
-  let count = 0;
-  for (const pool of [...pools]) {
-    count += invalidate(pool, changedFile, changedAt);
-    if (pool.size === 0) pools.delete(pool);
-  }
-  return count;
-}
-
 export async function stopAll(pool: WarmPool<{ server: WarmServer }>): Promise<void> {
   const entries = [...pool.values()];
   pool.clear();
   scopes.delete(pool);
-  pools.delete(pool);
   await Promise.all(entries.map((entry) => entry.then(({ server }) => server.stop(), () => undefined)));
 }
 

@@ -84,13 +84,17 @@ export class DagFileStates {
     });
   }
 
-  /** The files or their runtime changed (at `changedAt`, when known): the last result no longer says how they parse. */
+  /**
+   * The files or their runtime changed (at `changedAt`, when known): the last result no longer says how they
+   * parse, and an engine failure (a missing image) was about the runtime they had.
+   */
   markStale(files: readonly string[], changedAt?: number): void {
     const changed = files.filter((file) => {
       const record = this.records.get(file);
-      if (!record || (!record.result && !record.failure) || record.stale) return false;
+      if (!record || (!record.result && !record.failure) || (record.stale && !record.failure)) return false;
       if (changedAt !== undefined && record.startedAt !== undefined && changedAt <= record.startedAt) return false;
       record.stale = true;
+      record.failure = undefined;
       return true;
     });
     if (changed.length) this.changed.fire(changed);

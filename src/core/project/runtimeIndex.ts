@@ -36,6 +36,11 @@ export class RuntimeIndex {
     return runtime;
   }
 
+  /** What is known of a DAG file's runtime, without resolving it. */
+  peek(dagFile: string): EffectiveRuntime | undefined {
+    return this.cache.get(dagFile);
+  }
+
   /** Forget everything (a runtime file or a setting changed); returns the DAG files whose runtime was known. */
   invalidate(): string[] {
     const files = [...this.cache.keys()];
@@ -58,4 +63,9 @@ export class RuntimeIndex {
   forget(dagFile: string): void {
     this.cache.delete(dagFile);
   }
+}
+
+/** What a parse of a DAG file depends on in its runtime: equal fingerprints parse the same. */
+export function runtimeFingerprint(runtime: EffectiveRuntime | undefined): string {
+  return runtime ? JSON.stringify([runtime.values, runtime.problems.map((p) => `${p.severity} ${p.message}`), runtime.hostAccess.allowed]) : '';
 }

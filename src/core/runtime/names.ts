@@ -19,6 +19,15 @@ export function dagRuntimeFileFor(dagFile: string): string {
   return path.join(parsed.dir, `${parsed.name}${DAG_RUNTIME_SUFFIX}`);
 }
 
+/** The DAG files among `dagFiles` that a runtime file applies to: its folder and below, or its one DAG file. */
+export function dagFilesAffectedBy(runtimeFile: string, dagFiles: readonly string[]): string[] {
+  const scope = runtimeFileScope(runtimeFile);
+  if (scope === 'dag') return dagFiles.filter((file) => file === dagFileOf(runtimeFile));
+  if (scope !== 'folder') return [];
+  const folder = path.dirname(runtimeFile) + path.sep;
+  return dagFiles.filter((file) => file.startsWith(folder));
+}
+
 /** `dags/etl.airflow-runtime.yaml` → `dags/etl.py`: the DAG file a file-level runtime file belongs to. */
 export function dagFileOf(runtimeFile: string): string | undefined {
   if (runtimeFileScope(runtimeFile) !== 'dag') return undefined;

@@ -99,8 +99,8 @@ export function readRuntimeFile(filePath: string, text: string, context: ReadCon
     const { line, col } = lineCounter.linePos(offset);
     return { line, column: col };
   };
-  const problem = (severity: Severity, code: ProblemCode, message: string, range: Range): Problem =>
-    ({ file: filePath, severity, code, message, start: range.start, end: range.end });
+  const problem = (severity: Severity, code: ProblemCode, message: string, range: Range, replacements?: string[]): Problem =>
+    ({ file: filePath, severity, code, message, start: range.start, end: range.end, ...(replacements?.length ? { replacements } : {}) });
   const result = (values: RuntimeValues, ignored: boolean): RuntimeFile =>
     ({ path: filePath, scope, values, locations, problems, ignored });
 
@@ -158,7 +158,7 @@ export function readRuntimeFile(filePath: string, text: string, context: ReadCon
   }
   dropPaths(values, dropped);
   for (const complaint of schemaComplaints(values)) {
-    problems.push(problem('error', complaint.code, complaint.message, locate(complaint.at, complaint.part)));
+    problems.push(problem('error', complaint.code, complaint.message, locate(complaint.at, complaint.part), complaint.replacements));
     dropped.push(complaint.drop);
   }
   dropPaths(values, dropped);
@@ -254,6 +254,8 @@ export interface SchemaComplaint {
   part: 'key' | 'value';
   /** What to leave out of the values. */
   drop: KeyPath;
+  /** What could stand in its place, best first. */
+  replacements?: string[];
 }
 
 const TYPE_NAMES: Record<string, string> = {
@@ -271,7 +273,7 @@ function describeSchemaError(error: ErrorObject, data: unknown): SchemaComplaint
       const where = at.length ? ` in ${name}` : '';
       const hint = suggestion(key, allowed);
       const message = `unknown key "${key}"${where}` + (hint ? `; did you mean "${hint}"?` : `; expected one of: ${allowed.join(', ')}`);
-      return { code: 'unknown-key', message, at: [...at, key], part: 'key', drop: [...at, key] };
+      return { code: 'unknown-key', message, at: [...at, key], part: 'key', drop: [...at, key], replacements: hint ? [hint] : undefined };
     }
     case 'type': {
       const names = String(params.type).split(',').map((t) => TYPE_NAMES[t] ?? t);
@@ -282,7 +284,7 @@ function describeSchemaError(error: ErrorObject, data: unknown): SchemaComplaint
       const allowed = (params.allowedValues as unknown[]).map(String);
       const hint = suggestion(String(error.data), allowed);
       const message = `${name} must be one of ${allowed.join(', ')}, not "${String(error.data)}"` + (hint ? `; did you mean "${hint}"?` : '');
-      return { code: 'bad-value', message, at, part: 'value', drop: at };
+      return { code: 'bad-value', message, at, part: 'value', drop: at, replacements: hint ? [hint, ...allowed.filter((a) => a !== hint)] : allowed };
     }
     case 'required':
       return { code: 'missing-key', message: `${name} needs the key "${String(params.missingProperty)}"`, at, part: 'key', drop: at };

@@ -14,7 +14,7 @@ import { CONTAINER_CACHE, CONTAINER_OUT, deadlineOf, harnessSetup, type HarnessS
 import { ME, ownerId, ownTempDir, parseOwner, removable } from '../owner';
 import { isParseResult, mapResultPaths, type ParseResult, readParseResult } from '../parseResult';
 import type { Engine, ParseRequest, RunOutcome, RunRequest, WorkOptions } from '../types';
-import { type ServeChannel, startOnce, stopAll, type WarmPool, warmScope, WarmServer } from '../warm';
+import { invalidate, type ServeChannel, startOnce, stopAll, type WarmPool, warmScope, WarmServer } from '../warm';
 import { type ArchiveEntry, checkLimits, copyLimits, firstFileOf, megabytes, packEntries, snapshotTrees, type TreeSnapshot, treeChanges } from './archive';
 import { dockerOptions, type EndpointCandidate, endpointCandidates } from './endpoint';
 import { ensureImage, imageUserOf } from './images';
@@ -144,18 +144,18 @@ export class DockerEngine implements Engine {
     const map = this.pathMap(request);
     const deadlineMs = deadlineOf(values, 'parse');
     const setup = this.setup(request);
+    const user = await this.userFor(image, request);
     if (this.options.warm && !request.cold) {
       let result: ParseResult;
       try {
-        result = await this.parseWarm(image, map, request, deadlineMs);
+        result = await this.parseWarm(image, user, map, request, deadlineMs);
       } catch (error) {
         if (!isRuntimeEnded(error)) throw error;
         return this.parse({ ...request, cold: true }); // it may be the file that ended it: alone, it says so
       }
       const mapped = mapResultPaths(result, (p) => map.toHost(p), (t) => map.rewriteText(t));
-      return { ...mapped, engine: { kind: this.kind, detail: `${image} via ${this.connection.endpoint.url}, warm`, totalMs: Date.now() - started } };
+      return { ...mapped, engine: { kind: this.kind, detail: `${image} via ${this.connection.endpoint.url}, warm, as ${user.describe}`, totalMs: Date.now() - started } };
     }
-    const user = await this.userFor(image, request);
     const copy = this.copyMode ? this.snapshot(request) : undefined;
     const outDir = copy ? undefined : ownTempDir('parse');
     if (outDir) chmodSync(outDir, 0o777); // the image's user may not be root
@@ -178,7 +178,7 @@ export class DockerEngine implements Engine {
           { what: `the harness could not parse ${request.dagFile} in ${image}`, runtime: image, startMs, starting: "the container's start and Airflow's import" });
       }
       const mapped = mapResultPaths(result, (p) => map.toHost(p), (t) => map.rewriteText(t));
-      return { ...mapped, engine: { kind: this.kind, detail: `${image} via ${this.connection.endpoint.url}, as ${user.describe}${copy ? `, ${copiedSummary(copy)}` : ''}`, totalMs: Date.now() - started } };
+      return { ...mapped, engine: { kind: this.kind, detail: `${image} via ${this.connection.endpoint.url}${copy ? `, ${copiedSummary(copy)}` : ''}, as ${user.describe}`, totalMs: Date.now() - started } };
     } finally {
       if (outDir) rmSync(outDir, { recursive: true, force: true });
     }
@@ -211,6 +211,10 @@ export class DockerEngine implements Engine {
     if (exitCode === 0 || exitCode === 1) return { exitCode, durationMs: Date.now() - began };
     throw harnessFailure({ code: exitCode, failure: failure && { ...failure, message: failure.message && map.rewriteText(failure.message) }, started, tail: map.rewriteText(tail) },
       { what: `the task could not be run in ${image}`, runtime: image });
+  }
+
+  invalidate(changedFile?: string, changedAt?: number): number {
+    return invalidate(this.warmServers, changedFile, changedAt);
   }
 
   async dispose(): Promise<void> {
@@ -260,17 +264,16 @@ export class DockerEngine implements Engine {
    * One warm container per image, DAG root and container settings; started on first use, reused after.
    * On a remote engine the DAG tree is copied in at start, and what changed since is sent before each request.
    */
-  private async parseWarm(image: string, map: PathMap, request: ParseRequest, deadlineMs: number): Promise<ParseResult> {
+  private async parseWarm(image: string, user: UserChoice, map: PathMap, request: ParseRequest, deadlineMs: number): Promise<ParseResult> {
     const { values } = request.runtime;
     const binds = this.binds(request);
     const setup = this.setup(request);
     const dagsFolder = setup.dagsFolder;
-    const user = await this.userFor(image, request);
     const spec = this.containerSpec({ image, values, setup, user, binds, network: parseNetworkOf(request.runtime), dagFile: request.dagFile, cmd: ['python', '-m', 'airflow_runtime_harness', 'serve'] });
     // The binds name the host folders, so they key copy mode's containers too.
     const key = createHash('sha256').update(JSON.stringify([spec.Image, spec.User, spec.Env, binds, spec.HostConfig])).digest('hex');
     const entry = await startOnce(this.warmServers, key, async () => {
-      request.onProgress?.({ stage: 'start', message: `starting a warm harness in ${image}` });
+      request.onProgress?.({ stage: 'start', message: `starting ${image}: the container, then Airflow's import (once per runtime)` });
       const copy = this.copyMode ? this.snapshot(request) : undefined;
       spec.HostConfig!.Binds = copy ? [] : binds;
       spec.Labels![LABEL_DAG_FILE] = `warm:${map.toHost(dagsFolder)}`;

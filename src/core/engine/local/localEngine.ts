@@ -116,12 +116,8 @@ export class LocalEngine implements Engine {
     await stopAll(this.warmServers);
   }
 
-  /**
-   * Stops the warm servers a changed runtime file may concern (every one when no file is named); the next
-   * parse starts a fresh one. For the extension, when a runtime file is saved, created or deleted.
-   */
-  invalidateWarm(runtimeFile?: string): number {
-    return invalidate(this.warmServers, runtimeFile);
+  invalidate(changedFile?: string, changedAt?: number): number {
+    return invalidate(this.warmServers, changedFile, changedAt);
   }
 
   /**
@@ -133,7 +129,7 @@ export class LocalEngine implements Engine {
     const { env, workingDir, dagsFolder: dagRoot } = setup;
     const key = createHash('sha256').update(JSON.stringify([python, dagRoot, env, workingDir])).digest('hex');
     const entry = await startOnce(this.warmServers, key, async () => {
-      request.onProgress?.({ stage: 'start', message: `starting a warm harness with ${python}` });
+      request.onProgress?.({ stage: 'start', message: `starting ${python}: Airflow's import (once per runtime)` });
       const sandboxed = this.sandboxed(python, { network: parseNetworkOf(request.runtime) !== 'none', writable: [] }, ['-m', 'airflow_runtime_harness', 'serve'], setup);
       const server = new WarmServer(processChannel(sandboxed.command, sandboxed.args, env, workingDir), this.options.idleMs ?? 600_000, () => {
         void this.warmServers.get(key)?.then((current) => current.server === server && this.warmServers.delete(key));
