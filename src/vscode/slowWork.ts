@@ -5,10 +5,13 @@ import type { Project } from './project';
 /** Stages that take seconds to minutes, and are worth a word on screen. */
 const SLOW_STAGES = new Set<ProgressEvent['stage']>(['pull', 'build', 'venv', 'migrate', 'start', 'copy']);
 
-const STAGE_WORDS: Record<ProgressEvent['stage'], string> = {
-  pull: 'pulling the image', build: 'building the image', venv: 'building the virtualenv', migrate: 'preparing the runtime cache',
-  start: 'starting the runtime', copy: 'copying the DAG tree', parse: 'parsing', run: 'running',
-};
+/** Said before the tools' own lines (a pull's layers, docker build and pip output); our own messages say it already. */
+const STAGE_WORDS: Partial<Record<ProgressEvent['stage'], string>> = { pull: 'pulling the image', build: 'building the image', venv: 'building the virtualenv' };
+
+function describe(event: ProgressEvent): string {
+  const words = STAGE_WORDS[event.stage];
+  return words && !event.message.startsWith(words.split(' ')[0]) ? `${words}: ${event.message}` : event.message;
+}
 
 /** What each DAG file's parse is waiting for, while it waits: for the tree row. */
 export class SlowWork implements vscode.Disposable {
@@ -32,10 +35,10 @@ export class SlowWork implements vscode.Disposable {
     );
   }
 
-  /** `starting the runtime: starting airflow:3.3.2: the container, then Airflow's import`, or undefined. */
+  /** `starting airflow:3.3.2: the container, then Airflow's import (once per runtime)`, or undefined. */
   stageOf(file: string): string | undefined {
     const event = this.stages.get(file);
-    return event && `${STAGE_WORDS[event.stage]}: ${event.message}`;
+    return event && describe(event);
   }
 
   dispose(): void {
@@ -52,7 +55,7 @@ export class SlowWork implements vscode.Disposable {
 
   /** One cancellable notification for all the parses that wait on slow work; it closes when they end. */
   private notify(file: string, event: ProgressEvent): void {
-    const line = `${STAGE_WORDS[event.stage]}: ${event.message}`.slice(0, 160);
+    const line = describe(event).slice(0, 160);
     if (this.notification) {
       this.notification.files.add(file);
       this.notification.report(line);

@@ -2,7 +2,7 @@
 // that `npm start` serves (code-server with the packaged .vsix installed), on a fresh copy of examples/.
 // Every step leaves a screenshot in test-results/e2e/. Env: AIRFLOW_RUNTIME_KEEP_TEST_DIRS=1 keeps the temp folder.
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { copyExamples, ensureCodeServer, freePort, installedCodeServer, packageExtension, REPO, scratch, startCodeServer } from '../../scripts/start.mjs';
 import { launchChromium, recordConsole } from './browser.mjs';
@@ -11,6 +11,7 @@ import { activityBarItem, editorLines, openFile, runCommand, viewRows } from './
 const RESULTS = path.join(REPO, 'test-results', 'e2e');
 const IMAGE_2 = 'airflow-runtime-test/airflow:2.11.2';
 const IMAGE_3 = 'airflow-runtime-test/airflow:3.3.2';
+const buildReportLine = 13;   // regional_reports.py: @task above def build_report
 const t0 = Date.now();
 const secs = () => ((Date.now() - t0) / 1000).toFixed(1);
 const log = (line) => console.log(`[e2e ${secs()}s] ${line}`);
@@ -24,6 +25,9 @@ const { root, remove } = scratch('airflow-runtime-e2e-');
 const workspace = copyExamples(path.join(root, 'examples'));
 const dirs = installedCodeServer(bin, path.join(root, 'code-server'), vsix);
 log(`installed ${path.basename(vsix)}; workspace ${workspace}`);
+// a runtime file with a typo, there before the workbench opens (Quick Open finds files it has indexed)
+const typoRuntimeFile = path.join(workspace, 'dags', 'team_a', 'customer_metrics.airflow-runtime.yaml');
+writeFileSync(typoRuntimeFile, 'imgae: airflow-runtime-test/airflow:2.11.2\n');
 
 let server;
 let browser;
@@ -93,6 +97,50 @@ try {
       const shown = row.description.split(' · ')[0];
       if (shown !== image && shown !== image.split('/').pop()) throw new Error(`${file} shows "${row.description}", not its image ${image}`);
     }
+  });
+
+  // regional_reports.py is the first file of the Airflow 3.3.2 runtime: opening it starts that runtime
+  await step('starting a runtime shows its stage in a notification and in the tree row', async () => {
+    await openFile(page, 'regional_reports.py');
+    const toast = page.locator('.notifications-toasts .notification-toast', { hasText: /starting airflow-runtime-test\/airflow:3\.3\.2/ }).first();
+    await toast.waitFor({ timeout: 60_000 });
+    const rows = await viewRows(page, 'DAG Files', ['regional_reports.py'], 10_000);
+    const row = rows.find((r) => r.label === 'regional_reports.py');
+    if (!/starting airflow|parsing/.test(row?.description ?? '')) throw new Error(`the row says "${row?.description}"`);
+    if (!(await toast.locator('.monaco-button, .action-label', { hasText: /Cancel/ }).count())) throw new Error('the notification cannot be cancelled');
+  });
+
+  await step('the mapped task build_report asks which map index to run', async () => {
+    await page.locator('.notifications-toasts .notification-toast', { hasText: /starting airflow-runtime-test/ }).first().waitFor({ state: 'detached', timeout: 180_000 });
+    const icons = () => editorLines(page, '.testing-run-glyph');
+    if (!(await poll(async () => (await icons()).includes(buildReportLine), 120_000))) throw new Error(`run icons at ${await icons()}, none at ${buildReportLine}`);
+    await page.locator(`.editor-group-container.active .monaco-editor .testing-run-glyph[data-airflow-line="${buildReportLine}"]`).first().click();
+    const input = page.locator('.quick-input-widget input');
+    await input.waitFor({ timeout: 30_000 });
+    await page.locator('.quick-input-widget', { hasText: /which map index/ }).waitFor({ timeout: 10_000 });
+    await input.fill('1');
+  });
+
+  await step('map index 1 of build_report runs after list_regions, and passes', async () => {
+    await page.keyboard.press('Enter');
+    const passed = async () => (await editorLines(page, '.codicon-testing-passed-icon')).includes(buildReportLine);
+    if (!(await poll(passed, 240_000))) throw new Error(`build_report did not pass (passed at ${await editorLines(page, '.codicon-testing-passed-icon')})`);
+  });
+
+  await step('a misspelt key in a runtime file has a quick fix, and it fixes it', async () => {
+    await openFile(page, 'customer_metrics.airflow-runtime.yaml');
+    if (!(await poll(async () => (await editorLines(page, '.squiggly-error')).includes(1), 30_000))) throw new Error('no squiggle at line 1');
+    await page.locator('.editor-group-container.active .monaco-editor .view-lines').click();
+    await page.keyboard.press('Control+Home');
+    await page.keyboard.press('Control+.');
+    const fix = page.locator('.action-widget .monaco-list-row, .context-view .action-item', { hasText: 'Change to "image"' }).first();
+    await fix.waitFor({ timeout: 15_000 });
+    await page.screenshot({ path: path.join(RESULTS, `${String(shot + 1).padStart(2, '0')}-a-the-quick-fix-menu.png`) });
+    await page.keyboard.press('Enter');   // the first fix is focused
+    const firstLine = () => page.locator('.editor-group-container.active .monaco-editor .view-line').first().innerText();
+    if (!(await poll(async () => (await firstLine()).startsWith('image:'), 15_000))) throw new Error(`line 1 reads "${await firstLine()}"`);
+    if (!(await poll(async () => (await editorLines(page, '.squiggly-error')).length === 0, 15_000))) throw new Error('the squiggle is still there');
+    rmSync(typoRuntimeFile, { force: true });
   });
 
   await step('the broken DAG file gets a squiggle at line 6 and the Problems count', async () => {

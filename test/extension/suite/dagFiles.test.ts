@@ -161,7 +161,7 @@ suite('engine problems', () => {
 });
 
 suite('runtime file changes', () => {
-  test('a new runtime file beside a DAG file changes how it parses, and its old result is marked stale', async () => {
+  test('a new runtime file beside a DAG file marks its old result stale, and it is parsed again in the new runtime', async () => {
     const api = await extensionApi();
     const dagFile = workspaceFile('dags', 'team_a', 'needs_env.py');
     const runtimeFile = workspaceFile('dags', 'team_a', 'needs_env.airflow-runtime.yaml');
@@ -182,11 +182,14 @@ suite('runtime file changes', () => {
       const before = await vscode.commands.executeCommand<{ state: string }>('airflowRuntime.parseFile', vscode.Uri.file(dagFile));
       assert.equal(before?.state, 'import-error', JSON.stringify(before));
       assert.equal(ourDiagnostics(dagFile)[0]?.range.start.line, 5);
+      const states: string[] = [];
+      const watching = api.project.parser.states.onDidChange((files) => { if (files.includes(dagFile)) states.push(api.tree.snapshot().find((row) => row.file === dagFile)?.state ?? 'gone'); });
       fs.writeFileSync(runtimeFile, 'env:\n  REPORT_REGION: emea\n');
-      await eventually(() => api.tree.snapshot().find((row) => row.file === dagFile)?.state, (state) => state === 'stale', 'the old result marked stale');
-      const after = await vscode.commands.executeCommand<{ state: string; result?: { dags: { dagId: string }[] } }>('airflowRuntime.parseFile', vscode.Uri.file(dagFile));
-      assert.equal(after?.state, 'parsed', JSON.stringify(after));
-      assert.deepEqual(after.result?.dags.map((d) => d.dagId), ['needs_env_emea']);
+      // the runtime changed under a parsed file: its old result is stale, and it is parsed again by itself
+      await eventually(() => api.project.parser.states.get(dagFile)?.result?.dags.map((d) => d.dagId), (ids) => ids?.[0] === 'needs_env_emea', 'parsed again in the new runtime', 120_000);
+      watching.dispose();
+      assert.equal(states[0], 'stale', JSON.stringify(states));
+      assert.equal(api.tree.snapshot().find((row) => row.file === dagFile)?.state, 'parsed');
       await eventually(() => ourDiagnostics(dagFile), (d) => d.length === 0, 'diagnostics once the runtime sets the variable');
     } finally {
       fs.rmSync(runtimeFile, { force: true });

@@ -61,7 +61,9 @@ suite('task runs', () => {
 suite('stopping a task run', () => {
   test('stop cancels the task and leaves no container or process of it behind', async () => {
     const file = workspaceFile('dags', 'team_a', 'long_task.py');
-    writeBashDag(file, 'long_task', 'wait', 'echo waiting-for-ever; sleep 600');
+    // the sleep's own argument marks this test's processes: other work on the machine runs sleeps too
+    const marker = `600.${process.pid}`;
+    writeBashDag(file, 'long_task', 'wait', `echo waiting-for-ever; sleep ${marker}`);
     try {
       const api = await extensionApi();
       await api.project.reconsider(file);
@@ -70,27 +72,32 @@ suite('stopping a task run', () => {
       const item = api.testing.taskItem(file, 'long_task', 'wait')!;
       const cancel = new vscode.CancellationTokenSource();
       const reported = new Promise<TaskRunReport>((resolve) => api.testing.onDidRunTask((report) => { if (report.taskId === 'wait') resolve(report); }));
-      const sawStart = new Promise<void>((resolve) => {
-        const timer = setInterval(() => { if (leftovers(file).processes.length || leftovers(file).containers.length) { clearInterval(timer); resolve(); } }, 200);
+      // the task's own command is running (in the container or locally): now stop it
+      const sawSleep = new Promise<void>((resolve) => {
+        const timer = setInterval(() => { if (sleeping(marker)) { clearInterval(timer); resolve(); } }, 200);
       });
       const running = api.testing.runItems([item], cancel.token);
-      await sawStart;
-      await new Promise((resolve) => setTimeout(resolve, 3000));
+      await sawSleep;
       cancel.cancel();
       await running;
       const report = await reported;
       assert.equal(report.outcome, 'skipped', report.log.join('\n'));
-      assert.deepEqual(leftovers(file), { containers: [], processes: [] });
+      assert.deepEqual(leftovers(file, marker), { containers: [], processes: [] });
     } finally {
       fs.rmSync(file, { force: true });
     }
   });
 });
 
-/** Containers labelled with this DAG file, and local processes whose command line names it. */
-function leftovers(file: string): { containers: string[]; processes: string[] } {
+/** Whether a `sleep <marker>` runs on this machine (in a container of ours or here: both are in /proc). */
+function sleeping(marker: string): boolean {
+  return leftovers('', marker).processes.length > 0;
+}
+
+/** Containers labelled with this DAG file, and processes whose command line names the test's marker. */
+function leftovers(file: string, marker: string): { containers: string[]; processes: string[] } {
   let containers: string[] = [];
-  try {
+  if (file) try {
     containers = execFileSync('docker', ['ps', '-q', '--filter', `label=airflow-runtime.dag-file=${file}`], { encoding: 'utf8' }).split('\n').filter(Boolean);
   } catch {
     // No docker CLI: the local engine ran it, and the process list below covers it.
@@ -98,7 +105,7 @@ function leftovers(file: string): { containers: string[]; processes: string[] } 
   const processes = fs.readdirSync('/proc').filter((pid) => /^\d+$/.test(pid)).filter((pid) => {
     try {
       const cmdline = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8');
-      return cmdline.includes('long_task') || cmdline.includes('sleep\u0000600');
+      return cmdline.includes(marker);
     } catch {
       return false;
     }
