@@ -9,7 +9,8 @@ import { ParseQueue } from '../../src/core/project/parseQueue';
 import { dagFilesAffectedBy } from '../../src/core/runtime/names';
 import { distributionFor, missingModuleOf, requiresDistribution } from '../../src/core/runtime/packages';
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+/** Lets pending promise callbacks run (not a timer: the debounce tests mock timers). */
+const settle = () => new Promise((resolve) => setImmediate(resolve));
 
 /** A parse function that records calls and finishes each one when told to. */
 function recorder() {
@@ -33,11 +34,18 @@ function result(overrides: Partial<ParseResult> = {}): ParseResult {
 }
 
 describe('the parse queue', () => {
-  it('debounces a burst of requests for one file into one parse', async () => {
+  it('debounces a burst of requests for one file into one parse', async (t) => {
+    t.mock.timers.enable({ apis: ['setTimeout'] });
     const r = recorder();
     const queue = new ParseQueue(r.parse);
-    const requests = [queue.request('a.py', 20), queue.request('a.py', 20), queue.request('a.py', 20)];
-    await sleep(40);
+    const requests = [queue.request('a.py', 20)];
+    t.mock.timers.tick(15);
+    requests.push(queue.request('a.py', 20));
+    t.mock.timers.tick(15);
+    requests.push(queue.request('a.py', 20));
+    t.mock.timers.tick(19);
+    assert.deepEqual(r.calls, [], 'still within 20 ms of the last request');
+    t.mock.timers.tick(1);
     assert.deepEqual(r.calls, ['a.py']);
     r.finishAll();
     await Promise.all(requests);
@@ -47,13 +55,13 @@ describe('the parse queue', () => {
     const r = recorder();
     const queue = new ParseQueue(r.parse);
     const first = queue.request('a.py');
-    await sleep(1);
+    await settle();
     let followUpDone = false;
     const second = queue.request('a.py').then(() => { followUpDone = true; });
     void queue.request('a.py');
     r.finishAll();
     await first;
-    await sleep(1);
+    await settle();
     assert.equal(followUpDone, false, 'a request made during a parse waits for the parse after it');
     assert.deepEqual(r.calls, ['a.py', 'a.py']);
     r.finishAll();
@@ -64,23 +72,24 @@ describe('the parse queue', () => {
     const r = recorder();
     const queue = new ParseQueue(r.parse, 2);
     const all = ['a', 'b', 'c', 'd'].map((f) => queue.request(f));
-    await sleep(1);
+    await settle();
     assert.equal(r.calls.length, 2);
-    while (r.calls.length < 4) { r.finishAll(); await sleep(1); }
+    while (r.calls.length < 4) { r.finishAll(); await settle(); }
     r.finishAll();
     await Promise.all(all);
     assert.equal(r.maxRunning(), 2);
   });
 
-  it('cancel aborts a running parse and drops a waiting one', async () => {
+  it('cancel aborts a running parse and drops a waiting one', async (t) => {
+    t.mock.timers.enable({ apis: ['setTimeout'] });
     const r = recorder();
     const queue = new ParseQueue(r.parse);
     const running = queue.request('a.py');
     const waiting = queue.request('b.py', 50);
-    await sleep(1);
+    await settle();
     queue.cancelAll();
     await Promise.all([running, waiting]);
-    await sleep(60);
+    t.mock.timers.tick(60);
     assert.deepEqual(r.calls, ['a.py']);
   });
 });
@@ -176,7 +185,7 @@ describe('the engine session', () => {
       return { engine, reason: 'docker' };
     });
     await assert.rejects(session.engine(), /not reachable/);
-    await sleep(1);
+    await settle();
     assert.equal(session.status.state, 'failed');
     fail = false;
     await session.engine();

@@ -18,9 +18,13 @@ suite('restricted mode', () => {
   test('parse is refused: nothing runs and the file stays unparsed', async () => {
     const api = await extensionApi();
     const file = workspaceFile('dags', 'team_b', 'inventory_sync.py');
+    // the refusal comes before anything asynchronous: had a parse been asked for, its state would change first
+    const changes: string[][] = [];
+    const listener = api.project.parser.states.onDidChange((files) => changes.push(files));
     const outcome = await vscode.commands.executeCommand('airflowRuntime.parseFile', vscode.Uri.file(file));
+    listener.dispose();
     assert.equal(outcome, undefined);
-    await new Promise((resolve) => setTimeout(resolve, 1500));
+    assert.deepEqual(changes, [], 'no parse state changed');
     assert.equal(api.tree.snapshot().find((row) => row.file === file)?.state, 'unparsed');
     assert.equal(api.project.session.status.state, 'idle', 'no engine was even looked for');
     assert.deepEqual(ourDiagnostics(file), []);
