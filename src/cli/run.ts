@@ -10,19 +10,34 @@ import { hostAccessOf, runtimeFor } from './runtimeFor';
 import { cancelOnSignals } from './signals';
 import { EXIT, UsageError } from './usage';
 
-export const RUN_HELP = `Usage: airflow-runtime run <dag_file> <dag_id> <task_id> [--date YYYY-MM-DD] [--map-index N] [--engine auto|docker|local] [--image IMG]
+export const RUN_HELP = `Usage: airflow-runtime run <dag_file> <dag_id> <task_id> [--date YYYY-MM-DD] [--map-index N] [--engine auto|docker|local] [--image IMG] [--debug [PORT]]
 
 Runs one task inside the DAG file's runtime, the way "airflow tasks test" does, and streams its log.
+A mapped task needs --map-index; the upstream tasks it is mapped over run first.
+--debug [PORT] runs it under debugpy, waiting for a Debug Adapter Protocol client on 127.0.0.1:PORT (a free
+port when none is given) before the DAG file is loaded; breakpoints set by host path work as they are.
 Ctrl-C cancels: the container or process tree is killed, nothing is left behind.
 --allow-host-access (or AIRFLOW_RUNTIME_ALLOW_HOST_ACCESS=1) lets runtime files open the host: mounts and
 files outside the workspace, sockets, network: host.
 
 Exit codes: 0 the task succeeded; 1 it failed; 2 bad usage, runtime file or engine, or cancelled.`;
 
+/** `--debug` takes an optional port: `--debug 5678`, `--debug=5678`, or `--debug` alone (any free port). */
+function withDebugValue(args: string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    if (args[i] !== '--debug') out.push(args[i]);
+    else if (/^\d+$/.test(args[i + 1] ?? '')) out.push(`--debug=${args[++i]}`);
+    else out.push('--debug=0');
+  }
+  return out;
+}
+
 export async function runCommand(args: string[], out: (line: string) => void, err: (line: string) => void): Promise<number> {
   const { values: flags, positionals } = parseArgs({
-    args, allowPositionals: true, strict: true,
+    args: withDebugValue(args), allowPositionals: true, strict: true,
     options: {
+      debug: { type: 'string' },
       date: { type: 'string' }, 'map-index': { type: 'string' }, engine: { type: 'string', default: 'auto' }, image: { type: 'string' },
       workspace: { type: 'string' }, 'allow-host-access': { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
     },
@@ -36,6 +51,8 @@ export async function runCommand(args: string[], out: (line: string) => void, er
   if (flags.date !== undefined && !/^\d{4}-\d{2}-\d{2}$/.test(flags.date)) throw new UsageError(`--date must be YYYY-MM-DD, not "${flags.date}"`, 'run');
   const mapIndex = flags['map-index'] === undefined ? undefined : Number(flags['map-index']);
   if (mapIndex !== undefined && !Number.isInteger(mapIndex)) throw new UsageError('--map-index must be a whole number', 'run');
+  const debugPort = flags.debug === undefined ? undefined : Number(flags.debug);
+  if (debugPort !== undefined && !(Number.isInteger(debugPort) && debugPort >= 0 && debugPort < 65536)) throw new UsageError(`--debug takes a port, not "${flags.debug}"`, 'run');
   const [dagArg, dagId, taskId] = positionals;
   const dagFile = path.resolve(dagArg);
   if (!existsSync(dagFile)) throw new UsageError(`no such DAG file: ${dagArg}`, 'run');
@@ -56,6 +73,14 @@ export async function runCommand(args: string[], out: (line: string) => void, er
       const outcome = await selected.engine.run({
         dagFile, runtime, dagId, taskId, date: flags.date, mapIndex, signal: cancel.signal,
         onProgress: progress.report,
+        debug: debugPort === undefined ? undefined : {
+          port: debugPort || undefined,
+          onReady: ({ host, port }) => {
+            progress.clear();
+            err(`debugpy is waiting for a client on ${host}:${port} (breakpoints by host path need no path mapping). VS Code, in launch.json:`);
+            err(`  ${JSON.stringify({ name: `Attach to ${dagId}.${taskId}`, type: 'debugpy', request: 'attach', connect: { host, port } })}`);
+          },
+        },
         onLog: (line) => {
           progress.clear();
           out(line);

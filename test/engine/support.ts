@@ -59,7 +59,7 @@ export interface CliResult {
 }
 
 /** The built CLI as a user runs it. DOCKER_HOST is dropped unless given, so that "local" means the socket. */
-export function cli(args: string[], options: { cwd?: string; env?: Record<string, string> } = {}): Promise<CliResult> {
+export function cli(args: string[], options: { cwd?: string; env?: Record<string, string>; onStderr?: (soFar: string) => void } = {}): Promise<CliResult> {
   const env: NodeJS.ProcessEnv = { ...process.env };
   delete env.DOCKER_HOST;
   delete env.DOCKER_CONTEXT;
@@ -69,7 +69,10 @@ export function cli(args: string[], options: { cwd?: string; env?: Record<string
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (c) => (stdout += c));
-    child.stderr.on('data', (c) => (stderr += c));
+    child.stderr.on('data', (c) => {
+      stderr += c;
+      options.onStderr?.(stderr);
+    });
     child.on('close', (code) => resolve({ code, stdout, stderr, ms: Date.now() - started }));
   });
 }

@@ -4,8 +4,9 @@ import { EngineError, type EngineErrorCode } from './errors';
 export const EVENT_MARKER = '@@airflow-runtime-event';
 
 export interface HarnessEvent {
-  /** `started`: the DAG file's own code runs from now on; `error`: the harness failed, with a code. */
-  event: 'started' | 'error';
+  /** `started`: the DAG file's own code runs from now on; `error`: the harness failed, with a code;
+   * `debug-listening`: debugpy waits for a client. */
+  event: 'started' | 'error' | 'debug-listening';
   code?: string;
   message?: string;
 }

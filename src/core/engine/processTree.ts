@@ -63,6 +63,8 @@ export interface ProcessOptions {
   signal?: AbortSignal;
   /** Each output line as it comes. */
   onLine?: (line: string, stream: 'stdout' | 'stderr') => void;
+  /** Harness events other than `started` and `error` (`debug-listening`). */
+  onEvent?: (event: HarnessEvent) => void;
   /** How much of the output to keep for error messages (the tail), in characters. */
   keep?: number;
 }
@@ -102,6 +104,7 @@ export function runProcess(command: string, args: string[], options: ProcessOpti
           started = true;
           deadline?.started();
         } else if (event?.event === 'error') failure = event;
+        else if (event) options.onEvent?.(event);
         else options.onLine?.(line, 'stderr');
       }, keep),
     };

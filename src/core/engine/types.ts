@@ -14,9 +14,19 @@ export interface WorkOptions {
   onProgress?: (event: ProgressEvent) => void;
 }
 
+/** Run under debugpy: the harness waits for a Debug Adapter Protocol client before the DAG file's code runs. */
+export interface DebugOptions {
+  /** The port on 127.0.0.1 to listen on; a free one when not given. */
+  port?: number;
+  /** debugpy listens: a client connects to this endpoint (always on 127.0.0.1). */
+  onReady(endpoint: { host: string; port: number }): void;
+}
+
 export interface ParseRequest extends WorkOptions {
   dagFile: string;
   runtime: EffectiveRuntime;
+  /** In a runtime of its own, the file's top-level code under debugpy, with no parse deadline. */
+  debug?: DebugOptions;
   /** In a runtime of its own even on a warm engine (a retry after a warm runtime ended under it). */
   cold?: boolean;
 }
@@ -29,6 +39,7 @@ export interface RunRequest extends WorkOptions {
   /** YYYY-MM-DD; the harness's default is now. */
   date?: string;
   mapIndex?: number;
+  debug?: DebugOptions;
   /** Each log line as it comes, without its line break. */
   onLog: (line: string, stream: 'stdout' | 'stderr') => void;
 }

@@ -82,6 +82,10 @@ def _parse(args) -> int:
         raise env.HarnessError(f"no such file: {args.file}")
     subreaper = become_subreaper()  # a daemon the DAG file double-forks is re-parented to us, not to init
     version = env.prepare(args.dags_folder)
+    from . import debug
+
+    if debug.asked():
+        return _parse_under_debugger(args, version)
     try:
         result = parse_isolated(args.file, args.dags_folder, args.timeout if args.timeout > 0 else None, version,
                                 start_timeout=args.start_timeout)
@@ -94,6 +98,21 @@ def _parse(args) -> int:
                                result.get("code", "harness-failed"))
     write_result(result, args.out)
     return 1 if (result["importErrors"] or result["timedOut"]) else 0
+
+
+def _parse_under_debugger(args, version) -> int:
+    """The DAG file's top-level code in this process (no fork, no deadline: a person is stepping through it)."""
+    import time
+
+    from . import debug
+    from .parse import parse_in_process, write_result
+
+    debug.wait_for_client()
+    started = time.monotonic()
+    result = parse_in_process(args.file, args.dags_folder)
+    result["durationMs"] = int((time.monotonic() - started) * 1000)
+    write_result(result, args.out)
+    return 1 if (result["importErrors"] or result.get("timedOut")) else 0
 
 
 if __name__ == "__main__":

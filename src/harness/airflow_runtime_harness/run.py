@@ -34,6 +34,10 @@ def run(args) -> int:
         raise env.HarnessError(f"no such file: {file}")
     folder = os.path.abspath(args.dags_folder or os.path.dirname(file))
     env.prepare(folder)
+    from . import debug
+
+    if debug.asked():  # before the DAG file is parsed: its top-level code can be stepped through too
+        debug.wait_for_client()
     try:
         return _run(args, file, folder)
     finally:

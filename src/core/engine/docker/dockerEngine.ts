@@ -17,6 +17,7 @@ import type { Engine, ParseRequest, RunOutcome, RunRequest, WorkOptions } from '
 import { invalidate, type ServeChannel, startOnce, stopAll, type WarmPool, warmScope, WarmServer } from '../warm';
 import { type ArchiveEntry, checkLimits, copyLimits, firstFileOf, megabytes, packEntries, snapshotTrees, type TreeSnapshot, treeChanges } from './archive';
 import { dockerOptions, type EndpointCandidate, endpointCandidates } from './endpoint';
+import { CONTAINER_DEBUG_PORT, CONTAINER_DEBUGPY, debuggableSetup, ensureDebugpy, freeLocalPort } from '../debugpy';
 import { ensureImage, imageUserOf } from './images';
 import { containerUser, type UserChoice } from './user';
 
@@ -66,6 +67,10 @@ interface ContainerJob<T> extends WorkOptions {
   deadlineMs: number;
   dagFile: string;
   onLine?: (line: string, stream: 'stdout' | 'stderr') => void;
+  /** debugpy listens in the container (a `debug-listening` event). */
+  onDebugListening?: (container: Docker.Container) => void;
+  /** Publish debugpy's port on 127.0.0.1 (port 0: any free one). */
+  publishDebugPort?: number;
   /** Only our own step (`prepare-cache`) writes the runtime cache; everything else sees it read-only. */
   cacheWritable?: boolean;
   /** Who the container runs as (containerUser). */
@@ -145,7 +150,7 @@ export class DockerEngine implements Engine {
     const deadlineMs = deadlineOf(values, 'parse');
     const setup = this.setup(request);
     const user = await this.userFor(image, request);
-    if (this.options.warm && !request.cold) {
+    if (this.options.warm && !request.cold && !request.debug) {
       let result: ParseResult;
       try {
         result = await this.parseWarm(image, user, map, request, deadlineMs);
@@ -162,16 +167,21 @@ export class DockerEngine implements Engine {
     const out = `${CONTAINER_OUT}/result.json`;
     try {
       request.onProgress?.({ stage: 'parse', message: `parsing ${path.basename(request.dagFile)} in ${image}` });
-      const startMs = deadlineOf(values, 'start');
+      // A person stepping through the file has the run's deadline, not the parse's, and the run's network
+      // (the debugger connects over it).
+      const startMs = request.debug ? undefined : deadlineOf(values, 'start');
+      const network = request.debug ? values.network ?? 'bridge' : parseNetworkOf(request.runtime);
+      const debug = request.debug && await this.debugJob(request, setup, network);
       const { exitCode, tail, collected: result, failure, started: fileStarted } = await this.runContainer({
-        ...request, image, values, setup, user, dagFile: request.dagFile, deadlineMs, startMs,
-        network: parseNetworkOf(request.runtime),
-        binds: outDir ? [...this.binds(request), `${outDir}:${CONTAINER_OUT}`] : [],
+        ...request, image, values, setup: debug ? debug.setup : setup, user, dagFile: request.dagFile,
+        deadlineMs: debug ? deadlineOf(values, 'run') : deadlineMs, startMs, network,
+        publishDebugPort: debug ? debug.publishDebugPort : undefined, onDebugListening: debug ? debug.onDebugListening : undefined,
+        binds: outDir ? [...this.binds(request), `${outDir}:${CONTAINER_OUT}`, ...(debug ? [debug.bind] : [])] : [],
         prepare: copy && ((container) => this.copyIn(container, copy, request)),
         collect: (container) => (outDir ? Promise.resolve(readParseResult(path.join(outDir, 'result.json'))) : this.resultFrom(container, out)),
         cmd: ['python', '-m', 'airflow_runtime_harness', 'parse', '--file', map.toRuntime(request.dagFile),
           '--dags-folder', setup.dagsFolder, '--out', out,
-          '--timeout', String(deadlineMs / 1000), '--start-timeout', String(startMs / 1000)],
+          '--timeout', String(deadlineMs / 1000), '--start-timeout', String((startMs ?? deadlineMs) / 1000)],
       });
       if (!result || exitCode === 2 || failure) {
         throw harnessFailure({ code: exitCode, failure: failure && { ...failure, message: failure.message && map.rewriteText(failure.message) }, started: fileStarted, tail: map.rewriteText(tail) },
@@ -200,10 +210,12 @@ export class DockerEngine implements Engine {
     if (request.mapIndex !== undefined) cmd.push('--map-index', String(request.mapIndex));
     const user = await this.userFor(image, request);
     const copy = this.copyMode ? this.snapshot(request) : undefined;
+    const network = values.network ?? 'bridge';
+    const debug = request.debug && await this.debugJob(request, setup, network);
     const { exitCode, tail, failure, started } = await this.runContainer({
-      ...request, image, values, setup, user, cmd, dagFile: request.dagFile,
-      network: values.network ?? 'bridge',
-      binds: copy ? [] : this.binds(request),
+      ...request, image, values, setup: debug ? debug.setup : setup, user, cmd, dagFile: request.dagFile, network,
+      publishDebugPort: debug ? debug.publishDebugPort : undefined, onDebugListening: debug ? debug.onDebugListening : undefined,
+      binds: copy ? [] : [...this.binds(request), ...(debug ? [debug.bind] : [])],
       prepare: copy && ((container) => this.copyIn(container, copy, request)),
       deadlineMs: deadlineOf(values, 'run'),
       onLine: (line, stream) => request.onLog(map.rewriteText(line), stream),
@@ -379,6 +391,36 @@ export class DockerEngine implements Engine {
     return this.placements(request).map((p) => `${p.host}:${p.target}${p.readOnly ? ':ro' : ''}`);
   }
 
+  /**
+   * What a debug run or parse adds to its container: debugpy mounted read-only, its port published on 127.0.0.1
+   * only (on the host's network: a free loopback port), and the client told where to connect once it listens.
+   */
+  private async debugJob(request: ParseRequest | RunRequest, setup: HarnessSetup, network: string): Promise<{ setup: HarnessSetup; bind: string; publishDebugPort?: number; onDebugListening: (container: Docker.Container) => void }> {
+    const debug = request.debug!;
+    if (this.copyMode) {
+      throw new EngineError('bad-runtime', `debugging needs a Docker engine on this machine: ${this.connection.endpoint.url} is remote, and a port opened there would not be this machine's`,
+        'debug with --engine local (or the local runtime emulator in the editor), or with a Docker engine on this machine');
+    }
+    if (network === 'none') {
+      throw new EngineError('bad-runtime', 'debugging needs a network in the runtime: with `network: none` there is no port for the debugger to reach', 'leave `network` out of the runtime file (bridge) while you debug');
+    }
+    const folder = await ensureDebugpy(request);
+    const onHostNetwork = network === 'host';
+    const port = onHostNetwork ? debug.port ?? await freeLocalPort() : CONTAINER_DEBUG_PORT;
+    const mounts = (request.runtime.values.mounts ?? []).map((m) => ({ host: m.source, target: m.target }));
+    return {
+      bind: `${folder}:${CONTAINER_DEBUGPY}:ro`,
+      setup: debuggableSetup(setup, folder, 'docker', { host: onHostNetwork ? '127.0.0.1' : '0.0.0.0', port }, mounts),
+      publishDebugPort: onHostNetwork ? undefined : debug.port ?? 0,
+      onDebugListening: (container) => void (async () => {
+        if (onHostNetwork) return debug.onReady({ host: '127.0.0.1', port });
+        const info = await container.inspect();
+        const published = info.NetworkSettings.Ports?.[`${CONTAINER_DEBUG_PORT}/tcp`]?.[0]?.HostPort;
+        debug.onReady({ host: '127.0.0.1', port: Number(published) });
+      })(),
+    };
+  }
+
   /** containerUser for this image and runtime; a local daemon's root image runs as this person's uid. */
   private async userFor(image: string, request: ParseRequest | RunRequest): Promise<UserChoice> {
     const { values, sources, hostAccess } = request.runtime;
@@ -387,7 +429,8 @@ export class DockerEngine implements Engine {
     return containerUser({ imageUser: await imageUserOf(this.connection.docker, image), asked, hostAccess, hostUid });
   }
 
-  private containerSpec(job: Pick<ContainerJob<unknown>, 'image' | 'cmd' | 'values' | 'setup' | 'user' | 'binds' | 'network' | 'dagFile' | 'cacheWritable'>): Docker.ContainerCreateOptions {
+  private containerSpec(job: Pick<ContainerJob<unknown>, 'image' | 'cmd' | 'values' | 'setup' | 'user' | 'binds' | 'network' | 'dagFile' | 'cacheWritable' | 'publishDebugPort'>): Docker.ContainerCreateOptions {
+    const debugPort = `${CONTAINER_DEBUG_PORT}/tcp`;
     const memory = parseSize(job.values.resources?.memory);
     return {
       Image: job.image,
@@ -407,8 +450,11 @@ export class DockerEngine implements Engine {
       AttachStdin: true,
       AttachStdout: true,
       AttachStderr: true,
+      ...(job.publishDebugPort !== undefined ? { ExposedPorts: { [debugPort]: {} } } : {}),
       HostConfig: {
         Binds: job.binds,
+        // on 127.0.0.1 only: a debugger can run any code in the runtime
+        ...(job.publishDebugPort !== undefined ? { PortBindings: { [debugPort]: [{ HostIp: '127.0.0.1', HostPort: job.publishDebugPort ? String(job.publishDebugPort) : '' }] } } : {}),
         Mounts: [{ Type: 'volume', Source: CACHE_VOLUME, Target: CONTAINER_CACHE, ReadOnly: !job.cacheWritable }],
         NetworkMode: job.network,
         ...HARDENING,
@@ -484,7 +530,8 @@ export class DockerEngine implements Engine {
             started = true;
             deadline?.started();
           } else if (event?.event === 'error') failure = event;
-          else job.onLine?.(line, name);
+          else if (event?.event === 'debug-listening') job.onDebugListening?.(container);
+          else if (!event) job.onLine?.(line, name);
         }, keep);
         outputs[name].on('data', (chunk: Buffer) => {
           const text = chunk.toString('utf8');

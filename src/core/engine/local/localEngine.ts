@@ -10,7 +10,9 @@ import { OWNER_VARIABLE, ownerId, ownTempDir } from '../owner';
 import { type ParseResult, readParseResult } from '../parseResult';
 import { processChannel, type ProcessOptions, type ProcessOutcome, runProcess } from '../processTree';
 import { invalidate, startOnce, stopAll, type WarmPool, warmScope, WarmServer } from '../warm';
-import type { Engine, ParseRequest, RunOutcome, RunRequest } from '../types';
+import { debuggableSetup, ensureDebugpy, freeLocalPort } from '../debugpy';
+import type { HarnessEvent } from '../harnessEvents';
+import type { DebugOptions, Engine, ParseRequest, RunOutcome, RunRequest } from '../types';
 import { hostEnvironment } from './hostEnvironment';
 import { resolveInterpreter } from './interpreter';
 import { HOME, interpreterFolders, localSandbox } from './sandbox';
@@ -43,7 +45,7 @@ export class LocalEngine implements Engine {
     const dagRoot = setup.dagsFolder;
     const deadlineMs = deadlineOf(request.runtime.values, 'parse');
     const startMs = deadlineOf(request.runtime.values, 'start');
-    if (this.options.warm && !request.cold) {
+    if (this.options.warm && !request.cold && !request.debug) {
       let result: ParseResult;
       try {
         result = await this.parseWarm(python, setup, request, deadlineMs);
@@ -57,11 +59,15 @@ export class LocalEngine implements Engine {
     const out = path.join(outDir, 'result.json');
     try {
       request.onProgress?.({ stage: 'parse', message: `parsing ${path.basename(request.dagFile)} with ${python}` });
-      const outcome = await this.harness(python, { network: parseNetworkOf(request.runtime) !== 'none', writable: [outDir] }, [
+      // A person stepping through the file: the run's deadline, and a network for the debugger (loopback).
+      const debug = request.debug && await this.debugSetup(request.debug, setup);
+      const outcome = await this.harness(python, { network: !!debug || parseNetworkOf(request.runtime) !== 'none', writable: [outDir] }, [
         'parse', '--file', request.dagFile, '--dags-folder', dagRoot, '--out', out,
         // The file's deadline is the harness's to enforce (it says where the file hung); ours is a backstop.
         '--timeout', String(deadlineMs / 1000), '--start-timeout', String(startMs / 1000),
-      ], setup, { deadlineMs, startMs, signal: request.signal });
+      ], debug ? debug.setup : setup, debug
+        ? { deadlineMs: deadlineOf(request.runtime.values, 'run'), signal: request.signal, onEvent: debug.onEvent }
+        : { deadlineMs, startMs, signal: request.signal });
       const result = readParseResult(out);
       if (!result || outcome.code === 2 || outcome.code === null || outcome.failure) {
         throw harnessFailure(outcome, { what: `the harness could not parse ${request.dagFile} with ${python}`, runtime: python, startMs });
@@ -83,13 +89,24 @@ export class LocalEngine implements Engine {
     const args = ['run', '--file', request.dagFile, '--dags-folder', setup.dagsFolder, '--dag-id', request.dagId, '--task-id', request.taskId];
     if (request.date) args.push('--date', request.date);
     if (request.mapIndex !== undefined) args.push('--map-index', String(request.mapIndex));
-    const outcome = await this.harness(python, { network: true, writable: [] }, args, setup, {
+    const debug = request.debug && await this.debugSetup(request.debug, setup);
+    const outcome = await this.harness(python, { network: true, writable: [] }, args, debug ? debug.setup : setup, {
       deadlineMs: deadlineOf(request.runtime.values, 'run'),
       signal: request.signal,
       onLine: request.onLog,
+      onEvent: debug ? debug.onEvent : undefined,
     });
     if (outcome.code === 0 || outcome.code === 1) return { exitCode: outcome.code, durationMs: Date.now() - started };
     throw harnessFailure(outcome, { what: `the task could not be run with ${python}`, runtime: python });
+  }
+
+  /** debugpy on the harness's path, listening on a loopback port; the client is told when it listens. */
+  private async debugSetup(debug: DebugOptions, setup: HarnessSetup): Promise<{ setup: HarnessSetup; onEvent: (event: HarnessEvent) => void }> {
+    const port = debug.port ?? await freeLocalPort();
+    return {
+      setup: debuggableSetup(setup, await ensureDebugpy(), 'local', { host: '127.0.0.1', port }),
+      onEvent: (event) => { if (event.event === 'debug-listening') debug.onReady({ host: '127.0.0.1', port }); },
+    };
   }
 
   /** The harness cache as CheckedTemplates keeps it: prepared once per interpreter, checked before each use. */
