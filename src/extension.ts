@@ -2,6 +2,7 @@ import * as vscode from 'vscode';
 import { registerTaskCodeLens } from './vscode/codeLens';
 import { registerCommands } from './vscode/commands';
 import { registerDagFileEvents } from './vscode/dagFileEvents';
+import { registerDebugging } from './vscode/debugging';
 import { DagTree } from './vscode/dagTree';
 import { registerEngineDiagnostics, registerParseDiagnostics } from './vscode/parseDiagnostics';
 import { registerQuickFixes } from './vscode/quickFixes';
@@ -37,6 +38,7 @@ export function activate(context: vscode.ExtensionContext): AirflowRuntimeApi {
   registerParseDiagnostics(context, project);
   registerEngineDiagnostics(context, project);
   registerQuickFixes(context, project);
+  registerDebugging(context, (target) => testing.debugTask(target));
   registerCommands(context, project, tree, testing);
   const statusBar = registerStatusBar(context, project);
   registerTaskCodeLens(context, project);

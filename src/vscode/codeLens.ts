@@ -15,12 +15,15 @@ export function registerTaskCodeLens(context: vscode.ExtensionContext, project: 
         if (!readSettings().codeLens) return [];
         const result = project.parser.states.get(document.uri.fsPath)?.result;
         if (!result) return [];
-        return result.dags.flatMap((dag) => dag.tasks.filter((task) => task.line && (task.file ?? document.uri.fsPath) === document.uri.fsPath).map((task) =>
-          new vscode.CodeLens(new vscode.Range(task.line! - 1, 0, task.line! - 1, 0), {
-            title: `$(play) Run ${dag.tasks.length > 1 || result.dags.length > 1 ? `${dag.dagId}.` : ''}${task.taskId}`,
-            command: 'airflowRuntime.runTask',
-            arguments: [{ file: document.uri.fsPath, dagId: dag.dagId, taskId: task.taskId }],
-          })));
+        return result.dags.flatMap((dag) => dag.tasks.filter((task) => task.line && (task.file ?? document.uri.fsPath) === document.uri.fsPath).flatMap((task) => {
+          const range = new vscode.Range(task.line! - 1, 0, task.line! - 1, 0);
+          const name = `${dag.tasks.length > 1 || result.dags.length > 1 ? `${dag.dagId}.` : ''}${task.taskId}`;
+          const ids = { file: document.uri.fsPath, dagId: dag.dagId, taskId: task.taskId };
+          return [
+            new vscode.CodeLens(range, { title: `$(play) Run ${name}`, command: 'airflowRuntime.runTask', arguments: [ids] }),
+            new vscode.CodeLens(range, { title: '$(debug-alt) Debug', command: 'airflowRuntime.debugTask', arguments: [ids] }),
+          ];
+        }));
       },
     }),
   );

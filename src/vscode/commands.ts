@@ -7,6 +7,7 @@ import { effectiveRuntimeYaml } from '../core/runtime/describe';
 import { dagRuntimeFileFor, FOLDER_RUNTIME_FILE } from '../core/runtime/names';
 import { runtimeFileTemplate } from '../core/runtime/template';
 import { type DagTree, type DagTreeNode } from './dagTree';
+import { attachOnReady } from './debugging';
 import type { Project } from './project';
 import { SECTION } from './settings';
 import type { TaskTesting } from './testing';
@@ -26,6 +27,8 @@ const COMMANDS: Record<string, Handler> = {
   'airflowRuntime.parseAll': parseAll,
   'airflowRuntime.refresh': refresh,
   'airflowRuntime.runTask': runTask,
+  'airflowRuntime.debugTask': debugTask,
+  'airflowRuntime.debugParse': debugParse,
   'airflowRuntime.createRuntimeFile': createRuntimeFile,
   'airflowRuntime.openRuntimeFile': openRuntimeFile,
   'airflowRuntime.showEffectiveRuntime': showEffectiveRuntime,
@@ -91,6 +94,23 @@ async function runTask({ testing }: Surfaces, target?: DagTreeNode | { file: str
   const item = ids && testing.taskItem(ids.file, ids.dagId, ids.taskId);
   if (!item) return void vscode.window.showWarningMessage('Airflow: parse the DAG file first, then run one of its tasks.');
   await testing.runItems([item]);
+}
+
+async function debugTask({ testing }: Surfaces, target?: DagTreeNode | { file: string; dagId: string; taskId: string }) {
+  const ids = target && 'kind' in target ? (target.kind === 'task' ? { file: target.file, dagId: target.dag.dagId, taskId: target.task.taskId } : undefined) : target;
+  if (!ids) return void vscode.window.showWarningMessage('Airflow: choose a task to debug (in the DAG Files view, or its gutter icon).');
+  await testing.debugTask({ dagFile: ids.file, dagId: ids.dagId, taskId: ids.taskId });
+}
+
+/** The DAG file's top-level code under the debugger, in its runtime (a DAG built in loops from a config). */
+async function debugParse({ project }: Surfaces, target?: vscode.Uri | DagTreeNode) {
+  const file = fileOf(target) ?? vscode.window.activeTextEditor?.document.uri.fsPath;
+  if (!file) return void vscode.window.showInformationMessage('Airflow: open a DAG file to debug its parse.');
+  if (project.refuseUntrusted('Debugging a parse')) return;
+  await vscode.workspace.textDocuments.find((d) => d.uri.fsPath === file && d.isDirty)?.save();
+  await project.parser.debugParse(file, (stop) => attachOnReady(`Debug parse of ${path.basename(file)}`, file, stop));
+  const record = project.parser.states.get(file);
+  return { state: stateOf(record), result: record?.result, failure: record?.failure };
 }
 
 async function createRuntimeFile({ project }: Surfaces, target?: vscode.Uri | DagTreeNode) {

@@ -4,6 +4,7 @@ import { existsSync } from 'node:fs';
 import { describeFailure, EngineError } from '../core/engine/errors';
 import { type DagInfo, operatorLabel, type ParseResult, type TaskInfo } from '../core/engine/parseResult';
 import { lastException } from '../core/engine/traceback';
+import { attachOnReady, type LaunchTarget } from './debugging';
 import type { Project } from './project';
 
 /** What a test item stands for. */
@@ -35,7 +36,11 @@ export class TaskTesting implements vscode.Disposable {
   readonly controller = vscode.tests.createTestController('airflowRuntime', 'Airflow Tasks');
   private readonly data = new WeakMap<vscode.TestItem, ItemData>();
   readonly profile: vscode.TestRunProfile;
+  /** The same run under debugpy: VS Code attaches to it and stops at breakpoints in the DAG file and its helpers. */
+  readonly debugProfile: vscode.TestRunProfile;
   private readonly ran = new vscode.EventEmitter<TaskRunReport>();
+  /** Task items started by a launch configuration, with what it said (map index, date). */
+  private readonly launchTargets = new WeakMap<vscode.TestItem, LaunchTarget>();
   readonly onDidRunTask = this.ran.event;
   /** Asks which map index to run (a quick pick); the extension's tests answer it themselves. */
   pickMapIndex: MapIndexPicker = pickMapIndex;
@@ -52,6 +57,7 @@ export class TaskTesting implements vscode.Disposable {
       if (project.isTrusted) await project.parser.parseAll();
     };
     this.profile = this.controller.createRunProfile('Run task in its runtime', vscode.TestRunProfileKind.Run, (request, token) => this.run(request, token), true);
+    this.debugProfile = this.controller.createRunProfile('Debug task in its runtime', vscode.TestRunProfileKind.Debug, (request, token) => this.run(request, token, true), true);
     project.parser.states.onDidChange(() => this.syncFiles());
     project.onDidParse(({ file, result }) => this.applyResult(file, result));
   }
@@ -62,8 +68,17 @@ export class TaskTesting implements vscode.Disposable {
   }
 
   /** Runs the given items as if from the Testing view (the same code path for gutter, CodeLens and tree). */
-  async runItems(items: vscode.TestItem[], token = new vscode.CancellationTokenSource().token): Promise<void> {
-    await this.run(new vscode.TestRunRequest(items, undefined, this.profile), token);
+  async runItems(items: vscode.TestItem[], token = new vscode.CancellationTokenSource().token, debug = false): Promise<void> {
+    await this.run(new vscode.TestRunRequest(items, undefined, debug ? this.debugProfile : this.profile), token, debug);
+  }
+
+  /** A launch configuration's task, debugged as the Debug profile does it (the file is parsed first if needed). */
+  async debugTask(target: LaunchTarget): Promise<void> {
+    if (!this.taskItem(target.dagFile, target.dagId, target.taskId)) await this.project.parser.parse(target.dagFile);
+    const item = this.taskItem(target.dagFile, target.dagId, target.taskId);
+    if (!item) return void vscode.window.showErrorMessage(`Airflow: no task ${target.dagId}.${target.taskId} in ${vscode.workspace.asRelativePath(target.dagFile)} (parse it to see its tasks).`);
+    this.launchTargets.set(item, target);
+    await this.runItems([item], undefined, true);
   }
 
   dispose(): void {
@@ -108,7 +123,7 @@ export class TaskTesting implements vscode.Disposable {
     fileItem.children.replace(dagItems);
   }
 
-  private async run(request: vscode.TestRunRequest, token: vscode.CancellationToken): Promise<void> {
+  private async run(request: vscode.TestRunRequest, token: vscode.CancellationToken, debug = false): Promise<void> {
     const run = this.controller.createTestRun(request);
     try {
       if (this.project.refuseUntrusted('Running a task')) {
@@ -119,7 +134,7 @@ export class TaskTesting implements vscode.Disposable {
       for (const item of tasks) run.enqueued(item);
       for (const item of tasks) {
         if (token.isCancellationRequested) run.skipped(item);
-        else await this.runTask(item, run, token);
+        else await this.runTask(item, run, token, debug);
       }
     } finally {
       run.end();
@@ -145,15 +160,17 @@ export class TaskTesting implements vscode.Disposable {
     return out;
   }
 
-  private async runTask(item: vscode.TestItem, run: vscode.TestRun, token: vscode.CancellationToken): Promise<void> {
+  private async runTask(item: vscode.TestItem, run: vscode.TestRun, token: vscode.CancellationToken, debug: boolean): Promise<void> {
     const data = this.data.get(item);
     if (data?.kind !== 'task') return;
     const { file, dag, task } = data;
     const lines: string[] = [];
     const location = new vscode.Location(vscode.Uri.file(task.file ?? file), new vscode.Position(Math.max(0, (task.line ?? 1) - 1), 0));
-    let mapIndex: number | undefined;
+    const launched = this.launchTargets.get(item);
+    this.launchTargets.delete(item);
+    let mapIndex: number | undefined = launched?.mapIndex;
     const report = (outcome: TaskRunReport['outcome'], message?: vscode.TestMessage) => this.ran.fire({ file, dagId: dag.dagId, taskId: task.taskId, outcome, log: lines, mapIndex, message });
-    if (task.mapped) {
+    if (task.mapped && mapIndex === undefined) {
       mapIndex = await this.pickMapIndex(task, dag.dagId);
       if (mapIndex === undefined) {
         run.skipped(item);
@@ -162,6 +179,8 @@ export class TaskTesting implements vscode.Disposable {
     }
     const label = `${dag.dagId}.${task.taskId}${mapIndex === undefined ? '' : `[${mapIndex}]`}`;
     const controller = new AbortController();
+    let settle = () => undefined as void;
+    const settled = new Promise<void>((resolve) => { settle = resolve; });
     const cancelled = token.onCancellationRequested(() => controller.abort());
     const ended = this.project.taskRuns.begin({ label, cancel: () => controller.abort() });
     run.started(item);
@@ -171,7 +190,8 @@ export class TaskTesting implements vscode.Disposable {
       const { engine, reason } = await this.project.session.engine();
       run.appendOutput(`\x1b[2mRunning ${label} in ${runtime.values.image ?? 'its runtime'} (${reason})\x1b[0m\r\n`, undefined, item);
       const outcome = await engine.run({
-        dagFile: file, runtime, dagId: dag.dagId, taskId: task.taskId, mapIndex, signal: controller.signal,
+        dagFile: file, runtime, dagId: dag.dagId, taskId: task.taskId, mapIndex, date: launched?.date, signal: controller.signal,
+        debug: debug ? attachOnReady(`Debug ${label}`, file, () => { controller.abort(); return settled; }) : undefined,
         onLog: (line) => {
           lines.push(line);
           if (lines.length > 2000) lines.shift();
@@ -203,6 +223,7 @@ export class TaskTesting implements vscode.Disposable {
     } finally {
       cancelled.dispose();
       ended();
+      settle();
     }
   }
 }

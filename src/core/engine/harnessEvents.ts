@@ -5,8 +5,8 @@ export const EVENT_MARKER = '@@airflow-runtime-event';
 
 export interface HarnessEvent {
   /** `started`: the DAG file's own code runs from now on; `error`: the harness failed, with a code;
-   * `debug-listening`: debugpy waits for a client. */
-  event: 'started' | 'error' | 'debug-listening';
+   * `debug-listening`: debugpy waits for a client; `debug-ended`: the debugged program ended by itself. */
+  event: 'started' | 'error' | 'debug-listening' | 'debug-ended';
   code?: string;
   message?: string;
 }

@@ -20,6 +20,8 @@ export interface DebugOptions {
   port?: number;
   /** debugpy listens: a client connects to this endpoint (always on 127.0.0.1). */
   onReady(endpoint: { host: string; port: number }): void;
+  /** The program ended by itself (before the debugger's connection closes): no one stopped it. */
+  onEnded?(): void;
 }
 
 export interface ParseRequest extends WorkOptions {

@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { EngineError, engineErrorOf } from '../engine/errors';
 import type { ParseResult } from '../engine/parseResult';
-import type { ProgressEvent } from '../engine/types';
+import type { DebugOptions, ProgressEvent } from '../engine/types';
 import { DagFileStates } from './dagFileStates';
 import type { EngineSession } from './engineSession';
 import { ParseQueue } from './parseQueue';
@@ -39,6 +39,22 @@ export class WorkspaceParser {
     return this.queue.request(file, delayMs);
   }
 
+  /**
+   * Parses `file` under the debugger (the engine runs its top-level code in a runtime of its own and waits for
+   * a client): outside the queue, as a person asked for it now; the result is the file's like any other.
+   */
+  async debugParse(file: string, debug: (stop: () => Promise<void>) => DebugOptions): Promise<void> {
+    this.queue.cancel(file);
+    this.states.add(file);
+    const controller = new AbortController();
+    let parsed: Promise<void> = Promise.resolve();
+    parsed = this.parseNow(file, controller.signal, debug(() => {
+      controller.abort();
+      return parsed;
+    }));
+    await parsed;
+  }
+
   parseAll(): Promise<void> {
     return Promise.all(this.states.files.map((file) => this.queue.request(file))).then(() => undefined);
   }
@@ -63,14 +79,14 @@ export class WorkspaceParser {
     this.states.dispose();
   }
 
-  private async parseNow(file: string, signal: AbortSignal): Promise<void> {
+  private async parseNow(file: string, signal: AbortSignal, debug?: DebugOptions): Promise<void> {
     this.states.startParsing(file);
     const started = Date.now();
     try {
       const runtime = this.runtimes.runtimeOf(file);
       const { engine } = await this.session.engine();
       signal.throwIfAborted();
-      const result = await engine.parse({ dagFile: file, runtime, signal, onProgress: (event) => this.events.onProgress(file, event) });
+      const result = await engine.parse({ dagFile: file, runtime, signal, debug, onProgress: (event) => this.events.onProgress(file, event) });
       // Forgotten (deleted, renamed) while it parsed: its result would bring back what was cleared.
       if (!this.states.get(file)) return;
       signal.throwIfAborted();

@@ -110,6 +110,7 @@ def _parse_under_debugger(args, version) -> int:
     debug.wait_for_client()
     started = time.monotonic()
     result = parse_in_process(args.file, args.dags_folder)
+    debug.program_ended()
     result["durationMs"] = int((time.monotonic() - started) * 1000)
     write_result(result, args.out)
     return 1 if (result["importErrors"] or result.get("timedOut")) else 0

@@ -28,3 +28,12 @@ def wait_for_client() -> None:
     debugpy.listen((host, port))
     emit_event("debug-listening", port=port)
     debugpy.wait_for_client()
+
+
+def program_ended() -> None:
+    """Tells the engine the program ended by itself, before what is left (debugpy's adapter) is stopped: the
+    editor's session then ends as a finished run, not as a person pressing Stop."""
+    import time
+
+    emit_event("debug-ended")
+    time.sleep(0.3)  # the event reaches the editor before the adapter's connection closes

@@ -41,6 +41,8 @@ def run(args) -> int:
     try:
         return _run(args, file, folder)
     finally:
+        if debug.asked():
+            debug.program_ended()
         left = kill_descendants()
         if left:
             print(f"airflow-runtime harness: stopped {left} process(es) the task left behind"

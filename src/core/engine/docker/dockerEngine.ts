@@ -69,6 +69,8 @@ interface ContainerJob<T> extends WorkOptions {
   onLine?: (line: string, stream: 'stdout' | 'stderr') => void;
   /** debugpy listens in the container (a `debug-listening` event). */
   onDebugListening?: (container: Docker.Container) => void;
+  /** The debugged program ended by itself (a `debug-ended` event). */
+  onDebugEnded?: () => void;
   /** Publish debugpy's port on 127.0.0.1 (port 0: any free one). */
   publishDebugPort?: number;
   /** Only our own step (`prepare-cache`) writes the runtime cache; everything else sees it read-only. */
@@ -175,7 +177,7 @@ export class DockerEngine implements Engine {
       const { exitCode, tail, collected: result, failure, started: fileStarted } = await this.runContainer({
         ...request, image, values, setup: debug ? debug.setup : setup, user, dagFile: request.dagFile,
         deadlineMs: debug ? deadlineOf(values, 'run') : deadlineMs, startMs, network,
-        publishDebugPort: debug ? debug.publishDebugPort : undefined, onDebugListening: debug ? debug.onDebugListening : undefined,
+        publishDebugPort: debug ? debug.publishDebugPort : undefined, onDebugListening: debug ? debug.onDebugListening : undefined, onDebugEnded: debug ? debug.onDebugEnded : undefined,
         binds: outDir ? [...this.binds(request), `${outDir}:${CONTAINER_OUT}`, ...(debug ? [debug.bind] : [])] : [],
         prepare: copy && ((container) => this.copyIn(container, copy, request)),
         collect: (container) => (outDir ? Promise.resolve(readParseResult(path.join(outDir, 'result.json'))) : this.resultFrom(container, out)),
@@ -214,7 +216,7 @@ export class DockerEngine implements Engine {
     const debug = request.debug && await this.debugJob(request, setup, network);
     const { exitCode, tail, failure, started } = await this.runContainer({
       ...request, image, values, setup: debug ? debug.setup : setup, user, cmd, dagFile: request.dagFile, network,
-      publishDebugPort: debug ? debug.publishDebugPort : undefined, onDebugListening: debug ? debug.onDebugListening : undefined,
+      publishDebugPort: debug ? debug.publishDebugPort : undefined, onDebugListening: debug ? debug.onDebugListening : undefined, onDebugEnded: debug ? debug.onDebugEnded : undefined,
       binds: copy ? [] : [...this.binds(request), ...(debug ? [debug.bind] : [])],
       prepare: copy && ((container) => this.copyIn(container, copy, request)),
       deadlineMs: deadlineOf(values, 'run'),
@@ -395,7 +397,7 @@ export class DockerEngine implements Engine {
    * What a debug run or parse adds to its container: debugpy mounted read-only, its port published on 127.0.0.1
    * only (on the host's network: a free loopback port), and the client told where to connect once it listens.
    */
-  private async debugJob(request: ParseRequest | RunRequest, setup: HarnessSetup, network: string): Promise<{ setup: HarnessSetup; bind: string; publishDebugPort?: number; onDebugListening: (container: Docker.Container) => void }> {
+  private async debugJob(request: ParseRequest | RunRequest, setup: HarnessSetup, network: string): Promise<{ setup: HarnessSetup; bind: string; publishDebugPort?: number; onDebugListening: (container: Docker.Container) => void; onDebugEnded: () => void }> {
     const debug = request.debug!;
     if (this.copyMode) {
       throw new EngineError('bad-runtime', `debugging needs a Docker engine on this machine: ${this.connection.endpoint.url} is remote, and a port opened there would not be this machine's`,
@@ -412,6 +414,7 @@ export class DockerEngine implements Engine {
       bind: `${folder}:${CONTAINER_DEBUGPY}:ro`,
       setup: debuggableSetup(setup, folder, 'docker', { host: onHostNetwork ? '127.0.0.1' : '0.0.0.0', port }, mounts),
       publishDebugPort: onHostNetwork ? undefined : debug.port ?? 0,
+      onDebugEnded: () => debug.onEnded?.(),
       onDebugListening: (container) => void (async () => {
         if (onHostNetwork) return debug.onReady({ host: '127.0.0.1', port });
         const info = await container.inspect();
@@ -531,6 +534,7 @@ export class DockerEngine implements Engine {
             deadline?.started();
           } else if (event?.event === 'error') failure = event;
           else if (event?.event === 'debug-listening') job.onDebugListening?.(container);
+          else if (event?.event === 'debug-ended') job.onDebugEnded?.();
           else if (!event) job.onLine?.(line, name);
         }, keep);
         outputs[name].on('data', (chunk: Buffer) => {

@@ -105,7 +105,10 @@ export class LocalEngine implements Engine {
     const port = debug.port ?? await freeLocalPort();
     return {
       setup: debuggableSetup(setup, await ensureDebugpy(), 'local', { host: '127.0.0.1', port }),
-      onEvent: (event) => { if (event.event === 'debug-listening') debug.onReady({ host: '127.0.0.1', port }); },
+      onEvent: (event) => {
+        if (event.event === 'debug-listening') debug.onReady({ host: '127.0.0.1', port });
+        if (event.event === 'debug-ended') debug.onEnded?.();
+      },
     };
   }
 
