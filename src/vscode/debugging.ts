@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { connect, type Socket } from 'node:net';
 import * as vscode from 'vscode';
+import { hostHarnessDir } from '../core/engine/layout';
 import type { DebugOptions } from '../core/engine/types';
 import { SECTION } from './settings';
 
@@ -140,7 +141,9 @@ export function attachOnReady(name: string, file: string, stop: () => Promise<vo
     onReady: ({ host, port }) => {
       debuggees.set(id, { stop, ended: false });
       const folder = vscode.workspace.getWorkspaceFolder(vscode.Uri.file(file));
-      void vscode.debug.startDebugging(folder, { type: DEBUG_TYPE, request: 'attach', name, host, port, justMyCode: justMyCode(), [RUN_KEY]: id }).then((started) => {
+      // the harness's own frames (how the task was started) are not the person's code: never stepped into
+      const rules = [{ path: hostHarnessDir(), include: false }];
+      void vscode.debug.startDebugging(folder, { type: DEBUG_TYPE, request: 'attach', name, host, port, justMyCode: justMyCode(), rules, [RUN_KEY]: id }).then((started) => {
         if (!started) void stop(); // nobody will ever attach: the run would wait for ever
       }, () => void stop());
     },

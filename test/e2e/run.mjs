@@ -28,6 +28,15 @@ log(`installed ${path.basename(vsix)}; workspace ${workspace}`);
 // a runtime file with a typo, there before the workbench opens (Quick Open finds files it has indexed)
 const typoRuntimeFile = path.join(workspace, 'dags', 'team_a', 'customer_metrics.airflow-runtime.yaml');
 writeFileSync(typoRuntimeFile, 'imgae: airflow-runtime-test/airflow:2.11.2\n');
+// a task with locals to look at under the debugger
+writeFileSync(path.join(workspace, 'dags', 'team_a', 'debug_me.py'), [
+  'from datetime import datetime', 'from airflow.decorators import dag, task', '',
+  '@dag(schedule=None, start_date=datetime(2024, 1, 1), tags=["team-a"])', 'def debug_me():',
+  '    @task', '    def total_orders():', '        orders = [12, 7, 23]', '        total = sum(orders)', '        print(f"total {total}")', '        return total',
+  '', '    total_orders()', '', 'debug_me()', '',
+].join('\n'));
+const debugTaskLine = 6;        // debug_me.py: @task above def total_orders
+const debugBreakpointLine = 10; // print(f"total {total}")
 
 let server;
 let browser;
@@ -180,13 +189,40 @@ try {
     }
   });
 
+  await step('a breakpoint in a task and Debug: the editor pauses there, in the runtime, with the variables', async () => {
+    await openFile(page, 'debug_me.py');
+    if (!(await poll(async () => (await editorLines(page, '.testing-run-glyph')).includes(debugTaskLine), 120_000))) throw new Error('no run icon at the task');
+    const goTo = async (line) => {
+      await page.keyboard.press('Control+G');
+      await page.locator('.quick-input-widget input').fill(`:${line}`);
+      await page.keyboard.press('Enter');
+    };
+    await goTo(debugBreakpointLine);
+    await page.keyboard.press('F9');
+    if (!(await poll(async () => (await editorLines(page, '.codicon-debug-breakpoint')).includes(debugBreakpointLine), 10_000))) throw new Error('no breakpoint drawn');
+    await goTo(debugTaskLine);
+    await runCommand(page, 'Test: Debug Test at Cursor');
+    const paused = async () => (await editorLines(page, '.codicon-debug-stackframe')).includes(debugBreakpointLine);
+    if (!(await poll(paused, 180_000))) throw new Error(`not paused at line ${debugBreakpointLine}`);
+    await page.keyboard.press('Control+Shift+D');   // Run and Debug: the Variables view
+    await page.locator('.debug-pane .monaco-list-row', { hasText: /total\s*[:=]?\s*42/ }).first().waitFor({ timeout: 30_000 });
+  });
+
+  await step('continue: the debugged task passes', async () => {
+    await runCommand(page, 'Debug: Continue');
+    await page.keyboard.press('Control+Shift+E');
+    await openFile(page, 'debug_me.py');
+    const passed = async () => (await editorLines(page, '.codicon-testing-passed-icon')).includes(debugTaskLine);
+    if (!(await poll(passed, 120_000))) throw new Error('the debugged task did not pass');
+  });
+
   const memory = { codeServer: treeMemory(server.pid), chromium: treeMemory(process.pid, /chrom/) };
 
   // The parses above left warm runtimes up (containers labelled with this workspace's path, which no other
   // work shares). Their owner is the extension host: killed with -9, it cannot stop them; they must end
   // by themselves (their attached stdin closes with it).
   await step('kill -9 of the extension host: its warm runtimes end by themselves', async () => {
-    const ours = () => spawnSync('docker', ['ps', '-a', '--filter', 'label=airflow-runtime.managed=true', '--format', '{{.ID}} {{.Label "airflow-runtime.owner"}} {{.Label "airflow-runtime.dag-file"}}'], { encoding: 'utf8' })
+    const ours = () => spawnSync('docker', ['ps', '-a', '--filter', 'label=airflow-runtime.managed=true', '--format', '{{.ID}} {{.Label "airflow-runtime.owner"}} {{.Label "airflow-runtime.dag-file"}} {{.Status}}'], { encoding: 'utf8' })
       .stdout.split('\n').filter((line) => line.includes(workspace)).map((line) => line.split(' '));
     if (!(await poll(async () => ours().length > 0, 30_000))) throw new Error('no warm runtime of this workspace is up: nothing to test');
     const owners = [...new Set(ours().map(([, owner]) => Number(owner.split(':').pop())))];
@@ -195,7 +231,9 @@ try {
       process.kill(pid, 'SIGKILL');
     }
     log(`killed extension host ${owners.join(', ')} with ${ours().length} warm runtime(s) up`);
-    if (!(await poll(async () => ours().length === 0, 30_000))) throw new Error(`still there 30 s after kill -9 of their owner: ${ours().map(([id]) => id)}`);
+    // code-server starts a new extension host, which parses the open files again: its runtimes are not the dead one's
+    const orphans = () => ours().filter(([, owner]) => owners.includes(Number(owner.split(':').pop())));
+    if (!(await poll(async () => orphans().length === 0, 30_000))) throw new Error(`still there 30 s after kill -9 of their owner: ${orphans().map((fields) => fields.join(' '))}`);
   });
   log(`memory (PSS): code-server and its extension hosts ${memory.codeServer.pssMiB} MiB in ${memory.codeServer.processes} processes; chromium ${memory.chromium.pssMiB} MiB in ${memory.chromium.processes}`);
   exitCode = results.every((r) => r.ok) ? 0 : 1;
