@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { connect, type Socket } from 'node:net';
 import * as vscode from 'vscode';
 import { hostHarnessDir } from '../core/engine/layout';
+import { dapFrame, DapReader } from '../core/engine/dapFraming';
 import type { DebugOptions } from '../core/engine/types';
 import { SECTION } from './settings';
 
@@ -64,7 +65,7 @@ class StopMeansGone implements vscode.DebugAdapter {
   private readonly sent = new vscode.EventEmitter<vscode.DebugProtocolMessage>();
   readonly onDidSendMessage = this.sent.event;
   private readonly socket: Socket;
-  private buffer = Buffer.alloc(0);
+  private readonly reader = new DapReader();
   private closed = false;
   private stopping?: Promise<void>;
 
@@ -84,8 +85,7 @@ class StopMeansGone implements vscode.DebugAdapter {
       });
       return;
     }
-    const body = Buffer.from(JSON.stringify(message));
-    this.socket.write(Buffer.concat([Buffer.from(`Content-Length: ${body.length}\r\n\r\n`), body]));
+    this.socket.write(dapFrame(message));
   }
 
   /** VS Code lets go of the adapter without waiting for our answer: debugpy must not see its client leave (it
@@ -98,14 +98,7 @@ class StopMeansGone implements vscode.DebugAdapter {
   }
 
   private receive(chunk: Buffer): void {
-    this.buffer = Buffer.concat([this.buffer, chunk]);
-    for (;;) {
-      const headerEnd = this.buffer.indexOf('\r\n\r\n');
-      if (headerEnd < 0) return;
-      const length = Number(/Content-Length: *(\d+)/i.exec(this.buffer.subarray(0, headerEnd).toString())?.[1]);
-      if (this.buffer.length < headerEnd + 4 + length) return;
-      const message = JSON.parse(this.buffer.subarray(headerEnd + 4, headerEnd + 4 + length).toString()) as DapMessage;
-      this.buffer = this.buffer.subarray(headerEnd + 4 + length);
+    for (const message of this.reader.push(chunk) as DapMessage[]) {
       if (message.type === 'event' && (message.event === 'exited' || message.event === 'terminated')) this.debuggee.ended = true;
       this.sent.fire(message);
     }

@@ -166,7 +166,7 @@ export class Project implements vscode.Disposable {
     }
     const files: string[] = [];
     for (const uri of found.values()) if (await this.qualifies(uri)) files.push(uri.fsPath);
-    this.parser.states.setFiles(files);
+    this.parser.states.setFiles(files, started);
     this.log.info(`found ${files.length} DAG file(s) among ${found.size} candidate(s) in ${Date.now() - started} ms`);
   }
 

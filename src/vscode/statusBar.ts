@@ -2,13 +2,13 @@ import * as vscode from 'vscode';
 import type { Project } from './project';
 import { readSettings } from './settings';
 
-/** One status bar item, shown in Airflow workspaces only: the engine, the work going on, and a click to cancel it. */
 /** What the status bar shows, for the extension's tests. */
 export interface StatusBarView {
   text(): string;
   command(): string | undefined;
 }
 
+/** One status bar item, shown in Airflow workspaces only: the engine, the work going on, and a click to cancel it. */
 export function registerStatusBar(context: vscode.ExtensionContext, project: Project): StatusBarView {
   const item = vscode.window.createStatusBarItem('airflowRuntime.status', vscode.StatusBarAlignment.Left, 50);
   item.name = 'Airflow Runtime';

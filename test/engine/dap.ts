@@ -1,5 +1,6 @@
 /** A small Debug Adapter Protocol client over TCP: what an editor does, enough to test a debug session. */
 import { connect, type Socket } from 'node:net';
+import { dapFrame, DapReader } from '../../src/core/engine/dapFraming';
 
 export interface DapMessage {
   seq: number;
@@ -14,7 +15,7 @@ export interface DapMessage {
 
 export class DapClient {
   private seq = 1;
-  private buffer = Buffer.alloc(0);
+  private readonly reader = new DapReader();
   private readonly waiting = new Map<number, (message: DapMessage) => void>();
   private readonly events: DapMessage[] = [];
   private readonly eventWaiters: { name: string; resolve: (message: DapMessage) => void }[] = [];
@@ -33,8 +34,7 @@ export class DapClient {
   /** Sends a request; resolves with its response (rejects when the adapter says it failed). */
   request(command: string, args: Record<string, unknown> = {}): Promise<DapMessage> {
     const seq = this.seq++;
-    const body = Buffer.from(JSON.stringify({ seq, type: 'request', command, arguments: args }));
-    this.socket.write(Buffer.concat([Buffer.from(`Content-Length: ${body.length}\r\n\r\n`), body]));
+    this.socket.write(dapFrame({ seq, type: 'request', command, arguments: args }));
     return new Promise((resolve, reject) => this.waiting.set(seq, (response) => (response.success ? resolve(response) : reject(new Error(`${command}: ${response.message}`)))));
   }
 
@@ -53,14 +53,7 @@ export class DapClient {
   }
 
   private receive(chunk: Buffer): void {
-    this.buffer = Buffer.concat([this.buffer, chunk]);
-    for (;;) {
-      const headerEnd = this.buffer.indexOf('\r\n\r\n');
-      if (headerEnd < 0) return;
-      const length = Number(/Content-Length: (\d+)/i.exec(this.buffer.subarray(0, headerEnd).toString())?.[1]);
-      if (this.buffer.length < headerEnd + 4 + length) return;
-      const message = JSON.parse(this.buffer.subarray(headerEnd + 4, headerEnd + 4 + length).toString()) as DapMessage;
-      this.buffer = this.buffer.subarray(headerEnd + 4 + length);
+    for (const message of this.reader.push(chunk) as DapMessage[]) {
       if (message.type === 'response') {
         this.waiting.get(message.request_seq!)?.(message);
         this.waiting.delete(message.request_seq!);

@@ -110,6 +110,17 @@ describe('DAG file states', () => {
     assert.equal(stateOf(states.get('/ws/a.py')), 'stale');
   });
 
+  it('a search forgets files it did not find, but not one added after it began (it could not see it)', () => {
+    let now = 1000;
+    const states = new DagFileStates(() => now);
+    states.setFiles(['/ws/a.py', '/ws/gone.py']);
+    const searchedAt = (now = 2000);
+    now = 3000;
+    states.add('/ws/new.py'); // created while the search ran
+    states.setFiles(['/ws/a.py'], searchedAt);
+    assert.deepEqual(states.files, ['/ws/a.py', '/ws/new.py']);
+  });
+
   it('a changed runtime clears an engine failure: it was about the runtime the file had', () => {
     const states = new DagFileStates();
     states.add('/ws/a.py');
@@ -167,7 +178,7 @@ describe('problems of a parse', () => {
 });
 
 describe('the engine session', () => {
-  const engine = { kind: 'local' as const, describe: () => 'local', parse: async () => result(), run: async () => ({ exitCode: 0 as const, durationMs: 1 }), invalidate: () => 0, dispose: async () => undefined };
+  const engine = { kind: 'local' as const, describe: () => 'local', parse: async () => result(), run: async () => ({ exitCode: 0 as const, durationMs: 1 }), testDag: async () => ({ exitCode: 0 as const, durationMs: 1 }), invalidate: () => 0, dispose: async () => undefined };
 
   it('chooses the engine once, on first use, and says which', async () => {
     let selections = 0;

@@ -13,6 +13,8 @@ export interface ParseFailure {
 
 export interface DagFileRecord {
   file: string;
+  /** When it became known (ms since the epoch): a search that began before cannot have seen it. */
+  addedAt: number;
   parsing: boolean;
   /** Changed (the file or its runtime) since the last parse. */
   stale: boolean;
@@ -34,6 +36,9 @@ export function stateOf(record: DagFileRecord | undefined): ParseState {
 /** The DAG files of the workspace and what the last parse of each said. Fires the files that changed. */
 export class DagFileStates {
   private readonly records = new Map<string, DagFileRecord>();
+
+  /** `now`: the clock files are stamped with when they become known (tests give their own). */
+  constructor(private readonly now: () => number = Date.now) {}
   private readonly changed = new Emitter<string[]>();
   readonly onDidChange = this.changed.event;
 
@@ -45,18 +50,21 @@ export class DagFileStates {
     return this.records.get(file);
   }
 
-  /** Replaces the set of known files: new ones start unparsed, gone ones are forgotten. */
-  setFiles(files: readonly string[]): void {
+  /**
+   * Replaces the set of known files with what a search that began at `searchedAt` found: new ones start
+   * unparsed, gone ones are forgotten, but not one added after the search began (it could not see it).
+   */
+  setFiles(files: readonly string[], searchedAt = Number.POSITIVE_INFINITY): void {
     const wanted = new Set(files);
     const changed: string[] = [];
-    for (const file of this.records.keys()) if (!wanted.has(file)) { this.records.delete(file); changed.push(file); }
-    for (const file of wanted) if (!this.records.has(file)) { this.records.set(file, { file, parsing: false, stale: false }); changed.push(file); }
+    for (const [file, record] of this.records) if (!wanted.has(file) && record.addedAt < searchedAt) { this.records.delete(file); changed.push(file); }
+    for (const file of wanted) if (!this.records.has(file)) { this.records.set(file, { file, addedAt: this.now(), parsing: false, stale: false }); changed.push(file); }
     if (changed.length) this.changed.fire(changed);
   }
 
   add(file: string): void {
     if (this.records.has(file)) return;
-    this.records.set(file, { file, parsing: false, stale: false });
+    this.records.set(file, { file, addedAt: this.now(), parsing: false, stale: false });
     this.changed.fire([file]);
   }
 
