@@ -3,6 +3,7 @@ import { doctorCommand } from './doctor';
 import { parseCommand } from './parse';
 import { resolveCommand } from './resolve';
 import { runCommand } from './run';
+import { testDagCommand } from './testDag';
 import { EXIT, MAIN_HELP, UsageError } from './usage';
 import { validateCommand } from './validate';
 
@@ -13,6 +14,7 @@ const COMMANDS: Record<string, Command> = {
   resolve: resolveCommand,
   parse: parseCommand,
   run: runCommand,
+  'test-dag': testDagCommand,
   doctor: doctorCommand,
   cleanup: cleanupCommand,
 };

@@ -11,7 +11,8 @@ export const MAIN_HELP = `airflow-runtime: parse and run Airflow DAG files insid
 
 Usage:
   airflow-runtime parse <path>...               parse DAG files inside their runtime; problems as path:line:col
-  airflow-runtime run <dag_file> <dag_id> <task_id>   run one task inside its runtime, log streamed
+  airflow-runtime run <dag_file> <dag_id> <task_id>   run one task inside its runtime, log streamed (--debug [PORT])
+  airflow-runtime test-dag <dag_file> <dag_id>  run the whole DAG inside its runtime, as dag.test() does
   airflow-runtime validate [runtime files...]   check runtime files (all under this folder by default)
   airflow-runtime resolve <dag_file>            show a DAG file's effective runtime and where each value came from
   airflow-runtime doctor                        check engines, images and interpreters; say what to fix

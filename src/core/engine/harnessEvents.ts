@@ -1,14 +1,27 @@
 import { EngineError, type EngineErrorCode } from './errors';
+import type { TaskStateEvent } from './types';
 
 /** A line on the harness's stderr that is an event for us, not output (see the harness's env.emit_event). */
 export const EVENT_MARKER = '@@airflow-runtime-event';
 
 export interface HarnessEvent {
   /** `started`: the DAG file's own code runs from now on; `error`: the harness failed, with a code;
-   * `debug-listening`: debugpy waits for a client; `debug-ended`: the debugged program ended by itself. */
-  event: 'started' | 'error' | 'debug-listening' | 'debug-ended';
+   * `debug-listening`: debugpy waits for a client; `debug-ended`: the debugged program ended by itself;
+   * `task`: a task instance of a whole-DAG run changed state (TaskStateEvent's fields). */
+  event: 'started' | 'error' | 'debug-listening' | 'debug-ended' | 'task';
   code?: string;
   message?: string;
+  taskId?: string;
+  mapIndex?: number;
+  state?: string;
+  durationMs?: number;
+  final?: boolean;
+}
+
+/** A `task` event as the engines hand it on. */
+export function taskStateOf(event: HarnessEvent): TaskStateEvent | undefined {
+  if (event.event !== 'task' || typeof event.taskId !== 'string' || typeof event.state !== 'string') return undefined;
+  return { taskId: event.taskId, mapIndex: event.mapIndex ?? -1, state: event.state, durationMs: event.durationMs, final: event.final };
 }
 
 export function harnessEvent(line: string): HarnessEvent | undefined {

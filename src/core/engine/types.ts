@@ -46,7 +46,38 @@ export interface RunRequest extends WorkOptions {
   onLog: (line: string, stream: 'stdout' | 'stderr') => void;
 }
 
-/** 0 the task succeeded, 1 it failed; infrastructure problems are thrown as EngineError instead. */
+/** A task instance of a whole-DAG run changed state (`running`, then `success`, `failed`, `skipped`...). */
+export interface TaskStateEvent {
+  taskId: string;
+  /** -1 for a task that is not mapped. */
+  mapIndex: number;
+  state: string;
+  durationMs?: number;
+  /** From the end of the run: the state it ended in (tasks that never started say so here). */
+  final?: boolean;
+}
+
+/** The whole DAG, as `dag.test()` / `airflow dags test` runs it, in the DAG file's runtime. */
+export interface DagTestRequest extends WorkOptions {
+  dagFile: string;
+  runtime: EffectiveRuntime;
+  dagId: string;
+  /** YYYY-MM-DD; the harness's default is now. */
+  date?: string;
+  /** The run's conf, a JSON object as text. */
+  conf?: string;
+  onLog: (line: string, stream: 'stdout' | 'stderr') => void;
+  onTask?: (event: TaskStateEvent) => void;
+}
+
+/** The harness's arguments for a task run or a whole-DAG run: one rule for both engines. */
+export function harnessRunArgs(request: RunRequest | DagTestRequest, fileInRuntime: string, dagsFolder: string): string[] {
+  const common = ['--file', fileInRuntime, '--dags-folder', dagsFolder, '--dag-id', request.dagId, ...(request.date ? ['--date', request.date] : [])];
+  if (!('taskId' in request)) return ['test-dag', ...common, ...(request.conf ? ['--conf', request.conf] : [])];
+  return ['run', ...common, '--task-id', request.taskId, ...(request.mapIndex !== undefined ? ['--map-index', String(request.mapIndex)] : [])];
+}
+
+/** 0 the task (or the DAG run) succeeded, 1 it failed; infrastructure problems are thrown as EngineError instead. */
 export interface RunOutcome {
   exitCode: 0 | 1;
   durationMs: number;
@@ -59,6 +90,8 @@ export interface Engine {
   describe(): string;
   parse(request: ParseRequest): Promise<ParseResult>;
   run(request: RunRequest): Promise<RunOutcome>;
+  /** The whole DAG in its runtime, as `dag.test()` runs it; each task's state is told as it changes. */
+  testDag(request: DagTestRequest): Promise<RunOutcome>;
   /**
    * A runtime file changed (at `changedAt`; none named: a setting): warm runtimes it may concern are retired
    * where the next parse could not tell (see warm.ts `invalidate`). Returns how many.

@@ -38,6 +38,13 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--map-index", type=int, default=-1)
     run.add_argument("--dags-folder", default=None, help="default: the file's folder")
 
+    test = sub.add_parser("test-dag", help="run the whole DAG the way `airflow dags test` (dag.test()) does")
+    test.add_argument("--file", required=True)
+    test.add_argument("--dag-id", required=True)
+    test.add_argument("--date", default=None, help="YYYY-MM-DD logical date (default: now)")
+    test.add_argument("--conf", default=None, help="the run's conf, a JSON object")
+    test.add_argument("--dags-folder", default=None, help="default: the file's folder")
+
     sub.add_parser("prepare-cache", help="make a template DB in the runtime cache (no DAG code runs); print its path and hash")
 
     serve = sub.add_parser("serve", help="warm mode: parse requests as JSON lines on stdin")
@@ -63,6 +70,10 @@ def main(argv=None) -> int:
             from .run import run
 
             return run(args)
+        if args.verb == "test-dag":
+            from .test_dag import test_dag
+
+            return test_dag(args)
         from .serve import serve
 
         return serve(args.timeout, args.concurrency)

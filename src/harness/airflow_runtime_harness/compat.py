@@ -201,11 +201,11 @@ def dag_test_task_runner():
     return module, "_run_task"
 
 
-def run_dag_test(dag, logical_date):
-    """``dag.test()`` at this logical date (None: now); returns the DagRun."""
+def run_dag_test(dag, logical_date, conf=None):
+    """``dag.test()`` at this logical date (None: now) with this run conf; returns the DagRun."""
     if AIRFLOW3:
-        return dag.test(logical_date=logical_date)
-    return dag.test(execution_date=logical_date)
+        return dag.test(logical_date=logical_date, run_conf=conf)
+    return dag.test(execution_date=logical_date, run_conf=conf)
 
 
 def task_group_id(task):

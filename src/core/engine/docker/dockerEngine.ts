@@ -9,11 +9,11 @@ import type { RuntimeValues } from '../../runtime/values';
 import { CheckedTemplates } from '../checkedTemplates';
 import { EngineError, isRuntimeEnded } from '../errors';
 import { lineSplitter } from '../lines';
-import { harnessEvent, type HarnessEvent, harnessFailure, StagedDeadline, withoutEvents } from '../harnessEvents';
+import { harnessEvent, type HarnessEvent, harnessFailure, StagedDeadline, taskStateOf, withoutEvents } from '../harnessEvents';
 import { CONTAINER_CACHE, CONTAINER_OUT, deadlineOf, harnessSetup, type HarnessSetup, parseNetworkOf, PathMap, type Placement } from '../layout';
 import { ME, ownerId, ownTempDir, parseOwner, removable } from '../owner';
 import { isParseResult, mapResultPaths, type ParseResult, readParseResult } from '../parseResult';
-import type { Engine, ParseRequest, RunOutcome, RunRequest, WorkOptions } from '../types';
+import { type DagTestRequest, type Engine, harnessRunArgs, type ParseRequest, type RunOutcome, type RunRequest, type WorkOptions } from '../types';
 import { invalidate, type ServeChannel, startOnce, stopAll, type WarmPool, warmScope, WarmServer } from '../warm';
 import { type ArchiveEntry, checkLimits, copyLimits, firstFileOf, megabytes, packEntries, snapshotTrees, type TreeSnapshot, treeChanges } from './archive';
 import { dockerOptions, type EndpointCandidate, endpointCandidates } from './endpoint';
@@ -71,6 +71,8 @@ interface ContainerJob<T> extends WorkOptions {
   onDebugListening?: (container: Docker.Container) => void;
   /** The debugged program ended by itself (a `debug-ended` event). */
   onDebugEnded?: () => void;
+  /** The harness's other events (a whole-DAG run's `task` states). */
+  onEvent?: (event: HarnessEvent) => void;
   /** Publish debugpy's port on 127.0.0.1 (port 0: any free one). */
   publishDebugPort?: number;
   /** Only our own step (`prepare-cache`) writes the runtime cache; everything else sees it read-only. */
@@ -200,20 +202,23 @@ export class DockerEngine implements Engine {
     return this.withCheckedCache(request, () => this.runOnce(request));
   }
 
-  private async runOnce(request: RunRequest): Promise<RunOutcome> {
+  async testDag(request: DagTestRequest): Promise<RunOutcome> {
+    return this.withCheckedCache(request, () => this.runOnce(request));
+  }
+
+  /** A task run, or a whole-DAG run (`test-dag`), in a fresh container. */
+  private async runOnce(request: RunRequest | DagTestRequest): Promise<RunOutcome> {
     const began = Date.now();
     const { values } = request.runtime;
     const image = await ensureImage(this.connection.docker, values, this.pulled, request);
     const map = this.pathMap(request);
     const setup = this.setup(request);
-    const cmd = ['python', '-m', 'airflow_runtime_harness', 'run', '--file', map.toRuntime(request.dagFile), '--dags-folder', setup.dagsFolder,
-      '--dag-id', request.dagId, '--task-id', request.taskId];
-    if (request.date) cmd.push('--date', request.date);
-    if (request.mapIndex !== undefined) cmd.push('--map-index', String(request.mapIndex));
+    const cmd = ['python', '-m', 'airflow_runtime_harness', ...harnessRunArgs(request, map.toRuntime(request.dagFile), setup.dagsFolder)];
     const user = await this.userFor(image, request);
     const copy = this.copyMode ? this.snapshot(request) : undefined;
     const network = values.network ?? 'bridge';
-    const debug = request.debug && await this.debugJob(request, setup, network);
+    const debug = 'debug' in request && request.debug ? await this.debugJob(request, setup, network) : undefined;
+    const onTask = 'onTask' in request ? request.onTask : undefined;
     const { exitCode, tail, failure, started } = await this.runContainer({
       ...request, image, values, setup: debug ? debug.setup : setup, user, cmd, dagFile: request.dagFile, network,
       publishDebugPort: debug ? debug.publishDebugPort : undefined, onDebugListening: debug ? debug.onDebugListening : undefined, onDebugEnded: debug ? debug.onDebugEnded : undefined,
@@ -221,10 +226,11 @@ export class DockerEngine implements Engine {
       prepare: copy && ((container) => this.copyIn(container, copy, request)),
       deadlineMs: deadlineOf(values, 'run'),
       onLine: (line, stream) => request.onLog(map.rewriteText(line), stream),
+      onEvent: (event) => { const task = taskStateOf(event); if (task) onTask?.(task); },
     });
     if (exitCode === 0 || exitCode === 1) return { exitCode, durationMs: Date.now() - began };
     throw harnessFailure({ code: exitCode, failure: failure && { ...failure, message: failure.message && map.rewriteText(failure.message) }, started, tail: map.rewriteText(tail) },
-      { what: `the task could not be run in ${image}`, runtime: image });
+      { what: `${'taskId' in request ? 'the task' : `DAG ${request.dagId}`} could not be run in ${image}`, runtime: image });
   }
 
   invalidate(changedFile?: string, changedAt?: number): number {
@@ -535,7 +541,8 @@ export class DockerEngine implements Engine {
           } else if (event?.event === 'error') failure = event;
           else if (event?.event === 'debug-listening') job.onDebugListening?.(container);
           else if (event?.event === 'debug-ended') job.onDebugEnded?.();
-          else if (!event) job.onLine?.(line, name);
+          else if (event) job.onEvent?.(event);
+          else job.onLine?.(line, name);
         }, keep);
         outputs[name].on('data', (chunk: Buffer) => {
           const text = chunk.toString('utf8');

@@ -4,15 +4,14 @@ import * as path from 'node:path';
 import { cacheDir } from '../cache';
 import { CheckedTemplates, type TemplateHashes } from '../checkedTemplates';
 import { EngineError, isRuntimeEnded } from '../errors';
-import { harnessFailure } from '../harnessEvents';
 import { deadlineOf, harnessSetup, type HarnessSetup, hostHarnessDir, parseNetworkOf } from '../layout';
 import { OWNER_VARIABLE, ownerId, ownTempDir } from '../owner';
 import { type ParseResult, readParseResult } from '../parseResult';
 import { processChannel, type ProcessOptions, type ProcessOutcome, runProcess } from '../processTree';
 import { invalidate, startOnce, stopAll, type WarmPool, warmScope, WarmServer } from '../warm';
 import { debuggableSetup, ensureDebugpy, freeLocalPort } from '../debugpy';
-import type { HarnessEvent } from '../harnessEvents';
-import type { DebugOptions, Engine, ParseRequest, RunOutcome, RunRequest } from '../types';
+import { harnessFailure, type HarnessEvent, taskStateOf } from '../harnessEvents';
+import { type DagTestRequest, type DebugOptions, type Engine, harnessRunArgs, type ParseRequest, type RunOutcome, type RunRequest } from '../types';
 import { hostEnvironment } from './hostEnvironment';
 import { resolveInterpreter } from './interpreter';
 import { HOME, interpreterFolders, localSandbox } from './sandbox';
@@ -82,22 +81,29 @@ export class LocalEngine implements Engine {
     return this.withCheckedCache(request, () => this.runOnce(request));
   }
 
-  private async runOnce(request: RunRequest): Promise<RunOutcome> {
+  async testDag(request: DagTestRequest): Promise<RunOutcome> {
+    return this.withCheckedCache(request, () => this.runOnce(request));
+  }
+
+  /** A task run, or a whole-DAG run (`test-dag`), in a harness process of its own. */
+  private async runOnce(request: RunRequest | DagTestRequest): Promise<RunOutcome> {
     const started = Date.now();
     const { python } = await resolveInterpreter(request.runtime.values, request);
     const setup = this.setup(request, python);
-    const args = ['run', '--file', request.dagFile, '--dags-folder', setup.dagsFolder, '--dag-id', request.dagId, '--task-id', request.taskId];
-    if (request.date) args.push('--date', request.date);
-    if (request.mapIndex !== undefined) args.push('--map-index', String(request.mapIndex));
-    const debug = request.debug && await this.debugSetup(request.debug, setup);
-    const outcome = await this.harness(python, { network: true, writable: [] }, args, debug ? debug.setup : setup, {
+    const debug = 'debug' in request && request.debug ? await this.debugSetup(request.debug, setup) : undefined;
+    const onTask = 'onTask' in request ? request.onTask : undefined;
+    const outcome = await this.harness(python, { network: true, writable: [] }, harnessRunArgs(request, request.dagFile, setup.dagsFolder), debug ? debug.setup : setup, {
       deadlineMs: deadlineOf(request.runtime.values, 'run'),
       signal: request.signal,
       onLine: request.onLog,
-      onEvent: debug ? debug.onEvent : undefined,
+      onEvent: (event) => {
+        debug?.onEvent(event);
+        const task = taskStateOf(event);
+        if (task) onTask?.(task);
+      },
     });
     if (outcome.code === 0 || outcome.code === 1) return { exitCode: outcome.code, durationMs: Date.now() - started };
-    throw harnessFailure(outcome, { what: `the task could not be run with ${python}`, runtime: python });
+    throw harnessFailure(outcome, { what: `${'taskId' in request ? 'the task' : `DAG ${request.dagId}`} could not be run with ${python}`, runtime: python });
   }
 
   /** debugpy on the harness's path, listening on a loopback port; the client is told when it listens. */
