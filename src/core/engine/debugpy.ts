@@ -55,8 +55,13 @@ async function fetchDebugpy(folder: string, options: WorkOptions): Promise<strin
     const unpacked = path.join(download, 'unpacked');
     const unzip = await runProcess(python, ['-c', 'import sys, zipfile; zipfile.ZipFile(sys.argv[1]).extractall(sys.argv[2])', wheel, unpacked], { env: hostEnvironment('harness'), deadlineMs: 60_000 });
     if (unzip.code !== 0 || !readdirSync(unpacked).includes('debugpy')) throw new EngineError('harness-failed', `could not unpack ${wheel}: ${unzip.tail.trim()}`);
-    rmSync(folder, { recursive: true, force: true });
-    renameSync(unpacked, folder);
+    if (!existsSync(path.join(folder, 'debugpy', '__init__.py'))) rmSync(folder, { recursive: true, force: true }); // a broken earlier try
+    try {
+      renameSync(unpacked, folder);
+    } catch (error) {
+      // another process unpacked it first: theirs is the same pinned wheel
+      if (!existsSync(path.join(folder, 'debugpy', '__init__.py'))) throw error;
+    }
     return folder;
   } finally {
     rmSync(download, { recursive: true, force: true });
