@@ -146,18 +146,19 @@ export class TaskTesting implements vscode.Disposable {
     const roots: vscode.TestItem[] = request.include ? [...request.include] : [];
     if (!request.include) this.controller.items.forEach((item) => roots.push(item));
     const excluded = new Set(request.exclude ?? []);
-    const out: vscode.TestItem[] = [];
+    // a request may name a task and its file both ("Test at Cursor" does): each task runs once
+    const out = new Set<vscode.TestItem>();
     const visit = async (item: vscode.TestItem) => {
       if (excluded.has(item)) return;
       const data = this.data.get(item);
-      if (data?.kind === 'task') return void out.push(item);
+      if (data?.kind === 'task') return void out.add(item);
       if (data?.kind === 'file' && !this.project.parser.states.get(data.file)?.result) await this.project.parser.parse(data.file);
       const children: vscode.TestItem[] = [];
       item.children.forEach((child) => children.push(child));
       for (const child of children) await visit(child);
     };
     for (const root of roots) await visit(root);
-    return out;
+    return [...out];
   }
 
   private async runTask(item: vscode.TestItem, run: vscode.TestRun, token: vscode.CancellationToken, debug: boolean): Promise<void> {

@@ -214,6 +214,9 @@ try {
     await openFile(page, 'debug_me.py');
     const passed = async () => (await editorLines(page, '.codicon-testing-passed-icon')).includes(debugTaskLine);
     if (!(await poll(passed, 120_000))) throw new Error('the debugged task did not pass');
+    // once, not again: "Debug Test at Cursor" names the task and its file, and the task runs one time
+    const status = () => page.locator('.statusbar-item', { hasText: 'Airflow:' }).first().innerText();
+    if (!(await poll(async () => !(await status()).includes('running'), 30_000))) throw new Error(`the status bar still says "${await status()}"`);
   });
 
   const memory = { codeServer: treeMemory(server.pid), chromium: treeMemory(process.pid, /chrom/) };
