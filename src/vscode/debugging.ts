@@ -77,9 +77,10 @@ class StopMeansGone implements vscode.DebugAdapter {
   }
 
   handleMessage(message: DapMessage): void {
-    if (message.type === 'request' && (message.command === 'disconnect' || message.command === 'terminate') && !this.debuggee.ended) {
-      this.stopping ??= this.debuggee.stop();
-      void this.stopping.finally(() => {
+    if (message.type === 'request' && (message.command === 'disconnect' || message.command === 'terminate')) {
+      // the program still runs: stop it first; it ended: debugpy may be gone already, nothing is left to ask
+      if (!this.debuggee.ended) this.stopping ??= this.debuggee.stop();
+      void (this.stopping ?? Promise.resolve()).finally(() => {
         this.sent.fire({ type: 'response', seq: 0, request_seq: message.seq, command: message.command, success: true } as vscode.DebugProtocolMessage);
         this.end();
       });

@@ -217,6 +217,8 @@ try {
     // once, not again: "Debug Test at Cursor" names the task and its file, and the task runs one time
     const status = () => page.locator('.statusbar-item', { hasText: 'Airflow:' }).first().innerText();
     if (!(await poll(async () => !(await status()).includes('running'), 30_000))) throw new Error(`the status bar still says "${await status()}"`);
+    // and the debug session ends with the program
+    if (!(await poll(async () => !(await page.locator('.debug-toolbar').isVisible()), 30_000))) throw new Error('the debug session is still on after the task ended');
   });
 
   const memory = { codeServer: treeMemory(server.pid), chromium: treeMemory(process.pid, /chrom/) };
