@@ -130,7 +130,13 @@ export class TaskTesting implements vscode.Disposable {
         for (const item of request.include ?? []) run.skipped(item);
         return;
       }
-      const tasks = await this.tasksOf(request);
+      // A DAG named in the request (its row, its gutter icon) runs whole, as dag.test() does; the rest task by task.
+      const dags = debug ? [] : (request.include ?? []).filter((item) => this.data.get(item)?.kind === 'dag' && !request.exclude?.length);
+      for (const dag of dags) {
+        if (token.isCancellationRequested) break;
+        await this.runDag(dag, run, token);
+      }
+      const tasks = await this.tasksOf(new vscode.TestRunRequest(request.include?.filter((item) => !dags.includes(item)), request.exclude, request.profile));
       for (const item of tasks) run.enqueued(item);
       for (const item of tasks) {
         if (token.isCancellationRequested) run.skipped(item);
@@ -159,6 +165,76 @@ export class TaskTesting implements vscode.Disposable {
     };
     for (const root of roots) await visit(root);
     return [...out];
+  }
+
+  /**
+   * The whole DAG in its runtime (`test-dag`): every task item follows the run's own states as they change, the
+   * log streams into the DAG's output, and each task is reported once the run has ended.
+   */
+  private async runDag(dagItem: vscode.TestItem, run: vscode.TestRun, token: vscode.CancellationToken): Promise<void> {
+    const data = this.data.get(dagItem);
+    if (data?.kind !== 'dag') return;
+    const { file, dag } = data;
+    const items = new Map<string, vscode.TestItem>();
+    dagItem.children.forEach((child) => { const task = this.data.get(child); if (task?.kind === 'task') items.set(task.task.taskId, child); });
+    items.forEach((item) => run.enqueued(item));
+    const finals = new Map<string, { states: string[]; durationMs: number }>();
+    const lines: string[] = [];
+    const controller = new AbortController();
+    const cancelled = token.onCancellationRequested(() => controller.abort());
+    const ended = this.project.taskRuns.begin({ label: `${dag.dagId} (the whole DAG)`, cancel: () => controller.abort() });
+    const report = (taskId: string, outcome: TaskRunReport['outcome'], message?: vscode.TestMessage) => this.ran.fire({ file, dagId: dag.dagId, taskId, outcome, log: lines, message });
+    try {
+      const runtime = this.project.runtimes.runtimeOf(file);
+      const { engine, reason } = await this.project.session.engine();
+      run.appendOutput(`\x1b[2mRunning the whole DAG ${dag.dagId} in ${runtime.values.image ?? 'its runtime'} (${reason}), as dag.test() does\x1b[0m\r\n`, undefined, dagItem);
+      const outcome = await engine.testDag({
+        dagFile: file, runtime, dagId: dag.dagId, signal: controller.signal,
+        onLog: (line) => {
+          lines.push(line);
+          if (lines.length > 5000) lines.shift();
+          run.appendOutput(`${line}\r\n`, undefined, dagItem);
+        },
+        onTask: (event) => {
+          const item = items.get(event.taskId);
+          if (!item) return;
+          if (!event.final) {
+            if (event.state === 'running') run.started(item);
+            return;
+          }
+          const known = finals.get(event.taskId) ?? { states: [], durationMs: 0 };
+          known.states.push(event.state);
+          known.durationMs += event.durationMs ?? 0;
+          finals.set(event.taskId, known);
+        },
+      });
+      for (const [taskId, item] of items) {
+        const states = finals.get(taskId)?.states ?? [];
+        if (states.length && states.every((s) => s === 'success')) {
+          run.passed(item, finals.get(taskId)!.durationMs || undefined);
+          report(taskId, 'passed');
+        } else if (states.some((s) => s === 'failed' || s === 'upstream_failed')) {
+          const message = new vscode.TestMessage(states.includes('failed') ? `${dag.dagId}.${taskId} failed in the DAG run (its log is in the DAG's output)` : `${dag.dagId}.${taskId} did not run: an upstream task failed`);
+          run.failed(item, message);
+          report(taskId, 'failed', message);
+        } else {
+          run.skipped(item);
+          report(taskId, 'skipped');
+        }
+      }
+      this.project.log.info(`DAG ${dag.dagId} ${outcome.exitCode === 0 ? 'passed' : 'failed'} in ${outcome.durationMs} ms`);
+    } catch (error) {
+      const cancelledRun = controller.signal.aborted || (error instanceof EngineError && error.code === 'cancelled');
+      for (const [taskId, item] of items) {
+        if (cancelledRun) run.skipped(item);
+        else run.errored(item, new vscode.TestMessage(describeFailure(error)));
+        report(taskId, cancelledRun ? 'skipped' : 'errored');
+      }
+      if (!cancelledRun) this.project.log.error(`DAG ${dag.dagId}: ${describeFailure(error)}`);
+    } finally {
+      cancelled.dispose();
+      ended();
+    }
   }
 
   private async runTask(item: vscode.TestItem, run: vscode.TestRun, token: vscode.CancellationToken, debug: boolean): Promise<void> {

@@ -112,3 +112,50 @@ function leftovers(file: string, marker: string): { containers: string[]; proces
   });
   return { containers, processes };
 }
+
+suite('running a whole DAG', () => {
+  test('the DAG item runs as dag.test() does: every task item gets its own result, in order', async () => {
+    const api = await extensionApi();
+    const file = workspaceFile('dags', 'team_a', 'whole_dag.py');
+    fs.writeFileSync(file, [
+      'from datetime import datetime',
+      'from airflow.decorators import dag, task',
+      '',
+      '@dag(schedule=None, start_date=datetime(2024, 1, 1))',
+      'def whole_dag():',
+      '    @task',
+      '    def first():',
+      '        print("FIRST RAN")',
+      '',
+      '    @task',
+      '    def explode():',
+      '        raise ValueError("the feed is empty")',
+      '',
+      '    @task',
+      '    def never():',
+      '        print("NEVER RAN")',
+      '',
+      '    first() >> explode() >> never()',
+      '',
+      'whole_dag()',
+      '',
+    ].join('\n'));
+    try {
+      await api.project.reconsider(file);
+      const parsed = await vscode.commands.executeCommand<{ state: string }>('airflowRuntime.parseFile', vscode.Uri.file(file));
+      assert.equal(parsed?.state, 'parsed', JSON.stringify(parsed));
+      const dagItem = api.testing.controller.items.get(file)?.children.get(`${file}::whole_dag`);
+      assert.ok(dagItem, 'no test item for the DAG');
+      const reports: TaskRunReport[] = [];
+      const listener = api.testing.onDidRunTask((report) => { if (report.file === file) reports.push(report); });
+      await api.testing.runItems([dagItem]);
+      listener.dispose();
+      assert.deepEqual(Object.fromEntries(reports.map((r) => [r.taskId, r.outcome])), { first: 'passed', explode: 'failed', never: 'failed' });
+      assert.ok(reports[0].log.some((line) => line.includes('FIRST RAN')), 'one log for the run');
+      assert.ok(!reports[0].log.some((line) => line.includes('NEVER RAN')));
+      assert.match(String(reports.find((r) => r.taskId === 'never')?.message?.message), /an upstream task failed/);
+    } finally {
+      fs.rmSync(file, { force: true });
+    }
+  });
+});
