@@ -1,13 +1,5 @@
-import { existsSync } from 'node:fs';
-import * as path from 'node:path';
 import { parseArgs } from 'node:util';
-import { describeFailure } from '../core/engine/errors';
-import { type EngineChoice, selectEngine } from '../core/engine/select';
-import { hasErrors } from '../core/problems';
-import { formatProblems } from './display';
-import { terminalProgress } from './progress';
-import { hostAccessOf, runtimeFor } from './runtimeFor';
-import { cancelOnSignals } from './signals';
+import { checkRuntimeFlags, inDagRuntime } from './inRuntime';
 import { EXIT, UsageError } from './usage';
 
 export const RUN_HELP = `Usage: airflow-runtime run <dag_file> <dag_id> <task_id> [--date YYYY-MM-DD] [--map-index N] [--engine auto|docker|local] [--image IMG] [--debug [PORT]]
@@ -47,56 +39,32 @@ export async function runCommand(args: string[], out: (line: string) => void, er
     return EXIT.ok;
   }
   if (positionals.length !== 3) throw new UsageError('run takes <dag_file> <dag_id> <task_id>', 'run');
-  if (!['auto', 'docker', 'local'].includes(flags.engine!)) throw new UsageError(`--engine must be auto, docker or local, not "${flags.engine}"`, 'run');
-  if (flags.date !== undefined && !/^\d{4}-\d{2}-\d{2}$/.test(flags.date)) throw new UsageError(`--date must be YYYY-MM-DD, not "${flags.date}"`, 'run');
+  const [dagArg, dagId, taskId] = positionals;
+  const dagFile = checkRuntimeFlags(flags, dagArg, 'run');
   const mapIndex = flags['map-index'] === undefined ? undefined : Number(flags['map-index']);
   if (mapIndex !== undefined && !Number.isInteger(mapIndex)) throw new UsageError('--map-index must be a whole number', 'run');
   const debugPort = flags.debug === undefined ? undefined : Number(flags.debug);
   if (debugPort !== undefined && !(Number.isInteger(debugPort) && debugPort >= 0 && debugPort < 65536)) throw new UsageError(`--debug takes a port, not "${flags.debug}"`, 'run');
-  const [dagArg, dagId, taskId] = positionals;
-  const dagFile = path.resolve(dagArg);
-  if (!existsSync(dagFile)) throw new UsageError(`no such DAG file: ${dagArg}`, 'run');
 
-  const cwd = process.cwd();
-  const runtime = runtimeFor(dagFile, { cwd, workspace: flags.workspace, image: flags.image, hostAccess: hostAccessOf(flags['allow-host-access']) });
-  for (const line of formatProblems(runtime.problems, cwd)) err(line);
-  if (hasErrors(runtime.problems)) {
-    err('fix the runtime files above before running a task');
-    return EXIT.configOrInfra;
-  }
-  const cancel = cancelOnSignals(err, 'stopping the task and cleaning up');
-  const progress = terminalProgress();
-  try {
-    const selected = await selectEngine(flags.engine as EngineChoice);
-    err(`engine: ${selected.reason}`);
-    try {
-      const outcome = await selected.engine.run({
-        dagFile, runtime, dagId, taskId, date: flags.date, mapIndex, signal: cancel.signal,
-        onProgress: progress.report,
-        debug: debugPort === undefined ? undefined : {
-          port: debugPort || undefined,
-          onReady: ({ host, port }) => {
-            progress.clear();
-            err(`debugpy is waiting for a client on ${host}:${port} (breakpoints by host path need no path mapping). VS Code, in launch.json:`);
-            err(`  ${JSON.stringify({ name: `Attach to ${dagId}.${taskId}`, type: 'debugpy', request: 'attach', connect: { host, port } })}`);
-          },
-        },
-        onLog: (line) => {
+  return inDagRuntime(dagFile, flags, err, { refused: 'fix the runtime files above before running a task', stopping: 'stopping the task and cleaning up' }, async ({ runtime, engine, signal, progress }) => {
+    const outcome = await engine.run({
+      dagFile, runtime, dagId, taskId, date: flags.date, mapIndex, signal,
+      onProgress: progress.report,
+      debug: debugPort === undefined ? undefined : {
+        port: debugPort || undefined,
+        onReady: ({ host, port }) => {
           progress.clear();
-          out(line);
+          err(`debugpy is waiting for a client on ${host}:${port} (breakpoints by host path need no path mapping). VS Code, in launch.json:`);
+          err(`  ${JSON.stringify({ name: `Attach to ${dagId}.${taskId}`, type: 'debugpy', request: 'attach', connect: { host, port } })}`);
         },
-      });
-      progress.clear();
-      err(`${dagId}.${taskId}: ${outcome.exitCode === 0 ? 'success' : 'failed'} in ${(outcome.durationMs / 1000).toFixed(1)}s`);
-      return outcome.exitCode;
-    } finally {
-      await selected.engine.dispose();
-    }
-  } catch (error) {
+      },
+      onLog: (line) => {
+        progress.clear();
+        out(line);
+      },
+    });
     progress.clear();
-    err(`airflow-runtime: ${describeFailure(error)}`);
-    return EXIT.configOrInfra;
-  } finally {
-    cancel.dispose();
-  }
+    err(`${dagId}.${taskId}: ${outcome.exitCode === 0 ? 'success' : 'failed'} in ${(outcome.durationMs / 1000).toFixed(1)}s`);
+    return outcome.exitCode;
+  });
 }

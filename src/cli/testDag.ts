@@ -1,14 +1,6 @@
-import { existsSync } from 'node:fs';
-import * as path from 'node:path';
 import { parseArgs } from 'node:util';
-import { describeFailure } from '../core/engine/errors';
-import { type EngineChoice, selectEngine } from '../core/engine/select';
 import type { TaskStateEvent } from '../core/engine/types';
-import { hasErrors } from '../core/problems';
-import { formatProblems } from './display';
-import { terminalProgress } from './progress';
-import { hostAccessOf, runtimeFor } from './runtimeFor';
-import { cancelOnSignals } from './signals';
+import { checkRuntimeFlags, inDagRuntime } from './inRuntime';
 import { EXIT, UsageError } from './usage';
 
 export const TEST_DAG_HELP = `Usage: airflow-runtime test-dag <dag_file> <dag_id> [--date YYYY-MM-DD] [--conf JSON] [--engine auto|docker|local] [--image IMG]
@@ -34,8 +26,8 @@ export async function testDagCommand(args: string[], out: (line: string) => void
     return EXIT.ok;
   }
   if (positionals.length !== 2) throw new UsageError('test-dag takes <dag_file> <dag_id>', 'test-dag');
-  if (!['auto', 'docker', 'local'].includes(flags.engine!)) throw new UsageError(`--engine must be auto, docker or local, not "${flags.engine}"`, 'test-dag');
-  if (flags.date !== undefined && !/^\d{4}-\d{2}-\d{2}$/.test(flags.date)) throw new UsageError(`--date must be YYYY-MM-DD, not "${flags.date}"`, 'test-dag');
+  const [dagArg, dagId] = positionals;
+  const dagFile = checkRuntimeFlags(flags, dagArg, 'test-dag');
   if (flags.conf !== undefined) {
     let conf: unknown;
     try {
@@ -45,53 +37,29 @@ export async function testDagCommand(args: string[], out: (line: string) => void
     }
     if (conf === null || typeof conf !== 'object' || Array.isArray(conf)) throw new UsageError('--conf must be a JSON object, such as {"region": "emea"}', 'test-dag');
   }
-  const [dagArg, dagId] = positionals;
-  const dagFile = path.resolve(dagArg);
-  if (!existsSync(dagFile)) throw new UsageError(`no such DAG file: ${dagArg}`, 'test-dag');
 
-  const cwd = process.cwd();
-  const runtime = runtimeFor(dagFile, { cwd, workspace: flags.workspace, image: flags.image, hostAccess: hostAccessOf(flags['allow-host-access']) });
-  for (const line of formatProblems(runtime.problems, cwd)) err(line);
-  if (hasErrors(runtime.problems)) {
-    err('fix the runtime files above before running the DAG');
-    return EXIT.configOrInfra;
-  }
-  const cancel = cancelOnSignals(err, 'stopping the DAG run and cleaning up');
-  const progress = terminalProgress();
   const ended = new Map<string, TaskStateEvent>();
-  try {
-    const selected = await selectEngine(flags.engine as EngineChoice);
-    err(`engine: ${selected.reason}`);
-    try {
-      const outcome = await selected.engine.testDag({
-        dagFile, runtime, dagId, date: flags.date, conf: flags.conf, signal: cancel.signal,
-        onProgress: progress.report,
-        onLog: (line) => {
-          progress.clear();
-          out(line);
-        },
-        onTask: (task) => {
-          const name = `${task.taskId}${task.mapIndex >= 0 ? `[${task.mapIndex}]` : ''}`;
-          if (task.final) return void ended.set(name, task);
-          progress.clear();
-          err(`${dagId}.${name}: ${task.state}${task.durationMs !== undefined ? ` in ${(task.durationMs / 1000).toFixed(1)}s` : ''}`);
-        },
-      });
-      progress.clear();
-      const failed = [...ended.entries()].filter(([, t]) => t.state === 'failed' || t.state === 'upstream_failed').map(([name, t]) => `${name} (${t.state.replace('_', ' ')})`);
-      const counts = new Map<string, number>();
-      for (const task of ended.values()) counts.set(task.state, (counts.get(task.state) ?? 0) + 1);
-      const summary = [...counts.entries()].map(([state, n]) => `${n} ${state.replace('_', ' ')}`).join(', ');
-      err(`${dagId}: ${outcome.exitCode === 0 ? 'success' : 'failed'} in ${(outcome.durationMs / 1000).toFixed(1)}s${summary ? ` (${summary})` : ''}${failed.length ? `; failed: ${failed.join(', ')}` : ''}`);
-      return outcome.exitCode;
-    } finally {
-      await selected.engine.dispose();
-    }
-  } catch (error) {
+  return inDagRuntime(dagFile, flags, err, { refused: 'fix the runtime files above before running the DAG', stopping: 'stopping the DAG run and cleaning up' }, async ({ runtime, engine, signal, progress }) => {
+    const outcome = await engine.testDag({
+      dagFile, runtime, dagId, date: flags.date, conf: flags.conf, signal,
+      onProgress: progress.report,
+      onLog: (line) => {
+        progress.clear();
+        out(line);
+      },
+      onTask: (task) => {
+        const name = `${task.taskId}${task.mapIndex >= 0 ? `[${task.mapIndex}]` : ''}`;
+        if (task.final) return void ended.set(name, task);
+        progress.clear();
+        err(`${dagId}.${name}: ${task.state}${task.durationMs !== undefined ? ` in ${(task.durationMs / 1000).toFixed(1)}s` : ''}`);
+      },
+    });
     progress.clear();
-    err(`airflow-runtime: ${describeFailure(error)}`);
-    return EXIT.configOrInfra;
-  } finally {
-    cancel.dispose();
-  }
+    const failed = [...ended.entries()].filter(([, t]) => t.state === 'failed' || t.state === 'upstream_failed').map(([name, t]) => `${name} (${t.state.replace('_', ' ')})`);
+    const counts = new Map<string, number>();
+    for (const task of ended.values()) counts.set(task.state, (counts.get(task.state) ?? 0) + 1);
+    const summary = [...counts.entries()].map(([state, n]) => `${n} ${state.replace('_', ' ')}`).join(', ');
+    err(`${dagId}: ${outcome.exitCode === 0 ? 'success' : 'failed'} in ${(outcome.durationMs / 1000).toFixed(1)}s${summary ? ` (${summary})` : ''}${failed.length ? `; failed: ${failed.join(', ')}` : ''}`);
+    return outcome.exitCode;
+  });
 }

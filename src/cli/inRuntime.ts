@@ -1,0 +1,73 @@
+import { existsSync } from 'node:fs';
+import * as path from 'node:path';
+import { describeFailure } from '../core/engine/errors';
+import { type EngineChoice, selectEngine } from '../core/engine/select';
+import type { Engine } from '../core/engine/types';
+import type { EffectiveRuntime } from '../core/runtime/resolve';
+import { hasErrors } from '../core/problems';
+import { formatProblems } from './display';
+import { terminalProgress } from './progress';
+import { hostAccessOf, runtimeFor } from './runtimeFor';
+import { cancelOnSignals } from './signals';
+import { EXIT, UsageError } from './usage';
+
+/** The flags `run` and `test-dag` share. */
+export interface RuntimeFlags {
+  engine?: string;
+  date?: string;
+  image?: string;
+  workspace?: string;
+  'allow-host-access'?: boolean;
+}
+
+/** What the work of a verb is given. */
+export interface InRuntime {
+  dagFile: string;
+  runtime: EffectiveRuntime;
+  engine: Engine;
+  signal: AbortSignal;
+  progress: ReturnType<typeof terminalProgress>;
+}
+
+/** `--engine` and `--date` as both verbs take them, and the DAG file named: usage errors before anything starts. */
+export function checkRuntimeFlags(flags: RuntimeFlags, dagArg: string, verb: string): string {
+  if (!['auto', 'docker', 'local'].includes(flags.engine ?? 'auto')) throw new UsageError(`--engine must be auto, docker or local, not "${flags.engine}"`, verb);
+  if (flags.date !== undefined && !/^\d{4}-\d{2}-\d{2}$/.test(flags.date)) throw new UsageError(`--date must be YYYY-MM-DD, not "${flags.date}"`, verb);
+  const dagFile = path.resolve(dagArg);
+  if (!existsSync(dagFile)) throw new UsageError(`no such DAG file: ${dagArg}`, verb);
+  return dagFile;
+}
+
+/**
+ * Work in a DAG file's runtime, as `run` and `test-dag` do it: the runtime files' problems said (errors refuse
+ * the work, exit 2), the engine chosen and said, Ctrl-C and SIGTERM cancelling, the engine disposed, and a
+ * failure of ours told once (exit 2). `work` returns the exit code.
+ */
+export async function inDagRuntime(dagFile: string, flags: RuntimeFlags, err: (line: string) => void, words: { refused: string; stopping: string },
+  work: (context: InRuntime) => Promise<number>): Promise<number> {
+  const cwd = process.cwd();
+  const runtime = runtimeFor(dagFile, { cwd, workspace: flags.workspace, image: flags.image, hostAccess: hostAccessOf(flags['allow-host-access']) });
+  for (const line of formatProblems(runtime.problems, cwd)) err(line);
+  if (hasErrors(runtime.problems)) {
+    err(words.refused);
+    return EXIT.configOrInfra;
+  }
+  const cancel = cancelOnSignals(err, words.stopping);
+  const progress = terminalProgress();
+  try {
+    const selected = await selectEngine((flags.engine ?? 'auto') as EngineChoice);
+    err(`engine: ${selected.reason}`);
+    try {
+      return await work({ dagFile, runtime, engine: selected.engine, signal: cancel.signal, progress });
+    } finally {
+      progress.clear();
+      await selected.engine.dispose();
+    }
+  } catch (error) {
+    progress.clear();
+    err(`airflow-runtime: ${describeFailure(error)}`);
+    return EXIT.configOrInfra;
+  } finally {
+    cancel.dispose();
+  }
+}
