@@ -23,6 +23,23 @@ from .reap import become_subreaper, kill_descendants
 
 
 def run(args) -> int:
+    from . import debug
+
+    def task(file: str, folder: str) -> int:
+        if debug.asked():  # before the DAG file is parsed: its top-level code can be stepped through too
+            debug.wait_for_client()
+        try:
+            return _run(args, file, folder)
+        finally:
+            if debug.asked():
+                debug.program_ended()
+
+    return in_run_process(args, task, "the task")
+
+
+def in_run_process(args, work, what: str) -> int:
+    """What `run` and `test-dag` share: a subreaper before anything starts, log lines as they happen, the DAG
+    file and folder checked, Airflow's environment prepared, and what the work left running stopped after."""
     subreaper = become_subreaper()  # before the task starts anything
     for stream in (sys.stdout, sys.stderr):
         try:
@@ -34,33 +51,36 @@ def run(args) -> int:
         raise env.HarnessError(f"no such file: {file}")
     folder = os.path.abspath(args.dags_folder or os.path.dirname(file))
     env.prepare(folder)
-    from . import debug
-
-    if debug.asked():  # before the DAG file is parsed: its top-level code can be stepped through too
-        debug.wait_for_client()
     try:
-        return _run(args, file, folder)
+        return work(file, folder)
     finally:
-        if debug.asked():
-            debug.program_ended()
         left = kill_descendants()
         if left:
-            print(f"airflow-runtime harness: stopped {left} process(es) the task left behind"
+            print(f"airflow-runtime harness: stopped {left} process(es) {what} left behind"
                   + ("" if subreaper else " (not a subreaper: double-forked ones may survive)"), file=sys.stderr)
+
+
+def load_dag(file: str, folder: str, dag_id: str):
+    """(bag, the DAG `dag_id`) of the file, parsed as `parse` does; a usage error that lists what the file has
+    otherwise."""
+    from . import compat
+
+    compat.use_dags_folder(folder)
+    bag = compat.load_file(file, folder)
+    dag = bag.dags.get(dag_id)
+    if dag is None:
+        found = ", ".join(sorted(bag.dags)) or "none"
+        msg = f"DAG '{dag_id}' not found in {file}. DAGs in this file: {found}."
+        for key, text in bag.import_errors.items():
+            msg += f"\nImport error in {key}:\n{text}"
+        raise env.HarnessError(msg)
+    return bag, dag
 
 
 def _run(args, file: str, folder: str) -> int:
     from . import compat
 
-    compat.use_dags_folder(folder)
-    bag = compat.load_file(file, folder)
-    dag = bag.dags.get(args.dag_id)
-    if dag is None:
-        found = ", ".join(sorted(bag.dags)) or "none"
-        msg = f"DAG '{args.dag_id}' not found in {file}. DAGs in this file: {found}."
-        for key, text in bag.import_errors.items():
-            msg += f"\nImport error in {key}:\n{text}"
-        raise env.HarnessError(msg)
+    bag, dag = load_dag(file, folder, args.dag_id)
     if args.task_id not in dag.task_dict:
         raise env.HarnessError(
             f"task '{args.task_id}' not found in DAG '{args.dag_id}'. Tasks: {', '.join(sorted(dag.task_dict))}."
@@ -147,10 +167,10 @@ def _run_mapped(args, dag, task) -> int:
 
     setattr(module, name, chosen_only)
     try:
-        run = compat.run_dag_test(dag, _logical_date(args.date))
+        run = compat.run_dag_test(dag, logical_date(args.date))
     finally:
         setattr(module, name, original)
-    states = {(ti.task_id, ti.map_index): _state(ti) for ti in run.get_task_instances()}
+    states = {(ti.task_id, ti.map_index): state_of(ti) for ti in run.get_task_instances()}
     failed = [task_id for (task_id, _), state in states.items() if task_id in upstream and state not in ("success", "skipped")]
     if args.map_index not in seen and not failed:
         raise env.HarnessError(
@@ -164,12 +184,12 @@ def _run_mapped(args, dag, task) -> int:
     return 1
 
 
-def _state(ti) -> str:
+def state_of(ti) -> str:
     state = getattr(ti, "state", None)
     return str(getattr(state, "value", state) or "")
 
 
-def _logical_date(date):
+def logical_date(date):
     if not date:
         return None
     from datetime import datetime, timezone
