@@ -176,10 +176,10 @@ export class Project implements vscode.Disposable {
     const { include, exclude } = readSettings();
     const relative = vscode.workspace.asRelativePath(uri, false);
     if (!picomatch.isMatch(relative, include, { dot: true }) || picomatch.isMatch(relative, exclude, { dot: true })) return false;
+    const verdict = this.judge.verdict(uri.fsPath);
     // A known DAG file that reads empty is being written (a save truncates first): what it says is not known
     // yet. Judged on that, a search or a watcher event dropped it, and the parse of the save under way with it.
-    if (this.isDagFile(uri.fsPath) && isBeingWritten(uri.fsPath)) return true;
-    return this.judge.verdict(uri.fsPath).isDag;
+    return verdict.isDag || (!!verdict.empty && this.isDagFile(uri.fsPath));
   }
 
   private newJudge(): DagFileJudge {
@@ -200,15 +200,6 @@ export class Project implements vscode.Disposable {
 
 export function isRuntimeFile(uri: vscode.Uri): boolean {
   return uri.scheme === 'file' && !!runtimeFileScope(uri.fsPath);
-}
-
-/** An existing, empty file: in the middle of a write. */
-function isBeingWritten(file: string): boolean {
-  try {
-    return statSync(file).size === 0;
-  } catch {
-    return false;
-  }
 }
 
 /** When a file was last written; undefined when it is gone (a deletion is news to everyone). */

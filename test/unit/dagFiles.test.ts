@@ -40,6 +40,13 @@ describe('safe mode', () => {
     assert.match(notes[0], /does not mention "airflow" and "dag", so Airflow 2's safe mode skips it; parsed because it was named/);
   });
 
+  it('an empty file is no DAG file, and the verdict says it read nothing (an editor saving truncates first)', () => {
+    const root = tree({ 'dags/saving.py': '' });
+    const verdict = new DagFileJudge(() => root, () => rule(2)).verdict(path.join(root, 'dags/saving.py'));
+    assert.deepEqual(verdict, { isDag: false, reason: "it is empty, so Airflow 2's safe mode skips it", empty: true });
+    assert.deepEqual(found(root, rule(2)).files, []);
+  });
+
   it('safe mode off takes every .py file', () => {
     const root = tree({ 'dags/plain.py': 'x = 1\n' });
     assert.deepEqual(found(root, { ...rule(2), safeMode: false }).files, ['dags/plain.py']);

@@ -1,4 +1,4 @@
-import { closeSync, openSync, readdirSync, readFileSync, readSync, statSync } from 'node:fs';
+import { closeSync, fstatSync, openSync, readdirSync, readFileSync, readSync, statSync } from 'node:fs';
 import * as path from 'node:path';
 import ignore from 'ignore';
 import { isInside } from '../runtime/checks';
@@ -31,12 +31,18 @@ export const NEVER_WALKED = new Set(['node_modules', '__pycache__', 'venv', '.ve
 /** Airflow reads the whole file; a DAG file larger than this is read this far. */
 const HEURISTIC_BYTES = 8 * 1024 * 1024;
 
-/** Airflow's safe-mode heuristic (`might_contain_dag_via_default_heuristic`) for this Airflow major. */
-export function mightContainDag(file: string, major: AirflowMajor): boolean {
+/**
+ * Airflow's safe-mode heuristic (`might_contain_dag_via_default_heuristic`) for this Airflow major, on one
+ * read of the file: 'empty' when that read found nothing (an empty file, or one an editor is saving: a save
+ * truncates before it writes, and a size taken before the read cannot tell).
+ */
+export function mightContainDag(file: string, major: AirflowMajor): boolean | 'empty' {
   const fd = openSync(file, 'r');
   try {
-    const buffer = Buffer.alloc(Math.min(HEURISTIC_BYTES, Math.max(1, statSync(file).size)));
-    const text = buffer.subarray(0, readSync(fd, buffer, 0, buffer.length, 0)).toString('latin1').toLowerCase();
+    const buffer = Buffer.alloc(Math.min(HEURISTIC_BYTES, Math.max(4096, fstatSync(fd).size)));
+    const read = readSync(fd, buffer, 0, buffer.length, 0);
+    if (read === 0) return 'empty';
+    const text = buffer.subarray(0, read).toString('latin1').toLowerCase();
     if (!text.includes('airflow')) return false;
     return text.includes('dag') || (major >= 3 && text.includes('asset'));
   } finally {
@@ -162,7 +168,8 @@ function glob(absolute: string, isFolder: boolean, lines: IgnoreLine[]): Ignored
   return decided;
 }
 
-export type DagFileVerdict = { isDag: true } | { isDag: false; reason: string };
+/** `empty`: the safe-mode read found nothing (see mightContainDag). */
+export type DagFileVerdict = { isDag: true } | { isDag: false; reason: string; empty?: boolean };
 
 /** Caches of one walk or one editor session: ignore files by DAGs folder, project folders. */
 export class DagFileJudge {
@@ -182,12 +189,13 @@ export class DagFileJudge {
     const rule = this.ruleFor(path.dirname(absolute));
     const ignored = this.excludedBy(absolute, false, dagRoot, rule);
     if (ignored) return { isDag: false, reason: `${ignored.file}:${ignored.line} excludes it (${rule.ignoreSyntax} pattern "${ignored.pattern}")` };
-    let might: boolean;
+    let might: boolean | 'empty';
     try {
       might = !rule.safeMode || mightContainDag(absolute, rule.airflowMajor);
     } catch (error) {
       return { isDag: false, reason: `it cannot be read (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})` };
     }
+    if (might === 'empty') return { isDag: false, reason: `it is empty, so Airflow ${rule.airflowMajor}'s safe mode skips it`, empty: true };
     if (!might) {
       const words = rule.airflowMajor >= 3 ? '"airflow" and ("dag" or "asset")' : '"airflow" and "dag"';
       return { isDag: false, reason: `it does not mention ${words}, so Airflow ${rule.airflowMajor}'s safe mode skips it` };
