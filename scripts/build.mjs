@@ -21,6 +21,8 @@ const common = {
 const builds = [
   { ...common, entryPoints: ['src/extension.ts'], outfile: 'dist/extension.js' },
   { ...common, entryPoints: ['src/cli/main.ts'], outfile: 'dist/cli.js', banner: { js: '#!/usr/bin/env node' } },
+  // The graph webview's script: a browser bundle, no Node and no remote resource (the panel's CSP allows only it).
+  { ...common, platform: 'browser', format: 'iife', target: 'es2022', entryPoints: ['src/webview/graph.ts'], outfile: 'dist/webview/graph.js', external: [] },
   {
     ...common,
     minify: false,

@@ -3,6 +3,7 @@ import { registerTaskCodeLens } from './vscode/codeLens';
 import { registerCommands } from './vscode/commands';
 import { registerDagFileEvents } from './vscode/dagFileEvents';
 import { registerDebugging } from './vscode/debugging';
+import { DagGraphPanels } from './vscode/graphPanel';
 import { DagTree } from './vscode/dagTree';
 import { registerEngineDiagnostics, registerParseDiagnostics } from './vscode/parseDiagnostics';
 import { registerQuickFixes } from './vscode/quickFixes';
@@ -18,6 +19,7 @@ export interface AirflowRuntimeApi {
   project: Project;
   tree: DagTree;
   testing: TaskTesting;
+  graphs: DagGraphPanels;
   statusBar: StatusBarView;
   /** How long activate() took, in ms (reported by the tests: activation must stay cheap). */
   activationMs: number;
@@ -32,14 +34,15 @@ export function activate(context: vscode.ExtensionContext): AirflowRuntimeApi {
   const slowWork = new SlowWork(project);
   const tree = new DagTree(project, slowWork);
   const testing = new TaskTesting(project);
-  context.subscriptions.push(project, slowWork, tree, testing, vscode.window.createTreeView('airflowRuntime.dagFiles', { treeDataProvider: tree, showCollapseAll: true }));
+  const graphs = new DagGraphPanels(project, context.extensionUri);
+  context.subscriptions.push(project, slowWork, tree, testing, graphs, vscode.window.createTreeView('airflowRuntime.dagFiles', { treeDataProvider: tree, showCollapseAll: true }));
   registerRuntimeFileDiagnostics(context, (file) => project.runtimesChanged(file));
   registerRuntimeFileEditing(context);
   registerParseDiagnostics(context, project);
   registerEngineDiagnostics(context, project);
   registerQuickFixes(context, project);
   registerDebugging(context, (target) => testing.debugTask(target));
-  registerCommands(context, project, tree, testing);
+  registerCommands(context, { project, tree, testing, graphs });
   const statusBar = registerStatusBar(context, project);
   registerTaskCodeLens(context, project);
   registerDagFileEvents(context, project, (paths) => {
@@ -55,7 +58,7 @@ export function activate(context: vscode.ExtensionContext): AirflowRuntimeApi {
   context.subscriptions.push(vscode.workspace.onDidGrantWorkspaceTrust(() => tree.refresh()));
   const activationMs = performance.now() - started;
   project.log.info(`activated in ${activationMs.toFixed(1)} ms`);
-  return { project, tree, testing, statusBar, activationMs };
+  return { project, tree, testing, graphs, statusBar, activationMs };
 }
 
 /** Waited for by VS Code: warm runtimes and running parses are stopped, so no container or process is left. */

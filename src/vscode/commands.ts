@@ -8,15 +8,17 @@ import { dagRuntimeFileFor, FOLDER_RUNTIME_FILE } from '../core/runtime/names';
 import { runtimeFileTemplate } from '../core/runtime/template';
 import { type DagTree, type DagTreeNode } from './dagTree';
 import { attachOnReady } from './debugging';
+import type { DagGraphPanels } from './graphPanel';
 import type { Project } from './project';
 import { SECTION } from './settings';
-import type { TaskTesting } from './testing';
+import type { DagRunInputs, TaskTesting } from './testing';
 
 /** What a command handler works on. */
 interface Surfaces {
   project: Project;
   tree: DagTree;
   testing: TaskTesting;
+  graphs: DagGraphPanels;
 }
 
 type Handler = (surfaces: Surfaces, ...args: never[]) => unknown;
@@ -29,6 +31,8 @@ const COMMANDS: Record<string, Handler> = {
   'airflowRuntime.runTask': runTask,
   'airflowRuntime.debugTask': debugTask,
   'airflowRuntime.debugParse': debugParse,
+  'airflowRuntime.showGraph': showGraph,
+  'airflowRuntime.runDag': runDag,
   'airflowRuntime.createRuntimeFile': createRuntimeFile,
   'airflowRuntime.openRuntimeFile': openRuntimeFile,
   'airflowRuntime.showEffectiveRuntime': showEffectiveRuntime,
@@ -45,8 +49,8 @@ const COMMANDS: Record<string, Handler> = {
  * Registers every command through one wrapper: a handler that throws is logged and shown with the error's
  * words and a "Show Log" action, never lost in a rejected promise.
  */
-export function registerCommands(context: vscode.ExtensionContext, project: Project, tree: DagTree, testing: TaskTesting): void {
-  const surfaces = { project, tree, testing };
+export function registerCommands(context: vscode.ExtensionContext, surfaces: Surfaces): void {
+  const { project } = surfaces;
   context.subscriptions.push(
     vscode.workspace.registerTextDocumentContentProvider(EFFECTIVE_RUNTIME_SCHEME, new EffectiveRuntimeDocuments(project)),
     ...Object.entries(COMMANDS).map(([id, handler]) => vscode.commands.registerCommand(id, async (...args: never[]) => {
@@ -111,6 +115,73 @@ async function debugParse({ project }: Surfaces, target?: vscode.Uri | DagTreeNo
   await project.parser.debugParse(file, (stop) => attachOnReady(`Debug parse of ${path.basename(file)}`, file, stop));
   const record = project.parser.states.get(file);
   return { state: stateOf(record), result: record?.result, failure: record?.failure };
+}
+
+/** A DAG a command was invoked on: its tree row, a CodeLens, the graph, or the active editor's file (asked when it has several). */
+async function dagOf({ project }: Surfaces, target?: vscode.Uri | DagTreeNode | { file: string; dagId: string }): Promise<{ file: string; dagId: string } | undefined> {
+  if (target && 'dagId' in target) return { file: target.file, dagId: target.dagId };
+  if (target && 'kind' in target && 'dag' in target) return { file: target.file, dagId: target.dag.dagId };
+  const file = fileOf(target as vscode.Uri | DagTreeNode | undefined) ?? vscode.window.activeTextEditor?.document.uri.fsPath;
+  if (!file || !project.isDagFile(file)) return void vscode.window.showInformationMessage('Airflow: open a DAG file, or choose a DAG in the DAG Files view.');
+  if (!project.parser.states.get(file)?.result) {
+    if (project.refuseUntrusted('Parsing')) return;
+    await project.parser.parse(file);
+  }
+  const dags = project.parser.states.get(file)?.result?.dags ?? [];
+  if (dags.length === 0) return void vscode.window.showWarningMessage(`Airflow: ${path.basename(file)} defines no DAG in its last parse (see the DAG Files view for why).`);
+  const dagId = dags.length === 1 ? dags[0].dagId : (await vscode.window.showQuickPick(dags.map((d) => d.dagId), { placeHolder: `Which DAG of ${path.basename(file)}?` }));
+  return dagId ? { file, dagId } : undefined;
+}
+
+/** The DAG's graph, in a panel beside the editor. */
+async function showGraph(surfaces: Surfaces, target?: vscode.Uri | DagTreeNode | { file: string; dagId: string }) {
+  const dag = await dagOf(surfaces, target);
+  if (!dag) return;
+  await surfaces.graphs.show(dag.file, dag.dagId);
+  return dag;
+}
+
+/**
+ * The whole DAG in its runtime, as dag.test() runs it: the logical date and conf are asked for (or given, by
+ * a caller that has them); every task item and the graph follow the run.
+ */
+async function runDag(surfaces: Surfaces, target?: vscode.Uri | DagTreeNode | { file: string; dagId: string }, given?: DagRunInputs) {
+  const { project, testing } = surfaces;
+  if (project.refuseUntrusted('Running a DAG')) return;
+  const dag = await dagOf(surfaces, target);
+  if (!dag) return;
+  const inputs = given ?? (await askDagRunInputs(dag.dagId));
+  if (!inputs) return;
+  if (!(await testing.runDagWith(dag.file, dag.dagId, inputs))) return void vscode.window.showWarningMessage(`Airflow: ${dag.dagId} is not in the last parse of ${path.basename(dag.file)}.`);
+  return dag;
+}
+
+async function askDagRunInputs(dagId: string): Promise<DagRunInputs | undefined> {
+  const today = new Date().toISOString().slice(0, 10);
+  const date = await vscode.window.showInputBox({
+    title: `Run ${dagId}: logical date (1/2)`, value: today, prompt: 'The run\'s logical date, YYYY-MM-DD ({{ ds }} in templates)',
+    validateInput: (value) => (isDate(value.trim()) ? undefined : 'a date as YYYY-MM-DD, e.g. 2024-01-31'),
+  });
+  if (date === undefined) return undefined;
+  const conf = await vscode.window.showInputBox({
+    title: `Run ${dagId}: conf (2/2)`, value: '{}', prompt: 'The run\'s conf, a JSON object ({{ dag_run.conf }}, params)',
+    validateInput: (value) => (isJsonObject(value) ? undefined : 'a JSON object, e.g. {"region": "eu"}'),
+  });
+  if (conf === undefined) return undefined;
+  return { date: date.trim(), conf: conf.trim() || '{}' };
+}
+
+function isDate(value: string): boolean {
+  return /^\d{4}-\d{2}-\d{2}$/.test(value) && !Number.isNaN(Date.parse(`${value}T00:00:00Z`)) && new Date(`${value}T00:00:00Z`).toISOString().startsWith(value);
+}
+
+function isJsonObject(value: string): boolean {
+  try {
+    const parsed: unknown = JSON.parse(value.trim() || '{}');
+    return !!parsed && typeof parsed === 'object' && !Array.isArray(parsed);
+  } catch {
+    return false;
+  }
 }
 
 async function createRuntimeFile({ project }: Surfaces, target?: vscode.Uri | DagTreeNode) {

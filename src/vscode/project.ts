@@ -5,6 +5,7 @@ import * as vscode from 'vscode';
 import type { ParseResult } from '../core/engine/parseResult';
 import type { ProgressEvent } from '../core/engine/types';
 import { EngineSession } from '../core/project/engineSession';
+import { RunStates } from '../core/project/runStates';
 import { RuntimeIndex, runtimeFingerprint } from '../core/project/runtimeIndex';
 import { TaskRuns } from '../core/project/taskRuns';
 import { WorkspaceParser } from '../core/project/workspaceParser';
@@ -23,6 +24,8 @@ export class Project implements vscode.Disposable {
   readonly parser: WorkspaceParser;
   /** Task runs going on (the status bar shows and cancels them). */
   readonly taskRuns = new TaskRuns();
+  /** What the runs of each DAG said of its tasks, as they go (the graph view draws it). */
+  readonly runStates = new RunStates();
   private readonly parsed = new vscode.EventEmitter<{ file: string; result: ParseResult }>();
   readonly onDidParse = this.parsed.event;
   private readonly progressed = new vscode.EventEmitter<{ file: string; event: ProgressEvent }>();
@@ -150,6 +153,7 @@ export class Project implements vscode.Disposable {
     this.parser.dispose();
     this.taskRuns.cancelAll();
     this.taskRuns.dispose();
+    this.runStates.dispose();
     void this.session.dispose();
     this.disposables.forEach((d) => d.dispose());
   }

@@ -13,6 +13,8 @@ export interface ExtensionSettings {
   safeMode: boolean;
   parseOnSave: boolean;
   codeLens: boolean;
+  /** "Show Graph" and "Run DAG" above each DAG. */
+  dagCodeLens: boolean;
 }
 
 export function readSettings(): ExtensionSettings {
@@ -28,6 +30,7 @@ export function readSettings(): ExtensionSettings {
     safeMode: config.get<boolean>('dagFiles.safeMode', true),
     parseOnSave: config.get<boolean>('parseOnSave', true),
     codeLens: config.get<boolean>('codeLens', false),
+    dagCodeLens: config.get<boolean>('dagCodeLens', true),
   };
 }
 

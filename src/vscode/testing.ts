@@ -25,6 +25,12 @@ export interface TaskRunReport {
   message?: vscode.TestMessage;
 }
 
+/** What a whole-DAG run is given: its logical date (YYYY-MM-DD) and its conf (a JSON object as text). */
+export interface DagRunInputs {
+  date?: string;
+  conf?: string;
+}
+
 /** Which map index of a mapped task to run; undefined: the person chose none (the run is skipped). */
 export type MapIndexPicker = (task: TaskInfo, dagId: string) => Promise<number | undefined>;
 
@@ -41,6 +47,8 @@ export class TaskTesting implements vscode.Disposable {
   private readonly ran = new vscode.EventEmitter<TaskRunReport>();
   /** Task items started by a launch configuration, with what it said (map index, date). */
   private readonly launchTargets = new WeakMap<vscode.TestItem, LaunchTarget>();
+  /** DAG items started by "Run DAG", with the logical date and conf the person gave. */
+  private readonly dagInputs = new WeakMap<vscode.TestItem, DagRunInputs>();
   readonly onDidRunTask = this.ran.event;
   /** Asks which map index to run (a quick pick); the extension's tests answer it themselves. */
   pickMapIndex: MapIndexPicker = pickMapIndex;
@@ -79,6 +87,20 @@ export class TaskTesting implements vscode.Disposable {
     if (!item) return void vscode.window.showErrorMessage(`Airflow: no task ${target.dagId}.${target.taskId} in ${vscode.workspace.asRelativePath(target.dagFile)} (parse it to see its tasks).`);
     this.launchTargets.set(item, target);
     await this.runItems([item], undefined, true);
+  }
+
+  /** The DAG item of a DAG, for "Run DAG" and the graph. */
+  dagItem(file: string, dagId: string): vscode.TestItem | undefined {
+    return this.controller.items.get(file)?.children.get(`${file}::${dagId}`);
+  }
+
+  /** "Run DAG": the whole DAG as the Testing view runs it, with the logical date and conf given. */
+  async runDagWith(file: string, dagId: string, inputs: DagRunInputs, token?: vscode.CancellationToken): Promise<boolean> {
+    const item = this.dagItem(file, dagId);
+    if (!item) return false;
+    this.dagInputs.set(item, inputs);
+    await this.runItems([item], token);
+    return true;
   }
 
   dispose(): void {
@@ -178,6 +200,10 @@ export class TaskTesting implements vscode.Disposable {
     const items = new Map<string, vscode.TestItem>();
     dagItem.children.forEach((child) => { const task = this.data.get(child); if (task?.kind === 'task') items.set(task.task.taskId, child); });
     items.forEach((item) => run.enqueued(item));
+    const inputs = this.dagInputs.get(dagItem) ?? {};
+    this.dagInputs.delete(dagItem);
+    const states = this.project.runStates;
+    states.beginDagRun(file, dag.dagId, [...items.keys()]);
     const finals = new Map<string, { states: string[]; durationMs: number }>();
     const lines: string[] = [];
     const controller = new AbortController();
@@ -187,9 +213,10 @@ export class TaskTesting implements vscode.Disposable {
     try {
       const runtime = this.project.runtimes.runtimeOf(file);
       const { engine, reason } = await this.project.session.engine();
-      run.appendOutput(`\x1b[2mRunning the whole DAG ${dag.dagId} in ${runtime.values.image ?? 'its runtime'} (${reason}), as dag.test() does\x1b[0m\r\n`, undefined, dagItem);
+      const given = [inputs.date && `logical date ${inputs.date}`, inputs.conf && inputs.conf !== '{}' && `conf ${inputs.conf}`].filter(Boolean).join(', ');
+      run.appendOutput(`\x1b[2mRunning the whole DAG ${dag.dagId} in ${runtime.values.image ?? 'its runtime'} (${reason}), as dag.test() does${given ? `, ${given}` : ''}\x1b[0m\r\n`, undefined, dagItem);
       const outcome = await engine.testDag({
-        dagFile: file, runtime, dagId: dag.dagId, signal: controller.signal,
+        dagFile: file, runtime, dagId: dag.dagId, date: inputs.date, conf: inputs.conf, signal: controller.signal,
         onLog: (line) => {
           lines.push(line);
           if (lines.length > 5000) lines.shift();
@@ -199,9 +226,12 @@ export class TaskTesting implements vscode.Disposable {
           const item = items.get(event.taskId);
           if (!item) return;
           if (!event.final) {
+            states.set(file, dag.dagId, event.taskId, event.state, event.durationMs);
             if (event.state === 'running') run.started(item);
             return;
           }
+          // the end of the run tells the tasks that never started (upstream failed, skipped)
+          if (states.of(file, dag.dagId).get(event.taskId)?.state === 'queued') states.set(file, dag.dagId, event.taskId, event.state === 'none' ? 'skipped' : event.state);
           const known = finals.get(event.taskId) ?? { states: [], durationMs: 0 };
           known.states.push(event.state);
           known.durationMs += event.durationMs ?? 0;
@@ -225,6 +255,7 @@ export class TaskTesting implements vscode.Disposable {
       this.project.log.info(`DAG ${dag.dagId} ${outcome.exitCode === 0 ? 'passed' : 'failed'} in ${outcome.durationMs} ms`);
     } catch (error) {
       const cancelledRun = controller.signal.aborted || (error instanceof EngineError && error.code === 'cancelled');
+      for (const [taskId, entry] of states.of(file, dag.dagId)) if (entry.state === 'queued' || entry.state === 'running') states.set(file, dag.dagId, taskId, 'cancelled');
       for (const [taskId, item] of items) {
         if (cancelledRun) run.skipped(item);
         else run.errored(item, new vscode.TestMessage(describeFailure(error)));
@@ -260,7 +291,9 @@ export class TaskTesting implements vscode.Disposable {
     const settled = new Promise<void>((resolve) => { settle = resolve; });
     const cancelled = token.onCancellationRequested(() => controller.abort());
     const ended = this.project.taskRuns.begin({ label, cancel: () => controller.abort() });
+    const setState = (state: string, durationMs?: number) => this.project.runStates.set(file, dag.dagId, task.taskId, state, durationMs);
     run.started(item);
+    setState('running');
     const started = Date.now();
     try {
       const runtime = this.project.runtimes.runtimeOf(file);
@@ -275,6 +308,7 @@ export class TaskTesting implements vscode.Disposable {
           run.appendOutput(`${line}\r\n`, undefined, item);
         },
       });
+      setState(outcome.exitCode === 0 ? 'success' : 'failed', outcome.durationMs);
       if (outcome.exitCode === 0) {
         run.passed(item, outcome.durationMs);
         report('passed');
@@ -285,7 +319,9 @@ export class TaskTesting implements vscode.Disposable {
       }
       this.project.log.info(`task ${dag.dagId}.${task.taskId} ${outcome.exitCode === 0 ? 'passed' : 'failed'} in ${outcome.durationMs} ms`);
     } catch (error) {
-      if (controller.signal.aborted || (error instanceof EngineError && error.code === 'cancelled')) {
+      const cancelledRun = controller.signal.aborted || (error instanceof EngineError && error.code === 'cancelled');
+      setState(cancelledRun ? 'cancelled' : 'failed', Date.now() - started);
+      if (cancelledRun) {
         run.skipped(item);
         report('skipped');
         run.appendOutput('Cancelled: the task was stopped and its container or process tree removed.\r\n', undefined, item);
