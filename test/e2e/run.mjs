@@ -221,6 +221,56 @@ try {
     if (!(await poll(async () => !(await page.locator('.debug-toolbar').isVisible()), 30_000))) throw new Error('the debug session is still on after the task ended');
   });
 
+  // The graph webview is two iframes deep: VS Code's host frame, then the page of the panel.
+  const graphFrame = () => page.frameLocator('iframe.webview.ready').last().frameLocator('iframe#active-frame');
+  const graphStates = () => graphFrame().locator('g.task').evaluateAll((nodes) => nodes.map((n) => /state-(\S+)/.exec(n.getAttribute('class'))?.[1] ?? 'none'));
+
+  await step('Show Graph above customer_metrics draws its tasks and its task group', async () => {
+    await page.keyboard.press('Escape');
+    await openFile(page, 'customer_metrics.py');
+    const lens = page.locator('.editor-group-container.active .codelens-decoration a', { hasText: 'Show Graph' }).first();
+    await lens.waitFor({ timeout: 120_000 });
+    await lens.click();
+    await graphFrame().locator('g.frame', { hasText: 'metrics' }).waitFor({ timeout: 60_000 });
+    const tasks = await graphFrame().locator('g.task .label').evaluateAll((labels) => labels.map((label) => label.textContent));
+    if (tasks.sort().join() !== 'count,fetch_customers,longest_name,publish') throw new Error(`the graph draws ${tasks}`);
+    if (await graphFrame().locator('.edges path').count() !== 4) throw new Error('not 4 edges');
+  });
+
+  await step("the graph's CSP blocks a remote load in the browser", async () => {
+    const blocked = await graphFrame().locator('body').evaluate((body) => new Promise((resolve) => {
+      const img = body.ownerDocument.createElement('img');
+      const done = (what) => { img.remove(); resolve(what); };
+      body.ownerDocument.addEventListener('securitypolicyviolation', (event) => done(`${event.violatedDirective} ${event.blockedURI}`), { once: true });
+      img.src = 'https://example.com/tracker.png';
+      body.appendChild(img);
+      setTimeout(() => done('loaded'), 5000);
+    }));
+    if (!/^(img-src|default-src) https:\/\/example\.com/.test(blocked)) throw new Error(`a remote image was not blocked: ${blocked}`);
+  });
+
+  await step('Run DAG from the graph: the states fill in as the tasks run', async () => {
+    await graphFrame().locator('button#run').click();
+    for (const [prompt, value] of [[/logical date/, /^\d{4}-\d\d-\d\d$/], [/conf \(2\/2\)/, /^\{\}$/]]) {
+      await page.locator('.quick-input-widget', { hasText: prompt }).waitFor({ timeout: 15_000 });
+      const input = page.locator('.quick-input-widget input');
+      if (!(await poll(async () => value.test(await input.inputValue()), 10_000, 100))) throw new Error(`the prompt ${prompt} shows "${await input.inputValue()}"`);
+      await input.press('Enter');
+    }
+    // the screenshot of this step is the run in progress: some tasks done, some not yet
+    const inProgress = async () => {
+      const states = await graphStates();
+      return states.includes('running') || (states.includes('success') && states.some((s) => s !== 'success'));
+    };
+    if (!(await poll(inProgress, 180_000, 100))) throw new Error(`never seen in progress: ${await graphStates()}`);
+  });
+
+  await step('the DAG run ends: every task of the graph succeeded', async () => {
+    if (!(await poll(async () => (await graphStates()).every((s) => s === 'success'), 180_000))) throw new Error(`states ${await graphStates()}`);
+    const summary = await graphFrame().locator('#summary').innerText();
+    if (summary !== '4 success') throw new Error(`the summary says "${summary}"`);
+  });
+
   const memory = { codeServer: treeMemory(server.pid), chromium: treeMemory(process.pid, /chrom/) };
 
   // The parses above left warm runtimes up (containers labelled with this workspace's path, which no other
