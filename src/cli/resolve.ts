@@ -4,13 +4,14 @@ import { parseArgs } from 'node:util';
 import { hasErrors } from '../core/problems';
 import { effectiveRuntimeYaml } from '../core/runtime/describe';
 import type { EffectiveRuntime } from '../core/runtime/resolve';
+import { redactedValues } from '../core/runtime/secrets';
 import { displayPath, formatProblems } from './display';
 import { hostAccessOf, runtimeFor } from './runtimeFor';
 import { EXIT, UsageError } from './usage';
 
 export const RESOLVE_HELP = `Usage: airflow-runtime resolve <dag_file> [--format yaml|json] [--workspace DIR]
 
-Prints the effective runtime of a DAG file, each value with where it came from:
+Prints the effective runtime of a DAG file, each value with where it came from (secrets as ***):
 defaults < .vscode/settings.json < each airflow-runtime.yaml from the workspace root down
 < the DAG file's own <dag>.airflow-runtime.yaml.
 
@@ -48,7 +49,7 @@ function toJson(runtime: EffectiveRuntime, cwd: string) {
     dagFile: displayPath(runtime.dagFile, cwd),
     workspaceRoot: runtime.workspaceRoot,
     runtimeFiles: runtime.files.map((f) => displayPath(f.path, cwd)),
-    runtime: runtime.values,
+    runtime: redactedValues(runtime.values),
     sources: runtime.sources,
     problems: runtime.problems,
   };

@@ -4,6 +4,7 @@ import { type DagInfo, type ImportErrorInfo, operatorLabel, type TaskInfo } from
 import { type DagFileRecord, type ParseState, stateOf } from '../core/project/dagFileStates';
 import type { EngineStatus } from '../core/project/engineSession';
 import { describeSource } from '../core/runtime/describe';
+import { redactedValues } from '../core/runtime/secrets';
 import type { EffectiveRuntime } from '../core/runtime/resolve';
 import { withoutHarnessFrames } from '../core/engine/traceback';
 import type { Project } from './project';
@@ -324,7 +325,8 @@ function fileTooltip(file: string, state: ParseState, record: DagFileRecord | un
     // a list, not a table: a narrow sidebar squeezes a table's last column to nothing
     md.appendMarkdown('\n\n**Runtime**, and where each value comes from:\n');
     for (const [key, source] of Object.entries(runtime.sources).sort(([a], [b]) => a.localeCompare(b))) {
-      md.appendMarkdown(`\n- \`${key}\`: ${cell(valueAt(runtime, key))}  \n  *from ${cell(describeSource(source, (f) => vscode.workspace.asRelativePath(f)))}*`);
+      const value = valueAt(runtime, key);
+      md.appendMarkdown(`\n- \`${key}\`${value === undefined ? '' : `: ${cell(value)}`}  \n  *from ${cell(describeSource(source, (f) => vscode.workspace.asRelativePath(f)))}*`);
     }
     md.appendMarkdown('\n');
     if (runtime.problems.length) md.appendMarkdown(`\n${runtime.problems.length} problem(s) in the runtime files: see Problems.`);
@@ -332,8 +334,10 @@ function fileTooltip(file: string, state: ParseState, record: DagFileRecord | un
   return md;
 }
 
-function valueAt(runtime: EffectiveRuntime, key: string): string {
-  let value: unknown = runtime.values;
+/** A value for the hover: Variables and Connections by name only, other secrets (in `env`) as `***`. */
+function valueAt(runtime: EffectiveRuntime, key: string): string | undefined {
+  if (/^(variables|connections)\./.test(key)) return undefined;
+  let value: unknown = redactedValues(runtime.values);
   for (const part of key.split('.')) value = (value as Record<string, unknown> | undefined)?.[part];
   return typeof value === 'object' ? JSON.stringify(value) : String(value);
 }

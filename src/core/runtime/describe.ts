@@ -1,5 +1,6 @@
 import { Document, isCollection, isScalar } from 'yaml';
 import type { EffectiveRuntime, ValueSource } from './resolve';
+import { redactedValues } from './secrets';
 
 /** How a path is shown: relative to the terminal's folder for the CLI, to the workspace in the editor. */
 export type ShowPath = (file: string) => string;
@@ -18,9 +19,9 @@ export function describeSource(source: ValueSource, show: ShowPath): string {
   }
 }
 
-/** YAML a person can read and paste into a runtime file, each value with its source as a comment. */
+/** YAML a person can read and paste into a runtime file, each value with its source as a comment; secrets as `***`. */
 export function effectiveRuntimeYaml(runtime: EffectiveRuntime, show: ShowPath): string {
-  const doc = new Document(runtime.values);
+  const doc = new Document(redactedValues(runtime.values));
   for (const [keyPath, source] of Object.entries(runtime.sources)) {
     const node = doc.getIn(keyPath.split('.'), true);
     const note = ` ${describeSource(source, show)}`;

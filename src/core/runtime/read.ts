@@ -4,6 +4,7 @@ import type { ErrorObject } from 'ajv';
 import { closest, distance } from 'fastest-levenshtein';
 import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Node as YamlNode } from 'yaml';
 import { FILE_START, type Position, type Problem, type ProblemCode, type Severity } from '../problems';
+import { checkAirflowNames } from './airflowEnv';
 import { checkPaths, type FileProbe, type HostAccess, nodeFileProbe } from './checks';
 import { runtimeFileScope, type RuntimeFileScope } from './names';
 import { schemaAt, validateAgainstSchema } from './schema';
@@ -176,7 +177,11 @@ export function readRuntimeFile(filePath: string, text: string, context: ReadCon
   }
 
   const baseDir = path.dirname(filePath);
-  for (const finding of checkPaths(values as RuntimeValues, baseDir, context.workspaceRoot, context.probe ?? nodeFileProbe, context.hostAccess)) {
+  const findings = [
+    ...checkPaths(values as RuntimeValues, baseDir, context.workspaceRoot, context.probe ?? nodeFileProbe, context.hostAccess),
+    ...checkAirflowNames(values as RuntimeValues),
+  ];
+  for (const finding of findings) {
     problems.push(problem(finding.severity, finding.code, finding.message, locate(finding.at, finding.part ?? 'value')));
     if (finding.drop) dropped.push(finding.drop);
   }
@@ -258,6 +263,9 @@ export interface SchemaComplaint {
   replacements?: string[];
 }
 
+/** The maps whose keys are Airflow's names, and what Airflow calls those names. */
+const AIRFLOW_NAMED: Record<string, string> = { variables: 'variable keys', connections: 'connection ids' };
+
 const TYPE_NAMES: Record<string, string> = {
   object: 'a mapping', array: 'a list', string: 'a string', number: 'a number', integer: 'a whole number', boolean: 'true or false', null: 'empty',
 };
@@ -278,7 +286,9 @@ function describeSchemaError(error: ErrorObject, data: unknown): SchemaComplaint
     case 'type': {
       const names = String(params.type).split(',').map((t) => TYPE_NAMES[t] ?? t);
       const expected = names.length > 1 ? `${names.slice(0, -1).join(', ')} or ${names[names.length - 1]}` : names[0];
-      return { code: 'wrong-type', message: `${name} must be ${expected}, not ${describeValue(error.data)}`, at, part: 'value', drop: at };
+      // a connection's fields may be secrets: say what kind of value it is, never the value
+      const found = at[0] === 'connections' ? describeKind(error.data) : describeValue(error.data);
+      return { code: 'wrong-type', message: `${name} must be ${expected}, not ${found}`, at, part: 'value', drop: at };
     }
     case 'enum': {
       const allowed = (params.allowedValues as unknown[]).map(String);
@@ -298,13 +308,26 @@ function describeSchemaError(error: ErrorObject, data: unknown): SchemaComplaint
       return { code: 'bad-value', message: `${name} must not be empty`, at, part: 'value', drop: at };
     case 'propertyNames':
       return undefined; // reported by the inner error, which names the key
+    case 'maxLength':
+      if (error.propertyName !== undefined) {
+        const key = [...at, error.propertyName];
+        return { code: 'bad-value', message: `"${error.propertyName.slice(0, 40)}…" is too long a name in ${name}: Airflow takes at most ${String(params.limit)} characters`, at: key, part: 'key', drop: key };
+      }
+      return { code: 'bad-value', message: `${name} ${error.message ?? 'is too long'}`, at, part: 'value', drop: at };
     case 'pattern': {
       if (error.propertyName !== undefined) {
         const key = [...at, error.propertyName];
-        return { code: 'bad-value', message: `"${error.propertyName}" is not a valid name in ${name}: use letters, digits and _, not starting with a digit`, at: key, part: 'key', drop: key };
+        const rule = AIRFLOW_NAMED[String(at[0])] !== undefined && at.length === 1
+          ? `${AIRFLOW_NAMED[String(at[0])]} are letters, digits, _, - and . (Airflow's rule)`
+          : 'use letters, digits and _, not starting with a digit';
+        return { code: 'bad-value', message: `"${error.propertyName}" is not a valid name in ${name}: ${rule}`, at: key, part: 'key', drop: key };
       }
       if (params.pattern === '^/') {
         return { code: 'bad-value', message: `${name} must be an absolute path inside the runtime (starting with /), not "${String(error.data)}"`, at, part: 'value', drop: at };
+      }
+      if (at[0] === 'connections') {
+        // never the value: a connection URI holds its password
+        return { code: 'bad-value', message: `${name} must be a connection URI (conn-type://login:password@host:port/schema) or a mapping with conn_type`, at, part: 'value', drop: at };
       }
       return { code: 'bad-value', message: `${name} must match ${String(params.pattern)}`, at, part: 'value', drop: at };
     }
@@ -341,6 +364,11 @@ function describeValue(value: unknown): string {
   if (typeof value === 'object') return 'a mapping';
   if (typeof value === 'string') return `the string "${value}"`;
   return `${typeof value === 'number' ? 'the number' : 'the value'} ${String(value)}`;
+}
+
+function describeKind(value: unknown): string {
+  if (value === null || value === undefined || Array.isArray(value) || typeof value === 'object') return describeValue(value);
+  return TYPE_NAMES[typeof value] ?? 'a value';
 }
 
 function firstLine(message: string): string {

@@ -53,9 +53,11 @@ export interface ResolveOptions {
 /**
  * How each field merges, by depth: 0 replaces the whole value, 1 merges key by key, 2 merges two levels
  * (`airflowConfig` section → key). `build` and `local` replace as a whole: half of one build spec and half
- * of another is never what anyone meant.
+ * of another is never what anyone meant; so does a connection given by fields (one id, one connection).
  */
-const MERGE_DEPTH: Partial<Record<keyof RuntimeValues, number>> = { env: 1, resources: 1, timeouts: 1, airflowConfig: 2 };
+const MERGE_DEPTH: Partial<Record<keyof RuntimeValues, number>> = {
+  env: 1, variables: 1, connections: 1, resources: 1, timeouts: 1, airflowConfig: 2,
+};
 
 export const defaultsLayer: Layer = {
   values: schemaDefaults(),

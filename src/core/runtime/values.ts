@@ -20,6 +20,21 @@ export interface MountSpec {
   allowOutsideWorkspace?: boolean;
 }
 
+/** Any JSON value but null: what a variable may hold (a string as it is, the rest JSON-encoded for Airflow). */
+export type JsonValue = string | number | boolean | JsonValue[] | { [key: string]: JsonValue };
+
+/** An Airflow Connection by its fields; Airflow 2.3+ reads this, JSON-encoded, from `AIRFLOW_CONN_<ID>`. */
+export interface ConnectionFields {
+  conn_type: string;
+  description?: string;
+  host?: string;
+  login?: string;
+  password?: string;
+  schema?: string;
+  port?: number;
+  extra?: Record<string, JsonValue> | string;
+}
+
 export interface RuntimeValues {
   image?: string;
   pull?: 'always' | 'missing' | 'never';
@@ -27,6 +42,10 @@ export interface RuntimeValues {
   local?: LocalSpec;
   env?: Record<string, Scalar>;
   envFile?: string;
+  /** Airflow Variables by key: `AIRFLOW_VAR_<KEY>`. */
+  variables?: Record<string, JsonValue>;
+  /** Airflow Connections by id, a URI or fields: `AIRFLOW_CONN_<ID>`. */
+  connections?: Record<string, string | ConnectionFields>;
   mounts?: MountSpec[];
   /** Workspace folders on sys.path in the runtime (absolute after resolve). */
   pythonPath?: string[];

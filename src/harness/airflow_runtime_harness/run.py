@@ -6,7 +6,8 @@ hand the DAG object to Airflow's own CLI function `task_command.task_test(args, 
 - Airflow 3 (no `tasks test -S`): the same function runs the task in-process through the
   Task SDK (`run_task_in_process`, what `dag.test()` uses) against the migrated SQLite DB; it
   does not raise on failure, so we read the task instance's final state.
-Connections and Variables come from the environment (AIRFLOW_CONN_*, AIRFLOW_VAR_*) as usual.
+Connections and Variables come from the environment (AIRFLOW_CONN_*, AIRFLOW_VAR_*) as usual; their secrets
+are registered with Airflow's secrets masker first (masking.py).
 
 A mapped task cannot run alone: what it expands over is usually an upstream task's output, which a
 private metadata DB does not have. It runs in ``dag.test()``, where every task but it and its upstream
@@ -51,6 +52,9 @@ def in_run_process(args, work, what: str) -> int:
         raise env.HarnessError(f"no such file: {file}")
     folder = os.path.abspath(args.dags_folder or os.path.dirname(file))
     env.prepare(folder)
+    from .masking import mask_runtime_secrets
+
+    mask_runtime_secrets()  # Airflow's own log lines mask them, as in production
     try:
         return work(file, folder)
     finally:

@@ -24,7 +24,7 @@ suite('runtime files', () => {
   test('completion on an empty line offers the schema\'s keys not yet in the file, with their docs', async () => {
     const list = await vscode.commands.executeCommand<vscode.CompletionList>('vscode.executeCompletionItemProvider', uri, new vscode.Position(1, 0));
     const labels = list.items.map((item) => (typeof item.label === 'string' ? item.label : item.label.label));
-    for (const key of ['env', 'timeouts', 'local', 'airflowConfig', 'mounts']) assert.ok(labels.includes(key), `${key} not offered: ${labels.join(', ')}`);
+    for (const key of ['env', 'timeouts', 'local', 'airflowConfig', 'mounts', 'variables', 'connections']) assert.ok(labels.includes(key), `${key} not offered: ${labels.join(', ')}`);
     assert.ok(!labels.includes('image') && !labels.includes('pull'), 'keys already in the file are offered again');
     const timeouts = list.items.find((item) => item.label === 'timeouts')!;
     const docs = timeouts.documentation instanceof vscode.MarkdownString ? timeouts.documentation.value : String(timeouts.documentation);

@@ -4,7 +4,7 @@ import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as vscode from 'vscode';
 import type { TaskRunReport } from '../../../src/vscode/testing';
-import { extensionApi, workspaceFile } from './workspace';
+import { extensionApi, runTask, workspaceFile } from './workspace';
 
 /** A DAG file of one BashOperator task, written into the test workspace. */
 function writeBashDag(file: string, dagId: string, taskId: string, command: string): void {
@@ -17,23 +17,6 @@ function writeBashDag(file: string, dagId: string, taskId: string, command: stri
     `    BashOperator(task_id="${taskId}", bash_command="${command}")`,
     '',
   ].join('\n'));
-}
-
-async function runTask(file: string, dagId: string, taskId: string): Promise<TaskRunReport> {
-  const api = await extensionApi();
-  const parsed = await vscode.commands.executeCommand<{ state: string }>('airflowRuntime.parseFile', vscode.Uri.file(file));
-  assert.equal(parsed?.state, 'parsed', JSON.stringify(parsed));
-  const item = api.testing.taskItem(file, dagId, taskId);
-  assert.ok(item, `no test item for ${dagId}.${taskId}`);
-  const reported = new Promise<TaskRunReport>((resolve) => {
-    const listener = api.testing.onDidRunTask((report) => {
-      if (report.taskId !== taskId) return;
-      listener.dispose();
-      resolve(report);
-    });
-  });
-  await api.testing.runItems([item]);
-  return reported;
 }
 
 suite('task runs', () => {

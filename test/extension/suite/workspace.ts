@@ -3,6 +3,7 @@ import * as assert from 'node:assert/strict';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import type { AirflowRuntimeApi } from '../../../src/extension';
+import type { TaskRunReport } from '../../../src/vscode/testing';
 
 export const EXTENSION_ID = 'airflow-runtime.airflow-runtime-isolation';
 
@@ -34,4 +35,22 @@ export async function eventually<T>(read: () => T, accept: (value: T) => boolean
 
 export function ourDiagnostics(file: string): vscode.Diagnostic[] {
   return vscode.languages.getDiagnostics(vscode.Uri.file(file)).filter((d) => d.source === 'airflow-runtime');
+}
+
+/** Parses the DAG file, then runs one task from the Testing view, as the gutter icon does; its report. */
+export async function runTask(file: string, dagId: string, taskId: string): Promise<TaskRunReport> {
+  const api = await extensionApi();
+  const parsed = await vscode.commands.executeCommand<{ state: string }>('airflowRuntime.parseFile', vscode.Uri.file(file));
+  assert.equal(parsed?.state, 'parsed', JSON.stringify(parsed));
+  const item = api.testing.taskItem(file, dagId, taskId);
+  assert.ok(item, `no test item for ${dagId}.${taskId}`);
+  const reported = new Promise<TaskRunReport>((resolve) => {
+    const listener = api.testing.onDidRunTask((report) => {
+      if (report.taskId !== taskId) return;
+      listener.dispose();
+      resolve(report);
+    });
+  });
+  await api.testing.runItems([item]);
+  return reported;
 }

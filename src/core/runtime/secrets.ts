@@ -1,0 +1,206 @@
+import { CONNECTION_PREFIX, VARIABLE_PREFIX } from './airflowEnv';
+import type { RuntimeValues } from './values';
+
+/** What a secret is shown as, here as in Airflow's own masker. */
+export const REDACTED = '***';
+
+/**
+ * Airflow's `[core] sensitive_var_conn_names` defaults: a Variable (or a key inside its JSON, or an environment
+ * variable) whose name contains one of these, in any case, is a secret.
+ */
+export const SENSITIVE_NAMES = [
+  'access_token', 'api_key', 'apikey', 'authorization', 'passphrase', 'passwd', 'password', 'private_key', 'secret',
+  'token', 'keyfile_dict', 'service_account',
+] as const;
+
+/**
+ * Secrets shorter than this are not searched for in output, as Airflow 3's `[logging] min_length_masked_secret`
+ * default: masking `dev` or `1` everywhere would garble every line and still hide nothing. Structured output
+ * (`resolve`, the editor) hides them whatever their length.
+ */
+export const MIN_MASKED_LENGTH = 5;
+
+/**
+ * Which Variables are secret: only those with a sensitive name (and values under sensitive keys of a JSON Variable),
+ * as Airflow decides, not every Variable. Variables mostly hold settings that a person reading a task's log needs to
+ * see (a region, a bucket, a date); hiding each of their values wherever it appears in a line would garble the log
+ * (`dev` in every path) while the same value printed by Airflow's own masker stays in clear, so the two would
+ * disagree. Name a secret so (`partner_api_key`), or add your names to `airflowConfig.core.sensitive_var_conn_names`.
+ */
+export function sensitiveNames(configured?: string | number | boolean): string[] {
+  const extra = typeof configured === 'string' ? configured.split(',').map((n) => n.trim().toLowerCase()).filter(Boolean) : [];
+  return [...SENSITIVE_NAMES, ...extra];
+}
+
+export function isSensitiveName(name: string, names: readonly string[] = SENSITIVE_NAMES): boolean {
+  const lower = name.trim().toLowerCase();
+  return names.some((sensitive) => lower.includes(sensitive));
+}
+
+interface UriParts {
+  /** `postgres://` */
+  scheme: string;
+  login: string;
+  /** As written (percent-encoded); undefined when the URI has none. */
+  password?: string;
+  host: string;
+  path: string;
+  query: string;
+  fragment: string;
+}
+
+/** A connection URI cut as Airflow reads it; undefined for text that is not `type://...`. */
+function uriParts(uri: string): UriParts | undefined {
+  const match = /^([A-Za-z][A-Za-z0-9+.-]*:\/\/)([^/?#]*)([^?#]*)(?:\?([^#]*))?(#.*)?$/s.exec(uri);
+  if (!match) return undefined;
+  const [, scheme, authority, path, query = '', fragment = ''] = match;
+  const at = authority.lastIndexOf('@');
+  const userinfo = at >= 0 ? authority.slice(0, at) : '';
+  const colon = userinfo.indexOf(':');
+  return {
+    scheme, path, query, fragment,
+    login: colon >= 0 ? userinfo.slice(0, colon) : userinfo,
+    password: colon >= 0 ? userinfo.slice(colon + 1) : undefined,
+    host: at >= 0 ? authority.slice(at + 1) : authority,
+  };
+}
+
+/** The URI with its password and its query's values (the connection's extras) as `***`. */
+export function redactUri(uri: string): string {
+  const parts = uriParts(uri);
+  if (!parts) return REDACTED; // not a URI we can read: all of it may be the secret
+  const userinfo = parts.password !== undefined ? `${parts.login}:${REDACTED}@` : parts.login ? `${parts.login}@` : '';
+  const query = parts.query ? `?${parts.query.split('&').map((pair) => pair.includes('=') ? `${pair.slice(0, pair.indexOf('='))}=${REDACTED}` : pair).join('&')}` : '';
+  return `${parts.scheme}${userinfo}${parts.host}${parts.path}${query}${parts.fragment}`;
+}
+
+function decoded(text: string, plusIsSpace = false): string {
+  try {
+    return decodeURIComponent(plusIsSpace ? text.replace(/\+/g, ' ') : text);
+  } catch {
+    return text;
+  }
+}
+
+function parsedJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+}
+
+/** Every string and number inside a JSON value. */
+function leaves(value: unknown): string[] {
+  if (Array.isArray(value)) return value.flatMap(leaves);
+  if (value !== null && typeof value === 'object') return Object.values(value).flatMap(leaves);
+  return typeof value === 'string' || typeof value === 'number' ? [String(value)] : [];
+}
+
+/** The values under sensitive keys of a JSON value, as Airflow's masker redacts a dict. */
+function sensitiveLeaves(value: unknown, names: readonly string[]): string[] {
+  if (Array.isArray(value)) return value.flatMap((item) => sensitiveLeaves(item, names));
+  if (value === null || typeof value !== 'object') return [];
+  return Object.entries(value).flatMap(([key, item]) => isSensitiveName(key, names) ? leaves(item) : sensitiveLeaves(item, names));
+}
+
+/** A connection's secrets, from its `AIRFLOW_CONN_*` text: the password (as written and decoded) and the extras. */
+function connectionSecrets(text: string): string[] {
+  if (text.trimStart().startsWith('{')) {
+    const fields = parsedJson(text) as { password?: unknown; extra?: unknown } | undefined;
+    const extra = typeof fields?.extra === 'string' ? [fields.extra, ...leaves(parsedJson(fields.extra))] : leaves(fields?.extra);
+    return [...(typeof fields?.password === 'string' ? [fields.password] : []), ...extra];
+  }
+  const parts = uriParts(text);
+  if (!parts) return [text];
+  const found = parts.password ? [parts.password, decoded(parts.password)] : [];
+  for (const pair of parts.query.split('&').filter(Boolean)) {
+    const [key, value = ''] = pair.split(/=(.*)/s);
+    const plain = decoded(value, true);
+    found.push(value, plain, ...(decoded(key, true) === '__extra__' ? leaves(parsedJson(plain)) : []));
+  }
+  return found;
+}
+
+/**
+ * The secrets in a runtime's environment: connection passwords and extras (`AIRFLOW_CONN_*`, URI or JSON), the
+ * values of Variables and other environment variables with a sensitive name, and what sits under sensitive keys of
+ * a JSON Variable. `AIRFLOW__CORE__SENSITIVE_VAR_CONN_NAMES` adds names, as it does in Airflow.
+ */
+export function secretsOfEnvironment(env: Readonly<Record<string, string>>): string[] {
+  const names = sensitiveNames(env.AIRFLOW__CORE__SENSITIVE_VAR_CONN_NAMES);
+  const found: string[] = [];
+  for (const [name, text] of Object.entries(env)) {
+    if (name.startsWith(CONNECTION_PREFIX)) {
+      found.push(...connectionSecrets(text));
+    } else if (isSensitiveName(name.startsWith(VARIABLE_PREFIX) ? name.slice(VARIABLE_PREFIX.length) : name, names)) {
+      found.push(text, ...leaves(parsedJson(text)));
+    } else if (name.startsWith(VARIABLE_PREFIX)) {
+      found.push(...sensitiveLeaves(parsedJson(text), names));
+    }
+  }
+  return [...new Set(found)].filter(Boolean);
+}
+
+/**
+ * A function that replaces every secret in a text with `***`, longest first. Output reaches it a line at a time,
+ * so a secret of several lines (a private key) is searched line by line; secrets shorter than MIN_MASKED_LENGTH
+ * are left (see there).
+ */
+export function textRedactor(secrets: readonly string[]): (text: string) => string {
+  const searched = new Set<string>();
+  for (const secret of secrets) {
+    for (const part of [secret, ...secret.split(/\r?\n/)]) {
+      const trimmed = part.trim();
+      if (trimmed.length >= MIN_MASKED_LENGTH) searched.add(trimmed);
+      // what a JSON or Python repr of the value shows when it holds quotes, backslashes or control characters
+      const escaped = JSON.stringify(trimmed).slice(1, -1);
+      if (escaped !== trimmed && escaped.length >= MIN_MASKED_LENGTH) searched.add(escaped);
+    }
+  }
+  if (searched.size === 0) return (text) => text;
+  const pattern = new RegExp([...searched].sort((a, b) => b.length - a.length).map(escapeRegExp).join('|'), 'g');
+  return (text) => text.replace(pattern, REDACTED);
+}
+
+function escapeRegExp(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}
+
+/**
+ * The values with every secret replaced by `***`, whatever its length, for what shows a runtime to people
+ * (`resolve`, the editor's effective runtime): connection passwords and extras, sensitive Variables (and sensitive
+ * keys inside JSON Variables), and environment variables that are secrets by the same rules.
+ */
+export function redactedValues(values: RuntimeValues): RuntimeValues {
+  const names = sensitiveNames(values.env?.AIRFLOW__CORE__SENSITIVE_VAR_CONN_NAMES ?? values.airflowConfig?.core?.sensitive_var_conn_names);
+  const out = structuredClone(values);
+  const hideSensitiveKeys = (value: unknown): unknown => {
+    if (Array.isArray(value)) return value.map(hideSensitiveKeys);
+    if (value === null || typeof value !== 'object') return value;
+    return Object.fromEntries(Object.entries(value).map(([key, item]) => [key, isSensitiveName(key, names) ? REDACTED : hideSensitiveKeys(item)]));
+  };
+  const hideConnection = <T>(connection: T): T => {
+    if (typeof connection === 'string') return redactUri(connection) as T;
+    const fields = { ...(connection as Record<string, unknown>) };
+    for (const secret of ['password', 'extra']) if (fields[secret] !== undefined) fields[secret] = REDACTED;
+    return fields as T;
+  };
+  for (const [key, value] of Object.entries(out.variables ?? {})) {
+    out.variables![key] = isSensitiveName(key, names) ? REDACTED : hideSensitiveKeys(value) as typeof value;
+  }
+  for (const [connId, value] of Object.entries(out.connections ?? {})) out.connections![connId] = hideConnection(value);
+  for (const [name, value] of Object.entries(out.env ?? {})) {
+    if (name.startsWith(CONNECTION_PREFIX)) {
+      const text = String(value);
+      const fields = text.trimStart().startsWith('{') ? parsedJson(text) : undefined;
+      out.env![name] = fields && typeof fields === 'object' ? JSON.stringify(hideConnection(fields)) : redactUri(text);
+    } else if (isSensitiveName(name.startsWith(VARIABLE_PREFIX) ? name.slice(VARIABLE_PREFIX.length) : name, names)) {
+      out.env![name] = REDACTED;
+    } else if (name.startsWith(VARIABLE_PREFIX) && typeof value === 'string' && /^\s*[[{]/.test(value)) {
+      const parsed = parsedJson(value);
+      if (parsed !== undefined) out.env![name] = JSON.stringify(hideSensitiveKeys(parsed));
+    }
+  }
+  return out;
+}
