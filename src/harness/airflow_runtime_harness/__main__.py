@@ -1,4 +1,4 @@
-"""Entry point: python -m airflow_runtime_harness {parse,run,serve} ...
+"""Entry point: python -m airflow_runtime_harness {parse,run,test-dag,render,prepare-cache,serve} ...
 
 Exit codes: 0 success; 1 the user's DAG or task failed (import error, timeout, task failure);
 2 usage or harness/infrastructure error (message on stderr).
@@ -45,6 +45,14 @@ def _parser() -> argparse.ArgumentParser:
     test.add_argument("--conf", default=None, help="the run's conf, a JSON object")
     test.add_argument("--dags-folder", default=None, help="default: the file's folder")
 
+    render = sub.add_parser("render", help="one task's templated fields for a logical date, as `airflow tasks render`")
+    render.add_argument("--file", required=True)
+    render.add_argument("--dag-id", required=True)
+    render.add_argument("--task-id", required=True)
+    render.add_argument("--date", default=None, help="YYYY-MM-DD logical date (default: now)")
+    render.add_argument("--map-index", type=int, default=-1)
+    render.add_argument("--dags-folder", default=None, help="default: the file's folder")
+
     sub.add_parser("prepare-cache", help="make a template DB in the runtime cache (no DAG code runs); print its path and hash")
 
     serve = sub.add_parser("serve", help="warm mode: parse requests as JSON lines on stdin")
@@ -70,6 +78,10 @@ def main(argv=None) -> int:
             from .run import run
 
             return run(args)
+        if args.verb == "render":
+            from .render import render
+
+            return render(args)
         if args.verb == "test-dag":
             from .test_dag import test_dag
 
