@@ -42,7 +42,8 @@ def _render(args, file: str, folder: str) -> int:
     elif args.map_index >= 0:
         raise env.HarnessError(f"task '{args.task_id}' is not mapped: leave out --map-index", "usage")
     if compat.AIRFLOW3:
-        compat.sync_to_db(bag)  # a task instance needs its DAG's serialized version in the DB
+        with _quiet():
+            compat.sync_to_db(bag)  # a task instance needs its DAG's serialized version in the DB
 
     rendered: dict = {}
     try:
@@ -80,9 +81,16 @@ def _airflow_render(args, dag) -> None:
     if args.map_index >= 0:
         argv += ["--map-index", str(args.map_index)]
     cli_args = cli_parser.get_parser().parse_args(argv)
-    logging.disable(logging.CRITICAL)  # Airflow logs a template error with its traceback: ours says it instead
-    try:
+    with _quiet():  # Airflow logs a template error with its traceback: ours says it instead
         task_command.task_render(cli_args, dag=dag)
+
+
+@contextlib.contextmanager
+def _quiet():
+    """Airflow's own logs off, as its CLI's `tasks render` has them (suppress_logs_and_warning)."""
+    logging.disable(logging.CRITICAL)
+    try:
+        yield
     finally:
         logging.disable(logging.NOTSET)
 
