@@ -2,7 +2,7 @@ import * as vscode from 'vscode';
 import type { Project } from './project';
 import { readSettings } from './settings';
 
-/** An optional "Run task" lens above each task (airflowRuntime.codeLens); it runs through the Testing API like the gutter. */
+/** Optional "Run task", "Debug" and "Rendered" lenses above each task (airflowRuntime.codeLens); it runs through the Testing API like the gutter. */
 export function registerTaskCodeLens(context: vscode.ExtensionContext, project: Project): void {
   const changed = new vscode.EventEmitter<void>();
   context.subscriptions.push(
@@ -22,6 +22,7 @@ export function registerTaskCodeLens(context: vscode.ExtensionContext, project: 
           return [
             new vscode.CodeLens(range, { title: `$(play) Run ${name}`, command: 'airflowRuntime.runTask', arguments: [ids] }),
             new vscode.CodeLens(range, { title: '$(debug-alt) Debug', command: 'airflowRuntime.debugTask', arguments: [ids] }),
+            new vscode.CodeLens(range, { title: '$(file-code) Rendered', command: 'airflowRuntime.showRenderedTemplate', arguments: [ids], tooltip: 'Show Rendered Template: its templated fields for a logical date' }),
           ];
         }));
       },
