@@ -1,6 +1,6 @@
 import { EngineError } from './errors';
 import type { HarnessEvent } from './harnessEvents';
-import type { RenderedField, RenderOutcome, TemplateFailure } from './types';
+import { type HarnessJob, jobName, type RenderedField, type RenderOutcome, type RenderRequest, type RunOutcome, type TemplateFailure } from './types';
 
 /**
  * A render's events gathered into its outcome, the same for both engines: each field's value arrives in pieces
@@ -29,4 +29,12 @@ export class RenderedFields {
     throw new EngineError('harness-failed', `${what}: the harness ended (exit ${exitCode}) without ${exitCode === 0 ? 'every field' : 'saying which template failed'}; its output is above`,
       'check that the runtime has Airflow 2.9+ or 3.x (airflow-runtime doctor)');
   }
+}
+
+/** A render as both engines do it: their own harness run of the `render` verb, its events gathered. */
+export async function renderThrough(request: RenderRequest, runOnce: (job: HarnessJob, onEvent: (event: HarnessEvent) => void) => Promise<RunOutcome>): Promise<RenderOutcome> {
+  const fields = new RenderedFields();
+  const job: HarnessJob = { verb: 'render', request };
+  const { exitCode, durationMs } = await runOnce(job, (event) => fields.take(event));
+  return fields.outcome(exitCode, durationMs, jobName(job));
 }

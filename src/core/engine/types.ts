@@ -33,7 +33,8 @@ export interface ParseRequest extends WorkOptions {
   cold?: boolean;
 }
 
-export interface RunRequest extends WorkOptions {
+/** One task of a DAG file, for a logical date, in the file's runtime: what a run and a render share. */
+export interface TaskRequest extends WorkOptions {
   dagFile: string;
   runtime: EffectiveRuntime;
   dagId: string;
@@ -41,6 +42,9 @@ export interface RunRequest extends WorkOptions {
   /** YYYY-MM-DD; the harness's default is now. */
   date?: string;
   mapIndex?: number;
+}
+
+export interface RunRequest extends TaskRequest {
   debug?: DebugOptions;
   /** Each log line as it comes, without its line break. */
   onLog: (line: string, stream: 'stdout' | 'stderr') => void;
@@ -71,14 +75,7 @@ export interface DagTestRequest extends WorkOptions {
 }
 
 /** One task's templated fields for a logical date, as `airflow tasks render` shows them, in its runtime. */
-export interface RenderRequest extends WorkOptions {
-  dagFile: string;
-  runtime: EffectiveRuntime;
-  dagId: string;
-  taskId: string;
-  /** YYYY-MM-DD; the harness's default is now. */
-  date?: string;
-  mapIndex?: number;
+export interface RenderRequest extends TaskRequest {
   /** What the DAG file and Airflow print while the task is loaded, without its line break. */
   onLog?: (line: string, stream: 'stdout' | 'stderr') => void;
 }

@@ -14,7 +14,7 @@ import { CONTAINER_CACHE, CONTAINER_OUT, deadlineOf, harnessSetup, type HarnessS
 import { ME, ownerId, ownTempDir, parseOwner, removable } from '../owner';
 import { isParseResult, mapResultPaths, type ParseResult, readParseResult } from '../parseResult';
 import { type DagTestRequest, type Engine, type HarnessJob, harnessRunArgs, jobName, type ParseRequest, type RenderOutcome, type RenderRequest, type RunOutcome, type RunRequest, type WorkOptions } from '../types';
-import { RenderedFields } from '../renderedFields';
+import { renderThrough } from '../renderedFields';
 import { invalidate, type ServeChannel, startOnce, stopAll, type WarmPool, warmScope, WarmServer } from '../warm';
 import { type ArchiveEntry, checkLimits, copyLimits, firstFileOf, megabytes, packEntries, snapshotTrees, type TreeSnapshot, treeChanges } from './archive';
 import { dockerOptions, type EndpointCandidate, endpointCandidates } from './endpoint';
@@ -208,11 +208,7 @@ export class DockerEngine implements Engine {
   }
 
   async render(request: RenderRequest): Promise<RenderOutcome> {
-    return this.withCheckedCache(request, async () => {
-      const fields = new RenderedFields();
-      const { exitCode, durationMs } = await this.runOnce({ verb: 'render', request }, (event) => fields.take(event));
-      return fields.outcome(exitCode, durationMs, jobName({ verb: 'render', request }));
-    });
+    return this.withCheckedCache(request, () => renderThrough(request, (job, onEvent) => this.runOnce(job, onEvent)));
   }
 
   /** A task run, a whole-DAG run (`test-dag`) or a render, in a fresh container. */

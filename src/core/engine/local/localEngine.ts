@@ -11,7 +11,7 @@ import { processChannel, type ProcessOptions, type ProcessOutcome, runProcess } 
 import { invalidate, startOnce, stopAll, type WarmPool, warmScope, WarmServer } from '../warm';
 import { debuggableSetup, ensureDebugpy, freeLocalPort } from '../debugpy';
 import { harnessFailure, type HarnessEvent, taskStateOf } from '../harnessEvents';
-import { RenderedFields } from '../renderedFields';
+import { renderThrough } from '../renderedFields';
 import { type DagTestRequest, type DebugOptions, type Engine, type HarnessJob, harnessRunArgs, jobName, type ParseRequest, type RenderOutcome, type RenderRequest, type RunOutcome, type RunRequest } from '../types';
 import { hostEnvironment } from './hostEnvironment';
 import { resolveInterpreter } from './interpreter';
@@ -87,11 +87,7 @@ export class LocalEngine implements Engine {
   }
 
   async render(request: RenderRequest): Promise<RenderOutcome> {
-    return this.withCheckedCache(request, async () => {
-      const fields = new RenderedFields();
-      const { exitCode, durationMs } = await this.runOnce({ verb: 'render', request }, (event) => fields.take(event));
-      return fields.outcome(exitCode, durationMs, jobName({ verb: 'render', request }));
-    });
+    return this.withCheckedCache(request, () => renderThrough(request, (job, onEvent) => this.runOnce(job, onEvent)));
   }
 
   /** A task run, a whole-DAG run (`test-dag`) or a render, in a harness process of its own. */
