@@ -5,13 +5,14 @@ import { type EngineChoice, selectEngine } from '../core/engine/select';
 import type { Engine } from '../core/engine/types';
 import type { EffectiveRuntime } from '../core/runtime/resolve';
 import { hasErrors } from '../core/problems';
+import { logicalDateProblem } from '../core/project/renderedTemplate';
 import { formatProblems } from './display';
 import { terminalProgress } from './progress';
 import { hostAccessOf, runtimeFor } from './runtimeFor';
 import { cancelOnSignals } from './signals';
 import { EXIT, UsageError } from './usage';
 
-/** The flags `run` and `test-dag` share. */
+/** The flags `run`, `test-dag` and `render` share. */
 export interface RuntimeFlags {
   engine?: string;
   date?: string;
@@ -29,17 +30,18 @@ export interface InRuntime {
   progress: ReturnType<typeof terminalProgress>;
 }
 
-/** `--engine` and `--date` as both verbs take them, and the DAG file named: usage errors before anything starts. */
+/** `--engine` and `--date` as every verb in a runtime takes them, and the DAG file named: usage errors before anything starts. */
 export function checkRuntimeFlags(flags: RuntimeFlags, dagArg: string, verb: string): string {
   if (!['auto', 'docker', 'local'].includes(flags.engine ?? 'auto')) throw new UsageError(`--engine must be auto, docker or local, not "${flags.engine}"`, verb);
-  if (flags.date !== undefined && !/^\d{4}-\d{2}-\d{2}$/.test(flags.date)) throw new UsageError(`--date must be YYYY-MM-DD, not "${flags.date}"`, verb);
+  const dateProblem = flags.date === undefined ? undefined : logicalDateProblem(flags.date);
+  if (dateProblem) throw new UsageError(`--date: ${dateProblem}`, verb);
   const dagFile = path.resolve(dagArg);
   if (!existsSync(dagFile)) throw new UsageError(`no such DAG file: ${dagArg}`, verb);
   return dagFile;
 }
 
 /**
- * Work in a DAG file's runtime, as `run` and `test-dag` do it: the runtime files' problems said (errors refuse
+ * Work in a DAG file's runtime, as `run`, `test-dag` and `render` do it: the runtime files' problems said (errors refuse
  * the work, exit 2), the engine chosen and said, Ctrl-C and SIGTERM cancelling, the engine disposed, and a
  * failure of ours told once (exit 2). `work` returns the exit code.
  */

@@ -1,6 +1,7 @@
 import { cleanupCommand } from './cleanup';
 import { doctorCommand } from './doctor';
 import { parseCommand } from './parse';
+import { renderCommand } from './render';
 import { resolveCommand } from './resolve';
 import { runCommand } from './run';
 import { testDagCommand } from './testDag';
@@ -15,6 +16,7 @@ const COMMANDS: Record<string, Command> = {
   parse: parseCommand,
   run: runCommand,
   'test-dag': testDagCommand,
+  render: renderCommand,
   doctor: doctorCommand,
   cleanup: cleanupCommand,
 };

@@ -13,6 +13,7 @@ Usage:
   airflow-runtime parse <path>...               parse DAG files inside their runtime; problems as path:line:col
   airflow-runtime run <dag_file> <dag_id> <task_id>   run one task inside its runtime, log streamed (--debug [PORT])
   airflow-runtime test-dag <dag_file> <dag_id>  run the whole DAG inside its runtime, as dag.test() does
+  airflow-runtime render <dag_file> <dag_id> <task_id>   a task's templated fields for a date, as tasks render
   airflow-runtime validate [runtime files...]   check runtime files (all under this folder by default)
   airflow-runtime resolve <dag_file>            show a DAG file's effective runtime and where each value came from
   airflow-runtime doctor                        check engines, images and interpreters; say what to fix
@@ -20,5 +21,5 @@ Usage:
 
 Engines: --engine auto (Docker when reachable, else the local runtime emulator), docker, local.
 
-Exit codes: 0 success; 1 a DAG or task failed; 2 usage, configuration or infrastructure error.
+Exit codes: 0 success; 1 a DAG, task or template failed; 2 usage, configuration or infrastructure error.
 Run "airflow-runtime <verb> --help" for a verb's options.`;

@@ -3,8 +3,8 @@ import type { Project } from './project';
 import { readSettings } from './settings';
 
 /**
- * "Show Graph" and "Run DAG" above each DAG (airflowRuntime.dagCodeLens), and an optional "Run task" lens above
- * each task (airflowRuntime.codeLens); runs go through the Testing API like the gutter.
+ * "Show Graph" and "Run DAG" above each DAG (airflowRuntime.dagCodeLens), and optional "Run task", "Debug" and "Rendered"
+ * lenses above each task (airflowRuntime.codeLens); runs go through the Testing API like the gutter.
  */
 export function registerTaskCodeLens(context: vscode.ExtensionContext, project: Project): void {
   const changed = new vscode.EventEmitter<void>();
@@ -34,6 +34,7 @@ export function registerTaskCodeLens(context: vscode.ExtensionContext, project: 
           return [
             new vscode.CodeLens(range, { title: `$(play) Run ${name}`, command: 'airflowRuntime.runTask', arguments: [ids] }),
             new vscode.CodeLens(range, { title: '$(debug-alt) Debug', command: 'airflowRuntime.debugTask', arguments: [ids] }),
+            new vscode.CodeLens(range, { title: '$(file-code) Rendered', command: 'airflowRuntime.showRenderedTemplate', arguments: [ids], tooltip: 'Show Rendered Template: its templated fields for a logical date' }),
           ];
         })));
       },

@@ -11,7 +11,8 @@ import { attachOnReady } from './debugging';
 import type { DagGraphPanels } from './graphPanel';
 import type { Project } from './project';
 import { SECTION } from './settings';
-import type { DagRunInputs, TaskTesting } from './testing';
+import { RENDERED_SCHEME, RenderedTemplateDocuments, showRenderedTemplate } from './renderedTemplates';
+import type { DagRunInputs, TaskIds, TaskTesting } from './testing';
 
 /** What a command handler works on. */
 interface Surfaces {
@@ -19,6 +20,7 @@ interface Surfaces {
   tree: DagTree;
   testing: TaskTesting;
   graphs: DagGraphPanels;
+  rendered: RenderedTemplateDocuments;
 }
 
 type Handler = (surfaces: Surfaces, ...args: never[]) => unknown;
@@ -36,6 +38,7 @@ const COMMANDS: Record<string, Handler> = {
   'airflowRuntime.createRuntimeFile': createRuntimeFile,
   'airflowRuntime.openRuntimeFile': openRuntimeFile,
   'airflowRuntime.showEffectiveRuntime': showEffectiveRuntime,
+  'airflowRuntime.showRenderedTemplate': showRenderedTemplateOf,
   'airflowRuntime.revealInExplorer': revealInExplorer,
   'airflowRuntime.openLocation': openLocation,
   'airflowRuntime.checkEngine': checkEngine,
@@ -49,10 +52,12 @@ const COMMANDS: Record<string, Handler> = {
  * Registers every command through one wrapper: a handler that throws is logged and shown with the error's
  * words and a "Show Log" action, never lost in a rejected promise.
  */
-export function registerCommands(context: vscode.ExtensionContext, surfaces: Surfaces): void {
+export function registerCommands(context: vscode.ExtensionContext, given: Omit<Surfaces, 'rendered'>): void {
+  const surfaces: Surfaces = { ...given, rendered: new RenderedTemplateDocuments() };
   const { project } = surfaces;
-  context.subscriptions.push(
+  context.subscriptions.push(surfaces.rendered,
     vscode.workspace.registerTextDocumentContentProvider(EFFECTIVE_RUNTIME_SCHEME, new EffectiveRuntimeDocuments(project)),
+    vscode.workspace.registerTextDocumentContentProvider(RENDERED_SCHEME, surfaces.rendered),
     ...Object.entries(COMMANDS).map(([id, handler]) => vscode.commands.registerCommand(id, async (...args: never[]) => {
       try {
         return await handler(surfaces, ...args);
@@ -93,17 +98,34 @@ async function refresh({ project, tree }: Surfaces) {
   tree.refresh();
 }
 
-async function runTask({ testing }: Surfaces, target?: DagTreeNode | { file: string; dagId: string; taskId: string }) {
-  const ids = target && 'kind' in target ? (target.kind === 'task' ? { file: target.file, dagId: target.dag.dagId, taskId: target.task.taskId } : undefined) : target;
+/** A task as a command receives it: a node of the DAG Files view, a Testing view item, or ids (a CodeLens, a test). */
+type TaskTarget = DagTreeNode | vscode.TestItem | TaskIds;
+
+function taskIdsOf(target: TaskTarget | undefined, testing: TaskTesting): TaskIds | undefined {
+  if (!target) return undefined;
+  if ('kind' in target) return target.kind === 'task' ? { file: target.file, dagId: target.dag.dagId, taskId: target.task.taskId } : undefined;
+  if ('children' in target) return testing.taskIdsOf(target);
+  return target;
+}
+
+async function runTask({ testing }: Surfaces, target?: TaskTarget) {
+  const ids = taskIdsOf(target, testing);
   const item = ids && testing.taskItem(ids.file, ids.dagId, ids.taskId);
   if (!item) return void vscode.window.showWarningMessage('Airflow: parse the DAG file first, then run one of its tasks.');
   await testing.runItems([item]);
 }
 
-async function debugTask({ testing }: Surfaces, target?: DagTreeNode | { file: string; dagId: string; taskId: string }) {
-  const ids = target && 'kind' in target ? (target.kind === 'task' ? { file: target.file, dagId: target.dag.dagId, taskId: target.task.taskId } : undefined) : target;
+async function debugTask({ testing }: Surfaces, target?: TaskTarget) {
+  const ids = taskIdsOf(target, testing);
   if (!ids) return void vscode.window.showWarningMessage('Airflow: choose a task to debug (in the DAG Files view, or its gutter icon).');
   await testing.debugTask({ dagFile: ids.file, dagId: ids.dagId, taskId: ids.taskId });
+}
+
+/** The task's templated fields for a logical date (asked for unless given), rendered in its runtime and opened read-only. */
+async function showRenderedTemplateOf({ project, testing, rendered }: Surfaces, target?: TaskTarget, date?: string, mapIndex?: number) {
+  const ids = taskIdsOf(target, testing);
+  if (!ids) return void vscode.window.showWarningMessage('Airflow: choose a task to render (in the DAG Files view, the Testing view, or its CodeLens).');
+  return showRenderedTemplate(project, rendered, testing.pickMapIndex, ids, { date, mapIndex });
 }
 
 /** The DAG file's top-level code under the debugger, in its runtime (a DAG built in loops from a config). */

@@ -31,6 +31,13 @@ export interface DagRunInputs {
   conf?: string;
 }
 
+/** A task, as commands and CodeLenses name it. */
+export interface TaskIds {
+  file: string;
+  dagId: string;
+  taskId: string;
+}
+
 /** Which map index of a mapped task to run; undefined: the person chose none (the run is skipped). */
 export type MapIndexPicker = (task: TaskInfo, dagId: string) => Promise<number | undefined>;
 
@@ -73,6 +80,12 @@ export class TaskTesting implements vscode.Disposable {
   /** The item of a task, for the CodeLens and the tree's run button. */
   taskItem(file: string, dagId: string, taskId: string): vscode.TestItem | undefined {
     return this.controller.items.get(file)?.children.get(`${file}::${dagId}`)?.children.get(`${file}::${dagId}::${taskId}`);
+  }
+
+  /** The task a Testing view item stands for (its context menu's commands get the item). */
+  taskIdsOf(item: vscode.TestItem): TaskIds | undefined {
+    const data = this.data.get(item);
+    return data?.kind === 'task' ? { file: data.file, dagId: data.dag.dagId, taskId: data.task.taskId } : undefined;
   }
 
   /** Runs the given items as if from the Testing view (the same code path for gutter, CodeLens and tree). */

@@ -153,4 +153,17 @@ describe('usage', () => {
     assert.equal(format.code, 2);
     assert.match(format.stderr, /--format must be yaml or json/);
   });
+
+  it('render: a date that is not a day, a map index that is not a whole number, or missing ids exit 2 before anything runs', () => {
+    const date = cli(['render', 'dags/team_a/orders_etl.py', 'orders_etl', 'extract', '--date', '2024-02-30']);
+    assert.equal(date.code, 2);
+    assert.match(date.stderr, /--date: 2024-02-30 is not a day of the calendar/);
+    const index = cli(['render', 'dags/team_a/orders_etl.py', 'orders_etl', 'extract', '--map-index', 'one']);
+    assert.equal(index.code, 2);
+    assert.match(index.stderr, /--map-index must be a whole number/);
+    const ids = cli(['render', 'dags/team_a/orders_etl.py', 'orders_etl']);
+    assert.equal(ids.code, 2);
+    assert.match(ids.stderr, /render takes <dag_file> <dag_id> <task_id>/);
+    assert.match(cli(['render', '--help']).stdout, /airflow tasks render/);
+  });
 });

@@ -191,6 +191,9 @@ describe('an engine hands on no secret', () => {
     async testDag() {
       throw new Error('failed with tok-0123456789');
     },
+    async render() {
+      return { exitCode: 1, durationMs: 1, fields: [{ name: 'bash_command', value: 'curl -H "tok-0123456789"' }], failure: { field: 'env', template: '{{ var.value.api_token }}', message: 'tok-0123456789 is bad' } };
+    },
   };
   const engine = redactingEngine(fake);
 
@@ -201,6 +204,9 @@ describe('an engine hands on no secret', () => {
     const result = await engine.parse({ runtime, dagFile: runtime.dagFile });
     assert.doesNotMatch(JSON.stringify(result), /tok-0123456789/);
     await assert.rejects(engine.testDag({ runtime, dagFile: runtime.dagFile, dagId: 'd', onLog: () => {} }), /failed with \*\*\*/);
+    const rendered = await engine.render({ runtime, dagFile: runtime.dagFile, dagId: 'd', taskId: 't' });
+    assert.doesNotMatch(JSON.stringify(rendered), /tok-0123456789/);
+    assert.equal(rendered.fields[0].value, 'curl -H "***"');
   });
 
   it('from an envFile too', () => {

@@ -7,8 +7,9 @@ export const EVENT_MARKER = '@@airflow-runtime-event';
 export interface HarnessEvent {
   /** `started`: the DAG file's own code runs from now on; `error`: the harness failed, with a code;
    * `debug-listening`: debugpy waits for a client; `debug-ended`: the debugged program ended by itself;
-   * `task`: a task instance of a whole-DAG run changed state (TaskStateEvent's fields). */
-  event: 'started' | 'error' | 'debug-listening' | 'debug-ended' | 'task';
+   * `task`: a task instance of a whole-DAG run changed state (TaskStateEvent's fields);
+   * `rendered`: a piece of a rendered templated field; `render-failed`: a field's template did not render. */
+  event: 'started' | 'error' | 'debug-listening' | 'debug-ended' | 'task' | 'rendered' | 'render-failed';
   code?: string;
   message?: string;
   taskId?: string;
@@ -16,6 +17,13 @@ export interface HarnessEvent {
   state?: string;
   durationMs?: number;
   final?: boolean;
+  field?: string;
+  text?: string;
+  /** This piece ends its field's value. */
+  last?: boolean;
+  renderer?: string | null;
+  pythonType?: string;
+  template?: string;
 }
 
 /** A `task` event as the engines hand it on. */

@@ -2,7 +2,7 @@ import type { EffectiveRuntime } from '../runtime/resolve';
 import { secretsOfEnvironment, textRedactor } from '../runtime/secrets';
 import { runtimeEnvironment } from './environment';
 import type { ParseResult } from './parseResult';
-import type { DagTestRequest, Engine, RunRequest } from './types';
+import type { DagTestRequest, Engine, RenderOutcome, RenderRequest, RunRequest } from './types';
 
 /** What replaces the runtime's secrets with `***` in a text: the runtime's environment says what they are. */
 export function redactorFor(runtime: EffectiveRuntime): (text: string) => string {
@@ -31,8 +31,8 @@ export function redactingEngine(engine: Engine): Engine {
       throw error;
     }
   };
-  const withLog = <R extends RunRequest | DagTestRequest>(request: R, redact: (text: string) => string): R =>
-    ({ ...request, onLog: (line: string, stream: 'stdout' | 'stderr') => request.onLog(redact(line), stream) });
+  const withLog = <R extends RunRequest | DagTestRequest | RenderRequest>(request: R, redact: (text: string) => string): R =>
+    ({ ...request, onLog: request.onLog && ((line: string, stream: 'stdout' | 'stderr') => request.onLog!(redact(line), stream)) });
   return {
     get kind() {
       return engine.kind;
@@ -41,6 +41,7 @@ export function redactingEngine(engine: Engine): Engine {
     parse: (request) => redacted(request.runtime, async (redact) => redactParseResult(await engine.parse(request), redact)),
     run: (request) => redacted(request.runtime, (redact) => engine.run(withLog(request, redact))),
     testDag: (request) => redacted(request.runtime, (redact) => engine.testDag(withLog(request, redact))),
+    render: (request) => redacted(request.runtime, async (redact) => redactRendered(await engine.render(withLog(request, redact)), redact)),
     invalidate: (changedFile, changedAt) => engine.invalidate(changedFile, changedAt),
     dispose: () => engine.dispose(),
   };
@@ -58,5 +59,14 @@ export function redactParseResult(result: ParseResult, redact: (text: string) =>
     })),
     warnings: result.warnings.map((warning) => ({ ...warning, message: redact(warning.message) })),
     ...(result.output ? { output: { ...result.output, tail: redact(result.output.tail) } } : {}),
+  };
+}
+
+/** Rendered fields with the secrets out: a template may well name a connection's password. */
+export function redactRendered(outcome: RenderOutcome, redact: (text: string) => string): RenderOutcome {
+  return {
+    ...outcome,
+    fields: outcome.fields.map((field) => ({ ...field, value: redact(field.value) })),
+    ...(outcome.failure ? { failure: { ...outcome.failure, template: redact(outcome.failure.template), message: redact(outcome.failure.message) } } : {}),
   };
 }

@@ -33,7 +33,8 @@ export interface ParseRequest extends WorkOptions {
   cold?: boolean;
 }
 
-export interface RunRequest extends WorkOptions {
+/** One task of a DAG file, for a logical date, in the file's runtime: what a run and a render share. */
+export interface TaskRequest extends WorkOptions {
   dagFile: string;
   runtime: EffectiveRuntime;
   dagId: string;
@@ -41,6 +42,9 @@ export interface RunRequest extends WorkOptions {
   /** YYYY-MM-DD; the harness's default is now. */
   date?: string;
   mapIndex?: number;
+}
+
+export interface RunRequest extends TaskRequest {
   debug?: DebugOptions;
   /** Each log line as it comes, without its line break. */
   onLog: (line: string, stream: 'stdout' | 'stderr') => void;
@@ -70,11 +74,54 @@ export interface DagTestRequest extends WorkOptions {
   onTask?: (event: TaskStateEvent) => void;
 }
 
-/** The harness's arguments for a task run or a whole-DAG run: one rule for both engines. */
-export function harnessRunArgs(request: RunRequest | DagTestRequest, fileInRuntime: string, dagsFolder: string): string[] {
+/** One task's templated fields for a logical date, as `airflow tasks render` shows them, in its runtime. */
+export interface RenderRequest extends TaskRequest {
+  /** What the DAG file and Airflow print while the task is loaded, without its line break. */
+  onLog?: (line: string, stream: 'stdout' | 'stderr') => void;
+}
+
+/** A templated field after rendering, in the operator's `template_fields` order. */
+export interface RenderedField {
+  name: string;
+  /** The rendered value as text: a string as it is, anything else as Python prints it (pprint). */
+  value: string;
+  /** The operator's `template_fields_renderers` entry for it (`bash`, `sql`, `json`, `py`...), when it has one. */
+  renderer?: string;
+  /** The rendered value's Python type (`str`, `dict`, `NoneType`...). */
+  pythonType?: string;
+}
+
+/** A template that did not render: the field, its template as written, and Jinja's (or the macro's) complaint. */
+export interface TemplateFailure {
+  field: string;
+  template: string;
+  message: string;
+}
+
+/** 0 every field rendered (`fields`); 1 a template failed (`failure`). Infrastructure problems are thrown instead. */
+export interface RenderOutcome {
+  exitCode: 0 | 1;
+  fields: RenderedField[];
+  failure?: TemplateFailure;
+  durationMs: number;
+}
+
+/** What runs a task's DAG file in a harness process of its own: a task run, a whole-DAG run, a render. */
+export type HarnessJob = { verb: 'run'; request: RunRequest } | { verb: 'test-dag'; request: DagTestRequest } | { verb: 'render'; request: RenderRequest };
+
+/** The harness's arguments for a job: one rule for both engines. */
+export function harnessRunArgs(job: HarnessJob, fileInRuntime: string, dagsFolder: string): string[] {
+  const { request } = job;
   const common = ['--file', fileInRuntime, '--dags-folder', dagsFolder, '--dag-id', request.dagId, ...(request.date ? ['--date', request.date] : [])];
-  if (!('taskId' in request)) return ['test-dag', ...common, ...(request.conf ? ['--conf', request.conf] : [])];
-  return ['run', ...common, '--task-id', request.taskId, ...(request.mapIndex !== undefined ? ['--map-index', String(request.mapIndex)] : [])];
+  if (job.verb === 'test-dag') return ['test-dag', ...common, ...(job.request.conf ? ['--conf', job.request.conf] : [])];
+  const { taskId, mapIndex } = job.request;
+  return [job.verb, ...common, '--task-id', taskId, ...(mapIndex !== undefined ? ['--map-index', String(mapIndex)] : [])];
+}
+
+/** What a job is, for people: `the task`, `DAG etl`, `the templates of etl.extract`. */
+export function jobName(job: HarnessJob): string {
+  if (job.verb === 'test-dag') return `DAG ${job.request.dagId}`;
+  return job.verb === 'render' ? `the templates of ${job.request.dagId}.${job.request.taskId}` : 'the task';
 }
 
 /** 0 the task (or the DAG run) succeeded, 1 it failed; infrastructure problems are thrown as EngineError instead. */
@@ -92,6 +139,8 @@ export interface Engine {
   run(request: RunRequest): Promise<RunOutcome>;
   /** The whole DAG in its runtime, as `dag.test()` runs it; each task's state is told as it changes. */
   testDag(request: DagTestRequest): Promise<RunOutcome>;
+  /** One task's templated fields for a logical date, rendered in its runtime as `airflow tasks render` does. */
+  render(request: RenderRequest): Promise<RenderOutcome>;
   /**
    * A runtime file changed (at `changedAt`; none named: a setting): warm runtimes it may concern are retired
    * where the next parse could not tell (see warm.ts `invalidate`). Returns how many.

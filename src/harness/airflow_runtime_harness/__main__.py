@@ -1,4 +1,4 @@
-"""Entry point: python -m airflow_runtime_harness {parse,run,serve} ...
+"""Entry point: python -m airflow_runtime_harness {parse,run,test-dag,render,prepare-cache,serve} ...
 
 Exit codes: 0 success; 1 the user's DAG or task failed (import error, timeout, task failure);
 2 usage or harness/infrastructure error (message on stderr).
@@ -30,20 +30,10 @@ def _parser() -> argparse.ArgumentParser:
     parse.add_argument("--start-timeout", type=float, default=None,
                        help="budget for importing Airflow before the file runs (default: 120)")
 
-    run = sub.add_parser("run", help="run one task the way `airflow tasks test` does")
-    run.add_argument("--file", required=True)
-    run.add_argument("--dag-id", required=True)
-    run.add_argument("--task-id", required=True)
-    run.add_argument("--date", default=None, help="YYYY-MM-DD logical date (default: now)")
-    run.add_argument("--map-index", type=int, default=-1)
-    run.add_argument("--dags-folder", default=None, help="default: the file's folder")
-
-    test = sub.add_parser("test-dag", help="run the whole DAG the way `airflow dags test` (dag.test()) does")
-    test.add_argument("--file", required=True)
-    test.add_argument("--dag-id", required=True)
-    test.add_argument("--date", default=None, help="YYYY-MM-DD logical date (default: now)")
+    _in_runtime(sub, "run", "run one task the way `airflow tasks test` does", task=True)
+    test = _in_runtime(sub, "test-dag", "run the whole DAG the way `airflow dags test` (dag.test()) does", task=False)
     test.add_argument("--conf", default=None, help="the run's conf, a JSON object")
-    test.add_argument("--dags-folder", default=None, help="default: the file's folder")
+    _in_runtime(sub, "render", "one task's templated fields for a logical date, as `airflow tasks render`", task=True)
 
     sub.add_parser("prepare-cache", help="make a template DB in the runtime cache (no DAG code runs); print its path and hash")
 
@@ -51,6 +41,19 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--timeout", type=float, default=300.0, help="default per-request timeout")
     serve.add_argument("--concurrency", type=int, default=None,
                        help="requests parsed at once, each in its own child (default: CPUs, at most 4)")
+    return p
+
+
+def _in_runtime(sub, verb: str, help: str, task: bool) -> argparse.ArgumentParser:
+    """A verb on one DAG (and one task of it) for a logical date: run, test-dag, render."""
+    p = sub.add_parser(verb, help=help)
+    p.add_argument("--file", required=True)
+    p.add_argument("--dag-id", required=True)
+    if task:
+        p.add_argument("--task-id", required=True)
+        p.add_argument("--map-index", type=int, default=-1)
+    p.add_argument("--date", default=None, help="YYYY-MM-DD logical date (default: now)")
+    p.add_argument("--dags-folder", default=None, help="default: the file's folder")
     return p
 
 
@@ -70,6 +73,10 @@ def main(argv=None) -> int:
             from .run import run
 
             return run(args)
+        if args.verb == "render":
+            from .render import render
+
+            return render(args)
         if args.verb == "test-dag":
             from .test_dag import test_dag
 

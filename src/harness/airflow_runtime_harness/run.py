@@ -81,16 +81,18 @@ def load_dag(file: str, folder: str, dag_id: str):
     return bag, dag
 
 
+def load_task(file: str, folder: str, dag_id: str, task_id: str):
+    """(bag, DAG, task) as load_dag finds them; a usage error that lists the DAG's tasks when it has no such task."""
+    bag, dag = load_dag(file, folder, dag_id)
+    if task_id not in dag.task_dict:
+        raise env.HarnessError(f"task '{task_id}' not found in DAG '{dag_id}'. Tasks: {', '.join(sorted(dag.task_dict))}.")
+    return bag, dag, dag.task_dict[task_id]
+
+
 def _run(args, file: str, folder: str) -> int:
     from . import compat
 
-    bag, dag = load_dag(file, folder, args.dag_id)
-    if args.task_id not in dag.task_dict:
-        raise env.HarnessError(
-            f"task '{args.task_id}' not found in DAG '{args.dag_id}'. Tasks: {', '.join(sorted(dag.task_dict))}."
-        )
-
-    task = dag.task_dict[args.task_id]
+    bag, dag, task = load_task(file, folder, args.dag_id, args.task_id)
     if compat.is_mapped(task):
         return _run_mapped(args, dag, task)
 
@@ -134,8 +136,8 @@ def _run(args, file: str, folder: str) -> int:
     return 0
 
 
-def _run_mapped(args, dag, task) -> int:
-    """One map index of a mapped task, after the upstream tasks it needs, in one DAG test run."""
+def check_map_index(args, task) -> None:
+    """A mapped task needs a map index, within its count where the file alone tells it (a usage error)."""
     from . import compat
 
     count = compat.parse_time_map_count(task)
@@ -147,6 +149,13 @@ def _run_mapped(args, dag, task) -> int:
         raise env.HarnessError(
             f"task '{args.task_id}' has map indexes 0 to {count - 1}; there is no map index {args.map_index}",
             "mapped-needs-index")
+
+
+def _run_mapped(args, dag, task) -> int:
+    """One map index of a mapped task, after the upstream tasks it needs, in one DAG test run."""
+    from . import compat
+
+    check_map_index(args, task)
     # the subset's own copies of mapped operators lose their expand input on Airflow 3: its ids only
     needed = set(dag.partial_subset([args.task_id], include_upstream=True, include_downstream=False).task_dict)
     upstream = sorted(needed - {args.task_id})

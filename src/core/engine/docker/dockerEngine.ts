@@ -13,7 +13,8 @@ import { harnessEvent, type HarnessEvent, harnessFailure, StagedDeadline, taskSt
 import { CONTAINER_CACHE, CONTAINER_OUT, deadlineOf, harnessSetup, type HarnessSetup, parseNetworkOf, PathMap, type Placement } from '../layout';
 import { ME, ownerId, ownTempDir, parseOwner, removable } from '../owner';
 import { isParseResult, mapResultPaths, type ParseResult, readParseResult } from '../parseResult';
-import { type DagTestRequest, type Engine, harnessRunArgs, type ParseRequest, type RunOutcome, type RunRequest, type WorkOptions } from '../types';
+import { type DagTestRequest, type Engine, type HarnessJob, harnessRunArgs, jobName, type ParseRequest, type RenderOutcome, type RenderRequest, type RunOutcome, type RunRequest, type WorkOptions } from '../types';
+import { renderThrough } from '../renderedFields';
 import { invalidate, type ServeChannel, startOnce, stopAll, type WarmPool, warmScope, WarmServer } from '../warm';
 import { type ArchiveEntry, checkLimits, copyLimits, firstFileOf, megabytes, packEntries, snapshotTrees, type TreeSnapshot, treeChanges } from './archive';
 import { dockerOptions, type EndpointCandidate, endpointCandidates } from './endpoint';
@@ -199,38 +200,47 @@ export class DockerEngine implements Engine {
   }
 
   async run(request: RunRequest): Promise<RunOutcome> {
-    return this.withCheckedCache(request, () => this.runOnce(request));
+    return this.withCheckedCache(request, () => this.runOnce({ verb: 'run', request }));
   }
 
   async testDag(request: DagTestRequest): Promise<RunOutcome> {
-    return this.withCheckedCache(request, () => this.runOnce(request));
+    return this.withCheckedCache(request, () => this.runOnce({ verb: 'test-dag', request }));
   }
 
-  /** A task run, or a whole-DAG run (`test-dag`), in a fresh container. */
-  private async runOnce(request: RunRequest | DagTestRequest): Promise<RunOutcome> {
+  async render(request: RenderRequest): Promise<RenderOutcome> {
+    return this.withCheckedCache(request, () => renderThrough(request, (job, onEvent) => this.runOnce(job, onEvent)));
+  }
+
+  /** A task run, a whole-DAG run (`test-dag`) or a render, in a fresh container. */
+  private async runOnce(job: HarnessJob, onEvent?: (event: HarnessEvent) => void): Promise<RunOutcome> {
+    const { request } = job;
     const began = Date.now();
     const { values } = request.runtime;
     const image = await ensureImage(this.connection.docker, values, this.pulled, request);
     const map = this.pathMap(request);
     const setup = this.setup(request);
-    const cmd = ['python', '-m', 'airflow_runtime_harness', ...harnessRunArgs(request, map.toRuntime(request.dagFile), setup.dagsFolder)];
+    const cmd = ['python', '-m', 'airflow_runtime_harness', ...harnessRunArgs(job, map.toRuntime(request.dagFile), setup.dagsFolder)];
     const user = await this.userFor(image, request);
     const copy = this.copyMode ? this.snapshot(request) : undefined;
     const network = values.network ?? 'bridge';
-    const debug = 'debug' in request && request.debug ? await this.debugJob(request, setup, network) : undefined;
-    const onTask = 'onTask' in request ? request.onTask : undefined;
+    const debug = job.verb === 'run' && job.request.debug ? await this.debugJob(job.request, setup, network) : undefined;
+    const onTask = job.verb === 'test-dag' ? job.request.onTask : undefined;
     const { exitCode, tail, failure, started } = await this.runContainer({
       ...request, image, values, setup: debug ? debug.setup : setup, user, cmd, dagFile: request.dagFile, network,
       publishDebugPort: debug ? debug.publishDebugPort : undefined, onDebugListening: debug ? debug.onDebugListening : undefined, onDebugEnded: debug ? debug.onDebugEnded : undefined,
       binds: copy ? [] : [...this.binds(request), ...(debug ? [debug.bind] : [])],
       prepare: copy && ((container) => this.copyIn(container, copy, request)),
       deadlineMs: deadlineOf(values, 'run'),
-      onLine: (line, stream) => request.onLog(map.rewriteText(line), stream),
-      onEvent: (event) => { const task = taskStateOf(event); if (task) onTask?.(task); },
+      onLine: (line, stream) => request.onLog?.(map.rewriteText(line), stream),
+      onEvent: (event) => {
+        const task = taskStateOf(event);
+        if (task) onTask?.(task);
+        onEvent?.({ ...event, message: event.message && map.rewriteText(event.message) });
+      },
     });
     if (exitCode === 0 || exitCode === 1) return { exitCode, durationMs: Date.now() - began };
     throw harnessFailure({ code: exitCode, failure: failure && { ...failure, message: failure.message && map.rewriteText(failure.message) }, started, tail: map.rewriteText(tail) },
-      { what: `${'taskId' in request ? 'the task' : `DAG ${request.dagId}`} could not be run in ${image}`, runtime: image });
+      { what: `${jobName(job)} could not be run in ${image}`, runtime: image });
   }
 
   invalidate(changedFile?: string, changedAt?: number): number {

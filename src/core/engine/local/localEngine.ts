@@ -11,7 +11,8 @@ import { processChannel, type ProcessOptions, type ProcessOutcome, runProcess } 
 import { invalidate, startOnce, stopAll, type WarmPool, warmScope, WarmServer } from '../warm';
 import { debuggableSetup, ensureDebugpy, freeLocalPort } from '../debugpy';
 import { harnessFailure, type HarnessEvent, taskStateOf } from '../harnessEvents';
-import { type DagTestRequest, type DebugOptions, type Engine, harnessRunArgs, type ParseRequest, type RunOutcome, type RunRequest } from '../types';
+import { renderThrough } from '../renderedFields';
+import { type DagTestRequest, type DebugOptions, type Engine, type HarnessJob, harnessRunArgs, jobName, type ParseRequest, type RenderOutcome, type RenderRequest, type RunOutcome, type RunRequest } from '../types';
 import { hostEnvironment } from './hostEnvironment';
 import { resolveInterpreter } from './interpreter';
 import { HOME, interpreterFolders, localSandbox } from './sandbox';
@@ -78,21 +79,26 @@ export class LocalEngine implements Engine {
   }
 
   async run(request: RunRequest): Promise<RunOutcome> {
-    return this.withCheckedCache(request, () => this.runOnce(request));
+    return this.withCheckedCache(request, () => this.runOnce({ verb: 'run', request }));
   }
 
   async testDag(request: DagTestRequest): Promise<RunOutcome> {
-    return this.withCheckedCache(request, () => this.runOnce(request));
+    return this.withCheckedCache(request, () => this.runOnce({ verb: 'test-dag', request }));
   }
 
-  /** A task run, or a whole-DAG run (`test-dag`), in a harness process of its own. */
-  private async runOnce(request: RunRequest | DagTestRequest): Promise<RunOutcome> {
+  async render(request: RenderRequest): Promise<RenderOutcome> {
+    return this.withCheckedCache(request, () => renderThrough(request, (job, onEvent) => this.runOnce(job, onEvent)));
+  }
+
+  /** A task run, a whole-DAG run (`test-dag`) or a render, in a harness process of its own. */
+  private async runOnce(job: HarnessJob, onEvent?: (event: HarnessEvent) => void): Promise<RunOutcome> {
+    const { request } = job;
     const started = Date.now();
     const { python } = await resolveInterpreter(request.runtime.values, request);
     const setup = this.setup(request, python);
-    const debug = 'debug' in request && request.debug ? await this.debugSetup(request.debug, setup) : undefined;
-    const onTask = 'onTask' in request ? request.onTask : undefined;
-    const outcome = await this.harness(python, { network: true, writable: [] }, harnessRunArgs(request, request.dagFile, setup.dagsFolder), debug ? debug.setup : setup, {
+    const debug = job.verb === 'run' && job.request.debug ? await this.debugSetup(job.request.debug, setup) : undefined;
+    const onTask = job.verb === 'test-dag' ? job.request.onTask : undefined;
+    const outcome = await this.harness(python, { network: true, writable: [] }, harnessRunArgs(job, request.dagFile, setup.dagsFolder), debug ? debug.setup : setup, {
       deadlineMs: deadlineOf(request.runtime.values, 'run'),
       signal: request.signal,
       onLine: request.onLog,
@@ -100,10 +106,11 @@ export class LocalEngine implements Engine {
         debug?.onEvent(event);
         const task = taskStateOf(event);
         if (task) onTask?.(task);
+        onEvent?.(event);
       },
     });
     if (outcome.code === 0 || outcome.code === 1) return { exitCode: outcome.code, durationMs: Date.now() - started };
-    throw harnessFailure(outcome, { what: `${'taskId' in request ? 'the task' : `DAG ${request.dagId}`} could not be run with ${python}`, runtime: python });
+    throw harnessFailure(outcome, { what: `${jobName(job)} could not be run with ${python}`, runtime: python });
   }
 
   /** debugpy on the harness's path, listening on a loopback port; the client is told when it listens. */
