@@ -17,8 +17,7 @@ export class DagGraphPanels implements vscode.Disposable {
 
   constructor(private readonly project: Project, private readonly extensionUri: vscode.Uri) {
     this.disposables.push(
-      project.onDidParse(({ file }) => this.panels.forEach((panel) => { if (panel.file === file) void panel.redraw(); })),
-      // a save or a runtime change makes the drawing stale until the parse that follows
+      // a new result, a save or a runtime change (stale until the parse that follows), the file gone
       project.parser.states.onDidChange((files) => this.panels.forEach((panel) => { if (files.includes(panel.file)) void panel.redraw(); })),
       project.runStates.onDidChange((key) => this.panels.get(key)?.postStates()),
     );
@@ -64,6 +63,8 @@ export class DagGraphPanel {
   /** What was sent to the webview, latest last: for the extension's tests. */
   readonly sent: ToGraphView[] = [];
   private drawing = Promise.resolve();
+  /** What the last drawing was made of: a redraw of the same is skipped (a parse starting changes nothing drawn). */
+  private drawnFrom?: { result: unknown; stale: boolean; collapsed: string };
 
   constructor(readonly file: string, readonly dagId: string, private readonly project: Project, extensionUri: vscode.Uri) {
     const roots = [vscode.Uri.joinPath(extensionUri, 'media'), vscode.Uri.joinPath(extensionUri, 'dist', 'webview')];
@@ -83,6 +84,7 @@ export class DagGraphPanel {
     try {
       switch (message.type) {
         case 'ready':
+          this.drawnFrom = undefined; // a (re)loaded page has drawn nothing
           await this.redraw();
           this.postStates();
           return;
@@ -134,10 +136,14 @@ export class DagGraphPanel {
         : record.result?.importErrors.length ? `${name} has an import error: ${record.result.importErrors[0].message}`
         : record.failure ? `${name} could not be parsed: ${record.failure.message}`
         : `${name} no longer defines the DAG ${this.dagId}.`;
+      this.drawnFrom = undefined;
       return this.post({ type: 'notice', text: why });
     }
     const graph = dagGraphOf(dag);
     for (const id of this.collapsed) if (!graph.groups.some((group) => group.id === id)) this.collapsed.delete(id);
+    const from = { result: record?.result, stale: !!record?.stale, collapsed: [...this.collapsed].sort().join('\n') };
+    if (this.drawnFrom && this.drawnFrom.result === from.result && this.drawnFrom.stale === from.stale && this.drawnFrom.collapsed === from.collapsed) return;
+    this.drawnFrom = from;
     const layout = await layoutGraph(visibleGraph(graph, this.collapsed));
     this.post({ type: 'graph', file: this.file, dagId: this.dagId, graph, layout, collapsed: [...this.collapsed], stale: !!record?.stale });
   }

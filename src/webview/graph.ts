@@ -75,6 +75,8 @@ function draw(message: Extract<ToGraphView, { type: 'graph' }>): void {
   drawn = message;
   notice.hidden = true;
   title.textContent = message.dagId;
+  title.title = message.stale ? 'The file changed since this graph was drawn: it is redrawn after the next parse.' : '';
+  title.classList.toggle('stale', message.stale);
   const { graph, layout } = message;
   scene.replaceChildren();
   const tasks = new Map(graph.tasks.map((task) => [task.id, task]));
@@ -156,6 +158,8 @@ window.addEventListener('message', (event: MessageEvent<ToGraphView>) => {
   else if (message.type === 'notice') {
     notice.textContent = message.text;
     notice.hidden = false;
+    scene.replaceChildren();
+    drawn = undefined;
   } else if (message.type === 'states') {
     states = message.states;
     paintStates();
