@@ -5,6 +5,8 @@ import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { describe, it } from 'node:test';
 import Ajv from 'ajv';
+import type Docker from 'dockerode';
+import { repoDigestOf } from '../../src/core/engine/docker/images';
 import { bundleName, planBundles } from '../../src/core/export/bundles';
 import { bundleConfigList, deployCommandsText } from '../../src/core/export/fragments';
 import { buildManifest, manifestText } from '../../src/core/export/manifest';
@@ -220,5 +222,25 @@ describe('the deploy section of a runtime file', () => {
     const runtime = resolveRuntime('/ws/dags/a.py', { workspaceRoot: '/ws', readText: (f) => files[f.replace(/^\/ws\//, '')], probe: fakeDisk('dags/a.py') });
     assert.deepEqual(runtime.values.deploy, { queue: 'q', executor: 'e' });
     assert.deepEqual(runtime.sources['deploy.queue'], { kind: 'file', file: '/ws/dags/airflow-runtime.yaml', line: 2, column: 3 });
+  });
+});
+
+describe('the image digest', () => {
+  const fakeDocker = (repoDigests: string[] | Error) => ({
+    getImage: () => ({ inspect: async () => { if (repoDigests instanceof Error) throw repoDigests; return { RepoDigests: repoDigests }; } }),
+  }) as unknown as Docker;
+  const a = `sha256:${'a'.repeat(64)}`;
+  const b = `sha256:${'b'.repeat(64)}`;
+
+  it('is the repo digest of the image\'s own repository, as docker image inspect lists it', async () => {
+    assert.equal(await repoDigestOf(fakeDocker([`mirror.example.com/airflow@${b}`, `apache/airflow@${a}`]), 'apache/airflow:2.11.2'), a);
+    assert.equal(await repoDigestOf(fakeDocker([`apache/airflow@${a}`]), 'docker.io/apache/airflow:2.11.2'), a);
+    assert.equal(await repoDigestOf(fakeDocker([`registry:5000/team/airflow@${b}`]), 'registry:5000/team/airflow:1'), b);
+  });
+
+  it('is null for an image built here and never pushed, or not here; an image named by digest is its own', async () => {
+    assert.equal(await repoDigestOf(fakeDocker([]), 'airflow-runtime-test/airflow:3.3.2'), null);
+    assert.equal(await repoDigestOf(fakeDocker(Object.assign(new Error('no such image'), { statusCode: 404 })), 'x:1'), null);
+    assert.equal(await repoDigestOf(fakeDocker(new Error('unused')), `apache/airflow@${a}`), a);
   });
 });
