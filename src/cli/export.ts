@@ -1,4 +1,4 @@
-import { mkdirSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, statSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import { version } from '../../package.json';
@@ -95,6 +95,7 @@ export async function exportCommand(args: string[], out: (line: string) => void,
   writeFileSync(path.join(outDir, BUNDLE_CONFIG_FILE), bundleConfigText(manifest, deploymentDagsFolder));
   writeFileSync(path.join(outDir, COMMANDS_FILE), deployCommandsText(manifest, facts, deploymentDagsFolder));
 
+  for (const line of ignoreFilesAboveBundles(manifest, dagRoot, cwd)) err(line);
   const majors = new Set([...facts.values()].map((f) => f.airflowMajor));
   if (majors.size > 1) {
     err(`note: the runtimes run Airflow ${[...majors].sort().join(' and ')}; one deployment runs one Airflow version, so its DAG processors and workers use the runtimes of that version (the others need a deployment of their own)`);
@@ -169,4 +170,23 @@ function summary(manifest: Manifest, facts: ReadonlyMap<string, RuntimeFacts>, o
   }
   lines.push(`wrote ${outShown}/${MANIFEST_FILE}, ${BUNDLE_CONFIG_FILE}, ${COMMANDS_FILE}`);
   return lines;
+}
+
+/**
+ * Airflow reads a bundle's `.airflowignore` files from the bundle's folder down: one above a bundle (in the DAGs
+ * folder, say) excludes files here and in the editor but not in that bundle's processor.
+ */
+function ignoreFilesAboveBundles(manifest: Manifest, dagRoot: string, cwd: string): string[] {
+  const notes: string[] = [];
+  for (const bundle of manifest.runtimes.flatMap((r) => r.bundles)) {
+    if (bundle.path === '.') continue;
+    const parts = bundle.path.split('/');
+    for (let depth = 0; depth < parts.length; depth++) {
+      const file = path.join(dagRoot, ...parts.slice(0, depth), '.airflowignore');
+      if (existsSync(file)) {
+        notes.push(`note: ${displayPath(file, cwd)} is above the bundle ${bundle.path}/: Airflow reads a bundle's .airflowignore files from its own folder down, so its patterns for ${bundle.path}/ belong in ${bundle.path}/.airflowignore`);
+      }
+    }
+  }
+  return [...new Set(notes)];
 }

@@ -143,6 +143,14 @@ describe('airflow-runtime export', () => {
     assert.match(commands, new RegExp(`^AIRFLOW_RUNTIME_ID=${teamA.id} airflow dag-processor --subdir /srv/airflow/dags/team_a$`, 'm'));
   });
 
+  it('says when an .airflowignore above a bundle would not reach that bundle\'s processor', () => {
+    const ws = splitWorkspace();
+    writeFileSync(path.join(ws, 'dags/.airflowignore'), 'scratch_.*\n');
+    const { code, stderr } = cli(['export'], ws);
+    assert.equal(code, 0, stderr);
+    assert.match(stderr, /^note: dags\/\.airflowignore is above the bundle team_a\/: Airflow reads a bundle's \.airflowignore files from its own folder down/m);
+  });
+
   it('usage errors exit 2 and say what to do', () => {
     const relative = cli(['export', '--deployment-dags-folder', 'dags']);
     assert.equal(relative.code, 2);
