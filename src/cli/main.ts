@@ -1,5 +1,6 @@
 import { cleanupCommand } from './cleanup';
 import { doctorCommand } from './doctor';
+import { exportCommand } from './export';
 import { parseCommand } from './parse';
 import { renderCommand } from './render';
 import { resolveCommand } from './resolve';
@@ -17,6 +18,7 @@ const COMMANDS: Record<string, Command> = {
   run: runCommand,
   'test-dag': testDagCommand,
   render: renderCommand,
+  export: exportCommand,
   doctor: doctorCommand,
   cleanup: cleanupCommand,
 };

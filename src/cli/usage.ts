@@ -16,6 +16,7 @@ Usage:
   airflow-runtime render <dag_file> <dag_id> <task_id>   a task's templated fields for a date, as tasks render
   airflow-runtime validate [runtime files...]   check runtime files (all under this folder by default)
   airflow-runtime resolve <dag_file>            show a DAG file's effective runtime and where each value came from
+  airflow-runtime export [PATH]                 write the production manifest and deployment commands (--out DIR)
   airflow-runtime doctor                        check engines, images and interpreters; say what to fix
   airflow-runtime cleanup [--all] [--dry-run]     remove what we started that nothing uses any more
 

@@ -329,6 +329,9 @@ function describeSchemaError(error: ErrorObject, data: unknown): SchemaComplaint
         // never the value: a connection URI holds its password
         return { code: 'bad-value', message: `${name} must be a connection URI (conn-type://login:password@host:port/schema) or a mapping with conn_type`, at, part: 'value', drop: at };
       }
+      if (at[0] === 'deploy' && at[1] === 'queue') {
+        return { code: 'bad-value', message: `${name} must be a queue name (letters, digits, _, -, . and :), not "${String(error.data)}"`, at, part: 'value', drop: at };
+      }
       return { code: 'bad-value', message: `${name} must match ${String(params.pattern)}`, at, part: 'value', drop: at };
     }
     default:

@@ -56,7 +56,7 @@ export interface ResolveOptions {
  * of another is never what anyone meant; so does a connection given by fields (one id, one connection).
  */
 const MERGE_DEPTH: Partial<Record<keyof RuntimeValues, number>> = {
-  env: 1, variables: 1, connections: 1, resources: 1, timeouts: 1, airflowConfig: 2,
+  env: 1, variables: 1, connections: 1, resources: 1, timeouts: 1, deploy: 1, airflowConfig: 2,
 };
 
 export const defaultsLayer: Layer = {

@@ -129,17 +129,24 @@ function connectionSecrets(text: string): string[] {
  */
 export function secretsOfEnvironment(env: Readonly<Record<string, string>>): string[] {
   const names = sensitiveNames(env.AIRFLOW__CORE__SENSITIVE_VAR_CONN_NAMES);
-  const found: string[] = [];
-  for (const [name, text] of Object.entries(env)) {
-    if (name.startsWith(CONNECTION_PREFIX)) {
-      found.push(...connectionSecrets(text));
-    } else if (isSensitiveName(name.startsWith(VARIABLE_PREFIX) ? name.slice(VARIABLE_PREFIX.length) : name, names)) {
-      found.push(text, ...leaves(parsedJson(text)));
-    } else if (name.startsWith(VARIABLE_PREFIX)) {
-      found.push(...sensitiveLeaves(parsedJson(text), names));
-    }
-  }
+  const found = Object.entries(env).flatMap(([name, text]) => secretsOfVariable(name, text, names));
   return [...new Set(found)].filter(Boolean);
+}
+
+/**
+ * The environment variables that hold a secret, by the rule of secretsOfEnvironment: what a deployment must supply
+ * itself (the production manifest keeps their names, never their values).
+ */
+export function secretVariableNames(env: Readonly<Record<string, string>>): Set<string> {
+  const names = sensitiveNames(env.AIRFLOW__CORE__SENSITIVE_VAR_CONN_NAMES);
+  return new Set(Object.entries(env).filter(([name, text]) => secretsOfVariable(name, text, names).some(Boolean)).map(([name]) => name));
+}
+
+function secretsOfVariable(name: string, text: string, names: readonly string[]): string[] {
+  if (name.startsWith(CONNECTION_PREFIX)) return connectionSecrets(text);
+  if (isSensitiveName(name.startsWith(VARIABLE_PREFIX) ? name.slice(VARIABLE_PREFIX.length) : name, names)) return [text, ...leaves(parsedJson(text))];
+  if (name.startsWith(VARIABLE_PREFIX)) return sensitiveLeaves(parsedJson(text), names);
+  return [];
 }
 
 /**

@@ -56,6 +56,8 @@ export interface RuntimeValues {
   resources?: { memory?: string | number; cpus?: number };
   timeouts?: { parse?: string | number; start?: string | number; run?: string | number };
   airflowConfig?: Record<string, Record<string, Scalar>>;
+  /** Production only (`export`, the policy package): the Celery queue and executor alias of the runtime's tasks. */
+  deploy?: { queue?: string; executor?: string };
 }
 
 /** A place in the values: `['env', 'FOO']`, `['mounts', 0, 'source']`. */

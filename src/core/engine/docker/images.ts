@@ -117,3 +117,31 @@ async function buildImage(docker: Docker, values: RuntimeValues, options: WorkOp
   }
   return tag;
 }
+
+/** `apache/airflow` for `docker.io/library/…`-style names too: how Docker lists a repository in RepoDigests. */
+function repositoryOf(reference: string): string {
+  const name = reference.split('@')[0];
+  const lastSlash = name.lastIndexOf('/');
+  const colon = name.lastIndexOf(':');
+  const repository = colon > lastSlash ? name.slice(0, colon) : name;
+  return repository.replace(/^(docker\.io|index\.docker\.io)\//, '').replace(/^library\//, '');
+}
+
+/**
+ * The image's repo digest (`sha256:…`) as the engine knows it (`docker image inspect`'s RepoDigests for its own
+ * repository): null when the image is not here, or was built here and never pushed or pulled. An image named by
+ * digest is its own answer.
+ */
+export async function repoDigestOf(docker: Docker, image: string): Promise<string | null> {
+  const pinned = /@(sha256:[0-9a-f]{64})$/.exec(image);
+  if (pinned) return pinned[1];
+  let digests: string[];
+  try {
+    digests = (await docker.getImage(image).inspect()).RepoDigests ?? [];
+  } catch {
+    return null;
+  }
+  const repository = repositoryOf(image);
+  const own = digests.find((d) => repositoryOf(d) === repository);
+  return own ? own.slice(own.indexOf('@') + 1) : null;
+}
