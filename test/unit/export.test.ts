@@ -37,7 +37,7 @@ const TEAMS = {
 };
 
 describe('runtime id', () => {
-  const identity = { image: 'img:1', digest: null, env: { B: '2', A: '1' }, pythonPath: ['lib'], airflowConfig: { core: { x: 1 } } };
+  const identity = { image: 'img:1', env: { B: '2', A: '1' }, pythonPath: ['lib'], airflowConfig: { core: { x: 1 } } };
 
   it('is rt- and the first 12 hex digits of the SHA-256 of the canonical JSON (sorted keys, no spaces)', () => {
     const canonical = '{"airflowConfig":{"core":{"x":1}},"env":{"A":"1","B":"2"},"image":"img:1","pythonPath":["lib"]}';
@@ -45,10 +45,10 @@ describe('runtime id', () => {
     assert.equal(runtimeId(identity), `rt-${createHash('sha256').update(canonical).digest('hex').slice(0, 12)}`);
   });
 
-  it('does not depend on the order of keys; a known digest and each value change it', () => {
+  it('does not depend on the order of keys; each value changes it', () => {
     assert.equal(runtimeId({ ...identity, env: { A: '1', B: '2' } }), runtimeId(identity));
     const others = [
-      { ...identity, digest: `sha256:${'a'.repeat(64)}` }, { ...identity, image: 'img:2' }, { ...identity, env: { A: '1', B: '3' } },
+      { ...identity, image: 'img:2' }, { ...identity, image: `img@sha256:${'a'.repeat(64)}` }, { ...identity, env: { A: '1', B: '3' } },
       { ...identity, pythonPath: [] }, { ...identity, airflowConfig: {} }, { ...identity, deploy: { queue: 'q' } },
     ];
     assert.equal(new Set([runtimeId(identity), ...others.map(runtimeId)]).size, others.length + 1);
@@ -63,16 +63,16 @@ describe('runtime id', () => {
     assert.equal(tuned.runtimes[0].id, plain.runtimes[0].id);
     assert.deepEqual(tuned.runtimes[0].resources, { memory: '2g', cpus: null });
     const local = exportOf({ 'dags/airflow-runtime.yaml': 'image: i:1\npythonPath: [../lib]\n' }, ['dags/a.py']).manifest!;
-    assert.equal(local.runtimes[0].id, runtimeId({ image: 'i:1', digest: null, env: {}, pythonPath: ['lib'], airflowConfig: {} }));
+    assert.equal(local.runtimes[0].id, runtimeId({ image: 'i:1', env: {}, pythonPath: ['lib'], airflowConfig: {} }));
   });
 
-  it('a digest the engine knows is part of the runtime and of its id', () => {
+  it('a digest the engine knows is in the manifest, but not in the id: the files alone decide it', () => {
     const digest = `sha256:${'b'.repeat(64)}`;
     const known = exportOf(TEAMS, ['dags/a.py'], { 'airflow:2.11.2': digest }).manifest!;
     const unknown = exportOf(TEAMS, ['dags/a.py']).manifest!;
     assert.equal(known.runtimes[0].digest, digest);
     assert.equal(unknown.runtimes[0].digest, null);
-    assert.notEqual(known.runtimes[0].id, unknown.runtimes[0].id);
+    assert.equal(known.runtimes[0].id, unknown.runtimes[0].id);
   });
 });
 

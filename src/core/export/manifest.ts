@@ -128,7 +128,6 @@ export function manifestText(manifest: Manifest): string {
 function identityOf(values: RuntimeValues, env: Record<string, string>, input: ExportInput): RuntimeIdentity {
   return {
     image: values.image ?? '',
-    digest: input.digests.get(values.image ?? '') ?? null,
     env,
     pythonPath: (values.pythonPath ?? []).map((folder) => posixRelative(input.projectRoot, folder) || '.'),
     airflowConfig: values.airflowConfig ?? {},

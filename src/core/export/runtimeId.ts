@@ -2,9 +2,8 @@ import { createHash } from 'node:crypto';
 
 /** What defines the runtime a DAG file is parsed and run in, in production: the input of its id. */
 export interface RuntimeIdentity {
+  /** As the runtime file names it (a digest pinned there, `name@sha256:…`, is part of it). */
   image: string;
-  /** The image's repo digest when the engine knows it; left out of the hash when unknown. */
-  digest: string | null;
   /** Every environment variable the runtime gives its tasks, secret values included (they never leave the hash). */
   env: Readonly<Record<string, string>>;
   /** Workspace folders on sys.path, relative to the project root (POSIX), so the id is the same on every machine. */
@@ -28,12 +27,15 @@ export function byCodePoint(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
 }
 
-/** `rt-` + the first 12 hex digits of the SHA-256 of the identity's canonical JSON. */
+/**
+ * `rt-` + the first 12 hex digits of the SHA-256 of the identity's canonical JSON. What the files say, never what
+ * a Docker engine happens to answer: a digest looked up (or not, when the engine is away or slow) would give one
+ * project two ids, and every queue, bundle and processor named after them would change with it.
+ */
 export function runtimeId(identity: RuntimeIdentity): string {
   const deploy = identity.deploy && Object.values(identity.deploy).some((v) => v !== undefined) ? identity.deploy : undefined;
   const input = {
     image: identity.image,
-    digest: identity.digest ?? undefined,
     env: identity.env,
     pythonPath: identity.pythonPath,
     airflowConfig: identity.airflowConfig,
