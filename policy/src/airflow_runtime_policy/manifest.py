@@ -1,0 +1,133 @@
+"""The production manifest (`airflow-runtime/manifest@1`), read once per process and file version."""
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+
+from .pods import kubernetes_memory
+
+FORMAT = "airflow-runtime/manifest@1"
+
+
+class ManifestError(Exception):
+    """The manifest cannot be used; the message says which file and why, for a person."""
+
+
+@dataclass(frozen=True)
+class Runtime:
+    id: str
+    image: str
+    queue: str
+    executor: str | None
+    env: dict[str, str | None] = field(default_factory=dict)
+    memory: str | int | None = None
+    cpus: float | None = None
+
+
+@dataclass(frozen=True)
+class Manifest:
+    path: str
+    runtimes: dict[str, Runtime]
+    files: dict[str, str]  # DAG file path relative to the DAGs folder (POSIX) -> runtime id
+
+    def runtime_of(self, relative_path: str) -> Runtime | None:
+        runtime_id = self.files.get(relative_path)
+        return self.runtimes[runtime_id] if runtime_id is not None else None
+
+
+_cache: dict[str, tuple[tuple[int, int], Manifest]] = {}
+
+
+def read_manifest(path: str) -> Manifest:
+    """The manifest at `path`; read again only when its mtime or size changed."""
+    try:
+        stat = os.stat(path)
+    except OSError as exc:
+        raise ManifestError(f"cannot read the manifest {path}: {exc.strerror or exc}") from None
+    version = (stat.st_mtime_ns, stat.st_size)
+    cached = _cache.get(path)
+    if cached and cached[0] == version:
+        return cached[1]
+    try:
+        with open(path, encoding="utf-8") as handle:
+            document = json.load(handle)
+    except (OSError, ValueError) as exc:
+        raise ManifestError(f"cannot read the manifest {path}: {exc}") from None
+    manifest = _validate(path, document)
+    _cache[path] = (version, manifest)
+    return manifest
+
+
+def _validate(path: str, doc: object) -> Manifest:
+    def fail(what: str) -> ManifestError:
+        return ManifestError(f"the manifest {path} is not valid: {what} (re-run `airflow-runtime export`)")
+
+    if not isinstance(doc, dict):
+        raise fail("it is not a JSON object")
+    if doc.get("format") != FORMAT:
+        raise ManifestError(
+            f"the manifest {path} has format {doc.get('format')!r}; this airflow-runtime-policy reads {FORMAT!r}"
+            " (install the policy version that matches the airflow-runtime that exported it)")
+    runtimes = {}
+    for index, item in enumerate(_list(doc, "runtimes", fail)):
+        where = f"runtimes[{index}]"
+        if not isinstance(item, dict):
+            raise fail(f"{where} is not an object")
+        runtime = Runtime(
+            id=_text(item, "id", where, fail),
+            image=_text(item, "image", where, fail),
+            queue=_text(item, "queue", where, fail),
+            executor=_text(item, "executor", where, fail, optional=True),
+            env=_env(item.get("env") or {}, where, fail),
+            **_resources(item.get("resources") or {}, where, fail),
+        )
+        runtimes[runtime.id] = runtime
+    files = {}
+    for index, item in enumerate(_list(doc, "files", fail)):
+        where = f"files[{index}]"
+        if not isinstance(item, dict):
+            raise fail(f"{where} is not an object")
+        runtime_id = _text(item, "runtime", where, fail)
+        if runtime_id not in runtimes:
+            raise fail(f"{where}.runtime {runtime_id!r} is not one of runtimes[].id")
+        files[_text(item, "path", where, fail)] = runtime_id
+    return Manifest(path=path, runtimes=runtimes, files=files)
+
+
+def _list(doc: dict, key: str, fail) -> list:
+    value = doc.get(key)
+    if not isinstance(value, list):
+        raise fail(f"{key!r} must be a list")
+    return value
+
+
+def _text(item: dict, key: str, where: str, fail, optional: bool = False) -> str | None:
+    value = item.get(key)
+    if value is None and optional:
+        return None
+    if not isinstance(value, str) or not value:
+        raise fail(f"{where}.{key} must be a non-empty string")
+    return value
+
+
+def _env(env: object, where: str, fail) -> dict[str, str | None]:
+    if not isinstance(env, dict) or not all(v is None or isinstance(v, str) for v in env.values()):
+        raise fail(f"{where}.env must map names to strings or null")
+    return dict(env)
+
+
+def _resources(resources: object, where: str, fail) -> dict:
+    if not isinstance(resources, dict):
+        raise fail(f"{where}.resources must be an object")
+    memory, cpus = resources.get("memory"), resources.get("cpus")
+    if memory is not None:
+        try:
+            if isinstance(memory, bool) or not isinstance(memory, (str, int)) or (isinstance(memory, int) and memory <= 0):
+                raise ValueError
+            kubernetes_memory(memory)
+        except ValueError:
+            raise fail(f"{where}.resources.memory {memory!r} must be a size (512m, 2g, or bytes) or null") from None
+    if cpus is not None and (isinstance(cpus, bool) or not isinstance(cpus, (int, float)) or cpus <= 0):
+        raise fail(f"{where}.resources.cpus must be a positive number or null")
+    return {"memory": memory, "cpus": cpus}

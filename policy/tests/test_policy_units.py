@@ -1,0 +1,48 @@
+"""The parts that need no Airflow: sizes as Kubernetes reads them, and manifest validation."""
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+from .support import MANIFEST
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
+from airflow_runtime_policy.manifest import ManifestError, read_manifest  # noqa: E402
+from airflow_runtime_policy.pods import kubernetes_cpu, kubernetes_memory  # noqa: E402
+
+
+@pytest.mark.parametrize("size, quantity", [
+    ("2g", "2Gi"), ("512m", "512Mi"), ("64k", "64Ki"), ("2GiB", "2Gi"), ("100", "100"), (1073741824, "1073741824"),
+    ("1.5g", "1610612736"),
+])
+def test_memory_sizes_become_kubernetes_quantities_in_the_same_binary_units(size, quantity):
+    assert kubernetes_memory(size) == quantity
+
+
+@pytest.mark.parametrize("cpus, quantity", [(1, "1"), (2.0, "2"), (1.5, "1500m"), (0.25, "250m")])
+def test_cpus_become_kubernetes_cpu_quantities(cpus, quantity):
+    assert kubernetes_cpu(cpus) == quantity
+
+
+def test_the_manifest_is_read_again_only_when_it_changes(tmp_path):
+    path = tmp_path / "manifest.json"
+    path.write_text(json.dumps(MANIFEST))
+    first = read_manifest(str(path))
+    assert read_manifest(str(path)) is first
+    path.write_text(json.dumps({**MANIFEST, "files": []}) + "\n")
+    assert read_manifest(str(path)).files == {}
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"runtimes": {}}, "'runtimes' must be a list"),
+    ({"files": [{"path": "a.py", "runtime": "rt-000000000000"}]}, "files[0].runtime 'rt-000000000000' is not one"),
+    ({"runtimes": [{**MANIFEST["runtimes"][0], "image": ""}]}, "runtimes[0].image must be a non-empty string"),
+    ({"runtimes": [{**MANIFEST["runtimes"][0], "resources": {"memory": "lots"}}]}, "resources.memory 'lots'"),
+])
+def test_an_invalid_manifest_says_what_is_wrong(tmp_path, change, message):
+    path = tmp_path / "manifest.json"
+    path.write_text(json.dumps({**MANIFEST, **change}))
+    with pytest.raises(ManifestError, match="re-run `airflow-runtime export`") as raised:
+        read_manifest(str(path))
+    assert message in str(raised.value)
