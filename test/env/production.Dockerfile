@@ -25,4 +25,4 @@ RUN test -n "$TEAM" && test -n "$PACKAGE" \
  && rm /tmp/host-ca.crt \
  && mkdir -p /opt/airflow-runtime \
  && echo "$TEAM" > /opt/airflow-runtime/marker
-LABEL airflow-runtime.team="$TEAM"
+LABEL airflow-runtime.team="$TEAM" airflow-runtime.package="$PACKAGE"

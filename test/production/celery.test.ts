@@ -1,0 +1,267 @@
+/**
+ * Issue 15's "real deployment on one machine": the runtime files of a DAG folder drive a real Airflow 3 Celery
+ * deployment. PostgreSQL and Redis (Debian's) on 127.0.0.1, `airflow db migrate`, the API server and the
+ * scheduler in the deployment image, one DAG processor per parse bundle inside its runtime's image, one Celery
+ * worker per runtime inside its image consuming its queue; every container on the host network.
+ *
+ * Then it triggers each DAG through Airflow's REST API and checks that every task ran in its own image (the
+ * marker file, the package only that image has, the runtime id, the queue) and that each DAG was parsed by its
+ * own processor (the DAG's bundle in the metadata DB, the marker the DAG file read at parse time); a DAG file
+ * added without re-exporting the manifest is refused by the policy's dag_policy as an import error.
+ *
+ * The manifest and the policy come from `deploymentManifest()` and `POLICY` below: the two places to change
+ * when `airflow-runtime export` and the airflow-runtime-policy wheel replace the hand-written stand-ins.
+ */
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { cpSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import * as path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import {
+  Api, Container, DEPLOYMENT_IMAGE, cleanupAll, freePort, log, needs, problems, runOnce, scratch,
+  startPostgres, startRedis, waitFor, type ContainerSpec,
+} from './deployment';
+
+const HERE = __dirname;
+const PROJECT = path.join(HERE, 'project');
+
+interface Runtime {
+  id: string;
+  image: string;
+  queue: string;
+  executor: string | null;
+  env: Record<string, string | null>;
+  bundles: { name: string; path: string }[];
+}
+interface Manifest {
+  format: string;
+  dagsFolder: string;
+  runtimes: Runtime[];
+  files: { path: string; runtime: string }[];
+}
+
+/**
+ * SWAP POINT 1, the manifest. Today: the hand-written manifest of the project (per the contract). With `export`
+ * on main: run the built CLI in `project` (e.g. `cli(['export', '--out', out], { cwd: project })` from
+ * test/engine/support.ts) and read the manifest it wrote; nothing else in this file reads the runtime files.
+ */
+function deploymentManifest(project: string): { manifest: Manifest; file: string } {
+  const file = path.join(project, 'manifest.json');
+  return { manifest: JSON.parse(readFileSync(file, 'utf8')) as Manifest, file };
+}
+
+/**
+ * SWAP POINT 2, the policy. Today: a stand-in airflow_local_settings.py on PYTHONPATH (the contract's celery
+ * mode and dag_policy). With the airflow-runtime-policy wheel in the images (scripts/env/production.sh installs
+ * it when policy/pyproject.toml exists): set this to undefined, delete test/production/policy-stand-in/.
+ */
+const POLICY: string | undefined = path.join(HERE, 'policy-stand-in');
+
+const imageLabel = (image: string, label: string) =>
+  spawnSync('docker', ['image', 'inspect', '--format', `{{ index .Config.Labels "${label}" }}`, image], { encoding: 'utf8' }).stdout.trim();
+
+/** A DAG file put in team B's folder after the export: its runtime file names team A's image. */
+const MISROUTED = {
+  path: 'team_b/misrouted.py',
+  text: [
+    '"""Added after the manifest was exported: team B\'s processor must refuse it (dag_policy)."""',
+    'from airflow.sdk import dag, task',
+    '',
+    '',
+    '@dag(dag_id="misrouted", schedule=None)',
+    'def misrouted():',
+    '    @task',
+    '    def hello():',
+    '        return 1',
+    '',
+    '    hello()',
+    '',
+    '',
+    'misrouted()',
+    '',
+  ].join('\n'),
+  runtimeFile: 'image: airflow-runtime-test/team-a:3.3.2\n',
+};
+
+const handMissing = problems(JSON.parse(readFileSync(path.join(PROJECT, 'manifest.json'), 'utf8')).runtimes.map((r: Runtime) => r.image));
+
+describe('a Celery deployment driven by the runtime files', needs(handMissing), () => {
+  let api: Api;
+  let manifest: Manifest;
+  let dagsFolder: string;
+  const containers: Container[] = [];
+  /** dag id -> what the API says about it, and what its run left. */
+  const dags = new Map<string, { file: string; runtime: Runtime; bundle: string; tags: string[]; runId?: string; state?: string }>();
+  const timings: string[] = [];
+  let phaseStart = Date.now();
+  const phase = (name: string) => {
+    const now = Date.now();
+    timings.push(`${name} ${((now - phaseStart) / 1000).toFixed(1)} s`);
+    log(`${name}: ${((now - phaseStart) / 1000).toFixed(1)} s`);
+    phaseStart = now;
+  };
+  const checkAll = () => containers.forEach((c) => c.checkRunning());
+
+  before(async () => {
+    const started = Date.now();
+    try {
+      await deploy();
+    } catch (error) {
+      for (const container of containers) log(`--- ${container.spec.role} (last lines)\n${container.logs(40)}`);
+      throw error;
+    } finally {
+      log(`deployment up in ${((Date.now() - started) / 1000).toFixed(1)} s (${timings.join(', ')})`);
+    }
+  }, { timeout: 10 * 60_000 });
+
+  after(() => cleanupAll());
+
+  async function deploy(): Promise<void> {
+    const dir = scratch();
+    const project = path.join(dir, 'project');
+    cpSync(PROJECT, project, { recursive: true });
+    const exported = deploymentManifest(project);
+    manifest = exported.manifest;
+    assert.equal(manifest.format, 'airflow-runtime/manifest@1');
+    dagsFolder = path.join(project, manifest.dagsFolder);
+    // After the export: a file the manifest does not know.
+    writeFileSync(path.join(dagsFolder, MISROUTED.path), MISROUTED.text);
+    writeFileSync(path.join(dagsFolder, MISROUTED.path.replace(/\.py$/, '.airflow-runtime.yaml')), MISROUTED.runtimeFile);
+    const logs = path.join(dir, 'logs');
+    mkdirSync(logs);
+
+    const [pgPort, redisPort, apiPort] = [await freePort(), await freePort(), await freePort()];
+    const [database, broker] = await Promise.all([startPostgres(dir, pgPort), startRedis(redisPort)]);
+    phase('PostgreSQL and Redis');
+
+    const bundles = manifest.runtimes.flatMap((runtime) => runtime.bundles.map((bundle) => ({
+      name: bundle.name,
+      classpath: 'airflow.dag_processing.bundles.local.LocalDagBundle',
+      kwargs: { path: path.posix.join(dagsFolder, bundle.path), refresh_interval: 0 },
+    })));
+    const secret = randomBytes(24).toString('hex');
+    const env: Record<string, string> = {
+      AIRFLOW__CORE__EXECUTOR: 'CeleryExecutor',
+      AIRFLOW__DATABASE__SQL_ALCHEMY_CONN: database.replace(/^postgresql:/, 'postgresql+psycopg2:'),
+      AIRFLOW__CELERY__RESULT_BACKEND: `db+${database}`,
+      AIRFLOW__CELERY__BROKER_URL: broker,
+      AIRFLOW__CORE__EXECUTION_API_SERVER_URL: `http://127.0.0.1:${apiPort}/execution/`,
+      AIRFLOW__API__BASE_URL: `http://127.0.0.1:${apiPort}`,
+      AIRFLOW__API_AUTH__JWT_SECRET: secret,
+      AIRFLOW__API__SECRET_KEY: secret,
+      AIRFLOW__CORE__AUTH_MANAGER: 'airflow.api_fastapi.auth.managers.simple.simple_auth_manager.SimpleAuthManager',
+      AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS: 'True',
+      AIRFLOW__CORE__LOAD_EXAMPLES: 'False',
+      AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION: 'False',
+      AIRFLOW__CORE__DAGS_FOLDER: dagsFolder,
+      AIRFLOW__DAG_PROCESSOR__DAG_BUNDLE_CONFIG_LIST: JSON.stringify(bundles),
+      AIRFLOW__LOGGING__BASE_LOG_FOLDER: logs,
+      AIRFLOW__SCHEDULER__SCHEDULER_HEARTBEAT_SEC: '2',
+      AIRFLOW_RUNTIME_MANIFEST: exported.file,
+      AIRFLOW_RUNTIME_DAGS_FOLDER: dagsFolder,
+      AIRFLOW_RUNTIME_MODE: 'celery',
+      ...(POLICY ? { PYTHONPATH: POLICY } : {}),
+    };
+    const mounts = [{ path: project }, { path: logs, rw: true }, ...(POLICY ? [{ path: POLICY }] : []), { path: path.dirname(exported.file) }];
+    const spec = (role: string, image: string, command: string[], extra: Record<string, string> = {}): ContainerSpec =>
+      ({ role, image, command, env: { ...env, ...extra }, mounts });
+
+    await runOnce(spec('migrate', DEPLOYMENT_IMAGE, ['airflow', 'db', 'migrate']), 5 * 60_000);
+    phase('airflow db migrate');
+
+    containers.push(Container.start(spec('api-server', DEPLOYMENT_IMAGE, ['airflow', 'api-server', '--host', '127.0.0.1', '--port', String(apiPort), '--workers', '1'])));
+    containers.push(Container.start(spec('scheduler', DEPLOYMENT_IMAGE, ['airflow', 'scheduler', '--skip-serve-logs'])));
+    for (const runtime of manifest.runtimes) {
+      const own = { AIRFLOW_RUNTIME_ID: runtime.id };
+      for (const bundle of runtime.bundles) {
+        containers.push(Container.start(spec(`dag-processor-${bundle.name}`, runtime.image, ['airflow', 'dag-processor', '--bundle-name', bundle.name], own)));
+      }
+      containers.push(Container.start(spec(`worker-${runtime.id}`, runtime.image,
+        ['airflow', 'celery', 'worker', '--queues', runtime.queue, '--concurrency', '2', '--skip-serve-logs', '--celery-hostname', `${runtime.id}@%h`], own)));
+    }
+    api = new Api(`http://127.0.0.1:${apiPort}`);
+
+    await waitFor('the API server, the scheduler and the DAG processors to be healthy', 5 * 60_000, async () => {
+      const health = await api.get<Record<string, { status: string | null }>>('/api/v2/monitor/health');
+      return ['metadatabase', 'scheduler', 'dag_processor'].every((part) => health[part]?.status === 'healthy') ? health : undefined;
+    }, checkAll);
+    phase('API server, scheduler, DAG processors healthy');
+
+    const expected = manifest.files.length;
+    await waitFor(`the ${expected} DAG files of the manifest and the misrouted file to be parsed`, 3 * 60_000, async () => {
+      const found = await api.get<{ dags: { dag_id: string; fileloc: string; bundle_name: string; tags: { name: string }[] }[] }>('/api/v2/dags?limit=100');
+      const errors = await api.get<{ import_errors: { filename: string }[] }>('/api/v2/importErrors?limit=100');
+      const misrouted = errors.import_errors.some((e) => e.filename.endsWith(path.basename(MISROUTED.path)));
+      if (found.dags.length < expected || !misrouted) return undefined;
+      for (const dag of found.dags) {
+        const file = path.relative(dagsFolder, dag.fileloc).split(path.sep).join('/');
+        const entry = manifest.files.find((f) => f.path === file);
+        const runtime = manifest.runtimes.find((r) => r.id === entry?.runtime);
+        assert.ok(runtime, `${dag.dag_id} (${file}) is not a file of the manifest`);
+        dags.set(dag.dag_id, { file, runtime, bundle: dag.bundle_name, tags: dag.tags.map((t) => t.name) });
+      }
+      return true;
+    }, checkAll);
+    phase('DAG files parsed');
+
+    for (const [dagId, dag] of dags) {
+      const run = await api.post<{ dag_run_id: string }>(`/api/v2/dags/${dagId}/dagRuns`, { logical_date: null });
+      dag.runId = run.dag_run_id;
+    }
+    await waitFor('the DAG runs to finish', 5 * 60_000, async () => {
+      for (const [dagId, dag] of dags) {
+        const run = await api.get<{ state: string }>(`/api/v2/dags/${dagId}/dagRuns/${encodeURIComponent(dag.runId!)}`);
+        dag.state = run.state;
+      }
+      return [...dags.values()].every((d) => d.state === 'success' || d.state === 'failed') ? true : undefined;
+    }, checkAll);
+    phase('DAG runs');
+  }
+
+  const team = (runtime: Runtime) => imageLabel(runtime.image, 'airflow-runtime.team');
+  const packageOf = (runtime: Runtime) => imageLabel(runtime.image, 'airflow-runtime.package').split('==');
+
+  it('parses each DAG file in its own processor: its bundle, and the marker of its image read at parse time', () => {
+    assert.equal(dags.size, manifest.files.length);
+    for (const [dagId, dag] of dags) {
+      const bundle = dag.runtime.bundles.find((b) => dag.file.startsWith(`${b.path}/`));
+      assert.equal(dag.bundle, bundle?.name, `${dagId}: bundle`);
+      assert.ok(dag.tags.includes(`parsed-in:${team(dag.runtime)}`), `${dagId} was parsed in ${team(dag.runtime)}'s image: ${dag.tags}`);
+    }
+  });
+
+  it('runs every task in its own image, on its runtime\'s queue', async () => {
+    const images = manifest.runtimes.map(packageOf);
+    for (const [dagId, dag] of dags) {
+      const route = `/api/v2/dags/${dagId}/dagRuns/${encodeURIComponent(dag.runId!)}/taskInstances`;
+      const { task_instances: tis } = await api.get<{ task_instances: { task_id: string; state: string; queue: string; try_number: number }[] }>(route);
+      assert.equal(dag.state, 'success', `${dagId}: ${tis.map((ti) => `${ti.task_id}=${ti.state}`).join(', ')}`);
+      assert.ok(tis.length >= 2, `${dagId} has its tasks`);
+      const [name, version] = packageOf(dag.runtime);
+      for (const ti of tis) {
+        assert.equal(ti.queue, dag.runtime.queue, `${dagId}.${ti.task_id}: queue`);
+        const xcom = await api.get<{ value: unknown }>(`${route}/${ti.task_id}/xcomEntries/return_value`);
+        const seen = (typeof xcom.value === 'string' ? JSON.parse(xcom.value) : xcom.value) as { marker: string; packages: Record<string, string | null>; runtimeId: string };
+        assert.equal(seen.marker, team(dag.runtime), `${dagId}.${ti.task_id}: marker`);
+        assert.equal(seen.runtimeId, dag.runtime.id, `${dagId}.${ti.task_id}: runtime id`);
+        assert.equal(seen.packages[name], version, `${dagId}.${ti.task_id}: ${name}`);
+        for (const [other] of images.filter(([n]) => n !== name)) assert.equal(seen.packages[other], null, `${dagId}.${ti.task_id}: ${other} must not be there`);
+      }
+      // The first task prints where it ran: its log, as the API server serves it, says the same.
+      const logs = await Promise.all(tis.map((ti) => api.taskLog(`${route}/${ti.task_id}/logs/${ti.try_number}?full_content=true`)));
+      assert.ok(logs.some((text) => text.includes(`ran in {'marker': '${team(dag.runtime)}'`)), `${dagId}: no task log says where it ran:\n${logs.join('\n---\n').slice(-3000)}`);
+    }
+  });
+
+  it('refuses a DAG file the manifest does not know (a runtime file changed without re-exporting): an import error', async () => {
+    const { import_errors: errors } = await api.get<{ import_errors: { filename: string; bundle_name: string; stack_trace: string }[] }>('/api/v2/importErrors?limit=100');
+    const error = errors.find((e) => e.filename.endsWith(path.basename(MISROUTED.path)));
+    assert.ok(error, JSON.stringify(errors));
+    const bundle = manifest.runtimes.flatMap((r) => r.bundles).find((b) => MISROUTED.path.startsWith(`${b.path}/`));
+    assert.equal(error.bundle_name, bundle?.name);
+    assert.match(error.stack_trace, /AirflowClusterPolicyViolation/);
+    assert.ok(!dags.has('misrouted'));
+    assert.equal(errors.length, 1, `only the misrouted file: ${JSON.stringify(errors.map((e) => e.filename))}`);
+  });
+});
