@@ -9,17 +9,17 @@
  * own processor (the DAG's bundle in the metadata DB, the marker the DAG file read at parse time); a DAG file
  * added without re-exporting the manifest is refused by the policy's dag_policy as an import error.
  *
- * The manifest and the policy come from `deploymentManifest()` and `POLICY` below: the two places to change
- * when `airflow-runtime export` and the airflow-runtime-policy wheel replace the hand-written stand-ins.
+ * The manifest and the policy come from `deploymentManifest()` and `policyStandIn()` below (SWAP POINTS): the real
+ * `airflow-runtime export` and airflow-runtime-policy wheel where they exist, hand-written stand-ins until then.
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { cpSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import {
-  Api, Container, DEPLOYMENT_IMAGE, cleanupAll, freePort, log, needs, problems, runOnce, scratch,
+  Api, Container, DEPLOYMENT_IMAGE, Fatal, cleanupAll, freePort, log, needs, problems, runOnce, scratch,
   startPostgres, startRedis, waitFor, type ContainerSpec,
 } from './deployment';
 
@@ -41,22 +41,38 @@ interface Manifest {
   files: { path: string; runtime: string }[];
 }
 
+const CLI = path.join(HERE, '../../dist/cli.js');
+const cliHasExport = () => existsSync(CLI) && spawnSync(process.execPath, [CLI, 'export', '--help']).status === 0;
+
 /**
- * SWAP POINT 1, the manifest. Today: the hand-written manifest of the project (per the contract). With `export`
- * on main: run the built CLI in `project` (e.g. `cli(['export', '--out', out], { cwd: project })` from
- * test/engine/support.ts) and read the manifest it wrote; nothing else in this file reads the runtime files.
+ * SWAP POINT 1, the manifest. With `airflow-runtime export` in the built CLI (dist/cli.js; `npm test` builds it
+ * first): its manifest of the project. Without it: the project's hand-written manifest.json (per the contract).
+ * Nothing else in this file reads the runtime files. Once export is on main, delete the fallback and manifest.json.
  */
-function deploymentManifest(project: string): { manifest: Manifest; file: string } {
-  const file = path.join(project, 'manifest.json');
-  return { manifest: JSON.parse(readFileSync(file, 'utf8')) as Manifest, file };
+function deploymentManifest(project: string, out: string): { manifest: Manifest; file: string; source: string } {
+  if (!cliHasExport()) {
+    const file = path.join(project, 'manifest.json');
+    return { manifest: JSON.parse(readFileSync(file, 'utf8')) as Manifest, file, source: 'the hand-written manifest.json (no export in dist/cli.js)' };
+  }
+  const result = spawnSync(process.execPath, [CLI, 'export', project, '--out', out, '--workspace', project], { cwd: project, encoding: 'utf8' });
+  assert.equal(result.status, 0, `airflow-runtime export failed:\n${result.stdout}${result.stderr}`);
+  for (const name of readdirSync(out).filter((n) => n.endsWith('.json'))) {
+    const manifest = JSON.parse(readFileSync(path.join(out, name), 'utf8')) as Manifest;
+    if (manifest.format === 'airflow-runtime/manifest@1') return { manifest, file: path.join(out, name), source: `airflow-runtime export (${name})` };
+  }
+  throw new Error(`airflow-runtime export wrote no manifest in ${out}: ${readdirSync(out).join(', ')}`);
 }
 
 /**
- * SWAP POINT 2, the policy. Today: a stand-in airflow_local_settings.py on PYTHONPATH (the contract's celery
- * mode and dag_policy). With the airflow-runtime-policy wheel in the images (scripts/env/production.sh installs
- * it when policy/pyproject.toml exists): set this to undefined, delete test/production/policy-stand-in/.
+ * SWAP POINT 2, the policy. When the deployment image has the airflow-runtime-policy wheel (production.sh builds
+ * and installs it when policy/pyproject.toml exists, and labels the image airflow-runtime.policy=<hash>): that
+ * package, through its airflow.policy entry point. Without it: a stand-in airflow_local_settings.py on
+ * PYTHONPATH (the contract's celery mode and dag_policy). Once the policy is on main, delete the stand-in.
  */
-const POLICY: string | undefined = path.join(HERE, 'policy-stand-in');
+function policyStandIn(): string | undefined {
+  const installed = imageLabel(DEPLOYMENT_IMAGE, 'airflow-runtime.policy');
+  return installed && installed !== 'none' ? undefined : path.join(HERE, 'policy-stand-in');
+}
 
 const imageLabel = (image: string, label: string) =>
   spawnSync('docker', ['image', 'inspect', '--format', `{{ index .Config.Labels "${label}" }}`, image], { encoding: 'utf8' }).stdout.trim();
@@ -121,8 +137,10 @@ describe('a Celery deployment driven by the runtime files', needs(handMissing), 
     const dir = scratch();
     const project = path.join(dir, 'project');
     cpSync(PROJECT, project, { recursive: true });
-    const exported = deploymentManifest(project);
+    const exported = deploymentManifest(project, path.join(dir, 'export'));
     manifest = exported.manifest;
+    const standIn = policyStandIn();
+    log(`manifest: ${exported.source}; policy: ${standIn ? 'the stand-in airflow_local_settings.py (no policy wheel in the images)' : 'the airflow-runtime-policy package in the images'}`);
     assert.equal(manifest.format, 'airflow-runtime/manifest@1');
     dagsFolder = path.join(project, manifest.dagsFolder);
     // After the export: a file the manifest does not know.
@@ -161,9 +179,9 @@ describe('a Celery deployment driven by the runtime files', needs(handMissing), 
       AIRFLOW_RUNTIME_MANIFEST: exported.file,
       AIRFLOW_RUNTIME_DAGS_FOLDER: dagsFolder,
       AIRFLOW_RUNTIME_MODE: 'celery',
-      ...(POLICY ? { PYTHONPATH: POLICY } : {}),
+      ...(standIn ? { PYTHONPATH: standIn } : {}),
     };
-    const mounts = [{ path: project }, { path: logs, rw: true }, ...(POLICY ? [{ path: POLICY }] : []), { path: path.dirname(exported.file) }];
+    const mounts = [{ path: project }, { path: logs, rw: true }, ...(standIn ? [{ path: standIn }] : []), { path: path.dirname(exported.file) }];
     const spec = (role: string, image: string, command: string[], extra: Record<string, string> = {}): ContainerSpec =>
       ({ role, image, command, env: { ...env, ...extra }, mounts });
 
@@ -173,7 +191,10 @@ describe('a Celery deployment driven by the runtime files', needs(handMissing), 
     containers.push(Container.start(spec('api-server', DEPLOYMENT_IMAGE, ['airflow', 'api-server', '--host', '127.0.0.1', '--port', String(apiPort), '--workers', '1'])));
     containers.push(Container.start(spec('scheduler', DEPLOYMENT_IMAGE, ['airflow', 'scheduler', '--skip-serve-logs'])));
     for (const runtime of manifest.runtimes) {
-      const own = { AIRFLOW_RUNTIME_ID: runtime.id };
+      // The runtime's own env goes to its processors and workers; a secret (null) would come from the deployment.
+      const secrets = Object.entries(runtime.env).filter(([, v]) => v === null).map(([k]) => k);
+      assert.deepEqual(secrets, [], `the test deployment has no secrets to supply for ${runtime.id}`);
+      const own = { ...(runtime.env as Record<string, string>), AIRFLOW_RUNTIME_ID: runtime.id };
       for (const bundle of runtime.bundles) {
         containers.push(Container.start(spec(`dag-processor-${bundle.name}`, runtime.image, ['airflow', 'dag-processor', '--bundle-name', bundle.name], own)));
       }
@@ -191,7 +212,9 @@ describe('a Celery deployment driven by the runtime files', needs(handMissing), 
     const expected = manifest.files.length;
     await waitFor(`the ${expected} DAG files of the manifest and the misrouted file to be parsed`, 3 * 60_000, async () => {
       const found = await api.get<{ dags: { dag_id: string; fileloc: string; bundle_name: string; tags: { name: string }[] }[] }>('/api/v2/dags?limit=100');
-      const errors = await api.get<{ import_errors: { filename: string }[] }>('/api/v2/importErrors?limit=100');
+      const errors = await api.get<{ import_errors: { filename: string; stack_trace: string }[] }>('/api/v2/importErrors?limit=100');
+      const broken = errors.import_errors.filter((e) => manifest.files.some((f) => e.filename.endsWith(f.path)));
+      if (broken.length) throw new Fatal(`a DAG file of the manifest did not parse in its runtime:\n${broken.map((e) => `${e.filename}: ${e.stack_trace}`).join('\n')}`);
       const misrouted = errors.import_errors.some((e) => e.filename.endsWith(path.basename(MISROUTED.path)));
       if (found.dags.length < expected || !misrouted) return undefined;
       for (const dag of found.dags) {
@@ -236,7 +259,11 @@ describe('a Celery deployment driven by the runtime files', needs(handMissing), 
     for (const [dagId, dag] of dags) {
       const route = `/api/v2/dags/${dagId}/dagRuns/${encodeURIComponent(dag.runId!)}/taskInstances`;
       const { task_instances: tis } = await api.get<{ task_instances: { task_id: string; state: string; queue: string; try_number: number }[] }>(route);
-      assert.equal(dag.state, 'success', `${dagId}: ${tis.map((ti) => `${ti.task_id}=${ti.state}`).join(', ')}`);
+      const logs = await Promise.all(tis.map((ti) => api.taskLog(`${route}/${ti.task_id}/logs/${Math.max(ti.try_number, 1)}?full_content=true`).catch((e: Error) => e.message)));
+      if (dag.state !== 'success') {
+        for (const c of containers.filter((c) => c.spec.role.startsWith('worker') || c.spec.role === 'scheduler')) log(`--- ${c.spec.role}\n${c.logs(40)}`);
+      }
+      assert.equal(dag.state, 'success', `${dagId}: ${tis.map((ti, i) => `${ti.task_id}=${ti.state}\n${logs[i].slice(-2000)}`).join('\n')}`);
       assert.ok(tis.length >= 2, `${dagId} has its tasks`);
       const [name, version] = packageOf(dag.runtime);
       for (const ti of tis) {
@@ -249,7 +276,6 @@ describe('a Celery deployment driven by the runtime files', needs(handMissing), 
         for (const [other] of images.filter(([n]) => n !== name)) assert.equal(seen.packages[other], null, `${dagId}.${ti.task_id}: ${other} must not be there`);
       }
       // The first task prints where it ran: its log, as the API server serves it, says the same.
-      const logs = await Promise.all(tis.map((ti) => api.taskLog(`${route}/${ti.task_id}/logs/${ti.try_number}?full_content=true`)));
       assert.ok(logs.some((text) => text.includes(`ran in {'marker': '${team(dag.runtime)}'`)), `${dagId}: no task log says where it ran:\n${logs.join('\n---\n').slice(-3000)}`);
     }
   });

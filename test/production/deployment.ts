@@ -115,6 +115,9 @@ export function freePort(): Promise<number> {
   });
 }
 
+/** An error that ends a waitFor at once (other errors of a probe are retried until the deadline). */
+export class Fatal extends Error {}
+
 /** Polls `probe` until it returns a value (not undefined); `check` is called on every round to fail early. */
 export async function waitFor<T>(what: string, timeoutMs: number, probe: () => Promise<T | undefined> | T | undefined, check?: () => void): Promise<T> {
   const started = Date.now();
@@ -125,6 +128,7 @@ export async function waitFor<T>(what: string, timeoutMs: number, probe: () => P
       const value = await probe();
       if (value !== undefined) return value;
     } catch (error) {
+      if (error instanceof Fatal) throw error;
       last = (error as Error).message;
     }
     if (Date.now() - started > timeoutMs) throw new Error(`timed out after ${Math.round(timeoutMs / 1000)} s waiting for ${what}${last ? ` (last error: ${last})` : ''}`);
