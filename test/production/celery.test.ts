@@ -100,9 +100,9 @@ const MISROUTED = {
   runtimeFile: 'image: airflow-runtime-test/team-a:3.3.2\n',
 };
 
-const handMissing = problems(JSON.parse(readFileSync(path.join(PROJECT, 'manifest.json'), 'utf8')).runtimes.map((r: Runtime) => r.image));
+const missing = problems(JSON.parse(readFileSync(path.join(PROJECT, 'manifest.json'), 'utf8')).runtimes.map((r: Runtime) => r.image));
 
-describe('a Celery deployment driven by the runtime files', needs(handMissing), () => {
+describe('a Celery deployment driven by the runtime files', needs(missing), () => {
   let api: Api;
   let manifest: Manifest;
   let dagsFolder: string;
