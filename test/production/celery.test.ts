@@ -190,8 +190,12 @@ describe('a Celery deployment driven by the runtime files', needs(missing), () =
     const spec = (role: string, image: string, command: string[], extra: Record<string, string> = {}): ContainerSpec =>
       ({ role, image, command, env: { ...env, ...extra }, mounts });
 
-    await runOnce(spec('migrate', DEPLOYMENT_IMAGE, ['airflow', 'db', 'migrate']), 5 * 60_000);
-    phase('airflow db migrate');
+    // The bundles go into the metadata DB before the processors start: each processor inserts every configured
+    // bundle missing from the dag_bundle table when it starts, and two starting together collide on its primary
+    // key (UniqueViolation, the loser exits; seen here). A real deployment's restart policy hides that.
+    const syncBundles = 'from airflow.dag_processing.bundles.manager import DagBundlesManager; DagBundlesManager().sync_bundles_to_db()';
+    await runOnce(spec('migrate', DEPLOYMENT_IMAGE, ['bash', '-c', `airflow db migrate && python -c '${syncBundles}'`]), 5 * 60_000);
+    phase('airflow db migrate, bundles');
 
     containers.push(Container.start(spec('api-server', DEPLOYMENT_IMAGE, ['airflow', 'api-server', '--host', '127.0.0.1', '--port', String(apiPort), '--workers', '1'])));
     containers.push(Container.start(spec('scheduler', DEPLOYMENT_IMAGE, ['airflow', 'scheduler', '--skip-serve-logs'])));
