@@ -126,6 +126,7 @@ describe('a Celery deployment driven by the runtime files', needs(missing), () =
 
   before(async () => {
     const started = Date.now();
+    phaseStart = started;
     try {
       await deploy();
     } catch (error) {
