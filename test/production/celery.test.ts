@@ -1,0 +1,308 @@
+/**
+ * Issue 15's "real deployment on one machine": the runtime files of a DAG folder drive a real Airflow 3 Celery
+ * deployment. PostgreSQL and Redis (Debian's) on 127.0.0.1, `airflow db migrate`, the API server and the
+ * scheduler in the deployment image, one DAG processor per parse bundle inside its runtime's image, one Celery
+ * worker per runtime inside its image consuming its queue; every container on the host network.
+ *
+ * Then it triggers each DAG through Airflow's REST API and checks that every task ran in its own image (the
+ * marker file, the package only that image has, the runtime id, the queue) and that each DAG was parsed by its
+ * own processor (the DAG's bundle in the metadata DB, the marker the DAG file read at parse time); a DAG file
+ * added without re-exporting the manifest is refused by the policy's dag_policy as an import error.
+ *
+ * The manifest and the policy come from `deploymentManifest()` and `policyStandIn()` below (SWAP POINTS): the real
+ * `airflow-runtime export` and airflow-runtime-policy wheel where they exist, hand-written stand-ins until then.
+ */
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import * as path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import {
+  Api, Container, DEPLOYMENT_IMAGE, Fatal, cleanupAll, freePort, log, needs, problems, runOnce, scratch,
+  startPostgres, startRedis, waitFor, type ContainerSpec,
+} from './deployment';
+
+const HERE = __dirname;
+const PROJECT = path.join(HERE, 'project');
+
+interface Runtime {
+  id: string;
+  image: string;
+  queue: string;
+  executor: string | null;
+  env: Record<string, string | null>;
+  bundles: { name: string; path: string }[];
+}
+interface Manifest {
+  format: string;
+  dagsFolder: string;
+  runtimes: Runtime[];
+  files: { path: string; runtime: string }[];
+}
+
+const CLI = path.join(HERE, '../../dist/cli.js');
+const cliHasExport = () => existsSync(CLI) && spawnSync(process.execPath, [CLI, 'export', '--help']).status === 0;
+
+/**
+ * SWAP POINT 1, the manifest. With `airflow-runtime export` in the built CLI (dist/cli.js; `npm test` builds it
+ * first): its manifest of the project. Without it: the project's hand-written manifest.json (per the contract).
+ * Nothing else in this file reads the runtime files. Once export is on main, delete the fallback and manifest.json.
+ */
+function deploymentManifest(project: string, out: string): { manifest: Manifest; file: string; source: string } {
+  if (!cliHasExport()) {
+    const file = path.join(project, 'manifest.json');
+    return { manifest: JSON.parse(readFileSync(file, 'utf8')) as Manifest, file, source: 'the hand-written manifest.json (no export in dist/cli.js)' };
+  }
+  const result = spawnSync(process.execPath, [CLI, 'export', project, '--out', out, '--workspace', project], { cwd: project, encoding: 'utf8' });
+  assert.equal(result.status, 0, `airflow-runtime export failed:\n${result.stdout}${result.stderr}`);
+  for (const name of readdirSync(out).filter((n) => n.endsWith('.json'))) {
+    const manifest = JSON.parse(readFileSync(path.join(out, name), 'utf8')) as Manifest;
+    if (manifest.format === 'airflow-runtime/manifest@1') return { manifest, file: path.join(out, name), source: `airflow-runtime export (${name})` };
+  }
+  throw new Error(`airflow-runtime export wrote no manifest in ${out}: ${readdirSync(out).join(', ')}`);
+}
+
+/**
+ * SWAP POINT 2, the policy. When the deployment image has the airflow-runtime-policy wheel (production.sh builds
+ * and installs it when policy/pyproject.toml exists, and labels the image airflow-runtime.policy=<hash>): that
+ * package, through its airflow.policy entry point. Without it: a stand-in airflow_local_settings.py on
+ * PYTHONPATH (the contract's celery mode and dag_policy). Once the policy is on main, delete the stand-in.
+ */
+function policyStandIn(): string | undefined {
+  const installed = imageLabel(DEPLOYMENT_IMAGE, 'airflow-runtime.policy');
+  return installed && installed !== 'none' ? undefined : path.join(HERE, 'policy-stand-in');
+}
+
+const imageLabel = (image: string, label: string) =>
+  spawnSync('docker', ['image', 'inspect', '--format', `{{ index .Config.Labels "${label}" }}`, image], { encoding: 'utf8' }).stdout.trim();
+
+/** A DAG file put in team B's folder after the export: its runtime file names team A's image. */
+const MISROUTED = {
+  path: 'team_b/misrouted.py',
+  text: [
+    '"""Added after the manifest was exported: team B\'s processor must refuse it (dag_policy)."""',
+    'from airflow.sdk import dag, task',
+    '',
+    '',
+    '@dag(dag_id="misrouted", schedule=None)',
+    'def misrouted():',
+    '    @task',
+    '    def hello():',
+    '        return 1',
+    '',
+    '    hello()',
+    '',
+    '',
+    'misrouted()',
+    '',
+  ].join('\n'),
+  runtimeFile: 'image: airflow-runtime-test/team-a:3.3.2\n',
+};
+
+/** The images the project's runtime files name (scripts/env/production.sh builds them). */
+const projectImages = readdirSync(path.join(PROJECT, 'dags'), { recursive: true, encoding: 'utf8' })
+  .filter((name) => name.endsWith('airflow-runtime.yaml'))
+  .map((name) => /^image:\s*(\S+)/m.exec(readFileSync(path.join(PROJECT, 'dags', name), 'utf8'))?.[1])
+  .filter((image): image is string => Boolean(image));
+const missing = problems(projectImages);
+
+describe('a Celery deployment driven by the runtime files', needs(missing), () => {
+  let api: Api;
+  let manifest: Manifest;
+  let dagsFolder: string;
+  const containers: Container[] = [];
+  /** dag id -> what the API says about it, and what its run left. */
+  const dags = new Map<string, { file: string; runtime: Runtime; bundle: string; tags: string[]; runId?: string; state?: string }>();
+  const timings: string[] = [];
+  let phaseStart = Date.now();
+  const phase = (name: string) => {
+    const now = Date.now();
+    timings.push(`${name} ${((now - phaseStart) / 1000).toFixed(1)} s`);
+    log(`${name}: ${((now - phaseStart) / 1000).toFixed(1)} s`);
+    phaseStart = now;
+  };
+  const checkAll = () => containers.forEach((c) => c.checkRunning());
+
+  before(async () => {
+    const started = Date.now();
+    phaseStart = started;
+    try {
+      await deploy();
+    } catch (error) {
+      for (const container of containers) log(`--- ${container.spec.role} (last lines)\n${container.logs(40)}`);
+      throw error;
+    } finally {
+      log(`deployment up in ${((Date.now() - started) / 1000).toFixed(1)} s (${timings.join(', ')})`);
+    }
+  }, { timeout: 10 * 60_000 });
+
+  after(() => cleanupAll());
+
+  async function deploy(): Promise<void> {
+    const dir = scratch();
+    const project = path.join(dir, 'project');
+    cpSync(PROJECT, project, { recursive: true });
+    const exported = deploymentManifest(project, path.join(dir, 'export'));
+    manifest = exported.manifest;
+    const standIn = policyStandIn();
+    log(`manifest: ${exported.source}; policy: ${standIn ? 'the stand-in airflow_local_settings.py (no policy wheel in the images)' : 'the airflow-runtime-policy package in the images'}`);
+    assert.equal(manifest.format, 'airflow-runtime/manifest@1');
+    dagsFolder = path.join(project, manifest.dagsFolder);
+    // After the export: a file the manifest does not know.
+    writeFileSync(path.join(dagsFolder, MISROUTED.path), MISROUTED.text);
+    writeFileSync(path.join(dagsFolder, MISROUTED.path.replace(/\.py$/, '.airflow-runtime.yaml')), MISROUTED.runtimeFile);
+    const logs = path.join(dir, 'logs');
+    mkdirSync(logs);
+
+    const [pgPort, redisPort, apiPort] = [await freePort(), await freePort(), await freePort()];
+    const [database, broker] = await Promise.all([startPostgres(dir, pgPort), startRedis(redisPort)]);
+    phase('PostgreSQL and Redis');
+
+    const bundles = manifest.runtimes.flatMap((runtime) => runtime.bundles.map((bundle) => ({
+      name: bundle.name,
+      classpath: 'airflow.dag_processing.bundles.local.LocalDagBundle',
+      kwargs: { path: path.posix.join(dagsFolder, bundle.path), refresh_interval: 0 },
+    })));
+    const secret = randomBytes(24).toString('hex');
+    const env: Record<string, string> = {
+      AIRFLOW__CORE__EXECUTOR: 'CeleryExecutor',
+      AIRFLOW__DATABASE__SQL_ALCHEMY_CONN: database.replace(/^postgresql:/, 'postgresql+psycopg2:'),
+      AIRFLOW__CELERY__RESULT_BACKEND: `db+${database}`,
+      AIRFLOW__CELERY__BROKER_URL: broker,
+      AIRFLOW__CORE__EXECUTION_API_SERVER_URL: `http://127.0.0.1:${apiPort}/execution/`,
+      AIRFLOW__API__BASE_URL: `http://127.0.0.1:${apiPort}`,
+      AIRFLOW__API_AUTH__JWT_SECRET: secret,
+      AIRFLOW__API__SECRET_KEY: secret,
+      AIRFLOW__CORE__AUTH_MANAGER: 'airflow.api_fastapi.auth.managers.simple.simple_auth_manager.SimpleAuthManager',
+      AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS: 'True',
+      AIRFLOW__CORE__LOAD_EXAMPLES: 'False',
+      AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION: 'False',
+      AIRFLOW__CORE__DAGS_FOLDER: dagsFolder,
+      AIRFLOW__DAG_PROCESSOR__DAG_BUNDLE_CONFIG_LIST: JSON.stringify(bundles),
+      AIRFLOW__LOGGING__BASE_LOG_FOLDER: logs,
+      AIRFLOW__SCHEDULER__SCHEDULER_HEARTBEAT_SEC: '2',
+      AIRFLOW_RUNTIME_MANIFEST: exported.file,
+      AIRFLOW_RUNTIME_DAGS_FOLDER: dagsFolder,
+      AIRFLOW_RUNTIME_MODE: 'celery',
+      ...(standIn ? { PYTHONPATH: standIn } : {}),
+    };
+    const mounts = [{ path: project }, { path: logs, rw: true }, ...(standIn ? [{ path: standIn }] : []), { path: path.dirname(exported.file) }];
+    const spec = (role: string, image: string, command: string[], extra: Record<string, string> = {}): ContainerSpec =>
+      ({ role, image, command, env: { ...env, ...extra }, mounts });
+
+    // The bundles go into the metadata DB before the processors start: each processor inserts every configured
+    // bundle missing from the dag_bundle table when it starts, and two starting together collide on its primary
+    // key (UniqueViolation, the loser exits; seen here). A real deployment's restart policy hides that.
+    const syncBundles = 'from airflow.dag_processing.bundles.manager import DagBundlesManager; DagBundlesManager().sync_bundles_to_db()';
+    await runOnce(spec('migrate', DEPLOYMENT_IMAGE, ['bash', '-c', `airflow db migrate && python -c '${syncBundles}'`]), 5 * 60_000);
+    phase('airflow db migrate, bundles');
+
+    containers.push(Container.start(spec('api-server', DEPLOYMENT_IMAGE, ['airflow', 'api-server', '--host', '127.0.0.1', '--port', String(apiPort), '--workers', '1'])));
+    containers.push(Container.start(spec('scheduler', DEPLOYMENT_IMAGE, ['airflow', 'scheduler', '--skip-serve-logs'])));
+    for (const runtime of manifest.runtimes) {
+      // The runtime's own env goes to its processors and workers; a secret (null) would come from the deployment.
+      const secrets = Object.entries(runtime.env).filter(([, v]) => v === null).map(([k]) => k);
+      assert.deepEqual(secrets, [], `the test deployment has no secrets to supply for ${runtime.id}`);
+      const own = { ...(runtime.env as Record<string, string>), AIRFLOW_RUNTIME_ID: runtime.id };
+      for (const bundle of runtime.bundles) {
+        containers.push(Container.start(spec(`dag-processor-${bundle.name}`, runtime.image, ['airflow', 'dag-processor', '--bundle-name', bundle.name], own)));
+      }
+      containers.push(Container.start(spec(`worker-${runtime.id}`, runtime.image,
+        ['airflow', 'celery', 'worker', '--queues', runtime.queue, '--concurrency', '2', '--skip-serve-logs', '--celery-hostname', `${runtime.id}@%h`], own)));
+    }
+    api = new Api(`http://127.0.0.1:${apiPort}`);
+
+    await waitFor('the API server, the scheduler and the DAG processors to be healthy', 4 * 60_000, async () => {
+      const health = await api.get<Record<string, { status: string | null }>>('/api/v2/monitor/health');
+      return ['metadatabase', 'scheduler', 'dag_processor'].every((part) => health[part]?.status === 'healthy') ? health : undefined;
+    }, checkAll);
+    phase('API server, scheduler, DAG processors healthy');
+
+    const expected = manifest.files.length;
+    await waitFor(`the ${expected} DAG files of the manifest and the misrouted file to be parsed`, 2 * 60_000, async () => {
+      const found = await api.get<{ dags: { dag_id: string; fileloc: string; bundle_name: string; tags: { name: string }[] }[] }>('/api/v2/dags?limit=100');
+      const errors = await api.get<{ import_errors: { filename: string; stack_trace: string }[] }>('/api/v2/importErrors?limit=100');
+      const isMisrouted = (e: { filename: string }) => e.filename.endsWith(path.basename(MISROUTED.path));
+      const broken = errors.import_errors.filter((e) => !isMisrouted(e));
+      if (broken.length) throw new Fatal(`a DAG file of the manifest did not parse in its runtime:\n${broken.map((e) => `${e.filename}: ${e.stack_trace}`).join('\n')}`);
+      const misrouted = errors.import_errors.some(isMisrouted);
+      if (found.dags.length < expected || !misrouted) return undefined;
+      for (const dag of found.dags) {
+        const file = path.relative(dagsFolder, dag.fileloc).split(path.sep).join('/');
+        const entry = manifest.files.find((f) => f.path === file);
+        const runtime = manifest.runtimes.find((r) => r.id === entry?.runtime);
+        assert.ok(runtime, `${dag.dag_id} (${file}) is not a file of the manifest`);
+        dags.set(dag.dag_id, { file, runtime, bundle: dag.bundle_name, tags: dag.tags.map((t) => t.name) });
+      }
+      return true;
+    }, checkAll);
+    phase('DAG files parsed');
+
+    for (const [dagId, dag] of dags) {
+      const run = await api.post<{ dag_run_id: string }>(`/api/v2/dags/${dagId}/dagRuns`, { logical_date: null });
+      dag.runId = run.dag_run_id;
+    }
+    await waitFor('the DAG runs to finish', 3 * 60_000, async () => {
+      for (const [dagId, dag] of dags) {
+        const route = `/api/v2/dags/${dagId}/dagRuns/${encodeURIComponent(dag.runId!)}`;
+        dag.state = (await api.get<{ state: string }>(route)).state;
+        // A task sent to a queue no worker of its runtime consumes would wait forever: fail now instead.
+        const { task_instances: tis } = await api.get<{ task_instances: { task_id: string; queue: string | null }[] }>(`${route}/taskInstances`);
+        const lost = tis.filter((ti) => ti.queue !== null && ti.queue !== dag.runtime.queue);
+        if (lost.length) throw new Fatal(`${dagId}: ${lost.map((ti) => `${ti.task_id} is on queue ${ti.queue}`).join(', ')}, not its runtime's ${dag.runtime.queue}`);
+      }
+      return [...dags.values()].every((d) => d.state === 'success' || d.state === 'failed') ? true : undefined;
+    }, checkAll);
+    phase('DAG runs');
+  }
+
+  const team = (runtime: Runtime) => imageLabel(runtime.image, 'airflow-runtime.team');
+  const packageOf = (runtime: Runtime) => imageLabel(runtime.image, 'airflow-runtime.package').split('==');
+
+  it('parses each DAG file in its own processor: its bundle, and the marker of its image read at parse time', () => {
+    assert.equal(dags.size, manifest.files.length);
+    for (const [dagId, dag] of dags) {
+      const bundle = dag.runtime.bundles.find((b) => dag.file.startsWith(`${b.path}/`));
+      assert.equal(dag.bundle, bundle?.name, `${dagId}: bundle`);
+      assert.ok(dag.tags.includes(`parsed-in:${team(dag.runtime)}`), `${dagId} was parsed in ${team(dag.runtime)}'s image: ${dag.tags}`);
+    }
+  });
+
+  it('runs every task in its own image, on its runtime\'s queue', async () => {
+    const images = manifest.runtimes.map(packageOf);
+    for (const [dagId, dag] of dags) {
+      const route = `/api/v2/dags/${dagId}/dagRuns/${encodeURIComponent(dag.runId!)}/taskInstances`;
+      const { task_instances: tis } = await api.get<{ task_instances: { task_id: string; state: string; queue: string; try_number: number }[] }>(route);
+      const logs = await Promise.all(tis.map((ti) => api.taskLog(`${route}/${ti.task_id}/logs/${Math.max(ti.try_number, 1)}?full_content=true`).catch((e: Error) => e.message)));
+      if (dag.state !== 'success') {
+        for (const c of containers.filter((c) => c.spec.role.startsWith('worker') || c.spec.role === 'scheduler')) log(`--- ${c.spec.role}\n${c.logs(40)}`);
+      }
+      assert.equal(dag.state, 'success', `${dagId}: ${tis.map((ti, i) => `${ti.task_id}=${ti.state}\n${logs[i].slice(-2000)}`).join('\n')}`);
+      assert.ok(tis.length >= 2, `${dagId} has its tasks`);
+      const [name, version] = packageOf(dag.runtime);
+      for (const ti of tis) {
+        assert.equal(ti.queue, dag.runtime.queue, `${dagId}.${ti.task_id}: queue`);
+        const xcom = await api.get<{ value: unknown }>(`${route}/${ti.task_id}/xcomEntries/return_value`);
+        const seen = (typeof xcom.value === 'string' ? JSON.parse(xcom.value) : xcom.value) as { marker: string; packages: Record<string, string | null>; runtimeId: string };
+        assert.equal(seen.marker, team(dag.runtime), `${dagId}.${ti.task_id}: marker`);
+        assert.equal(seen.runtimeId, dag.runtime.id, `${dagId}.${ti.task_id}: runtime id`);
+        assert.equal(seen.packages[name], version, `${dagId}.${ti.task_id}: ${name}`);
+        for (const [other] of images.filter(([n]) => n !== name)) assert.equal(seen.packages[other], null, `${dagId}.${ti.task_id}: ${other} must not be there`);
+      }
+      // The first task prints where it ran: its log, as the API server serves it, says the same.
+      assert.ok(logs.some((text) => text.includes(`ran in {'marker': '${team(dag.runtime)}'`)), `${dagId}: no task log says where it ran:\n${logs.join('\n---\n').slice(-3000)}`);
+    }
+  });
+
+  it('refuses a DAG file the manifest does not know (a runtime file changed without re-exporting): an import error', async () => {
+    const { import_errors: errors } = await api.get<{ import_errors: { filename: string; bundle_name: string; stack_trace: string }[] }>('/api/v2/importErrors?limit=100');
+    const error = errors.find((e) => e.filename.endsWith(path.basename(MISROUTED.path)));
+    assert.ok(error, JSON.stringify(errors));
+    const bundle = manifest.runtimes.flatMap((r) => r.bundles).find((b) => MISROUTED.path.startsWith(`${b.path}/`));
+    assert.equal(error.bundle_name, bundle?.name);
+    assert.match(error.stack_trace, /AirflowClusterPolicyViolation/);
+    assert.ok(!dags.has('misrouted'));
+    assert.equal(errors.length, 1, `only the misrouted file: ${JSON.stringify(errors.map((e) => e.filename))}`);
+  });
+});
