@@ -9,13 +9,13 @@
  * own processor (the DAG's bundle in the metadata DB, the marker the DAG file read at parse time); a DAG file
  * added without re-exporting the manifest is refused by the policy's dag_policy as an import error.
  *
- * The manifest and the policy come from `deploymentManifest()` and `policyStandIn()` below (SWAP POINTS): the real
- * `airflow-runtime export` and airflow-runtime-policy wheel where they exist, hand-written stand-ins until then.
+ * The manifest is what `airflow-runtime export` writes for the project; the policy is the airflow-runtime-policy
+ * wheel built from policy/ and installed in every image (scripts/env/production.sh).
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import {
@@ -42,36 +42,19 @@ interface Manifest {
 }
 
 const CLI = path.join(HERE, '../../dist/cli.js');
-const cliHasExport = () => existsSync(CLI) && spawnSync(process.execPath, [CLI, 'export', '--help']).status === 0;
 
-/**
- * SWAP POINT 1, the manifest. With `airflow-runtime export` in the built CLI (dist/cli.js; `npm test` builds it
- * first): its manifest of the project. Without it: the project's hand-written manifest.json (per the contract).
- * Nothing else in this file reads the runtime files. Once export is on main, delete the fallback and manifest.json.
- */
-function deploymentManifest(project: string, out: string): { manifest: Manifest; file: string; source: string } {
-  if (!cliHasExport()) {
-    const file = path.join(project, 'manifest.json');
-    return { manifest: JSON.parse(readFileSync(file, 'utf8')) as Manifest, file, source: 'the hand-written manifest.json (no export in dist/cli.js)' };
-  }
+/** The manifest `airflow-runtime export` writes for the project (dist/cli.js: `npm test` builds it first). */
+function deploymentManifest(project: string, out: string): { manifest: Manifest; file: string } {
   const result = spawnSync(process.execPath, [CLI, 'export', project, '--out', out, '--workspace', project], { cwd: project, encoding: 'utf8' });
   assert.equal(result.status, 0, `airflow-runtime export failed:\n${result.stdout}${result.stderr}`);
-  for (const name of readdirSync(out).filter((n) => n.endsWith('.json'))) {
-    const manifest = JSON.parse(readFileSync(path.join(out, name), 'utf8')) as Manifest;
-    if (manifest.format === 'airflow-runtime/manifest@1') return { manifest, file: path.join(out, name), source: `airflow-runtime export (${name})` };
-  }
-  throw new Error(`airflow-runtime export wrote no manifest in ${out}: ${readdirSync(out).join(', ')}`);
+  const file = path.join(out, 'airflow-runtime-manifest.json');
+  return { manifest: JSON.parse(readFileSync(file, 'utf8')) as Manifest, file };
 }
 
-/**
- * SWAP POINT 2, the policy. When the deployment image has the airflow-runtime-policy wheel (production.sh builds
- * and installs it when policy/pyproject.toml exists, and labels the image airflow-runtime.policy=<hash>): that
- * package, through its airflow.policy entry point. Without it: a stand-in airflow_local_settings.py on
- * PYTHONPATH (the contract's celery mode and dag_policy). Once the policy is on main, delete the stand-in.
- */
-function policyStandIn(): string | undefined {
+/** The images must carry the airflow-runtime-policy wheel (production.sh builds it from policy/ and labels them). */
+function policyInImages(): void {
   const installed = imageLabel(DEPLOYMENT_IMAGE, 'airflow-runtime.policy');
-  return installed && installed !== 'none' ? undefined : path.join(HERE, 'policy-stand-in');
+  assert.ok(installed && installed !== 'none', `${DEPLOYMENT_IMAGE} has no airflow-runtime-policy wheel: run scripts/env/production.sh`);
 }
 
 const imageLabel = (image: string, label: string) =>
@@ -143,10 +126,9 @@ describe('a Celery deployment driven by the runtime files', needs(missing), () =
     const dir = scratch();
     const project = path.join(dir, 'project');
     cpSync(PROJECT, project, { recursive: true });
+    policyInImages();
     const exported = deploymentManifest(project, path.join(dir, 'export'));
     manifest = exported.manifest;
-    const standIn = policyStandIn();
-    log(`manifest: ${exported.source}; policy: ${standIn ? 'the stand-in airflow_local_settings.py (no policy wheel in the images)' : 'the airflow-runtime-policy package in the images'}`);
     assert.equal(manifest.format, 'airflow-runtime/manifest@1');
     dagsFolder = path.join(project, manifest.dagsFolder);
     // After the export: a file the manifest does not know.
@@ -185,9 +167,8 @@ describe('a Celery deployment driven by the runtime files', needs(missing), () =
       AIRFLOW_RUNTIME_MANIFEST: exported.file,
       AIRFLOW_RUNTIME_DAGS_FOLDER: dagsFolder,
       AIRFLOW_RUNTIME_MODE: 'celery',
-      ...(standIn ? { PYTHONPATH: standIn } : {}),
     };
-    const mounts = [{ path: project }, { path: logs, rw: true }, ...(standIn ? [{ path: standIn }] : []), { path: path.dirname(exported.file) }];
+    const mounts = [{ path: project }, { path: logs, rw: true }, { path: path.dirname(exported.file) }];
     const spec = (role: string, image: string, command: string[], extra: Record<string, string> = {}): ContainerSpec =>
       ({ role, image, command, env: { ...env, ...extra }, mounts });
 
