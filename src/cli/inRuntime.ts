@@ -5,7 +5,7 @@ import { type EngineChoice, selectEngine } from '../core/engine/select';
 import type { Engine } from '../core/engine/types';
 import type { EffectiveRuntime } from '../core/runtime/resolve';
 import { hasErrors } from '../core/problems';
-import { logicalDateProblem } from '../core/project/renderedTemplate';
+import { logicalDateProblem } from '../core/engine/runInputs';
 import { formatProblems } from './display';
 import { terminalProgress } from './progress';
 import { hostAccessOf, runtimeFor } from './runtimeFor';

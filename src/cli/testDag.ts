@@ -1,4 +1,5 @@
 import { parseArgs } from 'node:util';
+import { dagRunConfProblem } from '../core/engine/runInputs';
 import type { TaskStateEvent } from '../core/engine/types';
 import { checkRuntimeFlags, inDagRuntime } from './inRuntime';
 import { EXIT, UsageError } from './usage';
@@ -28,15 +29,8 @@ export async function testDagCommand(args: string[], out: (line: string) => void
   if (positionals.length !== 2) throw new UsageError('test-dag takes <dag_file> <dag_id>', 'test-dag');
   const [dagArg, dagId] = positionals;
   const dagFile = checkRuntimeFlags(flags, dagArg, 'test-dag');
-  if (flags.conf !== undefined) {
-    let conf: unknown;
-    try {
-      conf = JSON.parse(flags.conf);
-    } catch (error) {
-      throw new UsageError(`--conf is not JSON: ${(error as Error).message}`, 'test-dag');
-    }
-    if (conf === null || typeof conf !== 'object' || Array.isArray(conf)) throw new UsageError('--conf must be a JSON object, such as {"region": "emea"}', 'test-dag');
-  }
+  const confProblem = flags.conf === undefined ? undefined : dagRunConfProblem(flags.conf);
+  if (confProblem) throw new UsageError(`--conf: ${confProblem}`, 'test-dag');
 
   const ended = new Map<string, TaskStateEvent>();
   return inDagRuntime(dagFile, flags, err, { refused: 'fix the runtime files above before running the DAG', stopping: 'stopping the DAG run and cleaning up' }, async ({ runtime, engine, signal, progress }) => {

@@ -2,6 +2,7 @@ import { existsSync } from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { describeFailure } from '../core/engine/errors';
+import { dagRunConfProblem, logicalDateProblem, today } from '../core/engine/runInputs';
 import { stateOf } from '../core/project/dagFileStates';
 import { effectiveRuntimeYaml } from '../core/runtime/describe';
 import { dagRuntimeFileFor, FOLDER_RUNTIME_FILE } from '../core/runtime/names';
@@ -179,31 +180,17 @@ async function runDag(surfaces: Surfaces, target?: vscode.Uri | DagTreeNode | { 
 }
 
 async function askDagRunInputs(dagId: string): Promise<DagRunInputs | undefined> {
-  const today = new Date().toISOString().slice(0, 10);
   const date = await vscode.window.showInputBox({
-    title: `Run ${dagId}: logical date (1/2)`, value: today, prompt: 'The run\'s logical date, YYYY-MM-DD ({{ ds }} in templates)',
-    validateInput: (value) => (isDate(value.trim()) ? undefined : 'a date as YYYY-MM-DD, e.g. 2024-01-31'),
+    title: `Run ${dagId}: logical date (1/2)`, value: today(), prompt: 'The run\'s logical date, YYYY-MM-DD ({{ ds }} in templates)',
+    validateInput: (value) => logicalDateProblem(value.trim()),
   });
   if (date === undefined) return undefined;
   const conf = await vscode.window.showInputBox({
     title: `Run ${dagId}: conf (2/2)`, value: '{}', prompt: 'The run\'s conf, a JSON object ({{ dag_run.conf }}, params)',
-    validateInput: (value) => (isJsonObject(value) ? undefined : 'a JSON object, e.g. {"region": "eu"}'),
+    validateInput: (value) => dagRunConfProblem(value.trim() || '{}'),
   });
   if (conf === undefined) return undefined;
   return { date: date.trim(), conf: conf.trim() || '{}' };
-}
-
-function isDate(value: string): boolean {
-  return /^\d{4}-\d{2}-\d{2}$/.test(value) && !Number.isNaN(Date.parse(`${value}T00:00:00Z`)) && new Date(`${value}T00:00:00Z`).toISOString().startsWith(value);
-}
-
-function isJsonObject(value: string): boolean {
-  try {
-    const parsed: unknown = JSON.parse(value.trim() || '{}');
-    return !!parsed && typeof parsed === 'object' && !Array.isArray(parsed);
-  } catch {
-    return false;
-  }
 }
 
 async function createRuntimeFile({ project }: Surfaces, target?: vscode.Uri | DagTreeNode) {

@@ -2,7 +2,8 @@ import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { EngineError } from '../core/engine/errors';
 import type { RenderOutcome } from '../core/engine/types';
-import { logicalDateProblem, type RenderSubject, renderedDocument, taskName, templateFailureMessage, today } from '../core/project/renderedTemplate';
+import { logicalDateProblem, today } from '../core/engine/runInputs';
+import { type RenderSubject, renderedDocument, taskName, templateFailureMessage } from '../core/project/renderedTemplate';
 import type { Project } from './project';
 import type { MapIndexPicker } from './testing';
 

@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { RenderedFields } from '../../src/core/engine/renderedFields';
 import { harnessRunArgs } from '../../src/core/engine/types';
-import { logicalDateProblem, renderedDocument, renderedText, templateFailureMessage, today } from '../../src/core/project/renderedTemplate';
+import { logicalDateProblem, today } from '../../src/core/engine/runInputs';
+import { renderedDocument, renderedText, templateFailureMessage } from '../../src/core/project/renderedTemplate';
 import type { EffectiveRuntime } from '../../src/core/runtime/resolve';
 
 const subject = { dagFile: '/ws/dags/etl.py', dagId: 'etl', taskId: 'extract', date: '2024-01-01' };
