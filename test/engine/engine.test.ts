@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import * as path from 'node:path';
 import { describe, it } from 'node:test';
 
@@ -50,12 +50,18 @@ function cli(args: string[], options: { cwd?: string; env?: Record<string, strin
 }
 
 /** Processes whose command line carries the marker, on this machine (containers' processes included). */
-function processesWith(marker: string): string[] {
+/**
+ * Processes whose command line has `marker` and that are this test's: the command line, environment or working
+ * folder names `scope` (other work on this machine may run harness servers of its own).
+ */
+function processesWith(marker: string, scope?: string): string[] {
   const found: string[] = [];
   for (const pid of readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
     try {
       const cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8').replace(/\0/g, ' ');
-      if (cmdline.includes(marker)) found.push(`${pid}: ${cmdline}`);
+      if (!cmdline.includes(marker)) continue;
+      const ours = !scope || cmdline.includes(scope) || readFileSync(`/proc/${pid}/environ`, 'utf8').includes(scope) || `${readlinkSync(`/proc/${pid}/cwd`)}/`.startsWith(`${scope}/`);
+      if (ours) found.push(`${pid}: ${cmdline}`);
     } catch {
       // gone
     }
@@ -115,7 +121,7 @@ for (const engine of ['docker', 'local'] as const) {
       assert.deepEqual(summarize(JSON.parse(stdout)), EXPECTED_EXAMPLES);
       assert.match(stderr, /, warm/);
       assert.deepEqual(ourContainers(), []);
-      assert.deepEqual(processesWith('airflow_runtime_harness serve'), []);
+      assert.deepEqual(processesWith('airflow_runtime_harness serve', EXAMPLES), []);
     });
 
     it('--cold finds every DAG and task at its line, with host paths, in Airflow 2 and 3', async () => {
