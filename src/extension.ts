@@ -43,7 +43,7 @@ export function activate(context: vscode.ExtensionContext): AirflowRuntimeApi {
   registerQuickFixes(context, project);
   registerDebugging(context, (target) => testing.debugTask(target));
   registerCommands(context, { project, tree, testing, graphs });
-  const statusBar = registerStatusBar(context, project);
+  const statusBar = registerStatusBar(context, project, slowWork);
   registerTaskCodeLens(context, project);
   registerDagFileEvents(context, project, (paths) => {
     void vscode.commands.executeCommand('setContext', 'airflowRuntime.dagFilePaths', paths);

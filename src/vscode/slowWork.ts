@@ -13,7 +13,7 @@ function describe(event: ProgressEvent): string {
   return words && !event.message.startsWith(words.split(' ')[0]) ? `${words}: ${event.message}` : event.message;
 }
 
-/** What each DAG file's parse is waiting for, while it waits: for the tree row. */
+/** What each DAG file's parse is waiting for, while it waits: for the tree row, the notification and the status bar. */
 export class SlowWork implements vscode.Disposable {
   private readonly stages = new Map<string, ProgressEvent>();
   private readonly changed = new vscode.EventEmitter<string[]>();
@@ -38,6 +38,12 @@ export class SlowWork implements vscode.Disposable {
   /** `starting airflow:3.3.2: the container, then Airflow's import (once per runtime)`, or undefined. */
   stageOf(file: string): string | undefined {
     const event = this.stages.get(file);
+    return event && describe(event);
+  }
+
+  /** What the first parse that waits on slow work is waiting for (the status bar says it), or undefined. */
+  current(): string | undefined {
+    const [event] = this.stages.values();
     return event && describe(event);
   }
 

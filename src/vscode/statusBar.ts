@@ -1,6 +1,7 @@
 import * as vscode from 'vscode';
 import type { Project } from './project';
 import { readSettings } from './settings';
+import type { SlowWork } from './slowWork';
 
 /** What the status bar shows, for the extension's tests. */
 export interface StatusBarView {
@@ -9,11 +10,9 @@ export interface StatusBarView {
 }
 
 /** One status bar item, shown in Airflow workspaces only: the engine, the work going on, and a click to cancel it. */
-export function registerStatusBar(context: vscode.ExtensionContext, project: Project): StatusBarView {
+export function registerStatusBar(context: vscode.ExtensionContext, project: Project, slowWork: SlowWork): StatusBarView {
   const item = vscode.window.createStatusBarItem('airflowRuntime.status', vscode.StatusBarAlignment.Left, 50);
   item.name = 'Airflow Runtime';
-  let longWork: string | undefined;
-  let longWorkTimer: NodeJS.Timeout | undefined;
 
   const render = () => {
     const states = project.parser.states;
@@ -22,6 +21,9 @@ export function registerStatusBar(context: vscode.ExtensionContext, project: Pro
     const status = project.session.status;
     const engine = status.state === 'ready' ? status.kind : status.state === 'failed' ? 'no engine' : status.state === 'connecting' ? 'connecting…' : readSettings().engine.choice;
     if (parsing > 0 || runs.length > 0) {
+      // a pull, a build or a runtime starting takes long: say what the parses wait for
+      const waiting = slowWork.current();
+      const longWork = waiting && waiting.length > 60 ? `${waiting.slice(0, 57)}…` : waiting;
       const work = [
         runs.length === 1 ? `running ${runs[0].label}` : runs.length > 1 ? `running ${runs.length} tasks` : undefined,
         parsing > 0 ? longWork ?? `parsing ${parsing} file${parsing === 1 ? '' : 's'}` : undefined,
@@ -31,7 +33,6 @@ export function registerStatusBar(context: vscode.ExtensionContext, project: Pro
       item.command = { title: 'Cancel', command: 'airflowRuntime.cancelWork' };
       item.backgroundColor = undefined;
     } else {
-      longWork = undefined;
       item.text = `${status.state === 'failed' ? '$(warning)' : '$(layers)'} Airflow: ${engine}`;
       item.tooltip = status.state === 'ready' ? status.reason : status.state === 'failed' ? status.error.describe() : 'The engine is chosen on the first parse';
       item.command = { title: 'Check the engine', command: 'airflowRuntime.checkEngine' };
@@ -51,15 +52,7 @@ export function registerStatusBar(context: vscode.ExtensionContext, project: Pro
     project.parser.states.onDidChange(render),
     project.taskRuns.onDidChange(render),
     project.session.onDidChange(render),
-    project.onDidProgress(({ event }) => {
-      // Pulls, builds and venvs take long: say what is happening until the parse ends.
-      if (['pull', 'build', 'venv', 'migrate'].includes(event.stage)) {
-        longWork = event.message.length > 60 ? `${event.message.slice(0, 57)}…` : event.message;
-        clearTimeout(longWorkTimer);
-        longWorkTimer = setTimeout(render, 100);
-      }
-    }),
-    { dispose: () => clearTimeout(longWorkTimer) },
+    slowWork.onDidChange(render),
   );
   render();
   return { text: () => item.text, command: () => (typeof item.command === 'string' ? item.command : item.command?.command) };
