@@ -45,5 +45,9 @@ export function runtimeFileTemplate(scope: { dagFile?: string; folder?: string }
     '# local:',
     '#   requirements: requirements.txt',
     '',
+    '# In production (airflow-runtime export and the policy package): the Celery queue of these tasks.',
+    '# deploy:',
+    '#   queue: team_a',
+    '',
   ].join('\n');
 }
