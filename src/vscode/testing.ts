@@ -218,6 +218,20 @@ export class TaskTesting implements vscode.Disposable {
     const states = this.project.runStates;
     states.beginDagRun(file, dag.dagId, [...items.keys()]);
     const finals = new Map<string, { states: string[]; durationMs: number }>();
+    const mapped = new Set(dag.tasks.filter((task) => task.mapped).map((task) => task.taskId));
+    /** The outcome each task item was given (a task may get it as it ends, before the run does). */
+    const settled = new Map<string, TaskRunReport['outcome']>();
+    const settle = (taskId: string, taskStates: string[], durationMs: number) => {
+      const item = items.get(taskId)!;
+      const outcome = outcomeOf(taskStates);
+      settled.set(taskId, outcome);
+      if (outcome === 'passed') run.passed(item, durationMs || undefined);
+      if (outcome === 'skipped') run.skipped(item);
+      if (outcome !== 'failed') return report(taskId, outcome);
+      const message = new vscode.TestMessage(taskStates.includes('failed') ? `${dag.dagId}.${taskId} failed in the DAG run (its log is in the DAG's output)` : `${dag.dagId}.${taskId} did not run: an upstream task failed`);
+      run.failed(item, message);
+      report(taskId, 'failed', message);
+    };
     const lines: string[] = [];
     const controller = new AbortController();
     const cancelled = token.onCancellationRequested(() => controller.abort());
@@ -241,6 +255,8 @@ export class TaskTesting implements vscode.Disposable {
           if (!event.final) {
             states.set(file, dag.dagId, event.taskId, event.state, event.durationMs);
             if (event.state === 'running') run.started(item);
+            // a task that is not mapped has its result when it ends (a mapped one when the run ends)
+            else if (!mapped.has(event.taskId) && (event.state === 'success' || event.state === 'failed')) settle(event.taskId, [event.state], event.durationMs ?? 0);
             return;
           }
           // the end of the run tells the tasks that never started (upstream failed, skipped)
@@ -251,19 +267,9 @@ export class TaskTesting implements vscode.Disposable {
           finals.set(event.taskId, known);
         },
       });
-      for (const [taskId, item] of items) {
-        const states = finals.get(taskId)?.states ?? [];
-        if (states.length && states.every((s) => s === 'success')) {
-          run.passed(item, finals.get(taskId)!.durationMs || undefined);
-          report(taskId, 'passed');
-        } else if (states.some((s) => s === 'failed' || s === 'upstream_failed')) {
-          const message = new vscode.TestMessage(states.includes('failed') ? `${dag.dagId}.${taskId} failed in the DAG run (its log is in the DAG's output)` : `${dag.dagId}.${taskId} did not run: an upstream task failed`);
-          run.failed(item, message);
-          report(taskId, 'failed', message);
-        } else {
-          run.skipped(item);
-          report(taskId, 'skipped');
-        }
+      for (const taskId of items.keys()) {
+        const final = finals.get(taskId) ?? { states: [], durationMs: 0 };
+        if (settled.get(taskId) !== outcomeOf(final.states)) settle(taskId, final.states, final.durationMs);
       }
       this.project.log.info(`DAG ${dag.dagId} ${outcome.exitCode === 0 ? 'passed' : 'failed'} in ${outcome.durationMs} ms`);
     } catch (error) {
@@ -396,6 +402,12 @@ function taskFailureMessage(label: string, lines: string[], fallback: vscode.Loc
 
 function lineRange(line: number | null): vscode.Range | undefined {
   return line ? new vscode.Range(line - 1, 0, line - 1, 0) : undefined;
+}
+
+/** A task of a whole-DAG run from the states its task instances ended in (a mapped task has several). */
+function outcomeOf(states: string[]): 'passed' | 'failed' | 'skipped' {
+  if (states.length && states.every((state) => state === 'success')) return 'passed';
+  return states.some((state) => state === 'failed' || state === 'upstream_failed') ? 'failed' : 'skipped';
 }
 
 /** The end of the log from the last traceback on, or its last lines: what a person reads first. */
