@@ -82,13 +82,20 @@ suite('the DAG graph', () => {
   test('Run DAG with a date and conf runs every task in order; the graph and every task item get their results', async () => {
     const { api, panel } = await openGraph();
     const reports: TaskRunReport[] = [];
-    const listener = api.testing.onDidRunTask((report) => { if (report.file === METRICS()) reports.push(report); });
+    // what the run had drawn of publish (the last task) when each task item got its result
+    const publishWhenReported = new Map<string, string | undefined>();
+    const listener = api.testing.onDidRunTask((report) => {
+      if (report.file !== METRICS()) return;
+      reports.push(report);
+      publishWhenReported.set(report.taskId, api.project.runStates.of(METRICS(), DAG_ID).get('publish')?.state);
+    });
     const before = panel.sent.length;
     const ran = await vscode.commands.executeCommand('airflowRuntime.runDag', { file: METRICS(), dagId: DAG_ID }, { date: '2024-03-01', conf: '{"region": "eu"}' });
     listener.dispose();
     assert.deepEqual(ran, { file: METRICS(), dagId: DAG_ID });
     assert.deepEqual(Object.fromEntries(reports.map((r) => [r.taskId, r.outcome])), Object.fromEntries(TASKS.map((t) => [t, 'passed'])), reports[0]?.log.join('\n'));
-    assert.ok(reports[0].log.some((line) => line.includes('publishing')), 'the run log streamed');
+    assert.ok(reports.at(-1)!.log.some((line) => line.includes('publishing')), 'the run log streamed');
+    assert.notEqual(publishWhenReported.get('fetch_customers'), 'success', 'the first task had its result as it ended, not when the run did');
     const states = panel.sent.slice(before).filter((m): m is StatesMessage => m.type === 'states');
     assert.deepEqual(Object.keys(states[0].states).sort(), [...TASKS].sort(), 'every task is queued first');
     assert.ok(states.every((m) => m.states.fetch_customers?.state !== 'queued' || m.states.publish?.state === 'queued'), 'publish never ran before fetch_customers');
