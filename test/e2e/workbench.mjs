@@ -6,16 +6,28 @@ export function activityBarItem(page, title) {
   return page.locator(`.part.activitybar .action-item .action-label[aria-label^="${title}"]`).first();
 }
 
-/** Opens a workspace file by name through Quick Open (Ctrl+P) and waits for its editor tab. */
+/**
+ * Opens a workspace file by name through Quick Open (Ctrl+P) and waits for its editor tab. The row of that very
+ * file is clicked (Enter takes whatever row is first, a recently opened file of a like name); a workbench busy
+ * with something else (a debug session ending) may swallow the first try, so it tries twice.
+ */
 export async function openFile(page, name) {
-  await page.keyboard.press('Escape');
-  await page.keyboard.press('Control+P');
-  const input = page.locator('.quick-input-widget input');
-  await input.waitFor({ timeout: 15_000 });
-  await input.fill(name);
-  await page.locator('.quick-input-list .monaco-list-row', { hasText: name }).first().waitFor({ timeout: 30_000 });
-  await page.keyboard.press('Enter');
-  await page.locator('.tabs-container .tab.active', { hasText: name }).waitFor({ timeout: 30_000 });
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await page.keyboard.press('Escape');
+      await page.keyboard.press('Control+P');
+      const input = page.locator('.quick-input-widget input');
+      await input.waitFor({ timeout: 15_000 });
+      await input.fill(name);
+      const row = page.locator('.quick-input-list .monaco-list-row', { has: page.locator('.label-name', { hasText: new RegExp(`^${name.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}$`) }) }).first();
+      await row.waitFor({ timeout: 30_000 });
+      await row.click();
+      await page.locator('.tabs-container .tab.active', { hasText: name }).waitFor({ timeout: attempt === 1 ? 15_000 : 30_000 });
+      break;
+    } catch (error) {
+      if (attempt === 2) throw error;
+    }
+  }
   await page.locator('.editor-group-container.active .monaco-editor .view-lines').waitFor({ timeout: 30_000 });
 }
 
