@@ -144,8 +144,10 @@ export class DagGraphPanel {
     const from = { result: record?.result, stale: !!record?.stale, collapsed: [...this.collapsed].sort().join('\n') };
     if (this.drawnFrom && this.drawnFrom.result === from.result && this.drawnFrom.stale === from.stale && this.drawnFrom.collapsed === from.collapsed) return;
     this.drawnFrom = from;
-    const layout = await layoutGraph(visibleGraph(graph, this.collapsed));
-    this.post({ type: 'graph', file: this.file, dagId: this.dagId, graph, layout, collapsed: [...this.collapsed], stale: !!record?.stale });
+    const visible = visibleGraph(graph, this.collapsed);
+    const layout = await layoutGraph(visible);
+    const folded = Object.fromEntries(visible.nodes.flatMap((node) => (node.kind === 'group' ? [[node.id, node.taskIds]] : [])));
+    this.post({ type: 'graph', file: this.file, dagId: this.dagId, graph, layout, collapsed: [...this.collapsed], folded, stale: !!record?.stale });
   }
 
   private dag() {

@@ -5,6 +5,7 @@
  */
 import type { DagGraph, GraphTask } from '../core/graph/dagGraph';
 import type { GraphLayout } from '../core/graph/layout';
+import { foldedGroupLines, taskLines } from '../core/graph/nodeText';
 import type { FromGraphView, GraphNodeContext, ToGraphView } from '../core/graph/protocol';
 import type { TaskStateEntry } from '../core/project/runStates';
 
@@ -95,7 +96,7 @@ function draw(message: Extract<ToGraphView, { type: 'graph' }>): void {
   for (const box of layout.nodes) {
     const task = tasks.get(box.id);
     if (task) drawTask(task, box, message);
-    else drawFoldedGroup(box, graph);
+    else drawFoldedGroup(box, graph, message.folded[box.id] ?? []);
   }
   if (!view.moved) fit(layout);
   else applyView();
@@ -108,9 +109,9 @@ function drawTask(task: GraphTask, box: GraphLayout['nodes'][number], message: E
   if (task.mapped) el('rect', { x: box.x + 4, y: box.y + 4, width: box.width, height: box.height, rx: 4, class: 'stack' }, node);
   el('rect', { x: box.x, y: box.y, width: box.width, height: box.height, rx: 4, class: 'box' }, node);
   el('rect', { x: box.x, y: box.y, width: 5, height: box.height, rx: 2, class: 'state-bar' }, node);
-  text(node, box.x + 12, box.y + 19, task.label, 'label');
-  const mapped = task.mapped ? (task.mapCount ? ` [${task.mapCount}]` : ' [ ]') : '';
-  text(node, box.x + 12, box.y + 36, `${task.operator}${mapped}`, 'operator');
+  const [label, operator] = taskLines(task);
+  text(node, box.x + 12, box.y + 19, label, 'label');
+  text(node, box.x + 12, box.y + 36, operator, 'operator');
   text(node, box.x + box.width - 8, box.y + 36, '', 'duration');
   const tip = el('title', {}, node);
   tip.textContent = `${task.id}\n${task.operator}${task.mapped ? `, mapped${task.mapCount ? ` over ${task.mapCount}` : ''}` : ''}\nclick: open its line; right-click: run or debug`;
@@ -118,14 +119,13 @@ function drawTask(task: GraphTask, box: GraphLayout['nodes'][number], message: E
   node.addEventListener('keydown', (event) => { if (event.key === 'Enter') vscode.postMessage({ type: 'open', taskId: task.id }); });
 }
 
-function drawFoldedGroup(box: GraphLayout['nodes'][number], graph: DagGraph): void {
-  const label = graph.groups.find((group) => group.id === box.id)?.label ?? box.id;
-  const count = graph.tasks.filter((task) => task.group === box.id || task.group?.startsWith(`${box.id}.`)).length;
+function drawFoldedGroup(box: GraphLayout['nodes'][number], graph: DagGraph, taskIds: string[]): void {
+  const [label, count] = foldedGroupLines(graph.groups.find((group) => group.id === box.id)?.label ?? box.id, taskIds.length);
   const node = el('g', { class: 'node folded', 'data-group': box.id, role: 'button', tabindex: 0 }, scene);
   el('rect', { x: box.x, y: box.y, width: box.width, height: box.height, rx: 6, class: 'box' }, node);
   el('rect', { x: box.x, y: box.y, width: 5, height: box.height, rx: 2, class: 'state-bar' }, node);
-  text(node, box.x + 12, box.y + 19, `▸ ${label}`, 'label');
-  text(node, box.x + 12, box.y + 36, `task group, ${count} tasks`, 'operator');
+  text(node, box.x + 12, box.y + 19, label, 'label');
+  text(node, box.x + 12, box.y + 36, count, 'operator');
   el('title', {}, node).textContent = `task group ${box.id}: click to unfold`;
   node.addEventListener('click', () => vscode.postMessage({ type: 'toggle', groupId: box.id }));
 }
@@ -135,7 +135,7 @@ const RANK = ['failed', 'upstream_failed', 'running', 'queued', 'cancelled', 'sk
 
 function paintStates(): void {
   if (!drawn) return;
-  const graph = drawn.graph;
+  const folded = drawn.folded;
   scene.querySelectorAll<SVGGElement>('g.task').forEach((node) => {
     const entry = states[node.dataset.task!];
     node.setAttribute('class', `node task${entry ? ` state-${entry.state}` : ''}`);
@@ -143,7 +143,7 @@ function paintStates(): void {
   });
   scene.querySelectorAll<SVGGElement>('g.folded').forEach((node) => {
     const id = node.dataset.group!;
-    const inside = graph.tasks.filter((task) => task.group === id || task.group?.startsWith(`${id}.`)).map((task) => states[task.id]?.state).filter(Boolean);
+    const inside = (folded[id] ?? []).map((taskId) => states[taskId]?.state).filter(Boolean);
     const worst = RANK.find((state) => inside.includes(state));
     node.setAttribute('class', `node folded${worst ? ` state-${worst}` : ''}`);
   });

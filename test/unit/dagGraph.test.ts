@@ -65,7 +65,7 @@ describe('folding groups', () => {
 
   it('a folded group is one node for all its tasks (nested ones too); edges meet it once and none stay inside', () => {
     const visible = visibleGraph(dagGraphOf(DAG), new Set(['metrics']));
-    assert.deepEqual(visible.nodes.map((n) => (n.kind === 'group' ? `${n.id} (${n.taskCount})` : n.id)), ['fetch', 'metrics (2)', 'publish']);
+    assert.deepEqual(visible.nodes.map((n) => (n.kind === 'group' ? `${n.id} (${n.taskIds.length})` : n.id)), ['fetch', 'metrics (2)', 'publish']);
     assert.deepEqual(visible.frames, []);
     assert.deepEqual(visible.edges, [{ from: 'fetch', to: 'metrics' }, { from: 'metrics', to: 'publish' }]);
   });

@@ -71,7 +71,7 @@ export function dagGraphOf(dag: DagInfo): DagGraph {
 /** A box the view draws: a task, or a collapsed group standing for every task in it. */
 export type VisibleNode =
   | { kind: 'task'; id: string; task: GraphTask }
-  | { kind: 'group'; id: string; group: GraphGroup; taskCount: number };
+  | { kind: 'group'; id: string; group: GraphGroup; taskIds: string[] };
 
 /** What is drawn with some groups collapsed: open groups as frames, collapsed ones as single nodes, edges between what is drawn. */
 export interface VisibleGraph {
@@ -111,12 +111,12 @@ export function visibleGraph(graph: DagGraph, collapsed: ReadonlySet<string>): V
     representative.set(task.id, fold.id);
     let node = folded.get(fold.id);
     if (!node) {
-      node = { kind: 'group', id: fold.id, group: fold, taskCount: 0 };
+      node = { kind: 'group', id: fold.id, group: fold, taskIds: [] };
       folded.set(fold.id, node);
       nodes.push(node);
       parentOf.set(fold.id, fold.parent);
     }
-    node.taskCount++;
+    node.taskIds.push(task.id);
   }
   const frames = graph.groups.filter((group) => !collapsed.has(group.id) && !foldOf(group.parent));
   const seen = new Set<string>();

@@ -1,5 +1,6 @@
 import type { ElkExtendedEdge, ElkNode } from 'elkjs/lib/elk-api';
 import type { GraphEdge, VisibleGraph } from './dagGraph';
+import { foldedGroupLines, taskLines } from './nodeText';
 
 /** Sizes of what the view draws, in CSS pixels: a node's width follows its longest line. */
 export const NODE_HEIGHT = 46;
@@ -37,7 +38,7 @@ export function elkInputOf(graph: VisibleGraph): ElkNode {
     });
   }
   for (const node of graph.nodes) {
-    const lines = node.kind === 'task' ? [node.task.label, `${node.task.operator}${node.task.mapped ? ' [ ]' : ''}`] : [node.group.label, `${node.taskCount} tasks`];
+    const lines = node.kind === 'task' ? taskLines(node.task) : foldedGroupLines(node.group.label, node.taskIds.length);
     elkNodes.set(node.id, { id: node.id, width: nodeWidth(lines), height: NODE_HEIGHT });
   }
   const root: ElkNode = {

@@ -8,7 +8,12 @@ import type { TaskStateEntry } from '../project/runStates';
  */
 export type ToGraphView =
   /** A (new) drawing: the model, its layout, and which groups are folded (the view keeps its own zoom). */
-  | { type: 'graph'; file: string; dagId: string; graph: DagGraph; layout: GraphLayout; collapsed: string[]; stale: boolean }
+  | {
+    type: 'graph'; file: string; dagId: string; graph: DagGraph; layout: GraphLayout; collapsed: string[];
+    /** The tasks each folded group's node stands for (its count, its worst state). */
+    folded: Record<string, string[]>;
+    stale: boolean;
+  }
   /** The DAG cannot be drawn now (not in the file's last parse, an import error, not parsed yet). */
   | { type: 'notice'; text: string }
   /** The states of the DAG's last run, by task id. */

@@ -55,6 +55,7 @@ suite('the DAG graph', () => {
     await panel.handle({ type: 'toggle', groupId: 'metrics' });
     assert.deepEqual(lastGraph().collapsed, ['metrics']);
     assert.deepEqual(lastGraph().layout.nodes.map((n) => n.id).sort(), ['fetch_customers', 'metrics', 'publish']);
+    assert.deepEqual(lastGraph().folded.metrics?.slice().sort(), ['metrics.count', 'metrics.longest_name'], 'the folded node stands for its tasks');
     const before = panel.sent.length;
     await api.project.parser.parse(METRICS());
     const redrawn = await eventually(() => panel.sent.slice(before).filter((m): m is GraphMessage => m.type === 'graph').pop(), Boolean, 'no redraw after the parse');
