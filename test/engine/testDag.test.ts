@@ -5,9 +5,10 @@
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { describe, it } from 'node:test';
-import { CLI, cli, dockerProblem, image, needs, ourContainers, scratchWorkspace, venvPython, venvProblem, VERSIONS } from './support';
+import { CLI, cli, dockerProblem, image, needs, ourContainers, REPO, scratchWorkspace, venvPython, venvProblem, VERSIONS } from './support';
 
 const PASSING = [
   'from datetime import datetime',
@@ -36,29 +37,8 @@ const PASSING = [
   '',
 ].join('\n');
 
-const FAILING = [
-  'from datetime import datetime',
-  'from airflow.decorators import dag, task',
-  '',
-  '@dag(schedule=None, start_date=datetime(2024, 1, 1))',
-  'def broken():',
-  '    @task',
-  '    def first():',
-  '        print("FIRST RAN")',
-  '',
-  '    @task',
-  '    def explode():',
-  '        raise ValueError("the feed is empty")',
-  '',
-  '    @task',
-  '    def never():',
-  '        print("NEVER RAN")',
-  '',
-  '    first() >> explode() >> never()',
-  '',
-  'broken()',
-  '',
-].join('\n');
+/** first passes, explode raises, never does not run (shared with the extension suite). */
+const FAILING = readFileSync(path.join(REPO, 'test/fixtures/dags/broken.py'), 'utf8');
 
 const SLEEP_MARKER = `600.${process.pid}`;
 const HANGING = [

@@ -2,6 +2,7 @@
 import * as assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
+import * as path from 'node:path';
 import * as vscode from 'vscode';
 import type { TaskRunReport } from '../../../src/vscode/testing';
 import { extensionApi, runTask, workspaceFile } from './workspace';
@@ -99,35 +100,14 @@ function leftovers(file: string, marker: string): { containers: string[]; proces
 suite('running a whole DAG', () => {
   test('the DAG item runs as dag.test() does: every task item gets its own result, in order', async () => {
     const api = await extensionApi();
-    const file = workspaceFile('dags', 'team_a', 'whole_dag.py');
-    fs.writeFileSync(file, [
-      'from datetime import datetime',
-      'from airflow.decorators import dag, task',
-      '',
-      '@dag(schedule=None, start_date=datetime(2024, 1, 1))',
-      'def whole_dag():',
-      '    @task',
-      '    def first():',
-      '        print("FIRST RAN")',
-      '',
-      '    @task',
-      '    def explode():',
-      '        raise ValueError("the feed is empty")',
-      '',
-      '    @task',
-      '    def never():',
-      '        print("NEVER RAN")',
-      '',
-      '    first() >> explode() >> never()',
-      '',
-      'whole_dag()',
-      '',
-    ].join('\n'));
+    const file = workspaceFile('dags', 'team_a', 'broken.py');
+    // first passes, explode raises, never does not run (shared with the engine suite's test-dag)
+    fs.copyFileSync(path.resolve(__dirname, '../../../../test/fixtures/dags/broken.py'), file);
     try {
       await api.project.reconsider(file);
       const parsed = await vscode.commands.executeCommand<{ state: string }>('airflowRuntime.parseFile', vscode.Uri.file(file));
       assert.equal(parsed?.state, 'parsed', JSON.stringify(parsed));
-      const dagItem = api.testing.controller.items.get(file)?.children.get(`${file}::whole_dag`);
+      const dagItem = api.testing.controller.items.get(file)?.children.get(`${file}::broken`);
       assert.ok(dagItem, 'no test item for the DAG');
       const reports: TaskRunReport[] = [];
       const listener = api.testing.onDidRunTask((report) => { if (report.file === file) reports.push(report); });
