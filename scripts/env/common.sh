@@ -12,6 +12,8 @@ AIRFLOW_MATRIX_VERSIONS=${AIRFLOW_MATRIX_VERSIONS:-"2.9.3 2.10.5 2.11.2 3.0.6 3.
 REPO_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 ENV_CACHE=${AIRFLOW_RUNTIME_ENV_CACHE:-$HOME/.cache/airflow-runtime-env}
 LOCKS_DIR="$REPO_ROOT/test/env/locks"
+# Airflow's pins per version; the embedded default installs with them too (they ship in the package).
+CONSTRAINTS_DIR="$REPO_ROOT/media/constraints"
 mkdir -p "$ENV_CACHE"
 
 log() { echo "[env $(date +%T)] $*" >&2; }

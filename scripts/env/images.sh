@@ -26,7 +26,7 @@ fi
 
 for version in $AIRFLOW_VERSIONS; do
   tag="airflow-runtime-test/airflow:$version"
-  lock="$LOCKS_DIR/airflow-$version.txt"
+  lock="$CONSTRAINTS_DIR/airflow-$version.txt"
   [ -f "$lock" ] || { log "missing $lock: run venvs.sh first"; exit 1; }
   ctx=$(mktemp -d)
   cp "$lock" "$ctx/requirements.txt"

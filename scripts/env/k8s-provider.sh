@@ -10,7 +10,7 @@ ensure_uv
 build_overlay() {
   local version=$1
   local python="$ENV_CACHE/venvs/airflow-$version/bin/python"
-  local venv_lock="$LOCKS_DIR/airflow-$version.txt"
+  local venv_lock="$CONSTRAINTS_DIR/airflow-$version.txt"
   local lock="$LOCKS_DIR/cncf-kubernetes-$version.txt"
   local overlay="$ENV_CACHE/overlays/cncf-kubernetes-$version"
   local stamp="$overlay/.airflow-runtime-stamp"

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Host virtualenvs with real Airflow, for the local engine and the harness's version matrix.
 # Output: $ENV_CACHE/venvs/airflow-<version>/bin/python, one per version in AIRFLOW_MATRIX_VERSIONS.
-# Pinned by test/env/locks/airflow-<version>.txt (written on the first resolve, then committed).
+# Pinned by media/constraints/airflow-<version>.txt (written on the first resolve, then committed).
 # Venvs are built in parallel (uv's downloads dominate, and its cache is shared).
 source "$(dirname "$0")/common.sh"
 ensure_uv
@@ -9,7 +9,7 @@ ensure_uv
 build_venv() {
   local version=$1
   local venv="$ENV_CACHE/venvs/airflow-$version"
-  local lock="$LOCKS_DIR/airflow-$version.txt"
+  local lock="$CONSTRAINTS_DIR/airflow-$version.txt"
   local stamp="$venv/.airflow-runtime-stamp"
   local want
   want=$( { cat "$lock" 2>/dev/null || true; } | sha256sum | cut -c1-16)
@@ -24,7 +24,7 @@ build_venv() {
     uv pip install --quiet --python "$venv/bin/python" -r "$lock"
   else
     uv pip install --quiet --python "$venv/bin/python" "apache-airflow==$version"
-    mkdir -p "$LOCKS_DIR"
+    mkdir -p "$CONSTRAINTS_DIR"
     uv pip freeze --python "$venv/bin/python" > "$lock"
     log "wrote $lock: commit it so every machine installs the same packages"
     want=$(sha256sum < "$lock" | cut -c1-16)
