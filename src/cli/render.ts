@@ -1,6 +1,7 @@
 import { parseArgs } from 'node:util';
 import { renderedText, templateFailureMessage } from '../core/project/renderedTemplate';
 import { checkRuntimeFlags, inDagRuntime } from './inRuntime';
+import { locatedHere } from './run';
 import { EXIT, UsageError } from './usage';
 
 export const RENDER_HELP = `Usage: airflow-runtime render <dag_file> <dag_id> <task_id> [--date YYYY-MM-DD] [--map-index N] [--json] [--engine auto|docker|local] [--image IMG]
@@ -11,8 +12,8 @@ Renders one task's templated fields for a logical date inside the DAG file's run
 {"dagId", "taskId", "date", "mapIndex", "fields": [{"name", "value", "renderer", "pythonType"}], "failure"}
 for tools; what the DAG file prints while it loads goes to stderr.
 
-Exit codes: 0 every field rendered; 1 a template did not render (the field and its template are named);
-2 bad usage, runtime file or engine, or cancelled.`;
+Exit codes: 0 every field rendered; 1 a template did not render (the field and its template are named), or
+the DAG file did not load (its import error at path:line:col); 2 bad usage, runtime file or engine, or cancelled.`;
 
 export async function renderCommand(args: string[], out: (line: string) => void, err: (line: string) => void): Promise<number> {
   const { values: flags, positionals } = parseArgs({
@@ -39,7 +40,7 @@ export async function renderCommand(args: string[], out: (line: string) => void,
       onLog: (line) => {
         if (!line.trim()) return;
         progress.clear();
-        err(line);
+        err(locatedHere(line));
       },
     });
     progress.clear();

@@ -1,4 +1,6 @@
+import * as path from 'node:path';
 import { parseArgs } from 'node:util';
+import { displayPath } from './display';
 import { checkRuntimeFlags, inDagRuntime } from './inRuntime';
 import { EXIT, UsageError } from './usage';
 
@@ -12,7 +14,17 @@ Ctrl-C cancels: the container or process tree is killed, nothing is left behind.
 --allow-host-access (or AIRFLOW_RUNTIME_ALLOW_HOST_ACCESS=1) lets runtime files open the host: mounts and
 files outside the workspace, sockets, network: host.
 
-Exit codes: 0 the task succeeded; 1 it failed; 2 bad usage, runtime file or engine, or cancelled.`;
+Exit codes: 0 the task succeeded; 1 it failed, or its DAG file did not load (the import error at path:line:col);
+2 bad usage, runtime file or engine, or cancelled.`;
+
+/**
+ * A log line the harness located (`/abs/dags/etl.py:5:1: error: ...`, an import error), with its path as `parse`
+ * prints it: relative to the current folder when below it. Other lines as they are.
+ */
+export function locatedHere(line: string, cwd = process.cwd()): string {
+  const match = /^(.+?):\d+:\d+: (?:error|warning): /.exec(line);
+  return match && path.isAbsolute(match[1]) ? displayPath(match[1], cwd) + line.slice(match[1].length) : line;
+}
 
 /** `--debug` takes an optional port: `--debug 5678`, `--debug=5678`, or `--debug` alone (any free port). */
 function withDebugValue(args: string[]): string[] {
@@ -60,7 +72,7 @@ export async function runCommand(args: string[], out: (line: string) => void, er
       },
       onLog: (line) => {
         progress.clear();
-        out(line);
+        out(locatedHere(line));
       },
     });
     progress.clear();

@@ -2,6 +2,7 @@ import { parseArgs } from 'node:util';
 import { dagRunConfProblem } from '../core/engine/runInputs';
 import type { TaskStateEvent } from '../core/engine/types';
 import { checkRuntimeFlags, inDagRuntime } from './inRuntime';
+import { locatedHere } from './run';
 import { EXIT, UsageError } from './usage';
 
 export const TEST_DAG_HELP = `Usage: airflow-runtime test-dag <dag_file> <dag_id> [--date YYYY-MM-DD] [--conf JSON] [--engine auto|docker|local] [--image IMG]
@@ -11,7 +12,8 @@ order, in one process, against a private metadata database. The log streams as i
 state is said as it changes. --conf is the run's conf (a JSON object); --date its logical date.
 Ctrl-C cancels: the container or process tree is killed, nothing is left behind.
 
-Exit codes: 0 the run succeeded; 1 it failed (the failed tasks are named); 2 bad usage, runtime file or engine,
+Exit codes: 0 the run succeeded; 1 it failed (the failed tasks are named), or the DAG file did not load (the
+import error at path:line:col); 2 bad usage, runtime file or engine,
 or cancelled.`;
 
 export async function testDagCommand(args: string[], out: (line: string) => void, err: (line: string) => void): Promise<number> {
@@ -39,7 +41,7 @@ export async function testDagCommand(args: string[], out: (line: string) => void
       onProgress: progress.report,
       onLog: (line) => {
         progress.clear();
-        out(line);
+        out(locatedHere(line));
       },
       onTask: (task) => {
         const name = `${task.taskId}${task.mapIndex >= 0 ? `[${task.mapIndex}]` : ''}`;

@@ -8,8 +8,9 @@ export interface HarnessEvent {
   /** `started`: the DAG file's own code runs from now on; `error`: the harness failed, with a code;
    * `debug-listening`: debugpy waits for a client; `debug-ended`: the debugged program ended by itself;
    * `task`: a task instance of a whole-DAG run changed state (TaskStateEvent's fields);
-   * `rendered`: a piece of a rendered templated field; `render-failed`: a field's template did not render. */
-  event: 'started' | 'error' | 'debug-listening' | 'debug-ended' | 'task' | 'rendered' | 'render-failed';
+   * `rendered`: a piece of a rendered templated field; `render-failed`: a field's template did not render;
+   * `import-error`: the DAG file of a run, test-dag or render did not load (the user's failure, exit 1), at `file:line:column`. */
+  event: 'started' | 'error' | 'debug-listening' | 'debug-ended' | 'task' | 'rendered' | 'render-failed' | 'import-error';
   code?: string;
   message?: string;
   taskId?: string;
@@ -24,6 +25,9 @@ export interface HarnessEvent {
   renderer?: string | null;
   pythonType?: string;
   template?: string;
+  file?: string;
+  line?: number;
+  column?: number;
 }
 
 /** A `task` event as the engines hand it on. */

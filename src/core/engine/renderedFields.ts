@@ -10,8 +10,11 @@ export class RenderedFields {
   private readonly fields: RenderedField[] = [];
   private open = false;
   private failure?: TemplateFailure;
+  /** The DAG file did not load: the harness said where (on its output, which the caller shows), exit 1. */
+  private dagFileFailed = false;
 
   take(event: HarnessEvent): void {
+    if (event.event === 'import-error') this.dagFileFailed = true;
     if (event.event === 'render-failed' && typeof event.field === 'string') {
       this.failure = { field: event.field, template: event.template ?? '', message: event.message ?? 'the template did not render' };
     }
@@ -26,6 +29,7 @@ export class RenderedFields {
   outcome(exitCode: 0 | 1, durationMs: number, what: string): RenderOutcome {
     if (exitCode === 0 && !this.open) return { exitCode: 0, fields: this.fields, durationMs };
     if (exitCode === 1 && this.failure) return { exitCode: 1, fields: [], failure: this.failure, durationMs };
+    if (exitCode === 1 && this.dagFileFailed) return { exitCode: 1, fields: [], durationMs };
     throw new EngineError('harness-failed', `${what}: the harness ended (exit ${exitCode}) without ${exitCode === 0 ? 'every field' : 'saying which template failed'}; its output is above`,
       'check that the runtime has Airflow 2.9+ or 3.x (airflow-runtime doctor)');
   }

@@ -20,6 +20,8 @@ import sys
 import traceback
 
 from . import env
+from .errors import import_error_from_exception
+from .paths import UserFiles
 from .reap import become_subreaper, kill_descendants
 
 
@@ -57,6 +59,9 @@ def in_run_process(args, work, what: str) -> int:
     mask_runtime_secrets()  # Airflow's own log lines mask them, as in production
     try:
         return work(file, folder)
+    except DagFileFailed as failed:
+        print(f"airflow-runtime harness: {failed}", file=sys.stderr)
+        return 1
     finally:
         left = kill_descendants()
         if left:
@@ -64,21 +69,47 @@ def in_run_process(args, work, what: str) -> int:
                   + ("" if subreaper else " (not a subreaper: double-forked ones may survive)"), file=sys.stderr)
 
 
+class DagFileFailed(Exception):
+    """The DAG file did not load (an import error): the user's DAG failed, exit 1, not a usage error."""
+
+
 def load_dag(file: str, folder: str, dag_id: str):
-    """(bag, the DAG `dag_id`) of the file, parsed as `parse` does; a usage error that lists what the file has
-    otherwise."""
+    """(bag, the DAG `dag_id`) of the file, parsed as `parse` does. A file with an import error is the user's
+    failure (DagFileFailed, said once at its line); a DAG id the file does not have is a usage error that lists
+    what it has."""
     from . import compat
+    from .parse import _FileHooks
 
     compat.use_dags_folder(folder)
-    bag = compat.load_file(file, folder)
+    hooks = _FileHooks(UserFiles(file, folder))  # keeps the exception with its whole traceback, as `parse` does
+    hooks.install()
+    try:
+        bag = compat.load_file(file, folder)
+    finally:
+        hooks.uninstall()
     dag = bag.dags.get(dag_id)
+    if dag is None and (hooks.exception is not None or bag.import_errors):
+        _say_import_error(file, folder, bag, hooks.exception)
+        raise DagFileFailed(f"DAG '{dag_id}' could not be loaded: its file has an import error")
     if dag is None:
         found = ", ".join(sorted(bag.dags)) or "none"
-        msg = f"DAG '{dag_id}' not found in {file}. DAGs in this file: {found}."
-        for key, text in bag.import_errors.items():
-            msg += f"\nImport error in {key}:\n{text}"
-        raise env.HarnessError(msg)
+        raise env.HarnessError(f"DAG '{dag_id}' not found in {file}. DAGs in this file: {found}.")
     return bag, dag
+
+
+def _say_import_error(file: str, folder: str, bag, exception) -> None:
+    """`path:line:col: error: message`, as `parse` prints it (the engine maps the path to the host's), on stdout
+    after Airflow's own log, which has printed the traceback: it is not repeated."""
+    user = UserFiles(file, folder)
+    if exception is not None:
+        errors = [import_error_from_exception(exception, user, file)]
+    else:  # a DAG-level error (a cycle, a policy): Airflow's text, at the file
+        errors = [{"file": user.display(file), "line": 1, "column": 1,
+                   "message": (text.strip().splitlines() or [""])[-1]} for text in bag.import_errors.values()]
+    for error in errors:
+        message = " ".join(error["message"].split("\n")).strip()
+        print(f"{error['file']}:{error['line']}:{error['column']}: error: {message}", flush=True)
+        env.emit_event("import-error", file=error["file"], line=error["line"], column=error["column"], message=message)
 
 
 def load_task(file: str, folder: str, dag_id: str, task_id: str):
