@@ -127,34 +127,48 @@ describe('the runtime cache cannot be poisoned', { ...real, timeout: 300_000 }, 
   });
 });
 
-describe('the local emulator walls off what the machine allows (bubblewrap)', { ...needs(dockerProblem(), venvProblem(), sandboxProblem()), timeout: 120_000 }, () => {
-  it('a hostile DAG file parsed locally cannot write the DAGs folder or the cache, read HOME, or reach 127.0.0.1', async () => {
-    const home = os.homedir();
-    const ws = scratchWorkspace('isolation', {
-      'dags/airflow-runtime.yaml': base,
-      'dags/hostile.py': [
-        'import os, pathlib, socket', 'from airflow import DAG', 'seen = []',
-        'try:', '    pathlib.Path(__file__).with_name("written_by_dag.txt").write_text("x"); seen.append("wrote-dags")', 'except OSError:', '    pass',
-        `seen.append("home:" + ",".join(sorted(os.listdir(${JSON.stringify(home)}))))`,
-        'for port in (2375, 22, 80):',
-        '    try:', '        socket.create_connection(("127.0.0.1", port), timeout=1); seen.append(f"reached:{port}")', '    except OSError:', '        pass',
-        'try:', '    s = socket.socket(socket.AF_UNIX); s.connect("/var/run/docker.sock"); seen.append("reached:docker.sock")', 'except OSError:', '    pass',
-        'import glob',
-        'for p in glob.glob(os.environ["AIRFLOW_RUNTIME_CACHE"] + "/*/*.db"):',
-        '    try:', '        open(p, "ab").write(b"poison"); seen.append("wrote-template")', '    except OSError:', '        pass',
-        'print("SEEN", seen)', '',
-      ].join('\n'),
+/** A DAG file that tries the ways out of a local sandbox at parse time and prints what worked. */
+const hostileLocal = (home: string, marker: string) => [
+  'import os, pathlib, socket, subprocess', 'from airflow import DAG', 'seen = []',
+  'try:', '    pathlib.Path(__file__).with_name("written_by_dag.txt").write_text("x"); seen.append("wrote-dags")', 'except OSError:', '    pass',
+  `seen.append("home:" + ",".join(sorted(os.listdir(${JSON.stringify(home)}))))`,
+  'for port in (2375, 22, 80):',
+  '    try:', '        socket.create_connection(("127.0.0.1", port), timeout=1); seen.append(f"reached:{port}")', '    except OSError:', '        pass',
+  'try:', '    s = socket.socket(socket.AF_UNIX); s.connect("/var/run/docker.sock"); seen.append("reached:docker.sock")', 'except OSError:', '    pass',
+  'import glob',
+  'for p in glob.glob(os.environ["AIRFLOW_RUNTIME_CACHE"] + "/*/*.db"):',
+  '    try:', '        open(p, "ab").write(b"poison"); seen.append("wrote-template")', '    except OSError:', '        pass',
+  // run as root, a sandbox that keeps capabilities lets a DAG make a device node of the host disk and mount it
+  'try:', '    os.mknod("/tmp/hostdisk", 0o600 | 0o060000, os.makedev(8, 0)); seen.append("mknod")', 'except OSError:', '    pass',
+  'if subprocess.run(["mount", "-t", "tmpfs", "none", "/mnt"], capture_output=True).returncode == 0:', '    seen.append("mounted")',
+  // a daemon of its own session, away from its parent: it must not outlive the parse
+  `subprocess.Popen(["sh", "-c", "exec sleep 300 ${marker}"], start_new_session=True, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)`,
+  'print("SEEN", seen)', '',
+].join('\n');
+
+/** The sandboxes this machine has, strongest first: bubblewrap (scripts/env/sandbox.sh) and util-linux's unshare. */
+const SANDBOXES = [...(sandboxProblem() ? [] : ['bubblewrap']), 'unshare'];
+
+describe('the local emulator walls off what the machine allows', { ...needs(dockerProblem(), venvProblem()), timeout: 240_000 }, () => {
+  for (const sandbox of SANDBOXES) {
+    it(`with ${sandbox}: a hostile DAG file parsed locally cannot write the DAGs folder or the cache, make devices, mount, reach 127.0.0.1, or leave a daemon`, async () => {
+      const home = os.homedir();
+      const marker = `airflow-runtime-daemon-${process.pid}-${Date.now()}-${sandbox}`;
+      const ws = scratchWorkspace('isolation', { 'dags/airflow-runtime.yaml': base, 'dags/hostile.py': hostileLocal(home, marker) });
+      for (const mode of [[], ['--cold']]) {
+        const { code, stdout, stderr } = await cli(['parse', 'dags', '--engine', 'local', '--format', 'json', ...mode], { cwd: ws, env: { AIRFLOW_RUNTIME_SANDBOX: sandbox === 'bubblewrap' ? 'bwrap' : 'unshare' } });
+        assert.equal(code, 0, stderr);
+        assert.match(stderr, new RegExp(`sandboxed with ${sandbox === 'bubblewrap' ? 'bubblewrap' : 'unshare'}`));
+        const seen = /SEEN \[(.*)\]/.exec(JSON.parse(stdout)[0].output.tail)?.[1] ?? '';
+        assert.doesNotMatch(seen, /wrote-dags|wrote-template|reached|mknod|mounted/, seen);
+        // unshare leaves HOME as it is (said in its description); bubblewrap hides it
+        if (sandbox === 'bubblewrap') assert.doesNotMatch(seen, /\.docker|\.aws|\.ssh|\.bash_history/, `HOME is visible: ${seen}`);
+        assert.equal(existsSync(path.join(ws, 'dags', 'written_by_dag.txt')), false);
+        const survivors = spawnSync('pgrep', ['-f', marker], { encoding: 'utf8' }).stdout.trim();
+        assert.equal(survivors, '', `a daemon of the DAG outlived the parse: pids ${survivors}`);
+      }
     });
-    for (const mode of [[], ['--cold']]) {
-      const { code, stdout, stderr } = await cli(['parse', 'dags', '--engine', 'local', '--format', 'json', ...mode], { cwd: ws });
-      assert.equal(code, 0, stderr);
-      assert.match(stderr, /sandboxed with bubblewrap/);
-      const seen = /SEEN \[(.*)\]/.exec(JSON.parse(stdout)[0].output.tail)?.[1] ?? '';
-      assert.doesNotMatch(seen, /wrote-dags|wrote-template|reached/, seen);
-      assert.doesNotMatch(seen, /\.docker|\.aws|\.ssh|\.bash_history/, `HOME is visible: ${seen}`);
-      assert.equal(existsSync(path.join(ws, 'dags', 'written_by_dag.txt')), false);
-    }
-  });
+  }
 });
 
 describe('a root image runs as a uid that is not root', { ...real, timeout: 300_000 }, () => {

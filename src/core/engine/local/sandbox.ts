@@ -2,14 +2,15 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, realpathSync, statSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { which } from './interpreter';
+import { which } from './which';
 
 /**
  * What the local runtime emulator can wall off on this machine. With bubblewrap (`bwrap`, Debian's package) and
  * user namespaces, a harness runs with the whole file system read-only but for what it must write (a cold parse's
- * result folder, a private /tmp), a private empty HOME (no ~/.aws, ~/.docker, ~/.ssh), in a PID namespace, and,
- * for a parse, with no network. Without it the emulator still cleans the environment and the process tree, and says that it does not
- * isolate the network and the files.
+ * result folder, a private /tmp), a private empty HOME (no ~/.aws, ~/.docker, ~/.ssh), in a PID namespace, with no
+ * capabilities and, for a parse, with no network. With util-linux's `unshare` only (on every Linux): the same but
+ * for HOME and /tmp, which stay the machine's. Without either the emulator still cleans the environment and the
+ * process tree, and says that it does not isolate the network and the files.
  */
 export interface Sandbox {
   available: boolean;
@@ -43,27 +44,44 @@ function isSocket(file: string): boolean {
 
 let probed: Sandbox | undefined;
 
-/** Bubblewrap, if it is here and this kernel lets it make namespaces (tried once per process). */
+/**
+ * The strongest sandbox this machine has (probed once per process): bubblewrap, else util-linux's `unshare`, else
+ * none, and it says which. `AIRFLOW_RUNTIME_SANDBOX=unshare|none` picks a weaker one (tests, and machines where
+ * the stronger one misbehaves); `AIRFLOW_RUNTIME_NO_SANDBOX=1` is `none`.
+ */
 export function localSandbox(): Sandbox {
   if (probed) return probed;
-  const bwrap = process.env.AIRFLOW_RUNTIME_NO_SANDBOX ? undefined : which('bwrap');
-  const works = bwrap !== undefined
-    && spawnSync(bwrap, ['--ro-bind', '/', '/', '--dev', '/dev', '--proc', '/proc', '--unshare-net', '--die-with-parent', 'true'], { timeout: 10_000 }).status === 0;
-  if (!bwrap || !works) {
-    const why = !bwrap ? 'bubblewrap (bwrap) is not installed' : 'bubblewrap cannot create namespaces here (unprivileged user namespaces are off)';
-    probed = {
-      available: false,
-      describe: `no sandbox: ${why}, so DAG code parsed locally can use the network and write your files (install bubblewrap, or use Docker)`,
-      wrap: (command, args) => ({ command, args }),
-    };
-    return probed;
-  }
+  const wanted = process.env.AIRFLOW_RUNTIME_NO_SANDBOX ? 'none' : process.env.AIRFLOW_RUNTIME_SANDBOX ?? 'bwrap';
+  const bwrap = wanted === 'bwrap' ? which('bwrap') : undefined;
+  const bwrapWorks = bwrap !== undefined
+    && spawnSync(bwrap, ['--ro-bind', '/', '/', '--dev', '/dev', '--proc', '/proc', '--unshare-net', '--die-with-parent', '--cap-drop', 'ALL', 'true'], { timeout: 10_000 }).status === 0;
+  if (bwrap && bwrapWorks) return (probed = bubblewrap(bwrap));
+  const unshare = wanted !== 'none' ? which('unshare') : undefined;
+  const setpriv = which('setpriv');
+  const unshareWorks = unshare !== undefined && setpriv !== undefined
+    && spawnSync(unshare, [...UNSHARE_FLAGS, '--net', '--', setpriv, ...SETPRIV_FLAGS, '--', 'true'], { timeout: 10_000 }).status === 0;
+  if (unshare && setpriv && unshareWorks) return (probed = unshareSandbox(unshare, setpriv, wanted === 'unshare' ? 'asked for by AIRFLOW_RUNTIME_SANDBOX' : 'no bubblewrap here'));
+  const why = wanted === 'none' ? 'turned off (AIRFLOW_RUNTIME_SANDBOX=none or AIRFLOW_RUNTIME_NO_SANDBOX)'
+    : `${which('bwrap') ? 'bubblewrap cannot create namespaces here' : 'bubblewrap (bwrap) is not installed'}, and unshare ${unshare ? 'cannot create a user namespace here (unprivileged user namespaces are off)' : 'is not installed'}`;
   probed = {
+    available: false,
+    describe: `no sandbox: ${why}, so DAG code parsed locally can use the network and write your files (install bubblewrap, or use Docker)`,
+    wrap: (command, args) => ({ command, args }),
+  };
+  return probed;
+}
+
+/** Each folder where it is named (the harness is given those paths) and where it really is, once. */
+function bothNames(folders: string[]): string[] {
+  return [...new Set(folders.filter(existsSync).flatMap((f) => [f, realpathSync(f)]))];
+}
+
+function bubblewrap(bwrap: string): Sandbox {
+  return {
     available: true,
-    describe: 'sandboxed with bubblewrap: read-only files, a private HOME and /tmp, no network for a parse',
+    describe: 'sandboxed with bubblewrap: read-only files, a private HOME and /tmp, no capabilities, no network for a parse',
     wrap(command, args, options) {
-      // each folder where it is named (the harness is given those paths) and where it really is
-      const bind = (flag: string, folders: string[]) => [...new Set(folders.filter(existsSync).flatMap((f) => [f, realpathSync(f)]))].flatMap((f) => [flag, f, f]);
+      const bind = (flag: string, folders: string[]) => bothNames(folders).flatMap((f) => [flag, f, f]);
       return {
         command: bwrap,
         args: [
@@ -74,6 +92,8 @@ export function localSandbox(): Sandbox {
           // the sockets of container engines stay reachable through a read-only file system: covered up
           ...SERVICE_SOCKETS.filter(isSocket).flatMap((socket) => ['--ro-bind', '/dev/null', socket]),
           ...(options.network ? [] : ['--unshare-net']),
+          // run as root, bubblewrap keeps every capability (mknod, mount) unless told: none, whoever runs it
+          '--cap-drop', 'ALL', '--unshare-ipc', '--unshare-uts',
           // a PID namespace: when the owner dies (--die-with-parent), the kernel ends every process in it
           '--unshare-pid', '--die-with-parent', '--new-session',
           '--', command, ...args,
@@ -81,7 +101,37 @@ export function localSandbox(): Sandbox {
       };
     },
   };
-  return probed;
+}
+
+/** A user namespace (no capabilities outside it), a mount namespace, a PID namespace ended with its first child. */
+const UNSHARE_FLAGS = ['--user', '--map-root-user', '--mount', '--pid', '--fork', '--kill-child', '--mount-proc', '--ipc', '--uts'];
+/** Inside: no capability left, none to gain (a remount rw of the read-only folders needs one). */
+const SETPRIV_FLAGS = ['--bounding-set=-all', '--inh-caps=-all', '--no-new-privs'];
+
+/**
+ * The mounts are made inside the new namespaces by a few lines of sh (`unshare` has no flags for them), then
+ * setpriv drops every capability and runs the harness: what it reads is read-only, the engine sockets are covered.
+ */
+const UNSHARE_SETUP = 'set -e; while [ "$1" != -- ]; do case "$1" in --ro) mount -o bind,ro "$2" "$2";; --hide) mount --bind /dev/null "$2";; esac; shift 2; done; shift; exec "$@"';
+
+function unshareSandbox(unshare: string, setpriv: string, why: string): Sandbox {
+  return {
+    available: true,
+    describe: `sandboxed with unshare (${why}): the project and the interpreter read-only, a private PID namespace, no capabilities, no network for a parse; HOME and /tmp are not private (install bubblewrap for that)`,
+    wrap(command, args, options) {
+      const writable = new Set(bothNames(options.writable));
+      return {
+        command: unshare,
+        args: [
+          ...UNSHARE_FLAGS, ...(options.network ? [] : ['--net']),
+          '--', '/bin/sh', '-c', UNSHARE_SETUP, 'sandbox',
+          ...bothNames(options.readable).filter((f) => !writable.has(f)).flatMap((f) => ['--ro', f]),
+          ...SERVICE_SOCKETS.filter(isSocket).flatMap((socket) => ['--hide', socket]),
+          '--', setpriv, ...SETPRIV_FLAGS, '--', command, ...args,
+        ],
+      };
+    },
+  };
 }
 
 /** The installation an interpreter needs: its venv (or prefix) folder, found from the path it is run by. */
