@@ -7,6 +7,7 @@ import type { EffectiveRuntime } from '../core/runtime/resolve';
 import { hasErrors } from '../core/problems';
 import { logicalDateProblem } from '../core/engine/runInputs';
 import { formatProblems } from './display';
+import { announcing } from './notices';
 import { terminalProgress } from './progress';
 import { hostAccessOf, runtimeFor } from './runtimeFor';
 import { cancelOnSignals } from './signals';
@@ -60,7 +61,7 @@ export async function inDagRuntime(dagFile: string, flags: RuntimeFlags, err: (l
     const selected = await selectEngine((flags.engine ?? 'auto') as EngineChoice);
     err(`engine: ${selected.reason}`);
     try {
-      return await work({ dagFile, runtime, engine: selected.engine, signal: cancel.signal, progress });
+      return await work({ dagFile, runtime, engine: announcing(selected.engine, err), signal: cancel.signal, progress });
     } finally {
       progress.clear();
       await selected.engine.dispose();

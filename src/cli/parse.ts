@@ -7,6 +7,7 @@ import type { Engine } from '../core/engine/types';
 import { hasErrors, type Problem } from '../core/problems';
 import { findDagFiles } from '../core/workspace/dagFiles';
 import { displayPath, formatProblems } from './display';
+import { announcing } from './notices';
 import { terminalProgress } from './progress';
 import { cancelOnSignals } from './signals';
 import { dagFileJudge, hostAccessOf, runtimeFor, type Where } from './runtimeFor';
@@ -82,7 +83,7 @@ export async function parseCommand(args: string[], out: (line: string) => void, 
       return EXIT.configOrInfra;
     }
     err(`engine: ${selected.reason}`);
-    const outcomes = await parseAll(files, selected.engine, jobs, cancel.signal, where, flags.format === 'json' ? 'all' : 'summary');
+    const outcomes = await parseAll(files, announcing(selected.engine, err), jobs, cancel.signal, where, flags.format === 'json' ? 'all' : 'summary');
     if (cancel.cancelled()) {
       err(`cancelled: ${outcomes.filter((o) => o.result).length} of ${files.length} files parsed; every container and process of this parse was stopped`);
       return EXIT.configOrInfra;

@@ -1,4 +1,5 @@
 import { connectDocker, DockerEngine } from './docker/dockerEngine';
+import { EmbeddedDefaultEngine } from './embeddedDefault';
 import { EngineError } from './errors';
 import { LocalEngine } from './local/localEngine';
 import { localSandbox } from './local/sandbox';
@@ -17,16 +18,25 @@ export interface SelectedEngine {
  * `auto` uses Docker when an engine answers and the local runtime emulator otherwise, and says which and why.
  * Either way the engine keeps the runtime's secrets out of what it hands on (redacting.ts).
  */
-export async function selectEngine(choice: EngineChoice, options: { dockerEndpoint?: string; warm?: boolean } = {}): Promise<SelectedEngine> {
+export interface SelectOptions {
+  dockerEndpoint?: string;
+  warm?: boolean;
+  /** `auto` only: a runtime whose image cannot be had runs on the local emulator (default true). */
+  embeddedDefault?: boolean;
+}
+
+export async function selectEngine(choice: EngineChoice, options: SelectOptions = {}): Promise<SelectedEngine> {
   const selected = await selectBareEngine(choice, options);
   return { ...selected, engine: redactingEngine(selected.engine) };
 }
 
-async function selectBareEngine(choice: EngineChoice, options: { dockerEndpoint?: string; warm?: boolean }): Promise<SelectedEngine> {
+async function selectBareEngine(choice: EngineChoice, options: SelectOptions): Promise<SelectedEngine> {
   const warm = { warm: options.warm };
   if (choice === 'local') return { engine: new LocalEngine(warm), reason: `local runtime emulator (--engine local)${options.warm ? ', warm' : ''}; ${localSandbox().describe}` };
   try {
-    const engine = new DockerEngine(await connectDocker(options.dockerEndpoint), warm);
+    const docker = new DockerEngine(await connectDocker(options.dockerEndpoint), warm);
+    if (choice === 'docker' || options.embeddedDefault === false) return { engine: docker, reason: docker.describe() };
+    const engine = new EmbeddedDefaultEngine(docker, () => new LocalEngine(warm));
     return { engine, reason: engine.describe() };
   } catch (error) {
     if (choice === 'docker' || !(error instanceof EngineError)) throw error;

@@ -12,6 +12,8 @@ export interface ProgressEvent {
 export interface WorkOptions {
   signal?: AbortSignal;
   onProgress?: (event: ProgressEvent) => void;
+  /** Something a person must be told once, beside the result: the engine fell back to the embedded default. */
+  onNotice?: (message: string) => void;
 }
 
 /** Run under debugpy: the harness waits for a Debug Adapter Protocol client before the DAG file's code runs. */

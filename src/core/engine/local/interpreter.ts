@@ -2,32 +2,34 @@ import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { isPathLike } from '../../runtime/checks';
+import { type DeclaredAirflow, declaredAirflowOf } from '../../runtime/declaredAirflow';
 import type { RuntimeValues } from '../../runtime/values';
 import { cacheDir } from '../cache';
 import { EngineError } from '../errors';
+import { hostHarnessDir } from '../layout';
 import { runProcess } from '../processTree';
 import type { WorkOptions } from '../types';
 import { hostEnvironment } from './hostEnvironment';
+import { ensureUv } from './uv';
+import { which } from './which';
 
-/** Finds a command on PATH, as a shell would. */
-export function which(command: string, searchPath = process.env.PATH ?? ''): string | undefined {
-  for (const dir of searchPath.split(path.delimiter)) {
-    if (!dir) continue;
-    const candidate = path.join(dir, command);
-    if (existsSync(candidate)) return candidate;
-  }
-  return undefined;
-}
+export { which } from './which';
 
 export interface Interpreter {
   python: string;
   /** How it was chosen, for people. */
   origin: string;
+  /** The embedded default: nothing in the runtime files named this interpreter; their Airflow version chose it. */
+  embedded?: boolean;
 }
 
 const building = new Map<string, Promise<Interpreter>>();
 
-/** The interpreter for a runtime: `local.python`, a venv built from `local.requirements`, or `python3` on PATH. */
+/**
+ * The interpreter for a runtime: `local.python`; a venv built from `local.requirements`; else **the embedded
+ * default**, a cached venv with the Airflow (and Python) the runtime declares (its image's tag, see
+ * declaredAirflow.ts); else `python3` on PATH.
+ */
 export async function resolveInterpreter(values: RuntimeValues, options: WorkOptions = {}): Promise<Interpreter> {
   const local = values.local;
   if (local?.python) {
@@ -38,58 +40,118 @@ export async function resolveInterpreter(values: RuntimeValues, options: WorkOpt
     return { python, origin: `local.python ${python}` };
   }
   if (local?.requirements) {
-    const key = venvKey(local.requirements);
-    const pending = building.get(key) ?? buildVenv(local.requirements, key, options);
-    building.set(key, pending);
-    try {
-      return await pending;
-    } finally {
-      building.delete(key);
-    }
+    const requirements = local.requirements;
+    const text = readRequirements(requirements);
+    return once(venvKey(requirements, text), (key) => buildVenv({ key, install: ['-r', requirements], cwd: path.dirname(requirements), what: path.basename(requirements), origin: `venv from ${requirements}` }, options));
   }
+  const declared = declaredAirflowOf(values);
+  if (declared) return { ...await embeddedAirflow(declared, options), embedded: true };
   const python = which('python3') ?? which('python');
   if (!python) throw new EngineError('interpreter-missing', 'no python3 on PATH', 'install Python 3.9+ with Airflow, or set local.python in the runtime file');
   return { python, origin: `python3 on PATH (${python}); set local.python or local.requirements to choose` };
 }
 
-function venvKey(requirements: string): string {
-  let text: string;
+/** One build per key at a time, however many files ask for it at once. */
+async function once(key: string, build: (key: string) => Promise<Interpreter>): Promise<Interpreter> {
+  const pending = building.get(key) ?? build(key);
+  building.set(key, pending);
   try {
-    text = readFileSync(requirements, 'utf8');
+    return await pending;
+  } finally {
+    building.delete(key);
+  }
+}
+
+function readRequirements(requirements: string): string {
+  try {
+    return readFileSync(requirements, 'utf8');
   } catch {
     throw new EngineError('bad-runtime', `cannot read local.requirements ${requirements}`, 'fix the path in the runtime file');
   }
+}
+
+function venvKey(requirements: string, text: string): string {
   return createHash('sha256').update(requirements).update('\0').update(text).digest('hex').slice(0, 16);
 }
 
-/** A virtualenv per requirements file and content, built once (uv when present: much faster) and reused. */
-async function buildVenv(requirements: string, key: string, options: WorkOptions): Promise<Interpreter> {
-  const venv = cacheDir('venvs', key);
+/** Airflow's pins for the versions we ship them for (media/constraints, the same the test images use). */
+export function constraintsFor(version: string): string | undefined {
+  const file = path.join(path.dirname(hostHarnessDir()), '..', 'media', 'constraints', `airflow-${version}.txt`);
+  return existsSync(file) ? path.resolve(file) : undefined;
+}
+
+/** The newest patch we have pins for, for a declared minor (`3.0` of an Astro Runtime tag). */
+function fullVersion(version: string): string {
+  if (/^\d+\.\d+\.\d+$/.test(version)) return version;
+  const known = ['2.9.3', '2.10.5', '2.11.2', '3.0.6', '3.1.8', '3.2.2', '3.3.2'];
+  return known.find((v) => v.startsWith(`${version}.`)) ?? `${version}.0`;
+}
+
+/**
+ * The embedded default: a venv with `apache-airflow==X` (Airflow's pins applied where we ship them), built once
+ * with uv and kept in our cache. The host's python3 when the runtime's Python is not on this machine (said).
+ */
+async function embeddedAirflow(declared: DeclaredAirflow, options: WorkOptions): Promise<Interpreter> {
+  const version = fullVersion(declared.version);
+  const constraints = constraintsFor(version);
+  const wanted = declared.python ? which(`python${declared.python}`) : undefined;
+  const base = wanted ?? which('python3') ?? which('python');
+  if (!base) throw new EngineError('interpreter-missing', `no python3 on PATH to build a local Airflow ${version} with`, 'install Python 3.9+');
+  const pythonNote = declared.python && !wanted ? ` (Python ${declared.python} is not on this machine: ${base})` : '';
+  const key = createHash('sha256').update(JSON.stringify([version, base, constraints ? readFileSync(constraints, 'utf8') : ''])).digest('hex').slice(0, 12);
+  return once(`airflow-${version}-${key}`, (name) => buildVenv({
+    key: name,
+    base,
+    install: [`apache-airflow==${version}`, ...(constraints ? ['-c', constraints] : [])],
+    what: `apache-airflow==${version}${constraints ? ' with its pinned constraints' : ' (no constraints shipped for this version)'}`,
+    origin: `a local Airflow ${version} (from ${declared.source})${pythonNote}`,
+  }, options));
+}
+
+interface VenvRecipe {
+  /** The cache folder's name under venvs/. */
+  key: string;
+  /** The interpreter the venv is made from (python3 on PATH when not given). */
+  base?: string;
+  /** What `pip install` is given. */
+  install: string[];
+  cwd?: string;
+  /** For progress lines and errors. */
+  what: string;
+  /** For people: where the interpreter came from. */
+  origin: string;
+}
+
+/** A virtualenv per recipe, built once (with uv: seconds, not minutes) and reused. */
+async function buildVenv(recipe: VenvRecipe, options: WorkOptions): Promise<Interpreter> {
+  const venv = cacheDir('venvs', recipe.key);
   const python = path.join(venv, 'bin', 'python');
   const done = path.join(venv, '.complete');
-  const origin = `venv ${venv} from ${requirements}`;
+  const origin = `${recipe.origin}, venv ${venv}`;
   if (existsSync(done)) return { python, origin };
   rmSync(venv, { recursive: true, force: true });
-  const base = which('python3') ?? which('python');
+  const base = recipe.base ?? which('python3') ?? which('python');
   if (!base) throw new EngineError('interpreter-missing', 'no python3 on PATH to build a virtualenv with', 'install Python 3.9+');
-  const uv = which('uv');
+  const uv = await ensureUv(options);
   // the installer needs proxies and certificates, not the host's secrets: a requirements file's packages run code
   const env = hostEnvironment('installer');
+  const started = Date.now();
   const step = async (message: string, command: string, args: string[]) => {
     options.onProgress?.({ stage: 'venv', message });
-    const outcome = await runProcess(command, args, { env, signal: options.signal, cwd: path.dirname(requirements), onLine: (line) => options.onProgress?.({ stage: 'venv', message: line }) });
+    const outcome = await runProcess(command, args, { env, signal: options.signal, cwd: recipe.cwd, onLine: (line) => options.onProgress?.({ stage: 'venv', message: line }) });
     if (outcome.code !== 0) {
       rmSync(venv, { recursive: true, force: true });
-      throw new EngineError('venv-build-failed', `building the virtualenv from ${requirements} failed:\n${outcome.tail.slice(-3000)}`, 'fix the requirements file (it must install apache-airflow)');
+      throw new EngineError('venv-build-failed', `building the virtualenv for ${recipe.what} failed:\n${outcome.tail.slice(-3000)}`, 'fix the requirements (they must install apache-airflow), or check that PyPI can be reached');
     }
   };
   if (uv) {
-    await step(`creating a virtualenv with uv in ${venv}`, uv, ['venv', '--quiet', '--python', base, venv]);
-    await step(`installing ${path.basename(requirements)} with uv`, uv, ['pip', 'install', '--quiet', '--python', python, '-r', requirements]);
+    await step(`creating a virtualenv in ${venv}`, uv, ['venv', '--quiet', '--python', base, venv]);
+    await step(`installing ${recipe.what} with uv`, uv, ['pip', 'install', '--quiet', '--python', python, ...recipe.install]);
   } else {
     await step(`creating a virtualenv in ${venv}`, base, ['-m', 'venv', venv]);
-    await step(`installing ${path.basename(requirements)} with pip (install uv to make this faster)`, python, ['-m', 'pip', 'install', '--quiet', '--disable-pip-version-check', '-r', requirements]);
+    await step(`installing ${recipe.what} with pip (uv could not be had: this takes minutes)`, python, ['-m', 'pip', 'install', '--quiet', '--disable-pip-version-check', ...recipe.install]);
   }
   writeFileSync(done, new Date().toISOString());
+  options.onProgress?.({ stage: 'venv', message: `built ${venv} in ${Math.round((Date.now() - started) / 1000)} s` });
   return { python, origin };
 }
