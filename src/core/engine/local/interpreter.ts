@@ -42,7 +42,13 @@ export async function resolveInterpreter(values: RuntimeValues, options: WorkOpt
   if (local?.requirements) {
     const requirements = local.requirements;
     const text = readRequirements(requirements);
-    return once(venvKey(requirements, text), (key) => buildVenv({ key, install: ['-r', requirements], cwd: path.dirname(requirements), what: path.basename(requirements), origin: `venv from ${requirements}` }, options));
+    // Airflow's pins for the version the file pins, as Airflow's install guide asks: the file's own pins may
+    // disagree with them, and then the file alone decides (said in the progress)
+    const pinned = declaredAirflowOf({ local: { requirements } }, () => text);
+    const constraints = pinned && constraintsFor(fullVersion(pinned.version));
+    return once(venvKey(requirements, text + (constraints ? readFileSync(constraints, 'utf8') : '')), (key) => buildVenv({
+      key, install: ['-r', requirements], constraints, cwd: path.dirname(requirements), what: path.basename(requirements), origin: `venv from ${requirements}`,
+    }, options));
   }
   const declared = declaredAirflowOf(values);
   if (declared) return { ...await embeddedAirflow(declared, options), embedded: true };
@@ -102,7 +108,8 @@ async function embeddedAirflow(declared: DeclaredAirflow, options: WorkOptions):
   return once(`airflow-${version}-${key}`, (name) => buildVenv({
     key: name,
     base,
-    install: [`apache-airflow==${version}`, ...(constraints ? ['-c', constraints] : [])],
+    install: [`apache-airflow==${version}`],
+    constraints,
     what: `apache-airflow==${version}${constraints ? ' with its pinned constraints' : ' (no constraints shipped for this version)'}`,
     origin: `a local Airflow ${version} (from ${declared.source})${pythonNote}`,
   }, options));
@@ -115,6 +122,8 @@ interface VenvRecipe {
   base?: string;
   /** What `pip install` is given. */
   install: string[];
+  /** Airflow's pins for this version (`-c`): tried first, dropped when the requirements disagree with them. */
+  constraints?: string;
   cwd?: string;
   /** For progress lines and errors. */
   what: string;
@@ -144,12 +153,22 @@ async function buildVenv(recipe: VenvRecipe, options: WorkOptions): Promise<Inte
       throw new EngineError('venv-build-failed', `building the virtualenv for ${recipe.what} failed:\n${outcome.tail.slice(-3000)}`, 'fix the requirements (they must install apache-airflow), or check that PyPI can be reached');
     }
   };
-  if (uv) {
-    await step(`creating a virtualenv in ${venv}`, uv, ['venv', '--quiet', '--python', base, venv]);
-    await step(`installing ${recipe.what} with uv`, uv, ['pip', 'install', '--quiet', '--python', python, ...recipe.install]);
+  const install = (extra: string[]) => uv
+    ? step(`installing ${recipe.what} with uv${extra.length ? ' and Airflow\'s pins' : ''}`, uv, ['pip', 'install', '--quiet', '--python', python, ...recipe.install, ...extra])
+    : step(`installing ${recipe.what} with pip (uv could not be had: this takes minutes)`, python, ['-m', 'pip', 'install', '--quiet', '--disable-pip-version-check', ...recipe.install, ...extra]);
+  if (uv) await step(`creating a virtualenv in ${venv}`, uv, ['venv', '--quiet', '--python', base, venv]);
+  else await step(`creating a virtualenv in ${venv}`, base, ['-m', 'venv', venv]);
+  if (recipe.constraints) {
+    try {
+      await install(['-c', recipe.constraints]);
+    } catch (error) {
+      if (options.signal?.aborted) throw error;
+      options.onProgress?.({ stage: 'venv', message: `${recipe.what} disagrees with Airflow's pins (${path.basename(recipe.constraints)}): installing it without them` });
+      await step(`creating a virtualenv in ${venv}`, uv ?? base, uv ? ['venv', '--quiet', '--python', base, venv] : ['-m', 'venv', venv]);
+      await install([]);
+    }
   } else {
-    await step(`creating a virtualenv in ${venv}`, base, ['-m', 'venv', venv]);
-    await step(`installing ${recipe.what} with pip (uv could not be had: this takes minutes)`, python, ['-m', 'pip', 'install', '--quiet', '--disable-pip-version-check', ...recipe.install]);
+    await install([]);
   }
   writeFileSync(done, new Date().toISOString());
   options.onProgress?.({ stage: 'venv', message: `built ${venv} in ${Math.round((Date.now() - started) / 1000)} s` });
