@@ -8,7 +8,8 @@ export const CLEANUP_HELP = `Usage: airflow-runtime cleanup [--all] [--dry-run]
 
 Removes what airflow-runtime started and nothing uses any more: containers, local harness processes and temp
 folders of this user on this machine whose owner (an editor window or a CLI process) is gone. Containers of
-other users, of other machines sharing the Docker engine, and of owners still running are kept.
+other users, of other machines sharing the Docker engine, and of owners still running are kept. Each process
+and temp folder is said with whose it is (project folder, age, owner pid) before it is removed.
 
 Options:
   --all       remove every container of ours on this engine (any user or machine, in use or not), and this
@@ -46,8 +47,8 @@ export async function cleanupCommand(args: string[], out: (line: string) => void
   }
   const local: Leftover[] = [...harnessProcesses(all), ...tempFolders(all)];
   for (const leftover of local) {
+    out(`${verb} ${leftover.what}`); // whose it is (project, age, owner pid) said before it goes
     if (!dryRun) leftover.remove();
-    out(`${verb} ${leftover.what}`);
     removed++;
   }
   out(`${removed} ${dryRun ? 'to remove' : 'removed'}; ${kept} container${kept === 1 ? '' : 's'} kept (in use, or another user's or machine's)`);

@@ -52,7 +52,7 @@ function leftovers(pid: number): string[] {
       // gone, or not readable
     }
   }
-  const temp = readdirSync(os.tmpdir()).filter((name) => name.startsWith(`airflow-runtime-parse-${pid}-`));
+  const temp = readdirSync(os.tmpdir()).filter((name) => new RegExp(`^airflow-runtime-[a-z]+-${pid}-`).test(name));
   return [...containers.map((c) => `container ${c}`), ...processes, ...temp.map((t) => `temp folder ${t}`)];
 }
 
@@ -162,14 +162,14 @@ describe('cleanup touches only what is ours and whose owner is gone', { ...real,
       const dry = await cli(['cleanup', '--dry-run']);
       assert.equal(dry.code, 0, dry.stderr);
       assert.match(dry.stdout, new RegExp(`^would remove container ${orphan.slice(0, 12)} `, 'm'));
-      assert.match(dry.stdout, new RegExp(`^would remove temp folder ${temp}$`, 'm'));
+      assert.match(dry.stdout, new RegExp(`^would remove temp folder ${temp} \\(project not recorded, \\d+ s old, owner pid 999999999 gone\\)$`, 'm'));
       const listed = spawnSync('docker', ['ps', '-a', '-q', '--no-trunc', '--filter', 'label=airflow-runtime.dag-file=/lifecycle-test/leftover.py'], { encoding: 'utf8' }).stdout;
       for (const id of [orphan, live, otherHost, otherUser, legacy]) assert.ok(listed.includes(id), `--dry-run removed ${id}`);
 
       const { code, stdout } = await cli(['cleanup']);
       assert.equal(code, 0);
       assert.match(stdout, new RegExp(`^removed container ${orphan.slice(0, 12)} `, 'm'));
-      assert.match(stdout, new RegExp(`^removed temp folder ${temp}$`, 'm'));
+      assert.match(stdout, new RegExp(`^removed temp folder ${temp} \\(project not recorded, \\d+ s old, owner pid 999999999 gone\\)$`, 'm'));
       for (const kept of [live, otherHost, otherUser, legacy]) assert.doesNotMatch(stdout, new RegExp(kept.slice(0, 12)));
       const after = spawnSync('docker', ['ps', '-a', '-q', '--no-trunc', '--filter', 'label=airflow-runtime.dag-file=/lifecycle-test/leftover.py'], { encoding: 'utf8' }).stdout;
       assert.ok(!after.includes(orphan));

@@ -1,11 +1,13 @@
 /** The pure parts of the engines' life cycle: who owns what, how many at once, how a harness failure is told. */
 import assert from 'node:assert/strict';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
+import * as path from 'node:path';
 import { describe, it } from 'node:test';
 import { defaultJobs } from '../../src/core/engine/capacity';
 import { describeFailure, EngineError, engineErrorOf } from '../../src/core/engine/errors';
 import { harnessFailure } from '../../src/core/engine/harnessEvents';
-import { ME, parseOwner, removable } from '../../src/core/engine/owner';
+import { ageOf, ME, ownTempDir, parseOwner, removable, tempFolders } from '../../src/core/engine/owner';
 
 const GB = 1024 ** 3;
 
@@ -30,6 +32,39 @@ describe('what cleanup may remove', () => {
       assert.equal(removable(owner, false), false, JSON.stringify(owner));
       assert.equal(removable(owner, true), true);
     }
+  });
+
+  it('finds our temp folders by their names and says whose each is; unmarked ones of older harnesses only when no harness runs', () => {
+    const tmp = mkdtempSync(path.join(os.tmpdir(), 'owner-unit-'));
+    const make = (name: string, files: Record<string, string> = {}) => {
+      mkdirSync(path.join(tmp, name));
+      for (const [file, text] of Object.entries(files)) writeFileSync(path.join(tmp, name, file), text);
+      return path.join(tmp, name);
+    };
+    const orphan = make(`airflow-runtime-home-${dead}-x1`, { '.airflow-runtime-owner.json': JSON.stringify({ project: '/work/proj' }) });
+    make(`airflow-runtime-warm-${process.pid}-x2`); // its owner runs
+    const unmarked = make('airflow-runtime-home-ab12cd34', { 'airflow.cfg': '' });
+    make('airflow-runtime-zz99yy88'); // an empty folder of that shape: not ours to say
+    make('airflow-runtime-lifecycle-Ab12Cd', { 'airflow.db': '' }); // a test workspace, not a harness's
+    const whats = (harnessRunning: boolean) => tempFolders(false, tmp, harnessRunning).map((l) => l.what).sort();
+    assert.deepEqual(whats(true), [`temp folder ${orphan} (project /work/proj, 0 s old, owner pid ${dead} gone)`]);
+    assert.deepEqual(whats(false), [
+      `temp folder ${orphan} (project /work/proj, 0 s old, owner pid ${dead} gone)`,
+      `temp folder ${unmarked} (0 s old, left by an older harness: owner not recorded)`,
+    ]);
+    assert.equal(tempFolders(true, tmp, true).length, 3, '--all: the live owner\'s too');
+    rmSync(tmp, { recursive: true, force: true });
+  });
+
+  it('makes temp folders with our pid in the name and the project inside', () => {
+    const dir = ownTempDir('unit', '/work/proj');
+    assert.match(path.basename(dir), new RegExp(`^airflow-runtime-unit-${process.pid}-`));
+    assert.deepEqual(tempFolders(false, path.dirname(dir), false).filter((l) => l.what.includes(dir)), [], 'ours, in use');
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('says ages as people do', () => {
+    assert.deepEqual([ageOf(42_000), ageOf(12 * 60_000), ageOf(3 * 3600_000), ageOf(3 * 86_400_000)], ['42 s', '12 min', '3 h', '3 days']);
   });
 
   it('reads host:pid labels, host names with colons included', () => {

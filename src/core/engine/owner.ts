@@ -1,4 +1,4 @@
-import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { killTree } from './processTree';
@@ -61,10 +61,23 @@ export function removable(owner: Owner | undefined, all: boolean): boolean {
 export const OWNER_VARIABLE = 'AIRFLOW_RUNTIME_OWNER';
 
 const TEMP_PATTERN = /^airflow-runtime-([a-z]+)-(\d+)-/;
+/** What harnesses before owner-marked folders left (`tempfile.mkdtemp`: a home, a private DB): no owner to tell. */
+const UNMARKED_PATTERN = /^airflow-runtime-(?:home-)?[a-z0-9_]{8}$/;
+/** Inside each of our temp folders: who made it, for which project (what `cleanup` says before removing it). */
+const OWNER_FILE = '.airflow-runtime-owner.json';
 
-/** A private temp folder whose name carries our pid, so that `cleanup` can tell whose it is. */
-export function ownTempDir(kind: string): string {
-  return mkdtempSync(path.join(os.tmpdir(), `airflow-runtime-${kind}-${process.pid}-`));
+/**
+ * A private temp folder whose name carries our pid, so that `cleanup` can tell whose it is, and that says for
+ * which project it was made.
+ */
+export function ownTempDir(kind: string, project?: string): string {
+  const dir = mkdtempSync(path.join(os.tmpdir(), `airflow-runtime-${kind}-${process.pid}-`));
+  try {
+    writeFileSync(path.join(dir, OWNER_FILE), JSON.stringify({ owner: ownerId(), project }));
+  } catch {
+    // the name says whose it is; the project is a courtesy
+  }
+  return dir;
 }
 
 export interface Leftover {
@@ -72,8 +85,34 @@ export interface Leftover {
   remove(): void;
 }
 
-/** Our temp folders in the temp folder, with their owner; only this user's (by the folder's owner). */
-export function tempFolders(all: boolean, tmp = os.tmpdir()): Leftover[] {
+/** `42 s`, `12 min`, `3 h`, `2 days`. */
+export function ageOf(ms: number): string {
+  const s = Math.max(0, Math.round(ms / 1000));
+  if (s < 120) return `${s} s`;
+  if (s < 120 * 60) return `${Math.round(s / 60)} min`;
+  if (s < 48 * 3600) return `${Math.round(s / 3600)} h`;
+  return `${Math.round(s / 86_400)} days`;
+}
+
+function ownerState(pid: number): string {
+  return `owner pid ${pid}${ownerAlive({ ...ME, pid }) ? ' running' : ' gone'}`;
+}
+
+function projectOf(folder: string): string | undefined {
+  try {
+    const project = (JSON.parse(readFileSync(path.join(folder, OWNER_FILE), 'utf8')) as { project?: unknown }).project;
+    return typeof project === 'string' ? project : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Our temp folders in the temp folder, only this user's (by the folder's owner), with whose they are: the project,
+ * the age, the owner pid. Folders of older harnesses carry no owner: they are taken only when no harness process
+ * of this user runs (`harnessRunning`), since only a running one can still use one.
+ */
+export function tempFolders(all: boolean, tmp = os.tmpdir(), harnessRunning = ourHarnessProcesses().length > 0): Leftover[] {
   let names: string[];
   try {
     names = readdirSync(tmp);
@@ -81,27 +120,56 @@ export function tempFolders(all: boolean, tmp = os.tmpdir()): Leftover[] {
     return [];
   }
   const uid = process.getuid?.();
+  const now = Date.now();
   const out: Leftover[] = [];
   for (const name of names) {
     const match = TEMP_PATTERN.exec(name);
-    if (!match) continue;
+    const unmarked = !match && UNMARKED_PATTERN.test(name);
+    if (!match && !unmarked) continue;
     const full = path.join(tmp, name);
+    let age: number;
     try {
-      if (uid !== undefined && statSync(full).uid !== uid) continue;
+      const stat = statSync(full);
+      if (!stat.isDirectory() || (uid !== undefined && stat.uid !== uid)) continue;
+      age = now - stat.mtimeMs;
+      if (unmarked && !['airflow.db', 'logs', 'airflow.cfg'].some((f) => existsSync(path.join(full, f)))) continue;
     } catch {
       continue;
     }
-    if (!removable({ ...ME, pid: Number(match[2]) }, all)) continue;
-    out.push({ what: `temp folder ${full}`, remove: () => rmSync(full, { recursive: true, force: true }) });
+    if (match ? !removable({ ...ME, pid: Number(match[2]) }, all) : !(all || !harnessRunning)) continue;
+    const whose = match
+      ? `project ${projectOf(full) ?? 'not recorded'}, ${ageOf(age)} old, ${ownerState(Number(match[2]))}`
+      : `${ageOf(age)} old, left by an older harness: owner not recorded`;
+    out.push({ what: `temp folder ${full} (${whose})`, remove: () => rmSync(full, { recursive: true, force: true }) });
   }
   return out;
 }
 
-/**
- * Harness processes of this user on this machine (found by their AIRFLOW_RUNTIME_OWNER), Linux only: the
- * topmost of each tree, killed with everything under it.
- */
-export function harnessProcesses(all: boolean): Leftover[] {
+interface HarnessProcess {
+  pid: number;
+  ppid: number;
+  id: string;
+  owner?: Owner;
+  cmdline: string;
+  /** The harness's working folder: the project root, as the engine starts it. */
+  cwd?: string;
+  ageMs?: number;
+}
+
+/** Seconds since boot at which a process started, from /proc (clock ticks: 100 a second on Linux). */
+function startedAgoMs(stat: string): number | undefined {
+  try {
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const startTicks = Number(fields[19]);
+    const uptime = Number(readFileSync('/proc/uptime', 'utf8').split(' ')[0]);
+    return Number.isFinite(startTicks) && Number.isFinite(uptime) ? Math.max(0, (uptime - startTicks / 100) * 1000) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Every harness process of this user on this machine (found by its AIRFLOW_RUNTIME_OWNER), Linux only. */
+function ourHarnessProcesses(): HarnessProcess[] {
   let entries: string[];
   try {
     entries = readdirSync('/proc');
@@ -109,24 +177,41 @@ export function harnessProcesses(all: boolean): Leftover[] {
     return [];
   }
   const uid = process.getuid?.();
-  const found = new Map<number, { ppid: number; id: string; cmdline: string }>();
+  const found: HarnessProcess[] = [];
   for (const entry of entries) {
     if (!/^\d+$/.test(entry) || Number(entry) === process.pid) continue;
     try {
       if (uid !== undefined && statSync(`/proc/${entry}`).uid !== uid) continue;
       const environ = readFileSync(`/proc/${entry}/environ`, 'utf8').split('\0');
       const id = environ.find((v) => v.startsWith(`${OWNER_VARIABLE}=`))?.slice(OWNER_VARIABLE.length + 1);
-      const owner = parseOwner(id, ME.user);
-      if (!id || !owner || !removable(owner, all)) continue;
+      if (!id) continue;
       const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
       const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-      found.set(Number(entry), { ppid, id, cmdline: readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\0').join(' ').trim() });
+      let cwd: string | undefined;
+      try {
+        cwd = readlinkSync(`/proc/${entry}/cwd`);
+      } catch {
+        // not ours to read
+      }
+      found.push({ pid: Number(entry), ppid, id, owner: parseOwner(id, ME.user), cwd, ageMs: startedAgoMs(stat),
+        cmdline: readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\0').join(' ').trim() });
     } catch {
       // gone meanwhile, or not ours to read
     }
   }
-  return [...found].filter(([, p]) => !found.has(p.ppid)).map(([pid, p]) => ({
-    what: `process ${pid} (${p.cmdline.slice(0, 80)}; started by ${p.id})`,
-    remove: () => killTree(pid),
+  return found;
+}
+
+/**
+ * Harness processes of this user on this machine whose owner is gone (any owner's with `all`): the topmost of
+ * each tree, killed with everything under it, each said with whose it is (project folder, age, owner pid).
+ */
+export function harnessProcesses(all: boolean): Leftover[] {
+  const found = ourHarnessProcesses().filter((p) => p.owner && removable(p.owner, all));
+  const pids = new Set(found.map((p) => p.pid));
+  return found.filter((p) => !pids.has(p.ppid)).map((p) => ({
+    what: `process ${p.pid} (project ${p.cwd ?? 'not known'}, ${p.ageMs === undefined ? 'age not known' : `${ageOf(p.ageMs)} old`}, `
+      + `${ownerState(p.owner!.pid)}; ${p.cmdline.slice(0, 80)})`,
+    remove: () => killTree(p.pid),
   }));
 }

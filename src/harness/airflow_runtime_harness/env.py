@@ -46,6 +46,14 @@ def emit_event(kind: str, **fields) -> None:
         pass
 
 
+def own_temp_dir(kind: str) -> str:
+    """A temp folder named as the engines name theirs, `airflow-runtime-<kind>-<owner pid>-*`, so that
+    `airflow-runtime cleanup` can tell whose it is when nothing removed it (a harness killed with SIGKILL)."""
+    owner = os.environ.get("AIRFLOW_RUNTIME_OWNER", "")
+    pid = owner.rsplit(":", 1)[-1]
+    return tempfile.mkdtemp(prefix=f"airflow-runtime-{kind}-{pid if pid.isdigit() else os.getpid()}-")
+
+
 def end_with_owner() -> None:
     """Our stdin is a pipe (or an attached container stdin) that our owner never writes to: its end
     means the owner is gone (killed, even with SIGKILL), and so must be everything we started."""
@@ -155,7 +163,7 @@ def prepare_cache() -> dict:
     version = airflow_version()
     folder = os.path.join(cache_root(), runtime_key(version))
     os.makedirs(folder, exist_ok=True)
-    home = tempfile.mkdtemp(prefix="airflow-runtime-home-")
+    home = own_temp_dir("home")
     tmp = os.path.join(folder, f"template.{os.getpid()}.{os.urandom(4).hex()}.tmp")
     try:
         _migrate(tmp, os.environ.get("AIRFLOW_HOME") or home, os.path.join(folder, "migrate.log"))
@@ -177,7 +185,7 @@ def prepare(dags_folder: str | None = None, with_db: bool = True) -> str:
     if checked is not None and (not image_home or not os.access(image_home, os.W_OK)):
         # The cache is read-only, or the image's home is not ours to write (a root image run as another uid):
         # a home of our own, reading the image's airflow.cfg where it has one.
-        home = tempfile.mkdtemp(prefix="airflow-runtime-home-")
+        home = own_temp_dir("home")
         atexit.register(shutil.rmtree, home, True)
         if image_home and "AIRFLOW_CONFIG" not in os.environ and os.path.isfile(os.path.join(image_home, "airflow.cfg")):
             os.environ["AIRFLOW_CONFIG"] = os.path.join(image_home, "airflow.cfg")
@@ -195,7 +203,7 @@ def prepare(dags_folder: str | None = None, with_db: bool = True) -> str:
         os.environ["AIRFLOW__CORE__DAGS_FOLDER"] = os.path.abspath(dags_folder)
     if with_db:
         template = _checked_template(version, json.loads(checked)) if checked is not None else _template_db(version, home)
-        private = tempfile.mkdtemp(prefix="airflow-runtime-")
+        private = own_temp_dir("db")
         atexit.register(shutil.rmtree, private, True)  # forked children leave via os._exit: no double rm
         db = os.path.join(private, "airflow.db")
         shutil.copyfile(template, db)

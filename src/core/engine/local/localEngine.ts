@@ -55,7 +55,7 @@ export class LocalEngine implements Engine {
       }
       return { ...result, engine: { kind: this.kind, detail: `${origin}, warm`, totalMs: Date.now() - started } };
     }
-    const outDir = ownTempDir('parse');
+    const outDir = ownTempDir('parse', setup.workingDir);
     const out = path.join(outDir, 'result.json');
     try {
       request.onProgress?.({ stage: 'parse', message: `parsing ${path.basename(request.dagFile)} with ${python}` });
@@ -133,10 +133,11 @@ export class LocalEngine implements Engine {
 
   /** Our own step, outside the sandbox and with no DAG code: migrates the template DB and hashes it. */
   private async prepareCache(python: string): Promise<TemplateHashes> {
+    const tmp = ownTempDir('cache');
     const outcome = await runProcess(python, ['-m', 'airflow_runtime_harness', 'prepare-cache'], {
-      env: { ...hostEnvironment('harness'), PYTHONPATH: hostHarnessDir(), AIRFLOW_RUNTIME_CACHE: cacheDir('harness'), AIRFLOW_RUNTIME_EVENTS: '1' },
+      env: { ...hostEnvironment('harness'), PYTHONPATH: hostHarnessDir(), AIRFLOW_RUNTIME_CACHE: cacheDir('harness'), AIRFLOW_RUNTIME_EVENTS: '1', TMPDIR: tmp },
       deadlineMs: 10 * 60_000,
-    });
+    }).finally(() => rmSync(tmp, { recursive: true, force: true }));
     try {
       if (outcome.code === 0) return (JSON.parse(outcome.tail.trim().split('\n').filter((l) => l.startsWith('{')).pop() ?? '') as { templates: TemplateHashes }).templates;
     } catch {
@@ -163,8 +164,12 @@ export class LocalEngine implements Engine {
     const key = createHash('sha256').update(JSON.stringify([python, dagRoot, env, workingDir])).digest('hex');
     const entry = await startOnce(this.warmServers, key, async () => {
       request.onProgress?.({ stage: 'start', message: `starting ${python}: Airflow's import (once per runtime)` });
-      const sandboxed = this.sandboxed(python, { network: parseNetworkOf(request.runtime) !== 'none', writable: [] }, ['-m', 'airflow_runtime_harness', 'serve'], setup);
-      const server = new WarmServer(processChannel(sandboxed.command, sandboxed.args, env, workingDir), this.options.idleMs ?? 600_000, () => {
+      // the server's temp folder (its AIRFLOW_HOME, its DB) is ours to remove when it ends, however it ends
+      const tmp = ownTempDir('warm', workingDir);
+      const sandboxed = this.sandboxed(python, { network: parseNetworkOf(request.runtime) !== 'none', writable: [tmp] }, ['-m', 'airflow_runtime_harness', 'serve'], setup);
+      const channel = processChannel(sandboxed.command, sandboxed.args, { ...env, TMPDIR: tmp }, workingDir);
+      void channel.ended.then(() => rmSync(tmp, { recursive: true, force: true }));
+      const server = new WarmServer(channel, this.options.idleMs ?? 600_000, () => {
         void this.warmServers.get(key)?.then((current) => current.server === server && this.warmServers.delete(key));
       }, deadlineOf(request.runtime.values, 'start'));
       return { server };
@@ -183,9 +188,15 @@ export class LocalEngine implements Engine {
     return { ...setup, env: { ...hostEnvironment('harness'), ...setup.env } };
   }
 
-  private harness(python: string, access: { network: boolean; writable: string[] }, args: string[], setup: HarnessSetup, options: Omit<ProcessOptions, 'env'>): Promise<ProcessOutcome> {
-    const { command, args: argv } = this.sandboxed(python, access, ['-m', 'airflow_runtime_harness', ...args], setup);
-    return runProcess(command, argv, { ...options, env: setup.env, cwd: setup.workingDir });
+  /** A harness process with a temp folder of its own (TMPDIR: its AIRFLOW_HOME, its DB), removed when it ends, cancelled or not. */
+  private async harness(python: string, access: { network: boolean; writable: string[] }, args: string[], setup: HarnessSetup, options: Omit<ProcessOptions, 'env'>): Promise<ProcessOutcome> {
+    const tmp = ownTempDir('harness', setup.workingDir);
+    try {
+      const { command, args: argv } = this.sandboxed(python, { ...access, writable: [...access.writable, tmp] }, ['-m', 'airflow_runtime_harness', ...args], setup);
+      return await runProcess(command, argv, { ...options, env: { ...setup.env, TMPDIR: tmp }, cwd: setup.workingDir });
+    } finally {
+      rmSync(tmp, { recursive: true, force: true });
+    }
   }
 
   /**
