@@ -1,7 +1,7 @@
 /**
  * What the local engine leaves on the machine: nothing. Each CLI here gets a temp folder of its own (TMPDIR), so
  * what it leaves is told apart from other work on the machine; the sandbox is off where it would hide a leak (its
- * private /tmp).
+ * private /tmp) or a write into the project (its read-only files).
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -29,7 +29,16 @@ function privateTmp(): string {
   return mkdtempSync(path.join(os.tmpdir(), 'leftovers-tmp-'));
 }
 
-describe('a local parse leaves no temp folder', { ...needs(venvProblem()), timeout: 300_000 }, () => {
+/** Every folder named __pycache__ under `root`. */
+function pycaches(root: string): string[] {
+  const out: string[] = [];
+  for (const entry of readdirSync(root, { withFileTypes: true, recursive: true })) {
+    if (entry.isDirectory() && entry.name === '__pycache__') out.push(path.join(entry.parentPath, entry.name));
+  }
+  return out;
+}
+
+describe('a local parse leaves no temp folder and writes nothing into the project', { ...needs(venvProblem()), timeout: 300_000 }, () => {
   for (const sandbox of ['without a sandbox', 'in the sandbox'] as const) {
     for (const mode of [[], ['--cold']]) {
       it(`${mode.length ? 'cold' : 'warm'}, ${sandbox}`, async () => {
@@ -39,6 +48,7 @@ describe('a local parse leaves no temp folder', { ...needs(venvProblem()), timeo
         const { code, stdout, stderr } = await cli(['parse', 'dags/etl.py', '--engine', 'local', ...mode], { cwd: ws, env });
         assert.equal(code, 0, stdout + stderr);
         assert.deepEqual(readdirSync(tmp), [], 'temp folders left behind');
+        assert.deepEqual(pycaches(ws), [], '__pycache__ written into the project');
       });
     }
   }

@@ -135,7 +135,7 @@ export class LocalEngine implements Engine {
   private async prepareCache(python: string): Promise<TemplateHashes> {
     const tmp = ownTempDir('cache');
     const outcome = await runProcess(python, ['-m', 'airflow_runtime_harness', 'prepare-cache'], {
-      env: { ...hostEnvironment('harness'), PYTHONPATH: hostHarnessDir(), AIRFLOW_RUNTIME_CACHE: cacheDir('harness'), AIRFLOW_RUNTIME_EVENTS: '1', TMPDIR: tmp },
+      env: { ...hostEnvironment('harness'), PYTHONPATH: hostHarnessDir(), AIRFLOW_RUNTIME_CACHE: cacheDir('harness'), AIRFLOW_RUNTIME_EVENTS: '1', TMPDIR: tmp, PYTHONDONTWRITEBYTECODE: '1' },
       deadlineMs: 10 * 60_000,
     }).finally(() => rmSync(tmp, { recursive: true, force: true }));
     try {
@@ -182,7 +182,8 @@ export class LocalEngine implements Engine {
   /** The same layout as a container's, with host paths: a clean environment with only what a process needs from ours. */
   private setup(request: ParseRequest | RunRequest, python: string): HarnessSetup {
     const setup = harnessSetup(request.runtime, request.dagFile, 'local', {
-      PYTHONUNBUFFERED: '1', AIRFLOW_RUNTIME_CACHE: cacheDir('harness'), [OWNER_VARIABLE]: ownerId(),
+      // no __pycache__ in the project's folders (writable to a harness that runs without a sandbox)
+      PYTHONUNBUFFERED: '1', PYTHONDONTWRITEBYTECODE: '1', AIRFLOW_RUNTIME_CACHE: cacheDir('harness'), [OWNER_VARIABLE]: ownerId(),
       AIRFLOW_RUNTIME_TEMPLATE_HASHES: JSON.stringify(this.templates.current(python)),
     });
     return { ...setup, env: { ...hostEnvironment('harness'), ...setup.env } };
