@@ -1,7 +1,7 @@
 // `npm start`: builds and packages the extension, installs the .vsix into a real VS Code (code-server),
 // serves it on 127.0.0.1 with examples/ open, and stays in the foreground until Ctrl-C.
 // Also a module: the extension-host tests and the UI tests start code-server through the same functions.
-import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { cpSync, createWriteStream, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
@@ -16,10 +16,10 @@ export const EXTENSION_ID = 'airflow-runtime.airflow-runtime-isolation';
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** The code-server binary; installs it with scripts/env/code-server.sh when it is missing. */
-export function ensureCodeServer(log = console.log) {
+export function ensureCodeServer(log = console.log, { browser = true } = {}) {
   if (existsSync(CODE_SERVER)) return CODE_SERVER;
   log(`code-server is not installed: running scripts/env/code-server.sh (once, about two minutes)`);
-  execFileSync(path.join(REPO, 'scripts', 'env', 'code-server.sh'), { stdio: ['ignore', 'ignore', 'inherit'] });
+  execFileSync(path.join(REPO, 'scripts', 'env', 'code-server.sh'), { stdio: ['ignore', 'ignore', 'inherit'], env: { ...process.env, ...(browser ? {} : { AIRFLOW_RUNTIME_BROWSER: '0' }) } });
   if (!existsSync(CODE_SERVER)) throw new Error(`scripts/env/code-server.sh did not produce ${CODE_SERVER}`);
   return CODE_SERVER;
 }
@@ -92,8 +92,14 @@ export function writeUserSettings(dirs, extra = {}) {
   return file;
 }
 
+/**
+ * Our cache (venvs, the harness's DBs, uv, debugpy) as the CLI finds it: code-server's XDG_CACHE_HOME is a folder
+ * of its own, and the extension would otherwise build again every venv the CLI just built.
+ */
+export const RUNTIME_CACHE = process.env.AIRFLOW_RUNTIME_CACHE_DIR || path.join(process.env.XDG_CACHE_HOME || path.join(os.homedir(), '.cache'), 'airflow-runtime');
+
 function codeServerEnv(dirs, env = {}) {
-  return { ...process.env, XDG_CONFIG_HOME: dirs.xdgConfig, XDG_DATA_HOME: dirs.xdgData, XDG_CACHE_HOME: dirs.xdgCache, ...env };
+  return { ...process.env, AIRFLOW_RUNTIME_CACHE_DIR: RUNTIME_CACHE, XDG_CONFIG_HOME: dirs.xdgConfig, XDG_DATA_HOME: dirs.xdgData, XDG_CACHE_HOME: dirs.xdgCache, ...env };
 }
 
 export function installVsix(bin, dirs, vsix) {
@@ -146,15 +152,30 @@ export async function startCodeServer({ bin, dirs, port, host = '127.0.0.1', fol
   return { url, port, pid: child.pid, exited, stop };
 }
 
-/** Which engine the extension will pick (engine auto), as `airflow-runtime doctor` sees it from `cwd`. */
-export function describeEngine(cwd) {
-  const doctor = spawnSync(process.execPath, [path.join(REPO, 'dist', 'cli.js'), 'doctor'], { cwd, encoding: 'utf8', timeout: 60_000 });
-  const lines = `${doctor.stdout ?? ''}`.split('\n');
-  const docker = lines.find((line) => /^(OK|FIX) +docker:/.test(line));
-  const summary = docker?.startsWith('OK')
-    ? `engine: docker (${docker.replace(/^OK +docker: */, '')})`
-    : 'engine: local runtime emulator (Docker is not reachable; the extension falls back to it by itself)';
-  return { summary, report: lines.filter(Boolean).map((line) => `  ${line}`).join('\n') };
+/**
+ * The examples' runtimes made ready before the editor opens, by the CLI the extension shares its core and cache
+ * with: `airflow-runtime parse dags` in `folder` (Docker where the images are, else the embedded default builds
+ * its venvs: the one slow step of a first start, with its progress on the terminal). Resolves with what the
+ * parse said about engines and files (the lines that start with `engine:` and the per-file lines).
+ */
+export function prepareExamples(folder, log = console.log) {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [path.join(REPO, 'dist', 'cli.js'), 'parse', 'dags'], {
+      cwd: folder, env: { ...process.env, AIRFLOW_RUNTIME_CACHE_DIR: RUNTIME_CACHE }, stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    const said = [];
+    let rest = '';
+    child.stderr.setEncoding('utf8');
+    child.stderr.on('data', (chunk) => {
+      const lines = (rest + chunk).split('\n');
+      rest = lines.pop();
+      for (const line of lines.map((l) => l.trim()).filter(Boolean)) {
+        log(`  ${line}`);
+        said.push(line);
+      }
+    });
+    child.on('exit', (code) => resolve({ code, said }));
+  });
 }
 
 /** A code-server data folder with the .vsix installed (no development path) and quiet user settings. */
@@ -166,21 +187,24 @@ export function installedCodeServer(bin, root, vsix, settings = {}) {
 }
 
 async function main() {
-  const log = (line) => console.log(`[start] ${line}`);
-  const bin = ensureCodeServer(log);
+  const t0 = Date.now();
+  const log = (line) => console.log(`[start ${((Date.now() - t0) / 1000).toFixed(0)} s] ${line}`);
+  const bin = ensureCodeServer(log, { browser: false });
   log('building and packaging the extension');
   const vsix = packageExtension();
   const dirs = installedCodeServer(bin, process.env.AIRFLOW_RUNTIME_START_DIR || path.join(ENV_CACHE, 'start'), vsix);
   log(`installed ${path.relative(REPO, vsix)} into ${dirs.extensions}`);
-  const folder = path.join(REPO, 'examples');
-  const { summary, report } = describeEngine(folder);
-  log(summary);
-  console.log(report);
+  // AIRFLOW_RUNTIME_START_FOLDER: another project to open (the fresh-machine test opens a copy of examples/)
+  const folder = path.resolve(process.env.AIRFLOW_RUNTIME_START_FOLDER || path.join(REPO, 'examples'));
+  log('parsing the examples in their runtimes (the first time, the runtimes they need are made: a minute or two)');
+  const { code } = await prepareExamples(folder, log);
+  if (code === 2) log('the examples could not all be parsed (above): the editor opens anyway, with the same problems in its DAG tree');
   const wanted = Number(process.env.PORT) || 8080;
   const port = await portOrFree(wanted);
   if (port !== wanted) log(`port ${wanted} is busy: using ${port}`);
   const server = await startCodeServer({ bin, dirs, port, folder });
   const url = `${server.url}/?folder=${encodeURIComponent(folder)}`;
+  log('ready');
   console.log(`\n  VS Code (code-server) with the extension and examples/ open:\n\n      ${url}\n\n  Log: ${dirs.log}. Ctrl-C stops it.\n`);
   let stopping = false;
   const shutdown = async () => {

@@ -13,7 +13,8 @@ stamp="$CS_DIR/.airflow-runtime-stamp"
 started=$SECONDS
 
 need=()
-command -v chromium >/dev/null 2>&1 || need+=(chromium)
+# chromium is for the UI tests; `npm start` asks for code-server alone (AIRFLOW_RUNTIME_BROWSER=0)
+[ "${AIRFLOW_RUNTIME_BROWSER:-1}" = 0 ] || command -v chromium >/dev/null 2>&1 || need+=(chromium)
 command -v rg >/dev/null 2>&1 || need+=(ripgrep)
 dpkg -s libkrb5-dev >/dev/null 2>&1 || need+=(libkrb5-dev)   # the kerberos native module
 for tool in g++ make python3; do command -v "$tool" >/dev/null 2>&1 || need+=("$tool"); done

@@ -40,6 +40,7 @@ export function localFallbackOf(runtime: EffectiveRuntime): string | undefined {
 export class EmbeddedDefaultEngine implements Engine {
   readonly kind = 'docker' as const;
   private readonly unavailable = new Map<string, { cause: string; until: number }>();
+  private readonly firstTry = new Map<string, Promise<void>>();
 
   constructor(private readonly docker: Engine, private readonly local: () => Engine) {}
 
@@ -50,7 +51,7 @@ export class EmbeddedDefaultEngine implements Engine {
   async parse(request: ParseRequest): Promise<ParseResult> {
     return this.route(request, (engine, fallback) => engine.parse(request).then((result) => fallback
       ? { ...result, engine: { kind: 'local' as const, detail: `${fallback}; ${result.engine?.detail ?? ''}`, totalMs: result.engine?.totalMs ?? result.durationMs } }
-      : result));
+      : result), true);
   }
 
   run(request: RunRequest): Promise<RunOutcome> {
@@ -76,12 +77,18 @@ export class EmbeddedDefaultEngine implements Engine {
 
   private localEngine?: Engine;
 
-  private async route<T>(request: WorkOptions & { runtime: EffectiveRuntime }, work: (engine: Engine, fallback?: string) => Promise<T>): Promise<T> {
+  /** `gate`: parses come by the folder, so the first of a runtime asks the engine and the others wait for its answer. */
+  private async route<T>(request: WorkOptions & { runtime: EffectiveRuntime }, work: (engine: Engine, fallback?: string) => Promise<T>, gate = false): Promise<T> {
     const image = request.runtime.values.build ? undefined : request.runtime.values.image ?? DEFAULT_IMAGE;
+    // files of one runtime at once: the first asks the engine, the rest wait for its answer (one pull, not one each)
+    const first = image && gate ? this.firstTry.get(image) : undefined;
+    if (first) await first;
     const known = image ? this.unavailable.get(image) : undefined;
     if (image && known && known.until > Date.now()) return this.onLocal(request, image, known.cause, work);
+    const attempt = work(this.docker);
+    if (image && gate && !this.firstTry.has(image)) this.firstTry.set(image, attempt.then(() => undefined, () => undefined));
     try {
-      return await work(this.docker);
+      return await attempt;
     } catch (error) {
       if (!image || !isImageUnavailable(error)) throw error;
       const cause = imageUnavailableCause(error.message);
