@@ -1,5 +1,6 @@
 import * as path from 'node:path';
-import { type HostAccess, isInside, NO_HOST_ACCESS } from '../core/runtime/checks';
+import { type HostAccess, isInside } from '../core/runtime/checks';
+import { hostAccessFromEnvironment } from '../core/runtime/hostPowers';
 import { readRuntimeText } from '../core/runtime/read';
 import { type Layer, resolveRuntime, type EffectiveRuntime } from '../core/runtime/resolve';
 import { readWorkspaceSettings } from '../core/runtime/settings';
@@ -20,15 +21,11 @@ export interface Where {
   hostAccess?: HostAccess;
 }
 
-/** The environment variable that allows host access in CI, where nobody types a flag. */
-export const ALLOW_HOST_ACCESS_VARIABLE = 'AIRFLOW_RUNTIME_ALLOW_HOST_ACCESS';
+export { ALLOW_HOST_ACCESS_VARIABLE } from '../core/runtime/hostPowers';
 
-/** The flag, else the environment variable: this person's grant, said with where it came from. */
+/** The flag, else the environment variable (1, true or yes; nothing else grants): this person's grant, and by what. */
 export function hostAccessOf(flag: boolean | undefined, env: NodeJS.ProcessEnv = process.env): HostAccess {
-  if (flag) return { allowed: true, by: '--allow-host-access' };
-  const value = env[ALLOW_HOST_ACCESS_VARIABLE];
-  if (value && !['0', 'false', 'no', ''].includes(value.toLowerCase())) return { allowed: true, by: `${ALLOW_HOST_ACCESS_VARIABLE}=${value}` };
-  return NO_HOST_ACCESS;
+  return flag ? { allowed: true, by: '--allow-host-access' } : hostAccessFromEnvironment(env);
 }
 
 /** The effective runtime as the terminal sees it: files, the workspace's .vscode/settings.json, and flags. */

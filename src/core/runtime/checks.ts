@@ -1,8 +1,11 @@
-import { closeSync, openSync, readSync, realpathSync, statSync } from 'node:fs';
+import { closeSync, openSync, readdirSync, readSync, realpathSync, statSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import type { ProblemCode, Severity } from '../problems';
+import { CONTROL_NAMES, type HostAccess, type HostPowerName, HOW_TO_ALLOW_HOST_ACCESS, networkIsHostPower, NO_HOST_ACCESS } from './hostPowers';
 import type { KeyPath, RuntimeValues } from './values';
+
+export { type HostAccess, HOW_TO_ALLOW_HOST_ACCESS, NO_HOST_ACCESS } from './hostPowers';
 
 /** What the checks need to know of the disk; tests give their own. */
 export interface FileProbe {
@@ -12,6 +15,8 @@ export interface FileProbe {
   realpath?(absolutePath: string): string;
   /** Why a file cannot be a text file of NAME=value lines (binary, too big); undefined when it can. */
   notText?(absolutePath: string): string | undefined;
+  /** A folder's entries, symlinks not followed (`directory` only for real folders); undefined when unreadable. */
+  entries?(absolutePath: string): { name: string; directory: boolean }[] | undefined;
 }
 
 /** An env file is a few lines; more than this is not one. */
@@ -50,6 +55,13 @@ export const nodeFileProbe: FileProbe = {
       return `cannot be read (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`;
     }
   },
+  entries(absolutePath) {
+    try {
+      return readdirSync(absolutePath, { withFileTypes: true }).map((entry) => ({ name: entry.name, directory: entry.isDirectory() }));
+    } catch {
+      return undefined;
+    }
+  },
 };
 
 export interface PathFinding {
@@ -61,6 +73,8 @@ export interface PathFinding {
   drop?: KeyPath;
   /** Point at the key (for complaints about a whole section) rather than the value. */
   part?: 'key' | 'value';
+  /** Set for a refused host power (HOST_POWERS). */
+  power?: HostPowerName;
 }
 
 /** A `local.python` that names a command (`python3.11`) rather than a path is looked up on PATH later, not here. */
@@ -73,132 +87,248 @@ export function isInside(folder: string, candidate: string): boolean {
   return relative === '' || (!relative.startsWith('..') && !path.isAbsolute(relative));
 }
 
-/**
- * Whether this person (never the workspace) lets runtime files open the host: mounts and files outside the
- * workspace, sockets, the host's network. Granted by a CLI flag, an environment variable for CI, or a VS Code
- * user setting; `by` says which, for the warning that reports the grant.
- */
-export interface HostAccess {
-  allowed: boolean;
-  by?: string;
-}
-
-export const NO_HOST_ACCESS: HostAccess = { allowed: false };
-
-/** How a person allows it: said in every refusal. */
-export const HOW_TO_ALLOW_HOST_ACCESS = 'if you trust it, allow host access: --allow-host-access (CLI), AIRFLOW_RUNTIME_ALLOW_HOST_ACCESS=1 (CI), or the user setting airflowRuntime.allowHostAccess (a workspace cannot set it)';
-
 /** Host services a mounted folder would expose through the sockets in it. */
 const SERVICE_SOCKETS = ['docker.sock', 'podman/podman.sock', 'containerd/containerd.sock', 'crio/crio.sock'];
 
+/** A writable mount's folder is searched this far for control files; a bigger one cannot be vouched for. */
+const MAX_ENTRIES_SEARCHED = 20_000;
+
+/** What every field check is given, and how it reports. */
+interface FieldCheckContext {
+  baseDir: string;
+  /** The workspace root, symlinks resolved. */
+  workspace: string;
+  probe: FileProbe;
+  hostAccess: HostAccess;
+  findings: PathFinding[];
+  /** Where a path really is, symlinks resolved. */
+  real(p: string): string;
+  /** Outside the workspace after symlinks. */
+  outside(absolute: string): boolean;
+  /**
+   * A host power (hostPowers.ts) asked for at `at`: refused and left out unless this person allowed it, the grant
+   * reported either way. Returns whether it is granted.
+   */
+  power(name: HostPowerName, at: KeyPath, what: string, options?: { drop?: KeyPath; hint?: string }): boolean;
+  /** The path resolved against the runtime file's folder when it is a `kind`, else undefined and a finding. */
+  expect(value: string, kind: 'file' | 'directory', at: KeyPath, what: string, drop?: KeyPath): string | undefined;
+}
+
+type FieldCheck = (values: RuntimeValues, context: FieldCheckContext) => void;
+
 /**
- * Checks the paths a runtime file names, relative to its folder: they exist, they are what they must be, and
- * nothing opens the host (outside the workspace after symlinks, sockets, the host network) unless `hostAccess`.
+ * One check per field of a runtime file, null for a field that names nothing on the host and opens nothing. Every
+ * field must have its entry (the type says so), so a new field cannot skip the question.
+ */
+export const FIELD_CHECKS: { readonly [Field in keyof RuntimeValues]-?: FieldCheck | null } = {
+  image: checkImage,
+  pull: null,
+  build: checkBuild,
+  local: checkLocal,
+  env: null,
+  envFile: checkEnvFile,
+  variables: null,
+  connections: null,
+  mounts: checkMounts,
+  pythonPath: checkPythonPath,
+  dagsFolder: checkDagsFolder,
+  network: checkNetwork,
+  // root by any spelling depends on the image's users: the Docker engine asks (docker/user.ts, power root-user)
+  user: null,
+  resources: null,
+  timeouts: null,
+  airflowConfig: null,
+  deploy: null,
+};
+
+/**
+ * Checks what a runtime file names, relative to its folder: the paths exist and are what they must be, the values
+ * Docker would choke on are said at their line, and nothing opens the host (HOST_POWERS) unless `hostAccess`.
  */
 export function checkPaths(values: RuntimeValues, baseDir: string, workspaceRoot: string, probe: FileProbe, hostAccess: HostAccess = NO_HOST_ACCESS): PathFinding[] {
   const findings: PathFinding[] = [];
   const real = (p: string) => probe.realpath?.(p) ?? p;
   const workspace = real(workspaceRoot);
-  /** A power over the host: refused (and left out) unless this person allowed it; the grant is reported. */
-  const power = (at: KeyPath, what: string, drop: KeyPath = at) => {
-    if (hostAccess.allowed) {
-      findings.push({ severity: 'warning', code: 'host-access', at, message: `${what}: allowed by ${hostAccess.by ?? 'host access'}` });
-    } else {
-      findings.push({ severity: 'error', code: 'host-access', at, drop, message: `${what}: a runtime file cannot open the host by itself; ${HOW_TO_ALLOW_HOST_ACCESS}` });
-    }
-  };
-  const outside = (absolute: string) => !isInside(workspace, real(absolute));
-  const expect = (value: string, kind: 'file' | 'directory', at: KeyPath, what: string, drop: KeyPath = at): string | undefined => {
-    const absolute = path.resolve(baseDir, value);
-    const found = probe.kind(absolute);
-    if (found === kind) return absolute;
-    const names = { file: 'file', directory: 'folder', socket: 'socket', other: 'device or pipe' };
-    const problem = found ? `is a ${names[found]}, not a ${names[kind]}` : 'does not exist';
-    findings.push({ severity: 'error', code: 'missing-path', message: `${what} "${value}" ${problem} (looked at ${absolute})`, at, drop });
-    return undefined;
-  };
-
-  if (values.envFile !== undefined) {
-    let envFile = expect(values.envFile, 'file', ['envFile'], 'envFile');
-    if (envFile && outside(envFile)) {
-      power(['envFile'], `envFile "${values.envFile}" is outside the workspace (${real(envFile)}): its values would reach the DAG code`);
-      if (!hostAccess.allowed) envFile = undefined;
-    }
-    const why = envFile && probe.notText?.(envFile);
-    // never the content: an env file holds secrets, and a wrong one (/proc/self/environ) someone else's
-    if (why) findings.push({ severity: 'error', code: 'bad-value', message: `envFile "${values.envFile}" ${why}: an env file is text, one NAME=value per line`, at: ['envFile'], drop: ['envFile'] });
-  }
-
-  if (values.build) {
-    let context = expect(values.build.context, 'directory', ['build', 'context'], 'build context', ['build']);
-    if (context && (path.parse(context).root === context || context === os.homedir())) {
-      // everything under it is sent to Docker: walking it takes minutes and reads the user's private files
-      findings.push({ severity: 'error', code: 'bad-value', at: ['build', 'context'], drop: ['build'],
-        message: `build context "${values.build.context}" is ${context === os.homedir() ? 'your home folder' : 'the root of the disk'} (${context}): point it at the folder that holds the Dockerfile and what it copies` });
-      context = undefined;
-    }
-    if (context && outside(context)) {
-      power(['build', 'context'], `build context "${values.build.context}" is outside the workspace (${real(context)}): all of it would be sent to Docker`, ['build']);
-      if (!hostAccess.allowed) context = undefined;
-    }
-    if (context) {
-      const dockerfile = values.build.dockerfile ?? 'Dockerfile';
-      const absolute = path.resolve(context, dockerfile);
-      if (probe.kind(absolute) !== 'file') {
-        const at = values.build.dockerfile !== undefined ? ['build', 'dockerfile'] : ['build'];
-        findings.push({ severity: 'error', code: 'missing-path', message: `Dockerfile "${dockerfile}" does not exist in the build context (looked at ${absolute})`, at, drop: ['build'], part: at.length === 1 ? 'key' : 'value' });
+  const context: FieldCheckContext = {
+    baseDir, workspace, probe, hostAccess, findings, real,
+    outside: (absolute) => !isInside(workspace, real(absolute)),
+    power(name, at, what, options = {}) {
+      const { drop = at, hint } = options;
+      if (hostAccess.allowed) {
+        findings.push({ severity: 'warning', code: 'host-access', at, message: `${what}: allowed by ${hostAccess.by ?? 'host access'}` });
+        return true;
       }
-    }
+      findings.push({ severity: 'error', code: 'host-access', at, drop, message: `${what}: a runtime file cannot open the host by itself${hint ? `; ${hint}` : ''}; ${HOW_TO_ALLOW_HOST_ACCESS}`, power: name });
+      return false;
+    },
+    expect(value, kind, at, what, drop = at) {
+      const absolute = path.resolve(baseDir, value);
+      const found = probe.kind(absolute);
+      if (found === kind) return absolute;
+      const names = { file: 'file', directory: 'folder', socket: 'socket', other: 'device or pipe' };
+      const problem = found ? `is a ${names[found]}, not a ${names[kind]}` : 'does not exist';
+      findings.push({ severity: 'error', code: 'missing-path', message: `${what} "${value}" ${problem} (looked at ${absolute})`, at, drop });
+      return undefined;
+    },
+  };
+  for (const [field, check] of Object.entries(FIELD_CHECKS) as [keyof RuntimeValues, FieldCheck | null][]) {
+    if (check && values[field] !== undefined) check(values, context);
   }
+  return findings;
+}
 
-  if (values.local) {
-    const { python, requirements } = values.local;
-    if (python !== undefined && requirements !== undefined) {
-      findings.push({ severity: 'error', code: 'conflict', message: '`local` takes either `python` or `requirements`, not both', at: ['local'], drop: ['local'], part: 'key' });
-    } else if (python === undefined && requirements === undefined) {
-      findings.push({ severity: 'error', code: 'missing-key', message: '`local` needs `python` (an interpreter with Airflow) or `requirements` (a file to build a virtualenv from)', at: ['local'], drop: ['local'], part: 'key' });
-    } else if (python !== undefined && isPathLike(python)) {
-      expect(python, 'file', ['local', 'python'], 'local.python', ['local']);
-    } else if (requirements !== undefined) {
-      expect(requirements, 'file', ['local', 'requirements'], 'local.requirements', ['local']);
-    }
+/** A NUL byte or a space in an image name reaches Docker as a raw API error with no line: said here instead. */
+function checkImage(values: RuntimeValues, { findings }: FieldCheckContext): void {
+  const image = values.image!;
+  const bad = [...image].find((c) => c <= ' ' || c === '\x7f');
+  if (bad !== undefined) {
+    const what = bad === '\0' ? 'a NUL byte' : bad === ' ' ? 'a space' : 'a control character';
+    findings.push({ severity: 'error', code: 'bad-value', at: ['image'], drop: ['image'],
+      message: `image ${JSON.stringify(image)} holds ${what}: an image reference is [registry/]name[:tag][@digest], with no spaces or control characters` });
   }
+}
 
-  values.pythonPath?.forEach((folder, index) => {
+function checkEnvFile(values: RuntimeValues, { expect, outside, power, real, probe, findings }: FieldCheckContext): void {
+  const envFile = expect(values.envFile!, 'file', ['envFile'], 'envFile');
+  if (!envFile) return;
+  if (outside(envFile) && !power('env-file-outside', ['envFile'], `envFile "${values.envFile}" is outside the workspace (${real(envFile)}): its values would reach the DAG code`)) return;
+  const why = probe.notText?.(envFile);
+  // never the content: an env file holds secrets, and a wrong one (/proc/self/environ) someone else's
+  if (why) findings.push({ severity: 'error', code: 'bad-value', message: `envFile "${values.envFile}" ${why}: an env file is text, one NAME=value per line`, at: ['envFile'], drop: ['envFile'] });
+}
+
+function checkBuild(values: RuntimeValues, { expect, outside, power, real, probe, findings }: FieldCheckContext): void {
+  const build = values.build!;
+  const context = expect(build.context, 'directory', ['build', 'context'], 'build context', ['build']);
+  if (!context) return;
+  if (path.parse(context).root === context || context === os.homedir()) {
+    // everything under it is sent to Docker: walking it takes minutes and reads the user's private files
+    findings.push({ severity: 'error', code: 'bad-value', at: ['build', 'context'], drop: ['build'],
+      message: `build context "${build.context}" is ${context === os.homedir() ? 'your home folder' : 'the root of the disk'} (${context}): point it at the folder that holds the Dockerfile and what it copies` });
+    return;
+  }
+  if (outside(context) && !power('build-context-outside', ['build', 'context'], `build context "${build.context}" is outside the workspace (${real(context)}): all of it would be sent to Docker`, { drop: ['build'] })) return;
+  const dockerfile = build.dockerfile ?? 'Dockerfile';
+  const absolute = path.resolve(context, dockerfile);
+  if (probe.kind(absolute) !== 'file') {
+    const at = build.dockerfile !== undefined ? ['build', 'dockerfile'] : ['build'];
+    findings.push({ severity: 'error', code: 'missing-path', message: `Dockerfile "${dockerfile}" does not exist in the build context (looked at ${absolute})`, at, drop: ['build'], part: at.length === 1 ? 'key' : 'value' });
+  }
+}
+
+function checkLocal(values: RuntimeValues, { expect, findings }: FieldCheckContext): void {
+  const { python, requirements } = values.local!;
+  if (python !== undefined && requirements !== undefined) {
+    findings.push({ severity: 'error', code: 'conflict', message: '`local` takes either `python` or `requirements`, not both', at: ['local'], drop: ['local'], part: 'key' });
+  } else if (python === undefined && requirements === undefined) {
+    findings.push({ severity: 'error', code: 'missing-key', message: '`local` needs `python` (an interpreter with Airflow) or `requirements` (a file to build a virtualenv from)', at: ['local'], drop: ['local'], part: 'key' });
+  } else if (python !== undefined && isPathLike(python)) {
+    expect(python, 'file', ['local', 'python'], 'local.python', ['local']);
+  } else if (requirements !== undefined) {
+    expect(requirements, 'file', ['local', 'requirements'], 'local.requirements', ['local']);
+  }
+}
+
+function checkPythonPath(values: RuntimeValues, { expect, outside, findings }: FieldCheckContext): void {
+  values.pythonPath!.forEach((folder, index) => {
     const absolute = expect(folder, 'directory', ['pythonPath', index], 'pythonPath folder', ['pythonPath', index]);
     if (absolute && outside(absolute)) {
       findings.push({ severity: 'error', code: 'outside-workspace', at: ['pythonPath', index], drop: ['pythonPath', index],
         message: `pythonPath folder "${folder}" is outside the workspace (${absolute}): only the workspace's own folders go on sys.path; use mounts for anything else` });
     }
   });
+}
 
+function checkMounts(values: RuntimeValues, context: FieldCheckContext): void {
+  const { baseDir, probe, real, outside, power, findings } = context;
   const targets = new Map<string, number>();
-  values.mounts?.forEach((mount, index) => {
+  values.mounts!.forEach((mount, index) => {
     const source = path.resolve(baseDir, mount.source);
-    if (!probe.kind(source)) {
-      findings.push({ severity: 'error', code: 'missing-path', message: `mount source "${mount.source}" does not exist (looked at ${source})`, at: ['mounts', index, 'source'], drop: ['mounts', index] });
+    const at: KeyPath = ['mounts', index, 'source'];
+    const drop: KeyPath = ['mounts', index];
+    if (mount.source.includes(':')) {
+      findings.push({ severity: 'error', code: 'bad-value', at, drop, message: `mount source "${mount.source}" holds ":", which Docker reads as the end of a bind mount's source: rename the folder, or mount its parent` });
       return;
     }
-    const at: KeyPath = ['mounts', index, 'source'];
+    if (!probe.kind(source)) {
+      findings.push({ severity: 'error', code: 'missing-path', message: `mount source "${mount.source}" does not exist (looked at ${source})`, at, drop });
+      return;
+    }
+    const targetProblem = containerPathProblem(mount.target);
+    if (targetProblem) {
+      findings.push({ severity: 'error', code: 'bad-value', at: ['mounts', index, 'target'], drop, message: `mount target "${mount.target}" ${targetProblem}` });
+      return;
+    }
     const realSource = real(source);
     const socket = probe.kind(realSource) === 'socket' ? realSource
       : probe.kind(realSource) === 'directory' ? SERVICE_SOCKETS.map((s) => path.join(realSource, s)).find((s) => probe.kind(s) === 'socket') : undefined;
     if (socket) {
-      power(at, `mount source "${mount.source}" ${socket === realSource ? 'is a socket' : `holds the socket ${socket}`} (a host service: the Docker socket is full control of the host)`, ['mounts', index]);
-      if (!hostAccess.allowed) return;
+      if (!power('mount-socket', at, `mount source "${mount.source}" ${socket === realSource ? 'is a socket' : `holds the socket ${socket}`} (a host service: the Docker socket is full control of the host)`, { drop })) return;
     } else if (outside(source)) {
       const writable = mount.readOnly === false ? ', writable' : '';
       const alone = mount.allowOutsideWorkspace ? ' (allowOutsideWorkspace alone no longer allows it)' : '';
-      power(at, `mount source "${mount.source}" is outside the workspace (${realSource}${writable})${alone}`, ['mounts', index]);
-      if (!hostAccess.allowed) return;
+      if (!power('mount-outside', at, `mount source "${mount.source}" is outside the workspace (${realSource}${writable})${alone}`, { drop })) return;
+    } else if (mount.readOnly === false) {
+      const control = controlFileIn(realSource, context);
+      if (control && !power('mount-control', at, `mount source "${mount.source}" is writable and ${control}: DAG code could write what git, the editor, direnv or CI run on the host`,
+        { drop, hint: 'mount a subfolder that holds none of them, or set `readOnly: true`' })) return;
     }
     const earlier = targets.get(mount.target);
     if (earlier !== undefined) {
-      findings.push({ severity: 'error', code: 'conflict', message: `mount target "${mount.target}" is already used by mounts[${earlier}]`, at: ['mounts', index, 'target'], drop: ['mounts', index] });
+      findings.push({ severity: 'error', code: 'conflict', message: `mount target "${mount.target}" is already used by mounts[${earlier}]`, at: ['mounts', index, 'target'], drop });
     } else {
       targets.set(mount.target, index);
     }
   });
-  if (values.network === 'host') power(['network'], '`network: host` puts the runtime on the host\'s network (its local services, the Docker API on 127.0.0.1)');
-  return findings;
+}
+
+/**
+ * How a folder inside the workspace holds the host's code execution (CONTROL_NAMES): `is .git`, `lies in .vscode`,
+ * `holds .git (sub/.git)`; undefined when it holds none of them. Symlinks are not followed: in the container they
+ * point into the container.
+ */
+function controlFileIn(realSource: string, { workspace, probe }: FieldCheckContext): string | undefined {
+  const parts = path.relative(workspace, realSource).split(path.sep).filter(Boolean);
+  const inside = parts.findIndex((part) => CONTROL_NAMES.includes(part));
+  if (inside >= 0) return inside === parts.length - 1 ? `is ${parts[inside]}` : `lies in ${parts.slice(0, inside + 1).join('/')}`;
+  if (probe.kind(realSource) !== 'directory' || !probe.entries) return undefined;
+  const queue = [realSource];
+  let seen = 0;
+  while (queue.length > 0) {
+    const folder = queue.shift()!;
+    for (const entry of probe.entries(folder) ?? []) {
+      const full = path.join(folder, entry.name);
+      if (CONTROL_NAMES.includes(entry.name)) return `holds ${entry.name} (${path.relative(realSource, full)})`;
+      if (++seen > MAX_ENTRIES_SEARCHED) return `holds over ${MAX_ENTRIES_SEARCHED} files, too many to be sure it holds no .git, .vscode, .envrc or the like`;
+      if (entry.directory) queue.push(full);
+    }
+  }
+  return undefined;
+}
+
+/** dagsFolder as Docker would take it: a raw API error with no line otherwise. */
+function checkDagsFolder(values: RuntimeValues, { findings }: FieldCheckContext): void {
+  const problem = containerPathProblem(values.dagsFolder!);
+  if (problem) findings.push({ severity: 'error', code: 'bad-value', at: ['dagsFolder'], drop: ['dagsFolder'], message: `dagsFolder "${values.dagsFolder}" ${problem}` });
+}
+
+/** Where a folder cannot be mounted in a container, and why; undefined where it can. */
+export function containerPathProblem(target: string): string | undefined {
+  if ([...target].some((c) => c < ' ' || c === '\x7f')) return 'holds a control character: a path in the runtime is printable text';
+  if (target.includes(':')) return 'holds ":", which Docker reads as the end of a bind mount\'s target: choose a path without it';
+  const normal = path.posix.normalize(target);
+  if (normal === '/') return 'is the root of the runtime\'s file system: choose a folder, e.g. /opt/airflow/dags';
+  const kernel = ['/proc', '/sys', '/dev'].find((owned) => normal === owned || normal.startsWith(`${owned}/`));
+  if (kernel) return `is inside ${kernel}, which the kernel owns (Docker cannot mount there): choose a folder such as /opt/airflow/dags`;
+  return undefined;
+}
+
+/** Only none, bridge and default are the runtime's to choose: any other network is a host power. */
+function checkNetwork(values: RuntimeValues, { power }: FieldCheckContext): void {
+  const network = values.network!;
+  if (!networkIsHostPower(network)) return;
+  const what = network.toLowerCase() === 'host' ? `\`network: ${network}\` puts the runtime on the host's network (its local services, the Docker API on 127.0.0.1)`
+    : /^(container|ns|service):/i.test(network) ? `\`network: ${network}\` joins another network namespace (a container's may be the host's, and its services are reachable)`
+      : `\`network: ${network}\` is not none, bridge or default: a named network reaches what else is on it (other projects' containers, a host-network proxy)`;
+  power('network', ['network'], what);
 }

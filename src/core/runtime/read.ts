@@ -2,10 +2,10 @@ import { readFileSync, statSync } from 'node:fs';
 import * as path from 'node:path';
 import type { ErrorObject } from 'ajv';
 import { closest, distance } from 'fastest-levenshtein';
-import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Node as YamlNode } from 'yaml';
+import { isMap, isScalar, isSeq, Lexer, LineCounter, parseDocument, type Node as YamlNode } from 'yaml';
 import { FILE_START, type Position, type Problem, type ProblemCode, type Severity } from '../problems';
 import { checkAirflowNames } from './airflowEnv';
-import { checkPaths, type FileProbe, type HostAccess, nodeFileProbe } from './checks';
+import { checkPaths, type FileProbe, type HostAccess, isInside, nodeFileProbe } from './checks';
 import { runtimeFileScope, type RuntimeFileScope } from './names';
 import { schemaAt, validateAgainstSchema } from './schema';
 import { dropPaths, type KeyPath, keyPathString, type RuntimeValues } from './values';
@@ -75,6 +75,7 @@ export function unreadableRuntimeFile(filePath: string, error: unknown): Runtime
     EACCES: 'cannot be read (permission denied): make it readable (chmod a+r) or remove it',
     EPERM: 'cannot be read (operation not permitted): make it readable or remove it',
     EFBIG: `is ${megabytesOf(size ?? 0)}: runtime files are at most ${megabytesOf(MAX_RUNTIME_FILE_BYTES)} (a few lines of YAML); is this the right file?`,
+    EOUTSIDE: 'is a symlink to a file outside the project, and is not read: a runtime file decides what runs on this machine, so it lives in the project; copy it in, or link to a file inside the project',
   };
   const message = `this runtime file ${why[code ?? ''] ?? `cannot be read: ${(error as Error).message}`}`;
   return {
@@ -87,8 +88,20 @@ function megabytesOf(bytes: number): string {
   return bytes >= 1024 * 1024 ? `${(bytes / 1024 / 1024).toFixed(1)} MB` : `${Math.round(bytes / 1024)} KB`;
 }
 
+/**
+ * A runtime file in the workspace that is really elsewhere (a symlink, or a folder symlink on its way): someone
+ * else's file would decide what runs, and its lines would be echoed in our messages.
+ */
+function linksOutside(filePath: string, workspaceRoot: string, probe: FileProbe): boolean {
+  if (!probe.realpath || !isInside(path.resolve(workspaceRoot), path.resolve(filePath)) || !probe.kind(filePath)) return false;
+  return !isInside(probe.realpath(workspaceRoot), probe.realpath(filePath));
+}
+
 /** Reads one runtime file's text. Never throws: every complaint is a Problem with a position. */
 export function readRuntimeFile(filePath: string, text: string, context: ReadContext): RuntimeFile {
+  if (linksOutside(filePath, context.workspaceRoot, context.probe ?? nodeFileProbe)) {
+    return unreadableRuntimeFile(filePath, Object.assign(new Error('outside the project'), { code: 'EOUTSIDE' }));
+  }
   if (Buffer.byteLength(text, 'utf8') > MAX_RUNTIME_FILE_BYTES) {
     return unreadableRuntimeFile(filePath, Object.assign(new Error('too big'), { code: 'EFBIG', size: Buffer.byteLength(text, 'utf8') }));
   }
@@ -105,6 +118,13 @@ export function readRuntimeFile(filePath: string, text: string, context: ReadCon
   const result = (values: RuntimeValues, ignored: boolean): RuntimeFile =>
     ({ path: filePath, scope, values, locations, problems, ignored });
 
+  const shape = shapeProblem(text);
+  if (shape) {
+    lineCounter.addNewLine(0);
+    for (let i = text.indexOf('\n'); i >= 0 && i < shape.offset; i = text.indexOf('\n', i + 1)) lineCounter.addNewLine(i + 1);
+    problems.push(problem('error', 'yaml-syntax', `${shape.message}; this runtime file is ignored`, { start: at(shape.offset), end: at(shape.offset) }));
+    return result({}, true);
+  }
   const doc = parseDocument(text, { lineCounter, prettyErrors: false, merge: true, uniqueKeys: true });
   for (const error of doc.errors) {
     // the YAML library turns its own stack overflow into an error at the place it gave up
@@ -188,6 +208,64 @@ export function readRuntimeFile(filePath: string, text: string, context: ReadCon
   dropPaths(values, dropped);
   problems.sort((a, b) => a.start.line - b.start.line || a.start.column - b.start.column);
   return result(values as RuntimeValues, false);
+}
+
+/** Deeper than this is no runtime file anyone wrote (a Variable's JSON inside airflowConfig is a few levels). */
+export const MAX_NESTING = 64;
+/** More keys and list items than this is no runtime file anyone wrote; reading each costs the YAML reader more than the last. */
+export const MAX_ENTRIES = 2000;
+
+/** Tokens the YAML lexer makes up (document start, scalar start, flow error end): they take no room in the text. */
+const SYNTHETIC_TOKENS = new Set(['\u0002', '\u0018', '\u001f']);
+
+/**
+ * A file too deep or too wide to read, found in one pass of the YAML lexer (no recursion, stops at the first
+ * excess) before anything recursive sees it: thousands of `[` crash a recursive reader, 20,000 keys cost it
+ * seconds. Block depth is counted by indentation (and each `- `/`? ` on a line), flow depth by brackets.
+ */
+export function shapeProblem(text: string): { offset: number; message: string } | undefined {
+  let offset = 0;
+  let flow = 0;
+  let entries = 0;
+  let column = 0;
+  let lineStart = true;
+  let afterIndicator = false;
+  let scalar = false;
+  const indents: number[] = [];
+  for (const token of new Lexer().lex(text)) {
+    if (SYNTHETIC_TOKENS.has(token)) {
+      scalar = token === '\u001f'; // the next token is a scalar's text, whatever it looks like
+      continue;
+    }
+    const here = offset;
+    offset += token.length;
+    if (token === '\n' || token === '\r\n') {
+      column = 0;
+      lineStart = true;
+      afterIndicator = false;
+      continue;
+    }
+    const indicator = !scalar && ['-', '?', ':', ',', '[', '{', ']', '}'].includes(token) ? token : undefined;
+    scalar = false;
+    const blank = /^[ \t]+$/.test(token);
+    if (!blank && !token.startsWith('#') && flow === 0 && (lineStart || afterIndicator)) {
+      while (indents.length > 0 && indents[indents.length - 1] >= column) indents.pop();
+      indents.push(column);
+    }
+    if (!blank) {
+      lineStart = false;
+      afterIndicator = indicator === '-' || indicator === '?';
+    }
+    column += token.length;
+    if (indicator === '[' || indicator === '{') flow++;
+    else if ((indicator === ']' || indicator === '}') && flow > 0) flow--;
+    else if (indicator) entries++;
+    if (indents.length + flow > MAX_NESTING) {
+      return { offset: here, message: `nested more than ${MAX_NESTING} levels deep: a runtime file is a few levels deep` };
+    }
+    if (entries > MAX_ENTRIES) return { offset: here, message: `more than ${MAX_ENTRIES} keys and list items: a runtime file has a few dozen` };
+  }
+  return undefined;
 }
 
 /**
