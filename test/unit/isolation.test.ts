@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { hostEnvironment } from '../../src/core/engine/local/hostEnvironment';
 import { hostAccessOf } from '../../src/cli/runtimeFor';
-import { containerUser, UNPRIVILEGED_UID } from '../../src/core/engine/docker/user';
+import { containerUser, isRootUser, needsPasswdLookup, UNPRIVILEGED_UID } from '../../src/core/engine/docker/user';
 import type { EngineError } from '../../src/core/engine/errors';
 
 const HOST = {
@@ -28,7 +28,7 @@ describe('host access, as the terminal grants it', () => {
   it('the flag, else the environment variable; off by default and for 0/false', () => {
     assert.deepEqual(hostAccessOf(true, {}), { allowed: true, by: '--allow-host-access' });
     assert.deepEqual(hostAccessOf(undefined, { AIRFLOW_RUNTIME_ALLOW_HOST_ACCESS: '1' }), { allowed: true, by: 'AIRFLOW_RUNTIME_ALLOW_HOST_ACCESS=1' });
-    for (const value of [undefined, '0', 'false', '']) assert.equal(hostAccessOf(undefined, { AIRFLOW_RUNTIME_ALLOW_HOST_ACCESS: value }).allowed, false, String(value));
+    for (const value of [undefined, '0', 'false', '', 'off']) assert.equal(hostAccessOf(undefined, { AIRFLOW_RUNTIME_ALLOW_HOST_ACCESS: value }).allowed, false, String(value));
   });
 });
 
@@ -61,5 +61,34 @@ describe('who a container runs as', () => {
 
   it('any other user asked for is used as it is', () => {
     assert.equal(containerUser({ imageUser: '', asked: { value: '1234:1234' }, hostAccess: none }).user, '1234:1234');
+  });
+});
+
+describe('root by any spelling is root (item 7)', () => {
+  const none = { allowed: false };
+  const source = { kind: 'file' as const, file: 'dags/airflow-runtime.yaml', line: 3, column: 7 };
+
+  it('00, +0, -0, 00:00, 0:0 and 0:1000 are uid 0', () => {
+    for (const user of ['0', '00', '+0', '-0', '000:000', '00:00', '0:0', '0:1000', 'root', 'root:root', '']) assert.equal(isRootUser(user), true, user);
+    for (const user of ['1000', '50000:0', '+1', '10', 'airflow']) assert.equal(isRootUser(user), false, user);
+  });
+
+  it('asked for where the image runs as another user, each is refused at its line', () => {
+    for (const value of ['00', '+0', '00:00', '0:0', '-0']) {
+      assert.throws(() => containerUser({ imageUser: 'airflow', asked: { value, source }, hostAccess: none }),
+        (error: EngineError) => error.code === 'bad-runtime' && error.message.startsWith(`dags/airflow-runtime.yaml:3: \`user: ${value}\` runs as root`), value);
+    }
+  });
+
+  it('a name is root when the image\'s /etc/passwd gives it uid 0; unread, when it is a root alias', () => {
+    assert.throws(() => containerUser({ imageUser: 'airflow', asked: { value: 'admin', source, uidInImage: 0 }, hostAccess: none }), /`user: admin` runs as root/);
+    assert.equal(containerUser({ imageUser: 'airflow', asked: { value: 'admin', uidInImage: 1001 }, hostAccess: none }).user, 'admin');
+    assert.throws(() => containerUser({ imageUser: 'airflow', asked: { value: 'toor', source }, hostAccess: none }), /`user: toor` runs as root/);
+    assert.equal(containerUser({ imageUser: 'airflow', asked: { value: 'toor', uidInImage: 1002 }, hostAccess: none }).user, 'toor');
+  });
+
+  it('the image is read only for a name other than root', () => {
+    for (const user of ['airflow', 'admin:0', 'toor']) assert.equal(needsPasswdLookup(user), true, user);
+    for (const user of [undefined, '', 'root', '0', '+0', '1000:0']) assert.equal(needsPasswdLookup(user), false, String(user));
   });
 });

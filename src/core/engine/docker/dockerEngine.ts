@@ -19,7 +19,7 @@ import { invalidate, type ServeChannel, startOnce, stopAll, type WarmPool, warmS
 import { type ArchiveEntry, checkLimits, copyLimits, firstFileOf, megabytes, packEntries, snapshotTrees, type TreeSnapshot, treeChanges } from './archive';
 import { dockerOptions, type EndpointCandidate, endpointCandidates } from './endpoint';
 import { CONTAINER_DEBUG_PORT, CONTAINER_DEBUGPY, debuggableSetup, ensureDebugpy, freeLocalPort } from '../debugpy';
-import { ensureImage, imageUserOf } from './images';
+import { ensureImage, imageUserOf, uidInImage } from './images';
 import { containerUser, type UserChoice } from './user';
 
 /** Labels on every container we make, so that `cleanup` and a later start can find leftovers. */
@@ -443,7 +443,8 @@ export class DockerEngine implements Engine {
   /** containerUser for this image and runtime; a local daemon's root image runs as this person's uid. */
   private async userFor(image: string, request: ParseRequest | RunRequest): Promise<UserChoice> {
     const { values, sources, hostAccess } = request.runtime;
-    const asked = values.user === undefined ? undefined : { value: String(values.user), source: sources.user };
+    const asked = values.user === undefined ? undefined
+      : { value: String(values.user), source: sources.user, uidInImage: await uidInImage(this.connection.docker, image, String(values.user)) };
     const hostUid = this.connection.local ? process.getuid?.() : undefined;
     return containerUser({ imageUser: await imageUserOf(this.connection.docker, image), asked, hostAccess, hostUid });
   }

@@ -4,7 +4,11 @@ import type Docker from 'dockerode';
 import type { RuntimeValues } from '../../runtime/values';
 import { EngineError } from '../errors';
 import type { WorkOptions } from '../types';
-import { buildContextEntries, packEntries } from './archive';
+import { buildContextEntries, firstFileOf, packEntries } from './archive';
+import { needsPasswdLookup, userName } from './user';
+
+/** On every image we build: who built it, so that a build only ever replaces a tag of its own. */
+export const LABEL_BUILT_BY = 'airflow-runtime.built-by';
 
 interface ProgressLine {
   status?: string;
@@ -116,6 +120,42 @@ async function buildImage(docker: Docker, values: RuntimeValues, options: WorkOp
     throw new EngineError('image-build-failed', `building ${tag} failed: ${(error as Error).message}`, `fix ${path.join(build.context, dockerfile)} (docker build ${build.context} shows the same error)`);
   }
   return tag;
+}
+
+/** uids found in images' /etc/passwd, by image id and name: a name is looked up once per image. */
+const passwdUids = new WeakMap<Docker, Map<string, number | undefined>>();
+
+/**
+ * The uid `user`'s name has in the image's /etc/passwd, read from a container that is created and never started;
+ * undefined when the user is a number or root (no look needed), or the file cannot be read or has no such name.
+ */
+export async function uidInImage(docker: Docker, image: string, user: string | undefined): Promise<number | undefined> {
+  if (!needsPasswdLookup(user)) return undefined;
+  const name = userName(user);
+  let id: string;
+  try {
+    id = (await docker.getImage(image).inspect()).Id;
+  } catch {
+    return undefined;
+  }
+  const cache = passwdUids.get(docker) ?? new Map<string, number | undefined>();
+  passwdUids.set(docker, cache);
+  const key = `${id}\0${name}`;
+  if (cache.has(key)) return cache.get(key);
+  let uid: number | undefined;
+  let container: Docker.Container | undefined;
+  try {
+    container = await docker.createContainer({ Image: image, Cmd: ['true'], Entrypoint: [], NetworkDisabled: true, Labels: { 'airflow-runtime.managed': 'true' } });
+    const passwd = await firstFileOf(await container.getArchive({ path: '/etc/passwd' }));
+    const entry = passwd?.toString('utf8').split('\n').map((line) => line.split(':')).find((fields) => fields[0] === name && fields.length >= 3);
+    uid = entry && /^\d+$/.test(entry[2]) ? Number(entry[2]) : undefined;
+  } catch {
+    uid = undefined; // no /etc/passwd (distroless, scratch): the name is judged by ROOT_ALIASES
+  } finally {
+    await container?.remove({ force: true }).catch(() => undefined);
+  }
+  cache.set(key, uid);
+  return uid;
 }
 
 /** `apache/airflow` for `docker.io/library/…`-style names too: how Docker lists a repository in RepoDigests. */
