@@ -1,6 +1,8 @@
 import { createHash } from 'node:crypto';
 import * as path from 'node:path';
 import type Docker from 'dockerode';
+import { HOST_POWERS, HOW_TO_ALLOW_HOST_ACCESS, type HostAccess, NO_HOST_ACCESS } from '../../runtime/hostPowers';
+import type { ValueSource } from '../../runtime/resolve';
 import type { RuntimeValues } from '../../runtime/values';
 import { EngineError } from '../errors';
 import type { WorkOptions } from '../types';
@@ -70,8 +72,13 @@ export async function imageUserOf(docker: Docker, image: string): Promise<string
   return seen.user;
 }
 
+/** What a build needs to know of the runtime besides its values: whose it is, and what the person allowed. */
+export interface BuildOwner {
+  runtime?: { workspaceRoot: string; sources: Record<string, ValueSource>; hostAccess: HostAccess };
+}
+
 /** Makes the runtime's image available per its pull policy or build spec; returns the image to run. */
-export async function ensureImage(docker: Docker, values: RuntimeValues, pulledThisSession: Set<string>, options: WorkOptions): Promise<string> {
+export async function ensureImage(docker: Docker, values: RuntimeValues, pulledThisSession: Set<string>, options: WorkOptions & BuildOwner): Promise<string> {
   if (values.build) return buildImage(docker, values, options);
   const image = values.image ?? 'apache/airflow:2.11.2';
   const policy = values.pull ?? 'missing';
@@ -99,16 +106,54 @@ export async function ensureImage(docker: Docker, values: RuntimeValues, pulledT
   return image;
 }
 
-async function buildImage(docker: Docker, values: RuntimeValues, options: WorkOptions): Promise<string> {
+/**
+ * Who a build is: the project root and the runtime file that says `build`. A build may replace a tag only where
+ * the image there carries the same (or there is none).
+ */
+export function builtBy(owner: BuildOwner): string {
+  const source = owner.runtime?.sources.build;
+  const file = source?.kind === 'file' ? source.file : '';
+  return createHash('sha256').update(`${owner.runtime?.workspaceRoot ?? ''}\0${file}`).digest('hex').slice(0, 16);
+}
+
+/**
+ * Refuses to build onto a tag that holds an image this project's runtime file did not build (another project's,
+ * one pulled or built by hand): every runtime using that tag would run our build. The person may allow it.
+ */
+async function refuseForeignTag(docker: Docker, tag: string, ours: string, owner: BuildOwner, generated: boolean): Promise<string | undefined> {
+  let labels: Record<string, string> | undefined;
+  try {
+    labels = (await docker.getImage(tag).inspect()).Config?.Labels ?? {};
+  } catch (error) {
+    if ((error as { statusCode?: number }).statusCode === 404) return undefined;
+    throw error;
+  }
+  if (labels[LABEL_BUILT_BY] === ours) return undefined;
+  // a generated tag without the label: our own build from before builds were labelled
+  if (generated && labels[LABEL_BUILT_BY] === undefined) return undefined;
+  const hostAccess = owner.runtime?.hostAccess ?? NO_HOST_ACCESS;
+  const source = owner.runtime?.sources.image ?? owner.runtime?.sources.build;
+  const where = source?.kind === 'file' ? `${source.file}:${source.line}: ` : '';
+  const whose = labels[LABEL_BUILT_BY] ? 'another project\'s (or another runtime file\'s) build' : 'an image this project did not build';
+  if (hostAccess.allowed) return `${where}building over ${tag}, which holds ${whose}: allowed by ${hostAccess.by ?? 'host access'}`;
+  throw new EngineError('bad-runtime',
+    `${where}\`build\` would replace the image ${tag}, which holds ${whose}: ${HOST_POWERS['foreign-image-tag'].opens}`,
+    `give the build a tag of its own (\`image: <project>/<name>:<tag>\`), or leave \`image\` out to use a generated one; ${HOW_TO_ALLOW_HOST_ACCESS}`);
+}
+
+async function buildImage(docker: Docker, values: RuntimeValues, options: WorkOptions & BuildOwner): Promise<string> {
   const build = values.build!;
   const dockerfile = build.dockerfile ?? 'Dockerfile';
   const tag = values.image ?? `airflow-runtime-build/${createHash('sha256').update(`${build.context}\0${dockerfile}\0${build.target ?? ''}`).digest('hex').slice(0, 12)}:latest`;
+  const ours = builtBy(options);
+  const granted = await refuseForeignTag(docker, tag, ours, options, values.image === undefined);
+  if (granted) options.onProgress?.({ stage: 'build', message: granted });
   // Packed here rather than by dockerode, so that .dockerignore is honoured as the docker CLI does it.
   const context = packEntries(buildContextEntries(build.context, dockerfile));
   options.onProgress?.({ stage: 'build', message: `building ${tag} from ${path.join(build.context, dockerfile)}` });
   try {
     const stream = await docker.buildImage(context, {
-      t: tag, dockerfile, target: build.target,
+      t: tag, dockerfile, target: build.target, labels: { [LABEL_BUILT_BY]: ours },
       buildargs: Object.fromEntries(Object.entries(build.args ?? {}).map(([k, v]) => [k, String(v)])),
       abortSignal: options.signal,
     });
