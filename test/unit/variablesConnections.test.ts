@@ -216,3 +216,55 @@ describe('an engine hands on no secret', () => {
     assert.ok(secrets.includes('file-pa55word'));
   });
 });
+
+describe('secrets as URLs and Airflow\'s settings show them (issue 21, item 8)', () => {
+  it('a connection password is hidden in the forms a URL quotes it in: get_uri() (quote), extras (quote_plus)', () => {
+    const password = 'open sesame!(x)*';
+    const env = runtimeEnvironment({ connections: { db: { conn_type: 'postgres', host: 'h', login: 'u', password } } });
+    const redact = textRedactor(secretsOfEnvironment(env));
+    // what Python's quote(password, safe=''), quote(password) and quote_plus(password) print
+    assert.equal(redact('postgres://u:open%20sesame%21%28x%29%2A@h'), 'postgres://u:***@h');
+    assert.equal(redact('pw=open+sesame%21%28x%29%2A'), 'pw=***');
+    assert.equal(redact(`raw ${password}`), 'raw ***');
+  });
+
+  it('a URI password with `!` is hidden as `%21` too, written either way in the runtime file', () => {
+    for (const written of ['pa55%21word', 'pa55!word']) {
+      const redact = textRedactor(secretsOfEnvironment(runtimeEnvironment({ connections: { db: `postgres://u:${written}@h/db` } })));
+      assert.equal(redact('Connection postgres://u:pa55%21word@h/db failed'), 'Connection postgres://u:***@h/db failed', written);
+    }
+  });
+
+  it('Airflow\'s sensitive settings are secrets: its own list, their _cmd and _secret forms, set by airflowConfig or env', () => {
+    const values = {
+      airflowConfig: {
+        core: { fernet_key: 'fernet-0123456789abcdef', dags_folder: '/opt/dags' },
+        smtp: { smtp_password: 'smtp-pa55word', smtp_host: 'mail' },
+        database: { sql_alchemy_conn: 'postgresql://air:dbpa55word@db/airflow', sql_alchemy_conn_cmd: 'cat /run/db-url' },
+        celery: { broker_url: 'redis://:brokerpa55@redis:6379/0' },
+        webserver: { secret_key: 'web-s3cret-key' },
+        api_auth: { jwt_secret: 'jwt-s3cret-value' },
+      },
+      env: { AIRFLOW__CORE__FERNET_KEY_SECRET: 'vault-key-name', AIRFLOW__CORE__PARALLELISM: '8' },
+    };
+    const shown = redactedValues(values);
+    assert.deepEqual(shown.airflowConfig, {
+      core: { fernet_key: '***', dags_folder: '/opt/dags' }, smtp: { smtp_password: '***', smtp_host: 'mail' },
+      database: { sql_alchemy_conn: '***', sql_alchemy_conn_cmd: '***' }, celery: { broker_url: '***' },
+      webserver: { secret_key: '***' }, api_auth: { jwt_secret: '***' },
+    });
+    assert.deepEqual(shown.env, { AIRFLOW__CORE__FERNET_KEY_SECRET: '***', AIRFLOW__CORE__PARALLELISM: '8' });
+    const secrets = secretsOfEnvironment(runtimeEnvironment(values));
+    for (const secret of ['fernet-0123456789abcdef', 'smtp-pa55word', 'dbpa55word', 'cat /run/db-url', 'brokerpa55', 'web-s3cret-key', 'jwt-s3cret-value', 'vault-key-name']) {
+      assert.ok(secrets.includes(secret), secret);
+    }
+    for (const visible of ['/opt/dags', 'mail', '8']) assert.ok(!secrets.includes(visible), visible);
+  });
+
+  it('never reach resolve\'s YAML (Show Effective Runtime)', () => {
+    const runtime = resolveIn({ 'dags/airflow-runtime.yaml': 'airflowConfig:\n  core:\n    fernet_key: fernet-0123456789abcdef\n  smtp:\n    smtp_password: smtp-pa55word\n' }, 'dags/etl.py');
+    const yaml = effectiveRuntimeYaml(runtime, (f) => f);
+    assert.doesNotMatch(yaml, /fernet-0123|smtp-pa55/);
+    assert.match(yaml, /fernet_key: "\*\*\*"/);
+  });
+});

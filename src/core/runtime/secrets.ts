@@ -37,6 +37,52 @@ export function isSensitiveName(name: string, names: readonly string[] = SENSITI
   return names.some((sensitive) => lower.includes(sensitive));
 }
 
+/**
+ * The Airflow settings Airflow itself treats as secrets (`sensitive: true` in its config.yml and the Celery
+ * provider's, Airflow 2.9 to 3.3, deprecated homes included: `conf.sensitive_config_values`): hidden in `resolve`,
+ * the editor and the manifest, and searched for in output.
+ */
+export const SENSITIVE_CONFIG: readonly (readonly [section: string, key: string])[] = [
+  ['core', 'fernet_key'], ['core', 'sql_alchemy_conn'], ['core', 'dataset_manager_kwargs'], ['core', 'asset_manager_kwargs'],
+  ['core', 'internal_api_secret_key'], ['database', 'sql_alchemy_conn'], ['database', 'sql_alchemy_conn_async'],
+  ['database', 'sql_alchemy_engine_args'], ['logging', 'remote_task_handler_kwargs'], ['secrets', 'backend_kwargs'],
+  ['workers', 'secrets_backend_kwargs'], ['webserver', 'secret_key'], ['api', 'secret_key'], ['api_auth', 'jwt_secret'],
+  ['smtp', 'smtp_password'], ['email', 'smtp_password'], ['sentry', 'sentry_dsn'],
+  ['celery', 'broker_url'], ['celery', 'result_backend'], ['celery', 'flower_basic_auth'],
+];
+
+/**
+ * Whether an Airflow setting is a secret: one of SENSITIVE_CONFIG, its `_cmd` and `_secret` forms (a command or a
+ * secrets-backend key that yields it), or a key with a sensitive name (`*_password`, `*_token`).
+ */
+export function isSensitiveConfig(section: string, key: string, names: readonly string[] = SENSITIVE_NAMES): boolean {
+  const [s, k] = [section.trim().toLowerCase(), key.trim().toLowerCase()];
+  const base = k.replace(/_(cmd|secret)$/, '');
+  return k !== base || SENSITIVE_CONFIG.some(([cs, ck]) => cs === s && (ck === k || ck === base)) || isSensitiveName(k, names);
+}
+
+/** `AIRFLOW__CORE__FERNET_KEY` → `['core', 'fernet_key']`; undefined for other names. */
+function configOfVariable(name: string): [string, string] | undefined {
+  const parts = name.split('__');
+  return parts.length === 3 && parts[0] === 'AIRFLOW' && parts[1] && parts[2] ? [parts[1], parts[2]] : undefined;
+}
+
+/** A secret as the ways it is quoted in a URL show it: Airflow's `get_uri()` quotes a password with `quote(safe='')`. */
+export function quotedForms(secret: string): string[] {
+  const quote = (safe: string, plus: boolean) => [...Buffer.from(secret, 'utf8')].map((byte) => {
+    const c = String.fromCharCode(byte);
+    if (/[A-Za-z0-9_.~-]/.test(c) || safe.includes(c)) return c;
+    return plus && c === ' ' ? '+' : `%${byte.toString(16).toUpperCase().padStart(2, '0')}`;
+  }).join('');
+  let component = secret;
+  try {
+    component = encodeURIComponent(secret);
+  } catch {
+    // a lone surrogate: no URL shows it
+  }
+  return [...new Set([quote('', false), quote('/', false), quote('', true), component])].filter((form) => form !== secret);
+}
+
 interface UriParts {
   /** `postgres://` */
   scheme: string;
@@ -144,6 +190,8 @@ export function secretVariableNames(env: Readonly<Record<string, string>>): Set<
 
 function secretsOfVariable(name: string, text: string, names: readonly string[]): string[] {
   if (name.startsWith(CONNECTION_PREFIX)) return connectionSecrets(text);
+  const config = configOfVariable(name);
+  if (config && isSensitiveConfig(config[0], config[1], names)) return [text, ...(/^[a-z][a-z0-9+.-]*:\/\//i.test(text) ? connectionSecrets(text) : [])];
   if (isSensitiveName(name.startsWith(VARIABLE_PREFIX) ? name.slice(VARIABLE_PREFIX.length) : name, names)) return [text, ...leaves(parsedJson(text))];
   if (name.startsWith(VARIABLE_PREFIX)) return sensitiveLeaves(parsedJson(text), names);
   return [];
@@ -163,6 +211,8 @@ export function textRedactor(secrets: readonly string[]): (text: string) => stri
       // what a JSON or Python repr of the value shows when it holds quotes, backslashes or control characters
       const escaped = JSON.stringify(trimmed).slice(1, -1);
       if (escaped !== trimmed && escaped.length >= MIN_MASKED_LENGTH) searched.add(escaped);
+      // what a URL shows (a connection's get_uri(), an extra in a query): Airflow's own masker hides these too
+      if (trimmed.length >= MIN_MASKED_LENGTH) for (const form of quotedForms(trimmed)) searched.add(form);
     }
   }
   if (searched.size === 0) return (text) => text;
@@ -197,8 +247,14 @@ export function redactedValues(values: RuntimeValues): RuntimeValues {
     out.variables![key] = isSensitiveName(key, names) ? REDACTED : hideSensitiveKeys(value) as typeof value;
   }
   for (const [connId, value] of Object.entries(out.connections ?? {})) out.connections![connId] = hideConnection(value);
+  for (const [section, keys] of Object.entries(out.airflowConfig ?? {})) {
+    for (const key of Object.keys(keys)) if (isSensitiveConfig(section, key, names)) keys[key] = REDACTED;
+  }
   for (const [name, value] of Object.entries(out.env ?? {})) {
-    if (name.startsWith(CONNECTION_PREFIX)) {
+    const config = configOfVariable(name);
+    if (config && isSensitiveConfig(config[0], config[1], names)) {
+      out.env![name] = REDACTED;
+    } else if (name.startsWith(CONNECTION_PREFIX)) {
       const text = String(value);
       const fields = text.trimStart().startsWith('{') ? parsedJson(text) : undefined;
       out.env![name] = fields && typeof fields === 'object' ? JSON.stringify(hideConnection(fields)) : redactUri(text);
