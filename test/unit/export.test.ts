@@ -244,3 +244,43 @@ describe('the image digest', () => {
     assert.equal(await repoDigestOf(fakeDocker(new Error('unused')), `apache/airflow@${a}`), a);
   });
 });
+
+describe('routing that cannot be mistaken (issue 21, item 11)', () => {
+  it('two runtimes with different images on one deploy.queue are refused at the later one\'s queue line', () => {
+    const { manifest, problems } = exportOf({
+      'dags/team_a/airflow-runtime.yaml': 'image: team-a/airflow:1\ndeploy:\n  queue: shared\n',
+      'dags/team_b/airflow-runtime.yaml': 'image: team-b/airflow:1\ndeploy:\n  queue: shared\n',
+    }, ['dags/team_a/a.py', 'dags/team_b/b.py']);
+    assert.equal(manifest, undefined);
+    assert.deepEqual(problems.map((p) => `${p.file}:${p.start.line}:${p.start.column} ${p.severity}`), ['/ws/dags/team_b/airflow-runtime.yaml:3:3 error']);
+    assert.match(problems[0].message, /`deploy\.queue` shared of dags\/team_b\/b\.py \(image team-b\/airflow:1\) is also the queue of dags\/team_a\/a\.py \(image team-a\/airflow:1\)/);
+  });
+
+  it('two runtimes of one image may share a queue (one worker pool runs both)', () => {
+    const { manifest, problems } = exportOf({
+      'dags/team_a/airflow-runtime.yaml': 'image: team/airflow:1\nenv:\n  TEAM: a\ndeploy:\n  queue: shared\n',
+      'dags/team_b/airflow-runtime.yaml': 'image: team/airflow:1\nenv:\n  TEAM: b\ndeploy:\n  queue: shared\n',
+    }, ['dags/team_a/a.py', 'dags/team_b/b.py']);
+    assert.deepEqual(problems, []);
+    assert.equal(manifest!.runtimes.length, 2);
+  });
+
+  it('a queue name over 200 characters is refused at its line; 200 are fine', () => {
+    const long = read(`deploy:\n  queue: ${'q'.repeat(10_000)}\n`);
+    assert.deepEqual(where(long), ['2:10 error bad-value']);
+    assert.match(long.problems[0].message, /`deploy\.queue` is 10000 characters long: at most 200/);
+    assert.deepEqual(read(`deploy:\n  queue: ${'q'.repeat(200)}\n`).problems, []);
+  });
+
+  it('Airflow\'s sensitive settings are null in the manifest, their names kept (fernet_key, sql_alchemy_conn, *_cmd)', () => {
+    const runtime = exportOf({
+      'dags/airflow-runtime.yaml': [
+        'image: airflow:2.11.2', 'airflowConfig:', '  core:', '    fernet_key: fernet-0123456789', '    parallelism: 8',
+        '  database:', '    sql_alchemy_conn_cmd: cat /run/db', '  smtp:', '    smtp_password: smtp-pa55', '',
+      ].join('\n'),
+    }, ['dags/a.py']).manifest!.runtimes[0];
+    assert.deepEqual(runtime.env, {
+      AIRFLOW__CORE__FERNET_KEY: null, AIRFLOW__CORE__PARALLELISM: '8', AIRFLOW__DATABASE__SQL_ALCHEMY_CONN_CMD: null, AIRFLOW__SMTP__SMTP_PASSWORD: null,
+    });
+  });
+});

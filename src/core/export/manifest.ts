@@ -87,6 +87,7 @@ export function buildManifest(input: ExportInput): ExportOutcome {
   const byId = new Map<string, Entry[]>();
   for (const entry of entries) byId.set(entry.id, [...(byId.get(entry.id) ?? []), entry]);
   for (const group of byId.values()) problems.push(...resourceConflicts(group, input.show));
+  problems.push(...queueConflicts(byId, input.show));
 
   const plan = planBundles(entries.map((e) => ({ path: e.relative, runtime: e.id })));
   const entryOf = new Map(entries.map((e) => [e.relative, e]));
@@ -164,6 +165,31 @@ function resourceConflicts(group: Entry[], show: ShowPath): Problem[] {
   const [subject, peer] = rank(other) > rank(first) ? [other, first] : [first, other];
   return [problemAt(subject.runtime.sources[key], subject.file,
     `\`${key}\` differs between ${show(subject.file)} and ${show(peer.file)}, which have the same runtime (${first.id}): in production a runtime has one set of resources (one worker, one pod spec); give them the same resources, or make ${show(subject.file)} a runtime of its own (\`deploy.queue\`)`)];
+}
+
+/**
+ * One queue, one image: a Celery worker listens on queues and runs in one image (or launches the one its manifest
+ * names for the queue), so two runtimes with different images on one `deploy.queue` would take each other's tasks.
+ * Said at the later runtime's `deploy.queue` line.
+ */
+function queueConflicts(byId: ReadonlyMap<string, Entry[]>, show: ShowPath): Problem[] {
+  const firstOnQueue = new Map<string, Entry>();
+  const problems: Problem[] = [];
+  const ordered = [...byId.values()].map((group) => [...group].sort((a, b) => byCodePoint(a.relative, b.relative))[0])
+    .sort((a, b) => byCodePoint(a.relative, b.relative));
+  for (const entry of ordered) {
+    const queue = entry.runtime.values.deploy?.queue;
+    if (queue === undefined) continue;
+    const first = firstOnQueue.get(queue);
+    if (!first) {
+      firstOnQueue.set(queue, entry);
+    } else if ((first.runtime.values.image ?? '') !== (entry.runtime.values.image ?? '')) {
+      problems.push(problemAt(entry.runtime.sources['deploy.queue'], entry.file,
+        `\`deploy.queue\` ${queue} of ${show(entry.file)} (image ${entry.runtime.values.image}) is also the queue of ${show(first.file)} (image ${first.runtime.values.image}): ` +
+        'a queue\'s workers run one image, so each would take the other\'s tasks; give each image its own queue'));
+    }
+  }
+  return problems;
 }
 
 /** Where two runtimes differ, at the most specific runtime-file line that makes the difference (`prefer`'s first). */

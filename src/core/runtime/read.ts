@@ -391,7 +391,7 @@ function describeSchemaError(error: ErrorObject, data: unknown): SchemaComplaint
         const key = [...at, error.propertyName];
         return { code: 'bad-value', message: `"${error.propertyName.slice(0, 40)}…" is too long a name in ${name}: Airflow takes at most ${String(params.limit)} characters`, at: key, part: 'key', drop: key };
       }
-      return { code: 'bad-value', message: `${name} ${error.message ?? 'is too long'}`, at, part: 'value', drop: at };
+      return { code: 'bad-value', message: `${name} is ${String(error.data).length} characters long: at most ${String(params.limit)}`, at, part: 'value', drop: at };
     case 'pattern': {
       if (error.propertyName !== undefined) {
         const key = [...at, error.propertyName];
@@ -408,7 +408,7 @@ function describeSchemaError(error: ErrorObject, data: unknown): SchemaComplaint
         return { code: 'bad-value', message: `${name} must be a connection URI (conn-type://login:password@host:port/schema) or a mapping with conn_type`, at, part: 'value', drop: at };
       }
       if (at[0] === 'deploy' && at[1] === 'queue') {
-        return { code: 'bad-value', message: `${name} must be a queue name (letters, digits, _, -, . and :), not "${String(error.data)}"`, at, part: 'value', drop: at };
+        return { code: 'bad-value', message: `${name} must be a queue name (letters, digits, _, -, . and :), not "${String(error.data).slice(0, 80)}"`, at, part: 'value', drop: at };
       }
       return { code: 'bad-value', message: `${name} must match ${String(params.pattern)}`, at, part: 'value', drop: at };
     }
