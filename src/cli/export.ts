@@ -1,9 +1,10 @@
-import { existsSync, mkdirSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import { version } from '../../package.json';
 import { BUNDLE_CONFIG_FILE, bundleConfigText, COMMANDS_FILE, deployCommandsText } from '../core/export/fragments';
 import { buildManifest, type Manifest, MANIFEST_FILE, manifestText, type RuntimeFacts } from '../core/export/manifest';
+import { WriteError, writeFilesAtomically } from '../core/export/write';
 import { compareProblems, hasErrors, type Problem } from '../core/problems';
 import { isInside } from '../core/runtime/checks';
 import type { EffectiveRuntime } from '../core/runtime/resolve';
@@ -41,7 +42,8 @@ Options:
   --workspace DIR                 workspace root (default: nearest folder with .git or .vscode)
   --allow-host-access             read runtime files as if host access were allowed (also AIRFLOW_RUNTIME_ALLOW_HOST_ACCESS=1)
 
-Exit codes: 0 written; 2 a runtime file has errors, a folder mixes runtimes, no DAG files, or bad usage.`;
+Exit codes: 0 written; 2 a runtime file has errors, a folder mixes runtimes, two images share a queue, no DAG
+files, the files cannot be written (then the ones there are left as they were), or bad usage.`;
 
 export async function exportCommand(args: string[], out: (line: string) => void, err: (line: string) => void): Promise<number> {
   const { values: flags, positionals } = parseArgs({
@@ -90,10 +92,17 @@ export async function exportCommand(args: string[], out: (line: string) => void,
 
   const deploymentDagsFolder = deploymentFolder ?? commonDagsFolder(facts);
   const outDir = path.resolve(flags.out ?? path.join(projectRoot, DEFAULT_OUT));
-  mkdirSync(outDir, { recursive: true });
-  writeFileSync(path.join(outDir, MANIFEST_FILE), manifestText(manifest));
-  writeFileSync(path.join(outDir, BUNDLE_CONFIG_FILE), bundleConfigText(manifest, deploymentDagsFolder));
-  writeFileSync(path.join(outDir, COMMANDS_FILE), deployCommandsText(manifest, facts, deploymentDagsFolder));
+  try {
+    writeFilesAtomically(outDir, {
+      [MANIFEST_FILE]: manifestText(manifest),
+      [BUNDLE_CONFIG_FILE]: bundleConfigText(manifest, deploymentDagsFolder),
+      [COMMANDS_FILE]: deployCommandsText(manifest, facts, deploymentDagsFolder),
+    });
+  } catch (error) {
+    if (!(error instanceof WriteError)) throw error;
+    err(`airflow-runtime: nothing written: ${error.message}; the files in ${displayPath(outDir, cwd)} are as they were (free some space, or choose another folder with --out)`);
+    return EXIT.configOrInfra;
+  }
 
   for (const line of ignoreFilesAboveBundles(manifest, dagRoot, cwd)) err(line);
   const majors = new Set([...facts.values()].map((f) => f.airflowMajor));

@@ -161,3 +161,40 @@ describe('airflow-runtime export', () => {
     assert.equal(cli(['export', '--help']).code, 0);
   });
 });
+
+/** A tmpfs of `kb` KB at a folder of its own, for a full disk; undefined where this user cannot mount one. */
+function smallDisk(kb: number): string | undefined {
+  if (process.getuid?.() !== 0) return undefined;
+  const dir = tempDir();
+  return spawnSync('mount', ['-t', 'tmpfs', '-o', `size=${kb}k`, 'tmpfs', dir]).status === 0 ? dir : undefined;
+}
+
+describe('export to a full disk (issue 21, item 10)', () => {
+  const disk = smallDisk(64);
+  it('leaves the manifest that was there whole, and says why in one line, exit 2, no stack trace', { skip: disk ? false : 'needs root to mount a small tmpfs' }, () => {
+    const out = disk!;
+    try {
+      const ws = splitWorkspace();
+      const first = cli(['export', '.', '--out', out], ws);
+      assert.equal(first.code, 0, first.stderr);
+      const before = readOut(out);
+      // fill the disk to the last byte
+      const filler = Buffer.alloc(4096, 1);
+      try {
+        for (let i = 0; ; i++) writeFileSync(path.join(out, `filler-${i}`), filler);
+      } catch (error) {
+        assert.equal((error as NodeJS.ErrnoException).code, 'ENOSPC');
+      }
+      // a changed runtime file, so that the export has something new to write
+      writeFileSync(path.join(ws, 'dags/team_a/airflow-runtime.yaml'), `${readFileSync(path.join(ws, 'dags/team_a/airflow-runtime.yaml'), 'utf8')}\nvariables:\n  filler: ${'x'.repeat(8000)}\n`);
+      const full = cli(['export', '.', '--out', out], ws);
+      assert.equal(full.code, 2, full.stdout + full.stderr);
+      assert.match(full.stderr, /^airflow-runtime: nothing written: cannot write .*airflow-runtime-manifest\.json: the disk is full; the files in .* are as they were/m);
+      assert.doesNotMatch(full.stderr, /internal error|^\s+at /m);
+      assert.deepEqual(readOut(out), before, 'the files there are as they were');
+      assert.deepEqual(spawnSync('ls', ['-A', out], { encoding: 'utf8' }).stdout.split('\n').filter((f) => f.endsWith('.tmp')), [], 'no temp file left');
+    } finally {
+      spawnSync('umount', [out]);
+    }
+  });
+});
