@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { chmodSync, chownSync, existsSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { describe, it } from 'node:test';
@@ -112,6 +112,28 @@ describe('the runtime cache cannot be poisoned', { ...real, timeout: 300_000 }, 
       const look = await cli(['parse', 'dags', '--engine', 'docker', '--format', 'json', ...mode], { cwd: victim });
       assert.equal(look.code, 0, look.stderr);
       assert.match(JSON.parse(look.stdout)[0].output.tail, /MARKER False/);
+    }
+  });
+
+  it('our cache step (root, the cache writable) runs nothing of the project: no sitecustomize, no airflow_local_settings', async () => {
+    const marker = `planted-${process.pid}-${Date.now()}`;
+    const plant = `import os\ntry:\n    open(os.path.join(os.environ.get("AIRFLOW_RUNTIME_CACHE", "/nonexistent"), "${marker}"), "w").write("x")\nexcept OSError:\n    pass\n`;
+    const ws = scratchWorkspace('isolation', {
+      'dags/airflow-runtime.yaml': base, 'dags/quick.py': 'from airflow import DAG\n',
+      'config/sitecustomize.py': plant, 'config/airflow_local_settings.py': plant, 'plugins/sitecustomize.py': plant,
+    });
+    // a cache of its own: nothing recorded, so the cache step runs
+    const cache = mkdtempSync(path.join(os.tmpdir(), 'airflow-runtime-cache-step-'));
+    try {
+      for (const engine of ['docker', 'local']) {
+        const { code, stderr } = await cli(['parse', 'dags', '--engine', engine], { cwd: ws, env: { AIRFLOW_RUNTIME_CACHE_DIR: cache } });
+        assert.equal(code, 0, stderr);
+      }
+      const inVolume = spawnSync('docker', ['run', '--rm', '--network', 'none', '-v', 'airflow-runtime-cache:/c', image(VERSION), 'sh', '-c', `test ! -e /c/${marker}`]);
+      assert.equal(inVolume.status, 0, 'project code wrote into the Docker runtime cache');
+      assert.equal(existsSync(path.join(cache, 'harness', marker)), false, 'project code wrote into the local runtime cache');
+    } finally {
+      rmSync(cache, { recursive: true, force: true });
     }
   });
 

@@ -10,7 +10,7 @@ import { CheckedTemplates } from '../checkedTemplates';
 import { EngineError, isRuntimeEnded } from '../errors';
 import { lineSplitter } from '../lines';
 import { harnessEvent, type HarnessEvent, harnessFailure, StagedDeadline, taskStateOf, withoutEvents } from '../harnessEvents';
-import { CONTAINER_CACHE, CONTAINER_OUT, deadlineOf, harnessSetup, type HarnessSetup, parseNetworkOf, PathMap, type Placement } from '../layout';
+import { CONTAINER_CACHE, CONTAINER_HARNESS, CONTAINER_OUT, deadlineOf, harnessSetup, type HarnessSetup, parseNetworkOf, PathMap, type Placement } from '../layout';
 import { ME, ownerId, ownTempDir, parseOwner, removable } from '../owner';
 import { isParseResult, mapResultPaths, type ParseResult, readParseResult } from '../parseResult';
 import { type DagTestRequest, type Engine, type HarnessJob, harnessRunArgs, jobName, type ParseRequest, type RenderOutcome, type RenderRequest, type RunOutcome, type RunRequest, type WorkOptions } from '../types';
@@ -261,14 +261,16 @@ export class DockerEngine implements Engine {
   private async prepareCache(image: string, request: ParseRequest | RunRequest): Promise<Record<string, string>> {
     request.onProgress?.({ stage: 'migrate', message: `preparing the runtime cache for ${image} (airflow db migrate, once)` });
     const { values } = request.runtime;
-    const copy = this.copyMode ? this.snapshot(request) : undefined;
+    // the harness alone, copied or mounted
+    const harnessOnly = this.cacheStepSetup(request).placements;
+    const copy = this.copyMode ? snapshotTrees(harnessOnly) : undefined;
     let reply = '';
     const { exitCode, tail, failure } = await this.runContainer({
-      ...request, image, values, setup: this.setup(request), dagFile: request.dagFile, cacheWritable: true,
-      // the volume is root's; no DAG code runs in this step
+      ...request, image, values, setup: this.cacheStepSetup(request), dagFile: request.dagFile, cacheWritable: true,
+      // the volume is root's; no DAG code runs in this step, and nothing of the project is there to run
       user: { user: '0:0', describe: 'root (our own cache step)' },
       cmd: ['python', '-m', 'airflow_runtime_harness', 'prepare-cache'],
-      network: 'none', binds: copy ? [] : this.binds(request), deadlineMs: PREPARE_CACHE_MS,
+      network: 'none', binds: copy ? [] : harnessOnly.map((p) => `${p.host}:${p.target}:ro`), deadlineMs: PREPARE_CACHE_MS,
       prepare: copy && ((container) => this.copyIn(container, copy, request)),
       onLine: (line, stream) => { if (stream === 'stdout' && line.startsWith('{')) reply = line; },
     });
@@ -392,6 +394,21 @@ export class DockerEngine implements Engine {
 
   private setup(request: ParseRequest | RunRequest): HarnessSetup {
     return harnessSetup(request.runtime, request.dagFile, 'docker', { PYTHONUNBUFFERED: '1', AIRFLOW_RUNTIME_CACHE: CONTAINER_CACHE });
+  }
+
+  /**
+   * Our cache step runs as root with the cache writable: it sees the harness and nothing of the project (no
+   * runtime env, no project folder on sys.path or mounted, not the project's folder as its own), so that no
+   * `sitecustomize.py` or `airflow_local_settings.py` of a workspace runs there.
+   */
+  private cacheStepSetup(request: ParseRequest | RunRequest): HarnessSetup {
+    const setup = this.setup(request);
+    return {
+      ...setup,
+      placements: setup.placements.filter((p) => p.target === CONTAINER_HARNESS),
+      env: { PYTHONUNBUFFERED: '1', PYTHONNOUSERSITE: '1', AIRFLOW_RUNTIME_CACHE: CONTAINER_CACHE, PYTHONPATH: CONTAINER_HARNESS },
+      workingDir: '/tmp',
+    };
   }
 
   /**
