@@ -127,15 +127,21 @@ export class LocalEngine implements Engine {
 
   /** The harness cache as CheckedTemplates keeps it: prepared once per interpreter, checked before each use. */
   private async withCheckedCache<T>(request: ParseRequest | RunRequest, work: () => Promise<T>): Promise<T> {
-    const { python } = await resolveInterpreter(request.runtime.values, request);
+    const { python, origin, embedded } = await resolveInterpreter(request.runtime.values, request);
+    if (embedded) request.onNotice?.(`embedded default: ${origin}`);
     return this.templates.around(python, () => this.prepareCache(python), work);
   }
 
-  /** Our own step, outside the sandbox and with no DAG code: migrates the template DB and hashes it. */
+  /**
+   * Our own step, outside the sandbox and with no DAG code: migrates the template DB and hashes it. It sees nothing
+   * of the project (run from a folder of its own, no runtime env, no user site-packages), so no `sitecustomize.py`
+   * of a workspace runs with the cache writable.
+   */
   private async prepareCache(python: string): Promise<TemplateHashes> {
     const tmp = ownTempDir('cache');
     const outcome = await runProcess(python, ['-m', 'airflow_runtime_harness', 'prepare-cache'], {
-      env: { ...hostEnvironment('harness'), PYTHONPATH: hostHarnessDir(), AIRFLOW_RUNTIME_CACHE: cacheDir('harness'), AIRFLOW_RUNTIME_EVENTS: '1', TMPDIR: tmp, PYTHONDONTWRITEBYTECODE: '1' },
+      env: { ...hostEnvironment('harness'), PYTHONPATH: hostHarnessDir(), PYTHONNOUSERSITE: '1', AIRFLOW_RUNTIME_CACHE: cacheDir('harness'), AIRFLOW_RUNTIME_EVENTS: '1', TMPDIR: tmp, PYTHONDONTWRITEBYTECODE: '1' },
+      cwd: tmp,
       deadlineMs: 10 * 60_000,
     }).finally(() => rmSync(tmp, { recursive: true, force: true }));
     try {
