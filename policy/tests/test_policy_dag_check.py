@@ -61,3 +61,9 @@ def test_a_missing_or_broken_manifest_is_an_import_error_that_names_the_file(pro
     assert f"cannot read the manifest {project / 'broken.json'}" in error
     (error,) = errors_for(missing, "report.py")
     assert f"cannot read the manifest {project / 'nowhere.json'}: No such file or directory" in error
+
+
+def test_a_setting_set_but_empty_is_an_import_error_not_silence(project, probe):
+    empty = probe(project, {"AIRFLOW_RUNTIME_MANIFEST": ""}, bags=["team_b"])
+    (error,) = errors_for(empty, "report.py")
+    assert "AIRFLOW_RUNTIME_MANIFEST is set but empty" in error

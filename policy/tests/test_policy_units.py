@@ -46,3 +46,48 @@ def test_an_invalid_manifest_says_what_is_wrong(tmp_path, change, message):
     with pytest.raises(ManifestError, match="re-run `airflow-runtime export`") as raised:
         read_manifest(str(path))
     assert message in str(raised.value)
+
+
+def test_a_manifest_replaced_with_the_same_size_and_mtime_is_read_again(tmp_path):
+    import os
+
+    path = tmp_path / "manifest.json"
+    text = json.dumps(MANIFEST)
+    path.write_text(text)
+    stat = os.stat(path)
+    assert read_manifest(str(path)).runtimes[MANIFEST["runtimes"][0]["id"]].queue == MANIFEST["runtimes"][0]["queue"]
+    changed = text.replace(MANIFEST["runtimes"][0]["queue"], "q" * len(MANIFEST["runtimes"][0]["queue"]), 1)
+    assert len(changed) == len(text)
+    path.write_text(changed)
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns))  # what a copy that keeps times does
+    assert read_manifest(str(path)).runtimes[MANIFEST["runtimes"][0]["id"]].queue == "q" * len(MANIFEST["runtimes"][0]["queue"])
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"runtimes": [MANIFEST["runtimes"][0], MANIFEST["runtimes"][0]]}, f"runtimes[1].id {MANIFEST['runtimes'][0]['id']!r} is a duplicate"),
+    ({"files": [MANIFEST["files"][0], MANIFEST["files"][0]]}, f"files[1].path {MANIFEST['files'][0]['path']!r} is a duplicate"),
+    ({"runtimes": [{**MANIFEST["runtimes"][0], "queue": "q" * 10_000}]}, "is not a queue name"),
+    ({"runtimes": [{**MANIFEST["runtimes"][0], "queue": "team a;rm"}]}, "is not a queue name"),
+])
+def test_duplicates_and_unusable_queues_are_refused_by_name(tmp_path, change, message):
+    path = tmp_path / "manifest.json"
+    path.write_text(json.dumps({**MANIFEST, **change}))
+    with pytest.raises(ManifestError, match="re-run `airflow-runtime export`") as raised:
+        read_manifest(str(path))
+    assert message in str(raised.value)
+
+
+@pytest.mark.parametrize("env", [
+    {"AIRFLOW_RUNTIME_MANIFEST": ""}, {"AIRFLOW_RUNTIME_MANIFEST": "  "}, {"AIRFLOW_RUNTIME_ID": ""},
+])
+def test_a_setting_that_is_set_but_empty_is_an_error_not_silence(tmp_path, monkeypatch, env):
+    from airflow_runtime_policy.config import load_config
+
+    path = tmp_path / "manifest.json"
+    path.write_text(json.dumps(MANIFEST))
+    monkeypatch.delenv("AIRFLOW_RUNTIME_ID", raising=False)
+    monkeypatch.setenv("AIRFLOW_RUNTIME_MANIFEST", str(path))
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    with pytest.raises(ManifestError, match=f"{next(iter(env))} is set but empty"):
+        load_config()

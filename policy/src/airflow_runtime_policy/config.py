@@ -29,8 +29,14 @@ class PolicyConfig:
 
 def load_config() -> PolicyConfig | None:
     """None when AIRFLOW_RUNTIME_MANIFEST is unset; ManifestError when the settings cannot be used."""
+    # set but empty is a deployment that meant to set it (a template with no value): never silently off
+    settings = (("AIRFLOW_RUNTIME_MANIFEST", "the manifest's path"),
+                ("AIRFLOW_RUNTIME_ID", "this DAG processor's runtime id"))
+    for name, what in settings:
+        if name in os.environ and not os.environ[name].strip():
+            raise ManifestError(f"{name} is set but empty: set it to {what}, or unset it")
     path = os.environ.get("AIRFLOW_RUNTIME_MANIFEST")
-    if not path:
+    if path is None:
         return None
     mode = os.environ.get("AIRFLOW_RUNTIME_MODE") or "celery"
     if mode not in MODES:

@@ -2,7 +2,8 @@
 
 Failure rules (a broken setting must never pass silently, nor crash the scheduler):
 - AIRFLOW_RUNTIME_MANIFEST unset: nothing changes (logged once).
-- a manifest or setting that cannot be used: `dag_policy` raises AirflowClusterPolicyViolation, so every
+- a manifest or setting that cannot be used (a setting set but empty, duplicate runtime ids or files, a bad
+  queue name): `dag_policy` raises AirflowClusterPolicyViolation, so every
   DAG shows the reason as an import error; `task_policy` logs it and leaves the task alone.
 - a DAG file not in the manifest: its tasks are left alone (logged once per file); with AIRFLOW_RUNTIME_ID
   set, `dag_policy` rejects it, since no processor can know it parses it in the right runtime.

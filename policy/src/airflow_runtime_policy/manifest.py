@@ -1,13 +1,16 @@
 """The production manifest (`airflow-runtime/manifest@1`), read once per process and file version."""
 from __future__ import annotations
 
+import hashlib
 import json
-import os
+import re
 from dataclasses import dataclass, field
 
 from .pods import kubernetes_memory
 
 FORMAT = "airflow-runtime/manifest@1"
+# What Celery and the Edge executor take as a queue name safely (and what `export` writes): `deploy.queue`'s rule
+QUEUE_NAME = re.compile(r"[A-Za-z0-9_.:-]{1,200}")
 
 
 class ManifestError(Exception):
@@ -36,23 +39,23 @@ class Manifest:
         return self.runtimes[runtime_id] if runtime_id is not None else None
 
 
-_cache: dict[str, tuple[tuple[int, int], Manifest]] = {}
+_cache: dict[str, tuple[str, Manifest]] = {}
 
 
 def read_manifest(path: str) -> Manifest:
-    """The manifest at `path`; read again only when its mtime or size changed."""
+    """The manifest at `path`; parsed again only when its content changed (a copy can keep the size and mtime)."""
     try:
-        stat = os.stat(path)
+        with open(path, "rb") as handle:
+            data = handle.read()
     except OSError as exc:
         raise ManifestError(f"cannot read the manifest {path}: {exc.strerror or exc}") from None
-    version = (stat.st_mtime_ns, stat.st_size)
+    version = hashlib.sha256(data).hexdigest()
     cached = _cache.get(path)
     if cached and cached[0] == version:
         return cached[1]
     try:
-        with open(path, encoding="utf-8") as handle:
-            document = json.load(handle)
-    except (OSError, ValueError) as exc:
+        document = json.loads(data.decode("utf-8"))
+    except ValueError as exc:
         raise ManifestError(f"cannot read the manifest {path}: {exc}") from None
     manifest = _validate(path, document)
     _cache[path] = (version, manifest)
@@ -82,6 +85,12 @@ def _validate(path: str, doc: object) -> Manifest:
             env=_env(item.get("env") or {}, where, fail),
             **_resources(item.get("resources") or {}, where, fail),
         )
+        if not QUEUE_NAME.fullmatch(runtime.queue):
+            raise fail(f"{where}.queue {runtime.queue[:80]!r} is not a queue name (letters, digits, _, -, . and :, "
+                       "at most 200 characters)")
+        if runtime.id in runtimes:
+            raise fail(f"{where}.id {runtime.id!r} is a duplicate: two runtimes with one id would route its DAG "
+                       "files to either")
         runtimes[runtime.id] = runtime
     files = {}
     for index, item in enumerate(_list(doc, "files", fail)):
@@ -91,7 +100,10 @@ def _validate(path: str, doc: object) -> Manifest:
         runtime_id = _text(item, "runtime", where, fail)
         if runtime_id not in runtimes:
             raise fail(f"{where}.runtime {runtime_id!r} is not one of runtimes[].id")
-        files[_text(item, "path", where, fail)] = runtime_id
+        path_ = _text(item, "path", where, fail)
+        if path_ in files:
+            raise fail(f"{where}.path {path_!r} is a duplicate: a DAG file has one runtime")
+        files[path_] = runtime_id
     return Manifest(path=path, runtimes=runtimes, files=files)
 
 
