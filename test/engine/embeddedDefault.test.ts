@@ -6,10 +6,20 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { describe, it } from 'node:test';
-import { freePort } from '../../scripts/start.mjs';
+import { createServer } from 'node:net';
 import { cli, dockerProblem, needs, scratchWorkspace } from './support';
 
 const IMAGE = 'apache/airflow:2.11.2';
+
+/** A loopback port nothing listens on: DOCKER_HOST there is an engine that is away. */
+function closedPort(): Promise<number> {
+  return new Promise((resolve) => {
+    const server = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+}
 const DAG = [
   'from datetime import datetime', 'import airflow', 'from airflow import DAG', 'from airflow.operators.bash import BashOperator', '',
   'with DAG("hello", start_date=datetime(2024, 1, 1), schedule=None):',
@@ -41,7 +51,7 @@ describe('the embedded default', { ...needs(dockerProblem(), imageAbsent()), tim
   });
 
   it('with Docker away: the same local Airflow, said as such', async () => {
-    const closed = `tcp://127.0.0.1:${await freePort()}`;
+    const closed = `tcp://127.0.0.1:${await closedPort()}`;
     const parsed = await cli(['parse', 'dags'], { cwd: ws, env: { DOCKER_HOST: closed } });
     assert.equal(parsed.code, 0, parsed.stderr);
     assert.match(parsed.stderr, /^engine: local runtime emulator.*Docker is not reachable/m);
