@@ -54,25 +54,30 @@ describe('a local parse leaves no temp folder and writes nothing into the projec
   }
 
   for (const mode of [[], ['--cold']]) {
-    it(`a cancelled ${mode.length ? 'cold' : 'warm'} parse leaves none either`, async () => {
-      const ws = project();
-      const tmp = privateTmp();
-      const child = spawn(process.execPath, [CLI, 'parse', 'dags/hang/hang.py', '--engine', 'local', ...mode], {
-        cwd: ws, env: { ...process.env, TMPDIR: tmp, AIRFLOW_RUNTIME_NO_SANDBOX: '1' }, stdio: ['ignore', 'pipe', 'pipe'],
+    for (const signal of ['SIGINT', 'SIGKILL'] as const) {
+      it(`a ${mode.length ? 'cold' : 'warm'} parse ended by ${signal === 'SIGINT' ? 'Ctrl-C' : 'kill -9 of the CLI'} leaves none either`, async () => {
+        const ws = project();
+        const tmp = privateTmp();
+        const child = spawn(process.execPath, [CLI, 'parse', 'dags/hang/hang.py', '--engine', 'local', ...mode], {
+          cwd: ws, env: { ...process.env, TMPDIR: tmp, AIRFLOW_RUNTIME_NO_SANDBOX: '1' }, stdio: ['ignore', 'pipe', 'pipe'],
+        });
+        let output = '';
+        child.stdout.on('data', (c) => (output += c));
+        child.stderr.on('data', (c) => (output += c));
+        const exited = new Promise<number | null>((resolve) => child.on('close', resolve));
+        // the DAG file is running once the harness made its private home (AIRFLOW_HOME) in our temp folder
+        const homeMade = () => readdirSync(tmp, { recursive: true }).some((name) => String(name).includes('airflow-runtime-home-'));
+        for (let i = 0; i < 1200 && !homeMade(); i++) await new Promise((r) => setTimeout(r, 100));
+        assert.ok(homeMade(), `the parse did not start: ${output}`);
+        await new Promise((r) => setTimeout(r, 1000));
+        child.kill(signal);
+        const code = await exited;
+        if (signal === 'SIGINT') assert.equal(code, 2, output);
+        // after a kill -9 the harness sees its owner gone (its stdin closes) and removes its temp folder itself
+        for (let i = 0; i < 200 && readdirSync(tmp).length; i++) await new Promise((r) => setTimeout(r, 100));
+        assert.deepEqual(readdirSync(tmp), [], `temp folders left behind:\n${output}`);
       });
-      let output = '';
-      child.stdout.on('data', (c) => (output += c));
-      child.stderr.on('data', (c) => (output += c));
-      const exited = new Promise<number | null>((resolve) => child.on('close', resolve));
-      // the DAG file is running once the harness made its private home (AIRFLOW_HOME) in our temp folder
-      const homeMade = () => readdirSync(tmp, { recursive: true }).some((name) => String(name).includes('airflow-runtime-home-'));
-      for (let i = 0; i < 1200 && !homeMade(); i++) await new Promise((r) => setTimeout(r, 100));
-      assert.ok(homeMade(), `the parse did not start: ${output}`);
-      await new Promise((r) => setTimeout(r, 1000));
-      child.kill('SIGINT');
-      assert.equal(await exited, 2, output);
-      assert.deepEqual(readdirSync(tmp), [], `temp folders left behind after Ctrl-C:\n${output}`);
-    });
+    }
   }
 });
 

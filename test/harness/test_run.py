@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import sys
 import time
 import uuid
 from pathlib import Path
@@ -84,3 +85,24 @@ def test_run_unknown_ids_exit_2(version, python_for):
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == 2
     assert "succeed" in proc.stderr and "spawn_daemon" in proc.stderr
+
+
+def test_a_dag_file_that_does_not_load_is_the_users_failure_said_once_at_its_line(version, python_for, tmp_path):
+    """Exit 1 (not a usage error), `path:line:col: error: message` once, and the traceback once (Airflow's own log)."""
+    dag = tmp_path / "broken.py"
+    dag.write_text("from airflow import DAG\nimport module_that_is_not_here\n")
+    argv = [str(python_for(version)), "-m", "airflow_runtime_harness", "run", "--file", str(dag),
+            "--dag-id", "broken", "--task-id", "first"]
+    proc = subprocess.run(argv, env=harness_env(), capture_output=True, text=True, timeout=300)
+    said = proc.stdout + proc.stderr
+    assert proc.returncode == 1, said
+    assert proc.stdout.count(f"{dag}:2:1: error: ModuleNotFoundError: No module named 'module_that_is_not_here'") == 1, said
+    assert said.count("Traceback (most recent call last)") == 1, said
+
+
+def test_the_harness_names_its_temp_folders_for_its_owner(python_for, tmp_path):
+    """`airflow-runtime-<kind>-<owner pid>-*`, as the engines name theirs: `cleanup` can tell whose they are."""
+    code = "from airflow_runtime_harness import env; print(env.own_temp_dir('home'))"
+    made = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                          env=harness_env({"TMPDIR": str(tmp_path), "AIRFLOW_RUNTIME_OWNER": "somehost:4242"})).stdout.strip()
+    assert Path(made).parent == tmp_path and Path(made).name.startswith("airflow-runtime-home-4242-"), made

@@ -59,8 +59,11 @@ def _in_runtime(sub, verb: str, help: str, task: bool) -> argparse.ArgumentParse
 
 def main(argv=None) -> int:
     args = _parser().parse_args(argv)
+    folder = env.engine_temp_dir()
+    if folder:  # the engine removes it too, unless it was killed first
+        env.remove_at_exit(folder)
     if args.verb != "serve" and os.environ.get("AIRFLOW_RUNTIME_OWNER_STDIN") == "1":
-        env.end_with_owner()
+        env.end_with_owner((os.path.dirname(os.path.abspath(args.out)),) if args.verb == "parse" else ())
     try:
         if args.verb == "parse":
             return _parse(args)

@@ -46,18 +46,51 @@ def emit_event(kind: str, **fields) -> None:
         pass
 
 
+def _owner_pid() -> str:
+    pid = os.environ.get("AIRFLOW_RUNTIME_OWNER", "").rsplit(":", 1)[-1]
+    return pid if pid.isdigit() else str(os.getpid())
+
+
 def own_temp_dir(kind: str) -> str:
     """A temp folder named as the engines name theirs, `airflow-runtime-<kind>-<owner pid>-*`, so that
-    `airflow-runtime cleanup` can tell whose it is when nothing removed it (a harness killed with SIGKILL)."""
-    owner = os.environ.get("AIRFLOW_RUNTIME_OWNER", "")
-    pid = owner.rsplit(":", 1)[-1]
-    return tempfile.mkdtemp(prefix=f"airflow-runtime-{kind}-{pid if pid.isdigit() else os.getpid()}-")
+    `airflow-runtime cleanup` can tell whose it is when nothing removed it (a harness killed with SIGKILL);
+    removed when this process exits."""
+    folder = tempfile.mkdtemp(prefix=f"airflow-runtime-{kind}-{_owner_pid()}-")
+    remove_at_exit(folder)
+    return folder
 
 
-def end_with_owner() -> None:
+def remove_at_exit(folder: str) -> None:
+    """Removed when this process exits, not when a child forked from it does (a DAG file's fork that calls
+    sys.exit runs our atexit handlers too); our own forked children leave by os._exit."""
+    me = os.getpid()
+    atexit.register(lambda: os.getpid() == me and shutil.rmtree(folder, True))
+
+
+def engine_temp_dir(folder: str | None = None) -> str | None:
+    """`folder` (default: TMPDIR) if the engine made it for this process (a temp folder named for our owner): ours
+    to remove when we end, since an owner killed with SIGKILL cannot."""
+    folder = os.environ.get("TMPDIR", "") if folder is None else folder
+    name = os.path.basename(folder.rstrip(os.sep))
+    return folder if name.startswith("airflow-runtime-") and f"-{_owner_pid()}-" in name else None
+
+
+def end_with_owner(folders: tuple = ()) -> None:
     """Our stdin is a pipe (or an attached container stdin) that our owner never writes to: its end
-    means the owner is gone (killed, even with SIGKILL), and so must be everything we started."""
+    means the owner is gone (killed, even with SIGKILL), and so must be everything we started, and the
+    engine's temp folders we were given (TMPDIR, `folders`): our owner cannot remove them now."""
     import threading
+
+    gone = threading.Event()
+    ours = [f for f in (engine_temp_dir(), *(engine_temp_dir(f) for f in folders)) if f]
+
+    def remove_ours() -> None:
+        for folder in ours:
+            shutil.rmtree(folder, True)
+
+    # our main thread may end us before the watcher is done (its DAG file's child killed, it writes a result
+    # and exits, recreating a folder on the way): it removes them too then
+    atexit.register(lambda: gone.is_set() and remove_ours())
 
     def watch() -> None:
         try:
@@ -67,7 +100,10 @@ def end_with_owner() -> None:
             pass
         from .reap import kill_descendants
 
+        gone.set()
+        remove_ours()
         kill_descendants(grace=0.2)
+        remove_ours()  # and what a process wrote there meanwhile
         os._exit(2)
 
     threading.Thread(target=watch, daemon=True, name="harness-owner-watch").start()
@@ -186,7 +222,6 @@ def prepare(dags_folder: str | None = None, with_db: bool = True) -> str:
         # The cache is read-only, or the image's home is not ours to write (a root image run as another uid):
         # a home of our own, reading the image's airflow.cfg where it has one.
         home = own_temp_dir("home")
-        atexit.register(shutil.rmtree, home, True)
         if image_home and "AIRFLOW_CONFIG" not in os.environ and os.path.isfile(os.path.join(image_home, "airflow.cfg")):
             os.environ["AIRFLOW_CONFIG"] = os.path.join(image_home, "airflow.cfg")
             os.environ.setdefault("AIRFLOW__LOGGING__BASE_LOG_FOLDER", os.path.join(home, "logs"))
@@ -204,7 +239,6 @@ def prepare(dags_folder: str | None = None, with_db: bool = True) -> str:
     if with_db:
         template = _checked_template(version, json.loads(checked)) if checked is not None else _template_db(version, home)
         private = own_temp_dir("db")
-        atexit.register(shutil.rmtree, private, True)  # forked children leave via os._exit: no double rm
         db = os.path.join(private, "airflow.db")
         shutil.copyfile(template, db)
         os.environ["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] = "sqlite:///" + db

@@ -19,6 +19,18 @@ import { HOME, interpreterFolders, localSandbox } from './sandbox';
 
 
 /**
+ * Where a harness process's temp files go (its TMPDIR): the sandbox's private /tmp when it has one (bubblewrap's
+ * tmpfs, gone with the sandbox even when we are killed), else a folder of ours, named for us, that we remove when
+ * the process ends, and the harness removes itself when we are gone (env.py); `cleanup` finds what is left.
+ */
+function harnessTemp(kind: string, project: string): { dir: string; writable: string[]; remove: () => void } {
+  const { args } = localSandbox().wrap('true', [], { network: false, writable: [], readable: [], home: HOME });
+  if (args.some((arg, i) => arg === '--tmpfs' && args[i + 1] === '/tmp')) return { dir: '/tmp', writable: [], remove: () => undefined };
+  const dir = ownTempDir(kind, project);
+  return { dir, writable: [dir], remove: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+/**
  * The local runtime emulator: the same harness, run by a local interpreter, with the isolation we can give
  * without containers: a clean environment, a private AIRFLOW_HOME, deadlines and process-tree cleanup.
  */
@@ -170,11 +182,11 @@ export class LocalEngine implements Engine {
     const key = createHash('sha256').update(JSON.stringify([python, dagRoot, env, workingDir])).digest('hex');
     const entry = await startOnce(this.warmServers, key, async () => {
       request.onProgress?.({ stage: 'start', message: `starting ${python}: Airflow's import (once per runtime)` });
-      // the server's temp folder (its AIRFLOW_HOME, its DB) is ours to remove when it ends, however it ends
-      const tmp = ownTempDir('warm', workingDir);
-      const sandboxed = this.sandboxed(python, { network: parseNetworkOf(request.runtime) !== 'none', writable: [tmp] }, ['-m', 'airflow_runtime_harness', 'serve'], setup);
-      const channel = processChannel(sandboxed.command, sandboxed.args, { ...env, TMPDIR: tmp }, workingDir);
-      void channel.ended.then(() => rmSync(tmp, { recursive: true, force: true }));
+      // the server's temp files (its AIRFLOW_HOME, its DB) go when it ends, however it ends
+      const tmp = harnessTemp('warm', workingDir);
+      const sandboxed = this.sandboxed(python, { network: parseNetworkOf(request.runtime) !== 'none', writable: tmp.writable }, ['-m', 'airflow_runtime_harness', 'serve'], setup);
+      const channel = processChannel(sandboxed.command, sandboxed.args, { ...env, TMPDIR: tmp.dir }, workingDir);
+      void channel.ended.then(tmp.remove);
       const server = new WarmServer(channel, this.options.idleMs ?? 600_000, () => {
         void this.warmServers.get(key)?.then((current) => current.server === server && this.warmServers.delete(key));
       }, deadlineOf(request.runtime.values, 'start'));
@@ -195,14 +207,14 @@ export class LocalEngine implements Engine {
     return { ...setup, env: { ...hostEnvironment('harness'), ...setup.env } };
   }
 
-  /** A harness process with a temp folder of its own (TMPDIR: its AIRFLOW_HOME, its DB), removed when it ends, cancelled or not. */
+  /** A harness process with temp files of its own (its AIRFLOW_HOME, its DB), gone when it ends, cancelled or not. */
   private async harness(python: string, access: { network: boolean; writable: string[] }, args: string[], setup: HarnessSetup, options: Omit<ProcessOptions, 'env'>): Promise<ProcessOutcome> {
-    const tmp = ownTempDir('harness', setup.workingDir);
+    const tmp = harnessTemp('harness', setup.workingDir);
     try {
-      const { command, args: argv } = this.sandboxed(python, { ...access, writable: [...access.writable, tmp] }, ['-m', 'airflow_runtime_harness', ...args], setup);
-      return await runProcess(command, argv, { ...options, env: { ...setup.env, TMPDIR: tmp }, cwd: setup.workingDir });
+      const { command, args: argv } = this.sandboxed(python, { ...access, writable: [...access.writable, ...tmp.writable] }, ['-m', 'airflow_runtime_harness', ...args], setup);
+      return await runProcess(command, argv, { ...options, env: { ...setup.env, TMPDIR: tmp.dir }, cwd: setup.workingDir });
     } finally {
-      rmSync(tmp, { recursive: true, force: true });
+      tmp.remove();
     }
   }
 
