@@ -247,7 +247,7 @@ export class DagTree implements vscode.TreeDataProvider<DagTreeNode>, vscode.Dis
     } catch {
       runtime = undefined;
     }
-    // The sidebar is narrow: the image's last segment (`airflow:2.11.2`) tells files apart; the tooltip has it whole.
+    // The reference as the user wrote it (the repository says whose image it is); only Docker Hub's implied prefix goes.
     const image = shortImage(runtime?.values.image ?? '(no image)');
     const stage = state === 'parsing' ? this.slowWork?.stageOf(file) : undefined;
     item.description = state === 'parsed' || state === 'unparsed' ? image : `${image} · ${stage ?? STATE_WORDS[state]}`;
@@ -299,9 +299,12 @@ function groupChildren(file: string, dag: DagInfo, group: string | null): DagTre
   return [...groupNodes, ...tasks];
 }
 
-/** `registry.example.com/team/airflow:2.11.2` → `airflow:2.11.2`. */
+/**
+ * An image reference for a tree row: whole (`airflow-runtime-test/airflow:2.11.2`, `registry.example.com/team/airflow:2.11.2`),
+ * but for the prefix Docker implies (`docker.io/library/python:3.11` → `python:3.11`, `docker.io/apache/airflow` → `apache/airflow`).
+ */
 export function shortImage(image: string): string {
-  return image.slice(image.lastIndexOf('/') + 1) || image;
+  return image.replace(/^docker\.io\/(?:library\/(?=[^/]+$))?/, '') || image;
 }
 
 /** One line for a tree label: a message's first line, with the lines it announces (`Tried:`) folded in. */

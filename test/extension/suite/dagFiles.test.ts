@@ -24,10 +24,11 @@ suite('DAG files', () => {
     assert.deepEqual(Object.keys(rows).sort(), ['customer_metrics.py', 'inventory_sync.py', 'orders_etl.py', 'regional_reports.py']);
     const images = Object.fromEntries(Object.entries(rows).map(([name, row]) => [name, [row.image, row.description.split(' · ')[0]]]));
     assert.deepEqual(images, {
-      'customer_metrics.py': ['airflow-runtime-test/airflow:2.11.2', 'airflow:2.11.2'],
-      'inventory_sync.py': ['airflow-runtime-test/airflow:3.3.2', 'airflow:3.3.2'],
-      'orders_etl.py': ['airflow-runtime-test/airflow:2.11.2', 'airflow:2.11.2'],
-      'regional_reports.py': ['airflow-runtime-test/airflow:3.3.2', 'airflow:3.3.2'],
+      // the whole reference: `airflow:2.11.2` alone would not say whose image it is
+      'customer_metrics.py': ['airflow-runtime-test/airflow:2.11.2', 'airflow-runtime-test/airflow:2.11.2'],
+      'inventory_sync.py': ['airflow-runtime-test/airflow:3.3.2', 'airflow-runtime-test/airflow:3.3.2'],
+      'orders_etl.py': ['airflow-runtime-test/airflow:2.11.2', 'airflow-runtime-test/airflow:2.11.2'],
+      'regional_reports.py': ['airflow-runtime-test/airflow:3.3.2', 'airflow-runtime-test/airflow:3.3.2'],
     });
   });
 

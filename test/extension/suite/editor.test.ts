@@ -69,15 +69,15 @@ suite('saving a runtime file', () => {
       await eventually(() => TEAM_A().every((file) => parsedAgain.some((p) => p.file === file && p.version.startsWith('3.'))), (done) => done, 'team A parsed again in 3.3.2', 120_000);
       for (const file of TEAM_A()) assert.ok(redrawn.has(file) || redrawn.has('*'), `the row of ${path.basename(file)} was not redrawn`);
       const rows = Object.fromEntries(api.tree.snapshot().map((row) => [path.basename(row.file), row]));
-      assert.match(rows['orders_etl.py'].description, /^airflow:3\.3\.2/);
-      assert.match(rows['customer_metrics.py'].description, /^airflow:3\.3\.2/);
+      assert.match(rows['orders_etl.py'].description, /^airflow-runtime-test\/airflow:3\.3\.2/);
+      assert.match(rows['customer_metrics.py'].description, /^airflow-runtime-test\/airflow:3\.3\.2/);
       assert.match(String(api.tree.tooltipOf(TEAM_A()[1])), /Image `airflow-runtime-test\/airflow:3\.3\.2`/);
       assert.deepEqual(parsedAgain.filter((p) => !TEAM_A().includes(p.file)), [], 'only the files the runtime file applies to are parsed again');
     } finally {
       listeners.forEach((l) => l.dispose());
       await editAndSave(runtimeFile, original);
     }
-    await eventually(() => api.tree.snapshot().find((row) => row.file === TEAM_A()[1])?.description, (d) => /^airflow:2\.11\.2/.test(d ?? ''), 'back on 2.11.2 once the line is removed');
+    await eventually(() => api.tree.snapshot().find((row) => row.file === TEAM_A()[1])?.description, (d) => /^airflow-runtime-test\/airflow:2\.11\.2/.test(d ?? ''), 'back on 2.11.2 once the line is removed');
   });
 
   test('an edit that changes no value keeps the warm runtime, and parses nothing again', async () => {
