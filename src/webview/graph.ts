@@ -5,7 +5,7 @@
  */
 import type { DagGraph, GraphTask } from '../core/graph/dagGraph';
 import type { GraphLayout } from '../core/graph/layout';
-import { foldedGroupLines, taskLines } from '../core/graph/nodeText';
+import { durationText, foldedGroupLines, NODE_ROWS, NODE_TEXT_X, taskLines } from '../core/graph/nodeText';
 import type { FromGraphView, GraphNodeContext, ToGraphView } from '../core/graph/protocol';
 import type { TaskStateEntry } from '../core/project/runStates';
 
@@ -68,8 +68,7 @@ function fit(layout: GraphLayout): void {
 function duration(entry: TaskStateEntry | undefined): string {
   if (!entry) return '';
   const ms = entry.state === 'running' && entry.startedAt ? Date.now() - entry.startedAt : entry.durationMs;
-  if (ms === undefined) return '';
-  return ms < 1000 ? `${ms} ms` : ms < 60_000 ? `${(ms / 1000).toFixed(1)} s` : `${Math.floor(ms / 60_000)} min ${Math.round((ms % 60_000) / 1000)} s`;
+  return ms === undefined ? '' : durationText(ms);
 }
 
 function draw(message: Extract<ToGraphView, { type: 'graph' }>): void {
@@ -110,9 +109,9 @@ function drawTask(task: GraphTask, box: GraphLayout['nodes'][number], message: E
   el('rect', { x: box.x, y: box.y, width: box.width, height: box.height, rx: 4, class: 'box' }, node);
   el('rect', { x: box.x, y: box.y, width: 5, height: box.height, rx: 2, class: 'state-bar' }, node);
   const [label, operator] = taskLines(task);
-  text(node, box.x + 12, box.y + 19, label, 'label');
-  text(node, box.x + 12, box.y + 36, operator, 'operator');
-  text(node, box.x + box.width - 8, box.y + 36, '', 'duration');
+  text(node, box.x + NODE_TEXT_X, box.y + NODE_ROWS.label, label, 'label');
+  text(node, box.x + NODE_TEXT_X, box.y + NODE_ROWS.operator, operator, 'operator');
+  text(node, box.x + NODE_TEXT_X, box.y + NODE_ROWS.duration, '', 'duration');
   const tip = el('title', {}, node);
   tip.textContent = `${task.id}\n${task.operator}${task.mapped ? `, mapped${task.mapCount ? ` over ${task.mapCount}` : ''}` : ''}\nclick: open its line; right-click: run or debug`;
   node.addEventListener('click', () => vscode.postMessage({ type: 'open', taskId: task.id }));
@@ -124,8 +123,8 @@ function drawFoldedGroup(box: GraphLayout['nodes'][number], graph: DagGraph, tas
   const node = el('g', { class: 'node folded', 'data-group': box.id, role: 'button', tabindex: 0 }, scene);
   el('rect', { x: box.x, y: box.y, width: box.width, height: box.height, rx: 6, class: 'box' }, node);
   el('rect', { x: box.x, y: box.y, width: 5, height: box.height, rx: 2, class: 'state-bar' }, node);
-  text(node, box.x + 12, box.y + 19, label, 'label');
-  text(node, box.x + 12, box.y + 36, count, 'operator');
+  text(node, box.x + NODE_TEXT_X, box.y + NODE_ROWS.label, label, 'label');
+  text(node, box.x + NODE_TEXT_X, box.y + NODE_ROWS.operator, count, 'operator');
   el('title', {}, node).textContent = `task group ${box.id}: click to unfold`;
   node.addEventListener('click', () => vscode.postMessage({ type: 'toggle', groupId: box.id }));
 }

@@ -269,6 +269,20 @@ try {
     if (!(await poll(async () => (await graphStates()).every((s) => s === 'success'), 180_000))) throw new Error(`states ${await graphStates()}`);
     const summary = await graphFrame().locator('#summary').innerText();
     if (summary !== '4 success') throw new Error(`the summary says "${summary}"`);
+    // each node's lines as drawn (the browser's own text boxes): none over another, all inside the node
+    const overlaps = await graphFrame().locator('g.task').evaluateAll((nodes) => nodes.flatMap((node) => {
+      const box = node.querySelector('.box').getBBox();
+      const lines = ['label', 'operator', 'duration'].map((name) => [name, node.querySelector(`.${name}`)]).filter(([, el]) => el.textContent).map(([name, el]) => [name, el.textContent, el.getBBox()]);
+      const apart = (a, b) => a.x + a.width <= b.x || b.x + b.width <= a.x || a.y + a.height <= b.y || b.y + b.height <= a.y;
+      const inside = (a) => a.x >= box.x && a.y >= box.y && a.x + a.width <= box.x + box.width && a.y + a.height <= box.y + box.height;
+      const found = [];
+      lines.forEach(([name, text, a], n) => {
+        if (!inside(a)) found.push(`${node.dataset.task}: "${text}" (${name}) leaves its node`);
+        for (const [other, otherText, b] of lines.slice(n + 1)) if (!apart(a, b)) found.push(`${node.dataset.task}: "${text}" (${name}) over "${otherText}" (${other})`);
+      });
+      return found;
+    }));
+    if (overlaps.length) throw new Error(overlaps.join('; '));
   });
 
   const memory = { codeServer: treeMemory(server.pid), chromium: treeMemory(process.pid, /chrom/) };

@@ -3,7 +3,8 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { DagInfo, TaskInfo } from '../../src/core/engine/parseResult';
 import { dagGraphOf, visibleGraph } from '../../src/core/graph/dagGraph';
-import { elkInputOf, layoutGraph } from '../../src/core/graph/layout';
+import { elkInputOf, layoutGraph, nodeWidth } from '../../src/core/graph/layout';
+import { durationText, LONGEST_DURATION, NODE_HEIGHT, NODE_ROWS } from '../../src/core/graph/nodeText';
 
 function task(taskId: string, fields: Partial<TaskInfo> = {}): TaskInfo {
   return { taskId, operator: 'PythonOperator', line: 10, upstream: [], downstream: [], taskGroup: null, mapped: false, ...fields };
@@ -90,7 +91,21 @@ describe('the layout', () => {
     assert.deepEqual(input.children?.map(ids), [{ metrics: [{ 'metrics.inner': ['metrics.inner.longest'] }, 'metrics.count'] }, 'fetch', 'publish']);
     assert.deepEqual(input.edges?.map((e) => [e.sources[0], e.targets[0]]), [['fetch', 'metrics.count'], ['fetch', 'metrics.inner.longest'], ['metrics.count', 'publish'], ['metrics.inner.longest', 'publish']]);
     const mapped = input.children![0].children![0].children![0];
-    assert.ok(mapped.width! >= 120 && mapped.height === 46, 'a node is wide enough for its label');
+    assert.ok(mapped.width! >= 120 && mapped.height === NODE_HEIGHT, 'a node is wide enough for its label');
+  });
+
+  it("a task's duration has a line of its own, under its operator, so a long operator name never runs into it", () => {
+    const rows = [NODE_ROWS.label, NODE_ROWS.operator, NODE_ROWS.duration];
+    // baselines at least a line of the view's font (13 px, smaller for operator and duration) apart, the last one's
+    // descenders inside the node
+    for (let n = 1; n < rows.length; n++) assert.ok(rows[n] - rows[n - 1] >= 14, `line ${n + 1} is a line below line ${n}`);
+    assert.ok(NODE_ROWS.duration + 5 <= NODE_HEIGHT, 'the duration line is inside the node');
+    const input = elkInputOf(visibleGraph(dagGraphOf(DAG), new Set()));
+    const publish = input.children!.find((node) => node.id === 'publish')!;
+    assert.equal(publish.height, NODE_HEIGHT);
+    assert.ok(publish.width! >= nodeWidth([LONGEST_DURATION, 'BashOperator']), 'wide enough for its operator and the longest duration');
+    assert.deepEqual([91, 4_250, 185_000].map(durationText), ['91 ms', '4.3 s', '3 min 5 s']);
+    assert.ok(durationText(3_599_000).length <= LONGEST_DURATION.length);
   });
 
   it('elkjs places upstream tasks left of downstream ones, tasks inside their group frames, and routes every edge', async () => {

@@ -1,9 +1,9 @@
 import type { ElkExtendedEdge, ElkNode } from 'elkjs/lib/elk-api';
 import type { GraphEdge, VisibleGraph } from './dagGraph';
-import { foldedGroupLines, taskLines } from './nodeText';
+import { foldedGroupLines, LONGEST_DURATION, NODE_HEIGHT, taskLines } from './nodeText';
 
+export { NODE_HEIGHT };
 /** Sizes of what the view draws, in CSS pixels: a node's width follows its longest line. */
-export const NODE_HEIGHT = 46;
 const CHAR_WIDTH = 7.2;
 const NODE_PADDING = 28;
 const MIN_NODE_WIDTH = 120;
@@ -18,8 +18,8 @@ export interface GraphLayout {
   edges: Array<GraphEdge & { points: Array<{ x: number; y: number }> }>;
 }
 
-/** What a node's box must hold: its label and its operator line. */
-function nodeWidth(lines: string[]): number {
+/** What a node's box must hold: its label, its operator line and (tasks) the duration of a run. */
+export function nodeWidth(lines: string[]): number {
   return Math.max(MIN_NODE_WIDTH, Math.ceil(Math.max(...lines.map((line) => line.length)) * CHAR_WIDTH + NODE_PADDING));
 }
 
@@ -38,7 +38,7 @@ export function elkInputOf(graph: VisibleGraph): ElkNode {
     });
   }
   for (const node of graph.nodes) {
-    const lines = node.kind === 'task' ? taskLines(node.task) : foldedGroupLines(node.group.label, node.taskIds.length);
+    const lines = node.kind === 'task' ? [...taskLines(node.task), LONGEST_DURATION] : foldedGroupLines(node.group.label, node.taskIds.length);
     elkNodes.set(node.id, { id: node.id, width: nodeWidth(lines), height: NODE_HEIGHT });
   }
   const root: ElkNode = {
