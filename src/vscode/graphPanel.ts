@@ -63,6 +63,8 @@ export class DagGraphPanel {
   /** What was sent to the webview, latest last: for the extension's tests. */
   readonly sent: ToGraphView[] = [];
   private drawing = Promise.resolve();
+  /** Closed by the person: a drawing or a run's states that arrive later have nowhere to go. */
+  private disposed = false;
   /** What the last drawing was made of: a redraw of the same is skipped (a parse starting changes nothing drawn). */
   private drawnFrom?: { result: unknown; stale: boolean; collapsed: string };
 
@@ -76,6 +78,7 @@ export class DagGraphPanel {
     this.panel.iconPath = vscode.Uri.joinPath(extensionUri, 'media', 'airflow.svg');
     this.panel.webview.html = graphHtml(this.panel.webview, extensionUri, dagId);
     this.panel.webview.onDidReceiveMessage((message: FromGraphView) => void this.handle(message));
+    this.panel.onDidDispose(() => { this.disposed = true; });
   }
 
   /** What the view asked for; errors are shown, not thrown into the webview's message loop. */
@@ -155,6 +158,7 @@ export class DagGraphPanel {
   }
 
   private post(message: ToGraphView): void {
+    if (this.disposed) return;
     this.sent.push(message);
     if (this.sent.length > 200) this.sent.shift();
     void this.panel.webview.postMessage(message);

@@ -55,7 +55,12 @@ export class Project implements vscode.Disposable {
     // dockerode is loaded on the first parse, not at activation.
     this.session = new EngineSession(() => readSettings().engine, async (choice, options) => (await import('../core/engine/select')).selectEngine(choice, options));
     this.parser = new WorkspaceParser(this.runtimes, this.session, {
-      onResult: (file, result) => this.parsed.fire({ file, result }),
+      onResult: (file, result) => {
+        // what earlier runs said of the file's tasks is of the code as it was (a failed task may be fixed now)
+        const startedAt = this.parser.states.get(file)?.startedAt;
+        if (startedAt !== undefined) this.runStates.parsed(file, startedAt);
+        this.parsed.fire({ file, result });
+      },
       onProgress: (file, event) => this.progressed.fire({ file, event }),
       log: (line) => this.log.info(line),
     });

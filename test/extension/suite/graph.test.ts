@@ -4,6 +4,7 @@ import * as assert from 'node:assert/strict';
 import * as vscode from 'vscode';
 import type { ToGraphView } from '../../../src/core/graph/protocol';
 import type { TaskRunReport } from '../../../src/vscode/testing';
+import * as fs from 'node:fs';
 import { eventually, extensionApi, workspaceFile } from './workspace';
 
 const METRICS = () => workspaceFile('dags', 'team_a', 'customer_metrics.py');
@@ -102,5 +103,38 @@ suite('the DAG graph', () => {
     assert.ok(states.every((m) => m.states.fetch_customers?.state !== 'queued' || m.states.publish?.state === 'queued'), 'publish never ran before fetch_customers');
     const last = states[states.length - 1];
     assert.deepEqual(Object.fromEntries(Object.entries(last.states).map(([id, e]) => [id, e.state])), Object.fromEntries(TASKS.map((t) => [t, 'success'])));
+  });
+
+  test('a failed run is forgotten once the file is fixed and parsed again', async () => {
+    const api = await extensionApi();
+    const file = workspaceFile('dags', 'team_a', 'fixed_later.py');
+    const dagText = (command: string) => [
+      'from datetime import datetime',
+      'from airflow import DAG',
+      'from airflow.operators.bash import BashOperator',
+      '',
+      'with DAG(dag_id="fixed_later", schedule=None, start_date=datetime(2024, 1, 1)):',
+      `    BashOperator(task_id="step", bash_command="${command}")`,
+      '',
+    ].join('\n');
+    fs.writeFileSync(file, dagText('exit 3'));
+    try {
+      await api.project.reconsider(file);
+      await vscode.commands.executeCommand('airflowRuntime.showGraph', { file, dagId: 'fixed_later' });
+      const panel = api.graphs.panelOf(file, 'fixed_later')!;
+      await eventually(() => panel.sent.some((m) => m.type === 'graph'), Boolean, 'no graph was sent', 60_000);
+      await panel.handle({ type: 'runTask', taskId: 'step' });
+      const lastStates = () => panel.sent.filter((m): m is StatesMessage => m.type === 'states').pop()?.states;
+      assert.equal(lastStates()?.step?.state, 'failed');
+      // fixed and saved: the parse of the new code makes the failure history
+      fs.writeFileSync(file, dagText('echo fixed'));
+      const parsed = await vscode.commands.executeCommand<{ state: string }>('airflowRuntime.parseFile', vscode.Uri.file(file));
+      assert.equal(parsed?.state, 'parsed', JSON.stringify(parsed));
+      assert.deepEqual([...api.project.runStates.of(file, 'fixed_later').keys()], []);
+      await eventually(lastStates, (states) => !!states && Object.keys(states).length === 0, 'the graph told that the failed state is gone');
+      panel.panel.dispose();
+    } finally {
+      fs.rmSync(file, { force: true });
+    }
   });
 });
