@@ -7,11 +7,21 @@ import { lastException } from '../core/engine/traceback';
 import { attachOnReady, type LaunchTarget } from './debugging';
 import type { Project } from './project';
 
-/** What a test item stands for. */
+/**
+ * What a test item stands for. A DAG is a group (no range, so no gutter icon) of its tasks and of one item for
+ * the whole DAG, which has the DAG's line: the DAG line's icon then says what the last whole-DAG run said, never
+ * what one task's run said (VS Code gives a parent the worst state of its children).
+ */
 type ItemData =
   | { kind: 'file'; file: string }
   | { kind: 'dag'; file: string; dag: DagInfo }
+  | { kind: 'dagRun'; file: string; dag: DagInfo }
   | { kind: 'task'; file: string; dag: DagInfo; task: TaskInfo };
+
+/** The id of a DAG's whole-run item: a task id cannot hold a space or a parenthesis, so no task has it. */
+export function dagRunItemId(file: string, dagId: string): string {
+  return `${file}::${dagId}::(whole DAG)`;
+}
 
 /** How one task run ended, with its log: for the extension's own tests and anyone who listens. */
 export interface TaskRunReport {
@@ -54,7 +64,7 @@ export class TaskTesting implements vscode.Disposable {
   private readonly ran = new vscode.EventEmitter<TaskRunReport>();
   /** Task items started by a launch configuration, with what it said (map index, date). */
   private readonly launchTargets = new WeakMap<vscode.TestItem, LaunchTarget>();
-  /** DAG items started by "Run DAG", with the logical date and conf the person gave. */
+  /** Whole-DAG items started by "Run DAG", with the logical date and conf the person gave. */
   private readonly dagInputs = new WeakMap<vscode.TestItem, DagRunInputs>();
   readonly onDidRunTask = this.ran.event;
   /** Asks which map index to run (a quick pick); the extension's tests answer it themselves. */
@@ -102,14 +112,19 @@ export class TaskTesting implements vscode.Disposable {
     await this.runItems([item], undefined, true);
   }
 
-  /** The DAG item of a DAG, for "Run DAG" and the graph. */
+  /** The item of a DAG: the group of its tasks and of its whole-DAG item. */
   dagItem(file: string, dagId: string): vscode.TestItem | undefined {
     return this.controller.items.get(file)?.children.get(`${file}::${dagId}`);
   }
 
+  /** The item of a DAG's whole run (its line's gutter icon), for "Run DAG" and the graph. */
+  dagRunItem(file: string, dagId: string): vscode.TestItem | undefined {
+    return this.dagItem(file, dagId)?.children.get(dagRunItemId(file, dagId));
+  }
+
   /** "Run DAG": the whole DAG as the Testing view runs it, with the logical date and conf given. */
   async runDagWith(file: string, dagId: string, inputs: DagRunInputs, token?: vscode.CancellationToken): Promise<boolean> {
-    const item = this.dagItem(file, dagId);
+    const item = this.dagRunItem(file, dagId);
     if (!item) return false;
     this.dagInputs.set(item, inputs);
     await this.runItems([item], token);
@@ -144,15 +159,20 @@ export class TaskTesting implements vscode.Disposable {
     const dagItems: vscode.TestItem[] = [];
     for (const dag of result.dags) {
       const dagItem = this.controller.createTestItem(`${file}::${dag.dagId}`, dag.dagId, vscode.Uri.file(dag.file ?? file));
-      dagItem.range = lineRange(dag.line);
+      dagItem.description = `DAG, ${dag.tasks.length} task${dag.tasks.length === 1 ? '' : 's'}`;
       this.data.set(dagItem, { kind: 'dag', file, dag });
-      dagItem.children.replace(dag.tasks.map((task) => {
+      const runItem = this.controller.createTestItem(dagRunItemId(file, dag.dagId), `${dag.dagId} (whole DAG)`, vscode.Uri.file(dag.file ?? file));
+      runItem.range = lineRange(dag.line);
+      runItem.description = 'dag.test()';
+      runItem.sortText = `\u0000${dag.dagId}`;   // first among the DAG's items, by name as by line
+      this.data.set(runItem, { kind: 'dagRun', file, dag });
+      dagItem.children.replace([runItem, ...dag.tasks.map((task) => {
         const taskItem = this.controller.createTestItem(`${file}::${dag.dagId}::${task.taskId}`, task.taskId, vscode.Uri.file(task.file ?? file));
         taskItem.range = lineRange(task.line);
         taskItem.description = operatorLabel(task);
         this.data.set(taskItem, { kind: 'task', file, dag, task });
         return taskItem;
-      }));
+      })]);
       dagItems.push(dagItem);
     }
     fileItem.children.replace(dagItems);
@@ -165,56 +185,105 @@ export class TaskTesting implements vscode.Disposable {
         for (const item of request.include ?? []) run.skipped(item);
         return;
       }
-      // A DAG named in the request (its row, its gutter icon) runs whole, as dag.test() does; the rest task by task.
-      const dags = debug ? [] : (request.include ?? []).filter((item) => this.data.get(item)?.kind === 'dag' && !request.exclude?.length);
-      for (const dag of dags) {
-        if (token.isCancellationRequested) break;
-        await this.runDag(dag, run, token);
+      // A DAG named in the request (its row, its whole-DAG item, its gutter icon) runs whole, as dag.test() does;
+      // the rest task by task (and under the debugger, a DAG's tasks one by one).
+      const named = (request.include ?? []).filter((item) => { const kind = this.data.get(item)?.kind; return kind === 'dag' || kind === 'dagRun'; });
+      const dags = debug || request.exclude?.length ? [] : named;
+      const ranWhole = new Set<vscode.TestItem>();
+      for (const item of dags) {
+        const runItem = this.data.get(item)?.kind === 'dag' ? this.runItemOf(item) : item;
+        if (token.isCancellationRequested || !runItem || ranWhole.has(runItem)) continue;
+        ranWhole.add(runItem);
+        await this.runDag(runItem, run, token);
       }
-      const tasks = await this.tasksOf(new vscode.TestRunRequest(request.include?.filter((item) => !dags.includes(item)), request.exclude, request.profile));
+      const { tasks, wholeDags } = await this.tasksOf(new vscode.TestRunRequest(request.include?.filter((item) => !dags.includes(item)), request.exclude, request.profile));
       for (const item of tasks) run.enqueued(item);
+      const outcomes = new Map<vscode.TestItem, TaskRunReport['outcome']>();
       for (const item of tasks) {
         if (token.isCancellationRequested) run.skipped(item);
-        else await this.runTask(item, run, token, debug);
+        else outcomes.set(item, await this.runTask(item, run, token, debug));
       }
+      this.settleDagsOfTasks(wholeDags, outcomes, run);
     } finally {
       run.end();
     }
   }
 
-  /** The task items a request names: files and DAGs stand for all of their tasks; files are parsed first if needed. */
-  private async tasksOf(request: vscode.TestRunRequest): Promise<vscode.TestItem[]> {
+  /** The whole-DAG item of a DAG's item. */
+  private runItemOf(dagItem: vscode.TestItem): vscode.TestItem | undefined {
+    let found: vscode.TestItem | undefined;
+    dagItem.children.forEach((child) => { if (this.data.get(child)?.kind === 'dagRun') found = child; });
+    return found;
+  }
+
+  /**
+   * DAGs whose tasks all ran one by one because the request named the DAG or its file (a file's run, a DAG under the
+   * debugger) give their whole-DAG item the tasks' result too; a task named by itself never decides its DAG's.
+   */
+  private settleDagsOfTasks(dags: ReadonlySet<vscode.TestItem>, outcomes: ReadonlyMap<vscode.TestItem, TaskRunReport['outcome']>, run: vscode.TestRun): void {
+    for (const dagItem of dags) {
+      const runItem = this.runItemOf(dagItem);
+      const taskOutcomes: TaskRunReport['outcome'][] = [];
+      let all = true;
+      dagItem.children.forEach((child) => {
+        if (this.data.get(child)?.kind !== 'task') return;
+        const outcome = outcomes.get(child);
+        if (outcome === undefined) all = false;
+        else taskOutcomes.push(outcome);
+      });
+      if (!runItem || !all) continue;
+      const failed = taskOutcomes.filter((outcome) => outcome === 'failed' || outcome === 'errored').length;
+      if (failed) run.failed(runItem, new vscode.TestMessage(`${failed} of the ${taskOutcomes.length} tasks of ${dagItem.label} failed, each run on its own`));
+      else if (taskOutcomes.every((outcome) => outcome === 'skipped')) run.skipped(runItem);
+      else run.passed(runItem);
+    }
+  }
+
+  /**
+   * The task items a request names: files and DAGs stand for all of their tasks (a whole-DAG item too, under the
+   * debugger); files are parsed first if needed. `wholeDags`: the DAGs that the request named whole (or through
+   * their file), whose every task is among the tasks.
+   */
+  private async tasksOf(request: vscode.TestRunRequest): Promise<{ tasks: vscode.TestItem[]; wholeDags: Set<vscode.TestItem> }> {
     const roots: vscode.TestItem[] = request.include ? [...request.include] : [];
     if (!request.include) this.controller.items.forEach((item) => roots.push(item));
     const excluded = new Set(request.exclude ?? []);
     // a request may name a task and its file both ("Test at Cursor" does): each task runs once
     const out = new Set<vscode.TestItem>();
-    const visit = async (item: vscode.TestItem) => {
-      if (excluded.has(item)) return;
+    const wholeDags = new Set<vscode.TestItem>();
+    const seen = new Set<vscode.TestItem>();
+    const visit = async (item: vscode.TestItem): Promise<void> => {
+      if (excluded.has(item) || seen.has(item)) return;
+      seen.add(item);
       const data = this.data.get(item);
       if (data?.kind === 'task') return void out.add(item);
+      // named by itself (the debugger), a whole-DAG item stands for its DAG; reached from the DAG, it is the DAG's
+      if (data?.kind === 'dagRun') return roots.includes(item) && item.parent ? visit(item.parent) : undefined;
       if (data?.kind === 'file' && !this.project.parser.states.get(data.file)?.result) await this.project.parser.parse(data.file);
       const children: vscode.TestItem[] = [];
       item.children.forEach((child) => children.push(child));
+      if (data?.kind === 'dag' && !children.some((child) => excluded.has(child))) wholeDags.add(item);
       for (const child of children) await visit(child);
     };
     for (const root of roots) await visit(root);
-    return [...out];
+    return { tasks: [...out], wholeDags };
   }
 
   /**
    * The whole DAG in its runtime (`test-dag`): every task item follows the run's own states as they change, the
-   * log streams into the DAG's output, and each task is reported once the run has ended.
+   * log streams into the output of the whole-DAG item, each task is reported once it has ended, and the whole-DAG
+   * item gets the run's result when it ends.
    */
-  private async runDag(dagItem: vscode.TestItem, run: vscode.TestRun, token: vscode.CancellationToken): Promise<void> {
-    const data = this.data.get(dagItem);
-    if (data?.kind !== 'dag') return;
+  private async runDag(runItem: vscode.TestItem, run: vscode.TestRun, token: vscode.CancellationToken): Promise<void> {
+    const data = this.data.get(runItem);
+    if (data?.kind !== 'dagRun') return;
     const { file, dag } = data;
     const items = new Map<string, vscode.TestItem>();
-    dagItem.children.forEach((child) => { const task = this.data.get(child); if (task?.kind === 'task') items.set(task.task.taskId, child); });
+    runItem.parent?.children.forEach((child) => { const task = this.data.get(child); if (task?.kind === 'task') items.set(task.task.taskId, child); });
+    run.enqueued(runItem);
     items.forEach((item) => run.enqueued(item));
-    const inputs = this.dagInputs.get(dagItem) ?? {};
-    this.dagInputs.delete(dagItem);
+    const inputs = this.dagInputs.get(runItem) ?? {};
+    this.dagInputs.delete(runItem);
     const states = this.project.runStates;
     states.beginDagRun(file, dag.dagId, [...items.keys()]);
     const finals = new Map<string, { states: string[]; durationMs: number }>();
@@ -237,17 +306,18 @@ export class TaskTesting implements vscode.Disposable {
     const cancelled = token.onCancellationRequested(() => controller.abort());
     const ended = this.project.taskRuns.begin({ label: `${dag.dagId} (the whole DAG)`, cancel: () => controller.abort() });
     const report = (taskId: string, outcome: TaskRunReport['outcome'], message?: vscode.TestMessage) => this.ran.fire({ file, dagId: dag.dagId, taskId, outcome, log: lines, message });
+    run.started(runItem);
     try {
       const runtime = this.project.runtimes.runtimeOf(file);
       const { engine, reason } = await this.project.session.engine();
       const given = [inputs.date && `logical date ${inputs.date}`, inputs.conf && inputs.conf !== '{}' && `conf ${inputs.conf}`].filter(Boolean).join(', ');
-      run.appendOutput(`\x1b[2mRunning the whole DAG ${dag.dagId} in ${runtime.values.image ?? 'its runtime'} (${reason}), as dag.test() does${given ? `, ${given}` : ''}\x1b[0m\r\n`, undefined, dagItem);
+      run.appendOutput(`\x1b[2mRunning the whole DAG ${dag.dagId} in ${runtime.values.image ?? 'its runtime'} (${reason}), as dag.test() does${given ? `, ${given}` : ''}\x1b[0m\r\n`, undefined, runItem);
       const outcome = await engine.testDag({
         dagFile: file, runtime, dagId: dag.dagId, date: inputs.date, conf: inputs.conf, signal: controller.signal,
         onLog: (line) => {
           lines.push(line);
           if (lines.length > 5000) lines.shift();
-          run.appendOutput(`${line}\r\n`, undefined, dagItem);
+          run.appendOutput(`${line}\r\n`, undefined, runItem);
         },
         onTask: (event) => {
           const item = items.get(event.taskId);
@@ -271,6 +341,13 @@ export class TaskTesting implements vscode.Disposable {
         const final = finals.get(taskId) ?? { states: [], durationMs: 0 };
         if (settled.get(taskId) !== outcomeOf(final.states)) settle(taskId, final.states, final.durationMs);
       }
+      const failed = [...settled].filter(([, taskOutcome]) => taskOutcome === 'failed').map(([taskId]) => taskId);
+      if (outcome.exitCode === 0 && failed.length === 0) run.passed(runItem, outcome.durationMs);
+      else {
+        const message = new vscode.TestMessage(`${dag.dagId} failed${failed.length ? `: ${failed.join(', ')} did not succeed` : ` (exit code ${outcome.exitCode})`}; the run's log is in this item's output`);
+        message.location = new vscode.Location(vscode.Uri.file(dag.file ?? file), new vscode.Position(Math.max(0, (dag.line ?? 1) - 1), 0));
+        run.failed(runItem, message, outcome.durationMs);
+      }
       this.project.log.info(`DAG ${dag.dagId} ${outcome.exitCode === 0 ? 'passed' : 'failed'} in ${outcome.durationMs} ms`);
     } catch (error) {
       const cancelledRun = controller.signal.aborted || (error instanceof EngineError && error.code === 'cancelled');
@@ -280,6 +357,8 @@ export class TaskTesting implements vscode.Disposable {
         else run.errored(item, new vscode.TestMessage(describeFailure(error)));
         report(taskId, cancelledRun ? 'skipped' : 'errored');
       }
+      if (cancelledRun) run.skipped(runItem);
+      else run.errored(runItem, new vscode.TestMessage(describeFailure(error)));
       if (!cancelledRun) this.project.log.error(`DAG ${dag.dagId}: ${describeFailure(error)}`);
     } finally {
       cancelled.dispose();
@@ -287,21 +366,27 @@ export class TaskTesting implements vscode.Disposable {
     }
   }
 
-  private async runTask(item: vscode.TestItem, run: vscode.TestRun, token: vscode.CancellationToken, debug: boolean): Promise<void> {
+  /** Runs one task; its outcome. */
+  private async runTask(item: vscode.TestItem, run: vscode.TestRun, token: vscode.CancellationToken, debug: boolean): Promise<TaskRunReport['outcome']> {
     const data = this.data.get(item);
-    if (data?.kind !== 'task') return;
+    if (data?.kind !== 'task') return 'skipped';
     const { file, dag, task } = data;
     const lines: string[] = [];
     const location = new vscode.Location(vscode.Uri.file(task.file ?? file), new vscode.Position(Math.max(0, (task.line ?? 1) - 1), 0));
     const launched = this.launchTargets.get(item);
     this.launchTargets.delete(item);
     let mapIndex: number | undefined = launched?.mapIndex;
-    const report = (outcome: TaskRunReport['outcome'], message?: vscode.TestMessage) => this.ran.fire({ file, dagId: dag.dagId, taskId: task.taskId, outcome, log: lines, mapIndex, message });
+    let ranTo: TaskRunReport['outcome'] = 'skipped';
+    const report = (outcome: TaskRunReport['outcome'], message?: vscode.TestMessage) => {
+      ranTo = outcome;
+      this.ran.fire({ file, dagId: dag.dagId, taskId: task.taskId, outcome, log: lines, mapIndex, message });
+    };
     if (task.mapped && mapIndex === undefined) {
       mapIndex = await this.pickMapIndex(task, dag.dagId);
       if (mapIndex === undefined) {
         run.skipped(item);
-        return report('skipped');
+        report('skipped');
+        return ranTo;
       }
     }
     const label = `${dag.dagId}.${task.taskId}${mapIndex === undefined ? '' : `[${mapIndex}]`}`;
@@ -357,6 +442,7 @@ export class TaskTesting implements vscode.Disposable {
       ended();
       settle();
     }
+    return ranTo;
   }
 }
 

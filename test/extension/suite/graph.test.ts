@@ -5,7 +5,7 @@ import * as vscode from 'vscode';
 import type { ToGraphView } from '../../../src/core/graph/protocol';
 import type { TaskRunReport } from '../../../src/vscode/testing';
 import * as fs from 'node:fs';
-import { eventually, extensionApi, workspaceFile } from './workspace';
+import { eventually, extensionApi, gutterItemAt, recordTestRuns, workspaceFile } from './workspace';
 
 const METRICS = () => workspaceFile('dags', 'team_a', 'customer_metrics.py');
 const DAG_ID = 'customer_metrics';
@@ -92,8 +92,14 @@ suite('the DAG graph', () => {
       publishWhenReported.set(report.taskId, api.project.runStates.of(METRICS(), DAG_ID).get('publish')?.state);
     });
     const before = panel.sent.length;
-    const ran = await vscode.commands.executeCommand('airflowRuntime.runDag', { file: METRICS(), dagId: DAG_ID }, { date: '2024-03-01', conf: '{"region": "eu"}' });
+    const recorder = recordTestRuns(api.testing.controller);
+    const ran = await Promise.resolve(vscode.commands.executeCommand('airflowRuntime.runDag', { file: METRICS(), dagId: DAG_ID }, { date: '2024-03-01', conf: '{"region": "eu"}' })).finally(() => recorder.dispose());
     listener.dispose();
+    // the DAG's own item (its line's gutter icon, its row in Test Results) passed: the run's result, not a hollow row
+    const dagLine = api.project.parser.states.get(METRICS())!.result!.dags.find((dag) => dag.dagId === DAG_ID)!.line! - 1;
+    const dagItem = gutterItemAt(api.testing.controller, METRICS(), dagLine);
+    assert.ok(dagItem, 'no test item at the DAG\'s line');
+    assert.deepEqual(recorder.runs.flat().filter(([, id]) => id === dagItem.id).map(([state]) => state), ['enqueued', 'started', 'passed']);
     assert.deepEqual(ran, { file: METRICS(), dagId: DAG_ID });
     assert.deepEqual(Object.fromEntries(reports.map((r) => [r.taskId, r.outcome])), Object.fromEntries(TASKS.map((t) => [t, 'passed'])), reports[0]?.log.join('\n'));
     assert.ok(reports.at(-1)!.log.some((line) => line.includes('publishing')), 'the run log streamed');

@@ -4,8 +4,9 @@ import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
+import type { ParseResult } from '../../../src/core/engine/parseResult';
 import type { TaskRunReport } from '../../../src/vscode/testing';
-import { extensionApi, runTask, workspaceFile } from './workspace';
+import { drawnState, extensionApi, gutterItemAt, recordTestRuns, runTask, workspaceFile } from './workspace';
 
 /** A DAG file of one BashOperator task, written into the test workspace. */
 function writeBashDag(file: string, dagId: string, taskId: string, command: string): void {
@@ -105,19 +106,65 @@ suite('running a whole DAG', () => {
     fs.copyFileSync(path.resolve(__dirname, '../../../../test/fixtures/dags/broken.py'), file);
     try {
       await api.project.reconsider(file);
-      const parsed = await vscode.commands.executeCommand<{ state: string }>('airflowRuntime.parseFile', vscode.Uri.file(file));
+      const parsed = await vscode.commands.executeCommand<{ state: string; result?: ParseResult }>('airflowRuntime.parseFile', vscode.Uri.file(file));
       assert.equal(parsed?.state, 'parsed', JSON.stringify(parsed));
       const dagItem = api.testing.controller.items.get(file)?.children.get(`${file}::broken`);
       assert.ok(dagItem, 'no test item for the DAG');
       const reports: TaskRunReport[] = [];
       const listener = api.testing.onDidRunTask((report) => { if (report.file === file) reports.push(report); });
-      await api.testing.runItems([dagItem]);
-      listener.dispose();
+      const recorder = recordTestRuns(api.testing.controller);
+      try {
+        await api.testing.runItems([dagItem]);
+      } finally {
+        recorder.dispose();
+        listener.dispose();
+      }
+      // the DAG's line (its gutter icon, its row in Test Results) has the run's result of its own
+      const dagLine = parsed.result!.dags[0].line! - 1;
+      const gutter = gutterItemAt(api.testing.controller, file, dagLine);
+      assert.ok(gutter, 'no test item at the DAG\'s line');
+      const calls = recorder.runs.flat();
+      assert.deepEqual(calls.filter(([, id]) => id === gutter.id).map(([state]) => state).slice(-1), ['failed'], JSON.stringify(calls));
+      assert.equal(drawnState(calls, gutter), 'failed');
       assert.deepEqual(Object.fromEntries(reports.map((r) => [r.taskId, r.outcome])), { first: 'passed', explode: 'failed', never: 'failed' });
       assert.ok(reports[0].log.some((line) => line.includes('FIRST RAN')), 'one log for the run');
       assert.ok(!reports[0].log.some((line) => line.includes('NEVER RAN')));
       assert.match(String(reports.find((r) => r.taskId === 'never')?.message?.message), /an upstream task failed/);
     } finally {
+      fs.rmSync(file, { force: true });
+    }
+  });
+
+  test("one task's run leaves the DAG's gutter icon to whole-DAG runs; all of its tasks run one by one decide it", async () => {
+    const api = await extensionApi();
+    const file = workspaceFile('dags', 'team_a', 'two_tasks.py');
+    fs.writeFileSync(file, [
+      'from datetime import datetime',
+      'from airflow import DAG',
+      'from airflow.operators.bash import BashOperator',
+      '',
+      'with DAG(dag_id="two_tasks", schedule=None, start_date=datetime(2024, 1, 1)):',
+      '    one = BashOperator(task_id="one", bash_command="echo one")',
+      '    two = BashOperator(task_id="two", bash_command="echo two")',
+      '    one >> two',
+      '',
+    ].join('\n'));
+    const recorder = recordTestRuns(api.testing.controller);
+    try {
+      await api.project.reconsider(file);
+      const report = await runTask(file, 'two_tasks', 'one');
+      assert.equal(report.outcome, 'passed', report.log.join('\n'));
+      const gutter = gutterItemAt(api.testing.controller, file, 4);
+      assert.ok(gutter, 'no test item at the DAG\'s line');
+      assert.equal(drawnState(recorder.runs.at(-1)!, gutter), undefined, `one task's run drew the DAG's icon: ${JSON.stringify(recorder.runs.at(-1))}`);
+      assert.equal(drawnState(recorder.runs.at(-1)!, gutterItemAt(api.testing.controller, file, 5)!), 'passed', 'the task\'s own icon');
+
+      await api.testing.runItems([api.testing.controller.items.get(file)!]);
+      const fileRun = recorder.runs.at(-1)!;
+      assert.deepEqual(fileRun.filter(([state]) => state === 'passed').map(([, id]) => id.split('::').slice(1).join('::')).sort(), ['two_tasks::(whole DAG)', 'two_tasks::one', 'two_tasks::two']);
+      assert.equal(drawnState(fileRun, gutter), 'passed');
+    } finally {
+      recorder.dispose();
       fs.rmSync(file, { force: true });
     }
   });

@@ -54,3 +54,57 @@ export async function runTask(file: string, dagId: string, taskId: string): Prom
   await api.testing.runItems([item]);
   return reported;
 }
+
+/** The states each test run gave each item (by id), in order: what VS Code's Test Results and gutter icons are made of. */
+export function recordTestRuns(controller: vscode.TestController): { runs: Array<Array<[string, string]>>; dispose(): void } {
+  const runs: Array<Array<[string, string]>> = [];
+  const original = controller.createTestRun;
+  const states = new Set(['enqueued', 'started', 'passed', 'failed', 'errored', 'skipped']);
+  controller.createTestRun = (...args: Parameters<typeof original>) => {
+    const run = original.apply(controller, args);
+    const calls: Array<[string, string]> = [];
+    runs.push(calls);
+    return new Proxy(run, {
+      get(target, property) {
+        const value = Reflect.get(target, property) as unknown;
+        if (typeof value !== 'function') return value;
+        if (typeof property === 'string' && states.has(property)) {
+          return (item: vscode.TestItem, ...rest: unknown[]) => {
+            calls.push([property, item.id]);
+            return (value as (...a: unknown[]) => unknown).call(target, item, ...rest);
+          };
+        }
+        return (value as (...a: unknown[]) => unknown).bind(target);
+      },
+    });
+  };
+  return { runs, dispose: () => { controller.createTestRun = original; } };
+}
+
+/** The test item whose gutter icon is on a line of a file: the one with that range (a DAG's line, a task's line). */
+export function gutterItemAt(controller: vscode.TestController, file: string, line0: number): vscode.TestItem | undefined {
+  let found: vscode.TestItem | undefined;
+  const visit = (item: vscode.TestItem) => {
+    if (item.uri?.fsPath === file && item.range?.start.line === line0) found ??= item;
+    item.children.forEach(visit);
+  };
+  controller.items.forEach(visit);
+  return found;
+}
+
+/**
+ * The state VS Code draws for an item after a run: its own last state, or the worst of its descendants' (a parent's
+ * icon is computed from its children), as vscode's testing `statePriority` ranks them; undefined when the run gave
+ * neither.
+ */
+export function drawnState(calls: Array<[string, string]>, item: vscode.TestItem): string | undefined {
+  const priority: Record<string, number> = { skipped: 1, passed: 2, enqueued: 3, failed: 4, errored: 5, started: 6 };
+  const ids = new Set<string>();
+  const visit = (node: vscode.TestItem) => { ids.add(node.id); node.children.forEach(visit); };
+  visit(item);
+  const last = new Map<string, string>();
+  for (const [state, id] of calls) if (ids.has(id)) last.set(id, state);
+  // a run that ended leaves nothing queued or running
+  const states = [...last.values()].filter((state) => state !== 'enqueued' && state !== 'started');
+  return states.sort((a, b) => priority[b] - priority[a])[0];
+}
