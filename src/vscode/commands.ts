@@ -258,9 +258,22 @@ async function retryEngine({ project, tree }: Surfaces) {
   if (project.isTrusted) await Promise.all(project.parser.states.files.filter((f) => project.parser.states.get(f)?.failure).map((f) => project.parser.parse(f)));
 }
 
-async function useLocalEngine() {
-  await vscode.workspace.getConfiguration(SECTION).update('engine', 'local', vscode.ConfigurationTarget.Workspace);
-  void vscode.commands.executeCommand('airflowRuntime.retryEngine');
+/**
+ * The local runtime emulator for every workspace: the engine is the person's choice (a user setting; a workspace
+ * cannot choose a weaker box), said in a notification, and the DAG files parsed so far are parsed again there.
+ */
+async function useLocalEngine({ project, tree }: Surfaces) {
+  await vscode.workspace.getConfiguration(SECTION).update('engine', 'local', vscode.ConfigurationTarget.Global);
+  await project.session.reset();
+  tree.refresh();
+  const files = project.parser.states.files.filter((file) => { const record = project.parser.states.get(file); return !!(record?.result || record?.failure); });
+  const again = !project.isTrusted || files.length === 0 ? '' : ` Parsing ${files.length} DAG file${files.length === 1 ? '' : 's'} again there.`;
+  const message = `Airflow: DAG files now parse and run on the local runtime emulator: your user setting airflowRuntime.engine is "local" (set it to "auto" to use Docker when it answers).${again}`;
+  void vscode.window.showInformationMessage(message, 'Open Settings').then((choice) => choice && vscode.commands.executeCommand('airflowRuntime.openSettings', `${SECTION}.engine`));
+  const parsed = project.isTrusted ? files : [];
+  // not awaited: a virtualenv may be built first, and the notification and the tree say how it goes
+  for (const file of parsed) void project.parser.parse(file);
+  return { message, parsing: parsed };
 }
 
 const EFFECTIVE_RUNTIME_SCHEME = 'airflow-runtime-effective';

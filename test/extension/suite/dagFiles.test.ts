@@ -152,6 +152,36 @@ suite('engine problems', () => {
     assert.equal(again?.state, 'parsed', 'parsing works again once the settings are back');
   });
 
+  test('"Use the local runtime emulator" sets the user setting, says so, and parses the files again there', async () => {
+    const api = await extensionApi();
+    const config = () => vscode.workspace.getConfiguration('airflowRuntime');
+    const workspaceSettings = workspaceFile('.vscode', 'settings.json');
+    const settingsBefore = fs.existsSync(workspaceSettings) ? fs.readFileSync(workspaceSettings, 'utf8') : undefined;
+    const parsed = await vscode.commands.executeCommand<{ state: string }>('airflowRuntime.parseFile', vscode.Uri.file(ORDERS()));
+    assert.equal(parsed?.state, 'parsed', JSON.stringify(parsed));
+    const asked = Date.now();
+    try {
+      const done = await vscode.commands.executeCommand<{ message: string; parsing: string[] }>('airflowRuntime.useLocalEngine');
+      // the person's choice: their user settings, not the repository's .vscode/settings.json
+      assert.equal(config().inspect('engine')?.globalValue, 'local');
+      assert.equal(config().inspect('engine')?.workspaceValue, undefined);
+      assert.equal(fs.existsSync(workspaceSettings) ? fs.readFileSync(workspaceSettings, 'utf8') : undefined, settingsBefore, '.vscode/settings.json untouched');
+      assert.match(done.message, /local runtime emulator: your user setting airflowRuntime\.engine is "local"/);
+      assert.match(done.message, /Parsing \d+ DAG files? again there/);
+      assert.ok(done.parsing.includes(ORDERS()), JSON.stringify(done.parsing));
+      await eventually(() => api.project.parser.states.get(ORDERS())?.startedAt ?? 0, (startedAt) => startedAt >= asked, 'orders_etl.py parsed again');
+    } finally {
+      api.project.parser.cancelAll();
+      await config().update('engine', undefined, vscode.ConfigurationTarget.Global);
+      if (settingsBefore === undefined) fs.rmSync(workspaceSettings, { force: true });
+      else fs.writeFileSync(workspaceSettings, settingsBefore);
+      await eventually(() => config().inspect('engine')?.workspaceValue, (value) => value === undefined, 'the workspace settings as they were');
+      await vscode.commands.executeCommand('airflowRuntime.retryEngine');
+    }
+    const again = await vscode.commands.executeCommand<{ state: string }>('airflowRuntime.parseFile', vscode.Uri.file(ORDERS()));
+    assert.equal(again?.state, 'parsed', 'parsing works again once the setting is back');
+  });
+
   test('the engine is the real one CI asked for', async () => {
     const api = await extensionApi();
     await vscode.commands.executeCommand('airflowRuntime.parseFile', vscode.Uri.file(ORDERS()));
