@@ -21,8 +21,8 @@ export function readSettings(): ExtensionSettings {
   const config = vscode.workspace.getConfiguration(SECTION);
   return {
     engine: {
-      choice: config.get<'auto' | 'docker' | 'local'>('engine', 'auto'),
-      dockerEndpoint: config.get<string>('docker.endpoint') || undefined,
+      choice: userSetting<'auto' | 'docker' | 'local'>('engine') ?? 'auto',
+      dockerEndpoint: userSetting<string>('docker.endpoint') || undefined,
       warm: config.get<boolean>('warm', true),
     },
     include: config.get<string[]>('dagFiles.include', ['**/*.py']),
@@ -42,8 +42,22 @@ export function runtimeSettingsLayer(scope?: vscode.Uri): SettingsLayer {
   const config = vscode.workspace.getConfiguration(undefined, scope);
   return settingsLayer((setting) => {
     const inspected = config.inspect(setting);
+    if (USER_ONLY.has(setting)) return inspected?.globalValue;
     return inspected?.workspaceFolderValue ?? inspected?.workspaceValue ?? inspected?.globalValue;
   });
+}
+
+/**
+ * Settings that choose how strong the box is (the engine, the Docker daemon, the local interpreter): the person's
+ * own decision, so `application` scope in package.json, and read here from the user settings only, in case a
+ * workspace value reaches us anyway (an older VS Code, a profile).
+ */
+const USER_ONLY = new Set(['airflowRuntime.engine', 'airflowRuntime.docker.endpoint', 'airflowRuntime.local.python']);
+
+/** A user-only setting of ours: the user's value, else the default; a workspace's or folder's value is never read. */
+function userSetting<T>(key: string): T | undefined {
+  const inspected = vscode.workspace.getConfiguration(SECTION).inspect<T>(key);
+  return inspected?.globalValue ?? inspected?.defaultValue;
 }
 
 /** Settings whose change changes effective runtimes. */

@@ -129,8 +129,9 @@ suite('engine problems', () => {
   test('an unreachable Docker engine is drawn in the tree with fix-it actions, and the file says why it is not parsed', async () => {
     const api = await extensionApi();
     const config = vscode.workspace.getConfiguration('airflowRuntime');
-    await config.update('engine', 'docker', vscode.ConfigurationTarget.Workspace);
-    await config.update('docker.endpoint', 'unix:///nonexistent/docker.sock', vscode.ConfigurationTarget.Workspace);
+    // user settings: a workspace cannot choose the engine or its endpoint
+    await config.update('engine', 'docker', vscode.ConfigurationTarget.Global);
+    await config.update('docker.endpoint', 'unix:///nonexistent/docker.sock', vscode.ConfigurationTarget.Global);
     try {
       await eventually(() => api.project.session.status.state, (state) => state === 'idle', 'the engine reset after the settings changed');
       const file = ORDERS();
@@ -144,8 +145,8 @@ suite('engine problems', () => {
       const actions = api.tree.getChildren(notice).map((node) => String(api.tree.getTreeItem(node).label));
       assert.deepEqual(actions, ['Retry', 'Use the local runtime emulator', 'Open settings']);
     } finally {
-      await config.update('engine', undefined, vscode.ConfigurationTarget.Workspace);
-      await config.update('docker.endpoint', undefined, vscode.ConfigurationTarget.Workspace);
+      await config.update('engine', undefined, vscode.ConfigurationTarget.Global);
+      await config.update('docker.endpoint', undefined, vscode.ConfigurationTarget.Global);
       await vscode.commands.executeCommand('airflowRuntime.retryEngine');
     }
     const again = await vscode.commands.executeCommand<{ state: string }>('airflowRuntime.parseFile', vscode.Uri.file(ORDERS()));
