@@ -39,7 +39,7 @@ Options:
   --deployment-dags-folder PATH   the DAGs folder's absolute path in the deployment, for the bundles' paths
                                   (default: the runtimes' dagsFolder, /opt/airflow/dags unless a runtime file says)
   --json                          print the manifest on stdout instead of the summary
-  --workspace DIR                 workspace root (default: nearest folder with .git or .vscode)
+  --workspace DIR                 the project root (default: found from the files, the same from any folder: the nearest folder with .git, .vscode, .astro or dags/ beside include/ or plugins/, else the topmost airflow-runtime.yaml)
   --allow-host-access             read runtime files as if host access were allowed (also AIRFLOW_RUNTIME_ALLOW_HOST_ACCESS=1)
 
 Exit codes: 0 written; 2 a runtime file has errors, a folder mixes runtimes, two images share a queue, no DAG

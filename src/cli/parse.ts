@@ -26,7 +26,7 @@ Options:
   --cold                       a fresh container (or process) per file instead of one runtime per image
                                that imports Airflow once and parses each file in a forked child (the
                                default: as isolated from the other files, and much faster)
-  --workspace DIR              workspace root (default: nearest folder with .git or .vscode)
+  --workspace DIR              the project root (default: found from the files, the same from any folder: the nearest folder with .git, .vscode, .astro or dags/ beside include/ or plugins/, else the topmost airflow-runtime.yaml)
   --allow-host-access          let runtime files open the host (mounts and files outside the workspace, sockets,
                                network: host; a parse's network); also AIRFLOW_RUNTIME_ALLOW_HOST_ACCESS=1
 

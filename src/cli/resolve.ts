@@ -17,7 +17,7 @@ defaults < .vscode/settings.json < each airflow-runtime.yaml from the workspace 
 
 Options:
   --format yaml|json   output format (default yaml, with sources as comments)
-  --workspace DIR      workspace root (default: nearest folder with .git or .vscode)
+  --workspace DIR      the project root (default: found from the files, the same from any folder: the nearest folder with .git, .vscode, .astro or dags/ beside include/ or plugins/, else the topmost airflow-runtime.yaml)
 
 Exit codes: 0 resolved; 2 a runtime file has errors (the values that were valid are still shown) or bad usage.`;
 

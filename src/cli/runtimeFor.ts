@@ -1,17 +1,15 @@
 import * as path from 'node:path';
-import { type HostAccess, isInside } from '../core/runtime/checks';
+import type { HostAccess } from '../core/runtime/checks';
 import { hostAccessFromEnvironment } from '../core/runtime/hostPowers';
 import { readRuntimeText } from '../core/runtime/read';
 import { type Layer, resolveRuntime, type EffectiveRuntime } from '../core/runtime/resolve';
 import { readWorkspaceSettings } from '../core/runtime/settings';
 import { DagFileJudge, type DagFileRule, dagFileRuleOf } from '../core/workspace/dagFiles';
-import { findWorkspaceRoot } from '../core/workspace/root';
+import { findProjectRoot } from '../core/workspace/root';
 
-/** The workspace around the current folder when the DAG file is in it (the usual case), else around the DAG file. */
-export function workspaceRootFor(dagFile: string, cwd: string, explicit?: string): string {
-  if (explicit) return path.resolve(explicit);
-  const root = findWorkspaceRoot(cwd);
-  return isInside(root, dagFile) ? root : findWorkspaceRoot(path.dirname(dagFile));
+/** The DAG file's project (root.ts: from the files, the same from every current folder), unless `--workspace` names it. */
+export function workspaceRootFor(dagFile: string, _cwd: string, explicit?: string): string {
+  return explicit ? path.resolve(explicit) : findProjectRoot(dagFile);
 }
 
 export interface Where {

@@ -3,7 +3,7 @@ import { parseArgs } from 'node:util';
 import { FILE_START, hasErrors, type Problem } from '../core/problems';
 import { readRuntimeFile, readRuntimeText, unreadableRuntimeFile } from '../core/runtime/read';
 import { findRuntimeFiles } from '../core/workspace/scan';
-import { findWorkspaceRoot } from '../core/workspace/root';
+import { findProjectRoot } from '../core/workspace/root';
 import { countProblems, displayPath, formatProblems } from './display';
 import { hostAccessOf } from './runtimeFor';
 import { EXIT, UsageError } from './usage';
@@ -16,7 +16,7 @@ Prints one line per problem: path:line:col: error|warning: message. Prints nothi
 
 Options:
   --format text|json   output format (default text)
-  --workspace DIR      workspace root, for mounts that leave it (default: nearest folder with .git or .vscode)
+  --workspace DIR      the project root, for mounts that leave it (default: found from each file: the nearest folder with .git, .vscode, .astro or dags/ beside include/ or plugins/, else the topmost airflow-runtime.yaml)
   --allow-host-access  check as if host access were allowed (also AIRFLOW_RUNTIME_ALLOW_HOST_ACCESS=1)
 
 Exit codes: 0 no errors (warnings allowed); 2 errors found.`;
@@ -32,7 +32,6 @@ export function validateCommand(args: string[], out: (line: string) => void, err
   }
   if (flags.format !== 'text' && flags.format !== 'json') throw new UsageError(`--format must be text or json, not "${flags.format}"`, 'validate');
   const cwd = process.cwd();
-  const workspaceRoot = path.resolve(flags.workspace ?? findWorkspaceRoot(cwd));
   const files = positionals.length ? positionals.map((f) => path.resolve(f)) : findRuntimeFiles(cwd);
 
   const problems: Problem[] = [];
@@ -48,6 +47,8 @@ export function validateCommand(args: string[], out: (line: string) => void, err
       problems.push({ file, severity: 'error', code: 'unreadable-file', message: 'cannot read this runtime file: no such file', start: FILE_START, end: FILE_START });
       continue;
     }
+    // each file's own project (root.ts), so that a file checks the same from every folder
+    const workspaceRoot = path.resolve(flags.workspace ?? findProjectRoot(file));
     problems.push(...readRuntimeFile(file, text, { workspaceRoot, hostAccess: hostAccessOf(flags['allow-host-access']) }).problems);
   }
 

@@ -1,14 +1,34 @@
-import { existsSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import * as path from 'node:path';
 
+/** Folders that say "a project starts here" by themselves: version control and editor settings, an Astro project. */
+const PROJECT_MARKERS = ['.git', '.vscode', '.astro'];
+/** A folder beside `dags/` that makes its parent an Airflow project (the official image's and Astro's layout). */
+const LAYOUT_SIBLINGS = ['include', 'plugins'];
+const FOLDER_RUNTIME_FILE = 'airflow-runtime.yaml';
+
+function isFolder(file: string): boolean {
+  try {
+    return statSync(file).isDirectory();
+  } catch {
+    return false;
+  }
+}
+
 /**
- * The workspace root for a terminal user: the nearest folder above `start` that holds `.git` or `.vscode`,
- * or `start` itself. Runtime files are layered from here down.
+ * The project a path belongs to, found from the files and never from the current folder, so that every folder
+ * inside a project gives the same answer (a clone, a zip download, a CI artifact): the nearest folder at or above
+ * `start` that holds `.git`, `.vscode` or `.astro/`, or has the Airflow layout (`dags/` with `include/` or
+ * `plugins/` beside it); else the topmost folder on the way up that holds an `airflow-runtime.yaml`; else the folder
+ * of `start` itself. Runtime files are layered from here down, and "inside the workspace" is measured from here.
  */
-export function findWorkspaceRoot(start: string): string {
-  const from = path.resolve(start);
+export function findProjectRoot(start: string): string {
+  const from = isFolder(start) ? path.resolve(start) : path.dirname(path.resolve(start));
+  let topmostRuntimeFile: string | undefined;
   for (let dir = from; ; dir = path.dirname(dir)) {
-    if (existsSync(path.join(dir, '.git')) || existsSync(path.join(dir, '.vscode'))) return dir;
-    if (path.dirname(dir) === dir) return from;
+    if (PROJECT_MARKERS.some((marker) => existsSync(path.join(dir, marker)))) return dir;
+    if (isFolder(path.join(dir, 'dags')) && LAYOUT_SIBLINGS.some((sibling) => isFolder(path.join(dir, sibling)))) return dir;
+    if (existsSync(path.join(dir, FOLDER_RUNTIME_FILE))) topmostRuntimeFile = dir;
+    if (path.dirname(dir) === dir) return topmostRuntimeFile ?? from;
   }
 }
