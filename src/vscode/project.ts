@@ -53,7 +53,7 @@ export class Project implements vscode.Disposable {
       hostAccess: userHostAccess,
     });
     // dockerode is loaded on the first parse, not at activation.
-    this.session = new EngineSession(() => readSettings().engine, async (choice, options) => (await import('../core/engine/select')).selectEngine(choice, options));
+    this.session = new EngineSession(() => readSettings().engine, async (choice, options) => (await import('../core/engine/select')).selectEngine(choice, { ...options, embeddedDefault: readSettings().embeddedDefault }));
     this.parser = new WorkspaceParser(this.runtimes, this.session, {
       onResult: (file, result) => {
         // what earlier runs said of the file's tasks is of the code as it was (a failed task may be fixed now)
@@ -150,7 +150,7 @@ export class Project implements vscode.Disposable {
   configurationChanged(event: vscode.ConfigurationChangeEvent): void {
     if (!event.affectsConfiguration(SECTION)) return;
     if (affectsRuntimes(event)) this.runtimesChanged();
-    if (['engine', 'docker.endpoint', 'warm'].some((key) => event.affectsConfiguration(`${SECTION}.${key}`))) void this.session.reset();
+    if (['engine', 'docker.endpoint', 'warm', 'embeddedDefault'].some((key) => event.affectsConfiguration(`${SECTION}.${key}`))) void this.session.reset();
     if (event.affectsConfiguration(`${SECTION}.dagFiles`)) void this.scan();
   }
 

@@ -8,6 +8,8 @@ export const SECTION = 'airflowRuntime';
 /** The extension's own settings (those that are not part of the runtime). */
 export interface ExtensionSettings {
   engine: EngineOptions;
+  /** A runtime whose image cannot be had runs on the local emulator (`auto` with Docker); off: Docker's error. */
+  embeddedDefault: boolean;
   include: string[];
   exclude: string[];
   safeMode: boolean;
@@ -25,6 +27,7 @@ export function readSettings(): ExtensionSettings {
       dockerEndpoint: userSetting<string>('docker.endpoint') || undefined,
       warm: config.get<boolean>('warm', true),
     },
+    embeddedDefault: userSetting<boolean>('embeddedDefault') ?? true,
     include: config.get<string[]>('dagFiles.include', ['**/*.py']),
     exclude: config.get<string[]>('dagFiles.exclude', []),
     safeMode: config.get<boolean>('dagFiles.safeMode', true),
@@ -52,7 +55,7 @@ export function runtimeSettingsLayer(scope?: vscode.Uri): SettingsLayer {
  * own decision, so `application` scope in package.json, and read here from the user settings only, in case a
  * workspace value reaches us anyway (an older VS Code, a profile).
  */
-const USER_ONLY = new Set(['airflowRuntime.engine', 'airflowRuntime.docker.endpoint', 'airflowRuntime.local.python']);
+const USER_ONLY = new Set(['airflowRuntime.engine', 'airflowRuntime.docker.endpoint', 'airflowRuntime.local.python', 'airflowRuntime.embeddedDefault']);
 
 /** A user-only setting of ours: the user's value, else the default; a workspace's or folder's value is never read. */
 function userSetting<T>(key: string): T | undefined {

@@ -114,6 +114,8 @@ suite('engine problems', () => {
     const file = TEAM_A()[1];
     const runtimeFile = workspaceFile('dags', 'team_a', 'orders_etl.airflow-runtime.yaml');
     fs.writeFileSync(runtimeFile, 'image: airflow-runtime-test/not-built:1\npull: never\n');
+    // without the embedded default: it would parse the file on the local emulator (the Airflow pin of local.requirements)
+    await vscode.workspace.getConfiguration('airflowRuntime').update('embeddedDefault', false, vscode.ConfigurationTarget.Global);
     try {
       await eventually(() => api.project.runtimes.runtimeOf(file).values.image, (image) => image === 'airflow-runtime-test/not-built:1', 'the new runtime file read');
       assert.equal((await parsed(file)).state, 'failed');
@@ -125,6 +127,7 @@ suite('engine problems', () => {
       await eventually(() => api.tree.snapshot().find((row) => row.file === file)?.state, (state) => state === 'parsed', 'parsed again in its runtime', 120_000);
     } finally {
       fs.rmSync(runtimeFile, { force: true });
+      await vscode.workspace.getConfiguration('airflowRuntime').update('embeddedDefault', undefined, vscode.ConfigurationTarget.Global);
     }
   });
 });
