@@ -4,7 +4,8 @@
 // (Workspace Trust on, the folder not trusted) for *.restricted.test.ts.
 // The workbench loads the extension from extensionDevelopmentPath (this checkout) and the tests from
 // extensionTestsPath (the bundle in dist/test), and calls window.codeAutomationExit(code) when they end.
-// Env: AIRFLOW_RUNTIME_TEST_GREP (mocha grep), AIRFLOW_RUNTIME_KEEP_TEST_DIRS=1, TEST_TIMEOUT_MS.
+// Env: AIRFLOW_RUNTIME_TEST_GREP (mocha grep), AIRFLOW_RUNTIME_TEST_WINDOWS (`trusted`, `restricted` or both, comma-separated:
+// the windows to open; default both), AIRFLOW_RUNTIME_KEEP_TEST_DIRS=1, TEST_TIMEOUT_MS.
 import { existsSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { copyExamples, dataDirs, ensureCodeServer, freePort, REPO, scratch, startCodeServer, writeUserSettings } from '../../scripts/start.mjs';
@@ -81,7 +82,10 @@ if (!existsSync(path.join(TESTS, 'index.js'))) {
 }
 const bin = ensureCodeServer(log);
 const suites = readdirSync(path.join(TESTS, 'suite')).filter((name) => name.endsWith('.test.js'));
-const windows = ['trusted', 'restricted'].filter((window) => suites.some((name) => name.endsWith('.restricted.test.js') === (window === 'restricted')));
+const wantedWindows = (process.env.AIRFLOW_RUNTIME_TEST_WINDOWS || 'trusted,restricted').split(',').map((w) => w.trim());
+const windows = ['trusted', 'restricted']
+  .filter((window) => wantedWindows.includes(window))
+  .filter((window) => suites.some((name) => name.endsWith('.restricted.test.js') === (window === 'restricted')));
 let failed = 0;
 for (const window of windows) {
   if ((await runWindow(bin, window)) !== 0) failed++;
