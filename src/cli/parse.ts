@@ -5,6 +5,7 @@ import type { ParseResult, TaskInfo } from '../core/engine/parseResult';
 import { type EngineChoice, selectEngine } from '../core/engine/select';
 import type { Engine } from '../core/engine/types';
 import { hasErrors, type Problem } from '../core/problems';
+import { recordReportedAirflow } from '../core/runtime/reportedAirflow';
 import { findDagFiles } from '../core/workspace/dagFiles';
 import { displayPath, formatProblems } from './display';
 import { announcing } from './notices';
@@ -65,13 +66,12 @@ export async function parseCommand(args: string[], out: (line: string) => void, 
 
   const cwd = process.cwd();
   const where = { cwd, workspace: flags.workspace, image: flags.image, hostAccess: hostAccessOf(flags['allow-host-access']) };
-  const { files, missing, notes } = findDagFiles(positionals, dagFileJudge(where));
+  const { files, missing } = findDagFiles(positionals, dagFileJudge(where));
   if (missing.length) throw new UsageError(`no such file or folder: ${missing.join(', ')}`, 'parse');
   if (files.length === 0) {
     err(`no DAG files found in ${positionals.join(', ')} (as Airflow finds them: .py files in the DAGs folder that mention "airflow" and "dag", or "asset" on Airflow 3, and that no .airflowignore excludes)`);
     return EXIT.ok;
   }
-  for (const { file, note } of notes) err(`${displayPath(file, cwd)}: note: ${note}`);
 
   const cancel = cancelOnSignals(err, 'stopping the parse and cleaning up');
   try {
@@ -83,7 +83,26 @@ export async function parseCommand(args: string[], out: (line: string) => void, 
       return EXIT.configOrInfra;
     }
     err(`engine: ${selected.reason}`);
-    const outcomes = await parseAll(files, announcing(selected.engine, err), jobs, cancel.signal, where, flags.format === 'json' ? 'all' : 'summary');
+    const engine = announcing(selected.engine, err);
+    const keep = flags.format === 'json' ? 'all' : 'summary';
+    let outcomes: FileOutcome[];
+    try {
+      outcomes = await parseAll(files, engine, jobs, cancel.signal, where, keep);
+      // The rule for which files are DAG files was the runtimes' word where they had answered before, else a guess
+      // from their tags; now that each has answered, a list made on a wrong guess is made again, and what it adds
+      // is parsed too (an Airflow 3 image tagged `:stable` and its asset-only files).
+      const { files: revised, notes: revisedNotes } = findDagFiles(positionals, dagFileJudge(where));
+      // notes on files named by hand, as the runtime's own version judges them
+      for (const { file, note } of revisedNotes) err(`${displayPath(file, cwd)}: note: ${note}`);
+      const added = revised.filter((file) => !files.includes(file));
+      const dropped = new Set(files.filter((file) => !revised.includes(file)));
+      for (const file of added) err(`${displayPath(file, cwd)}: note: a DAG file for the Airflow its runtime reported (its image's tag suggested another): parsed too`);
+      for (const file of dropped) err(`${displayPath(file, cwd)}: note: not a DAG file for the Airflow its runtime reported: left out`);
+      if (added.length && !cancel.cancelled()) outcomes.push(...await parseAll(added, engine, jobs, cancel.signal, where, keep));
+      outcomes = outcomes.filter((o) => !dropped.has(o.file));
+    } finally {
+      await engine.dispose();
+    }
     if (cancel.cancelled()) {
       err(`cancelled: ${outcomes.filter((o) => o.result).length} of ${files.length} files parsed; every container and process of this parse was stopped`);
       return EXIT.configOrInfra;
@@ -110,6 +129,7 @@ async function parseAll(files: string[], engine: Engine, jobs: number, signal: A
       } else {
         try {
           const result = await engine.parse({ dagFile: file, runtime, onProgress: progress.report, signal });
+          recordReportedAirflow(runtime.values, result.airflowVersion);
           outcome.result = keep === 'all' ? result : summaryOf(result);
         } catch (error) {
           if (signal.aborted) break;
@@ -123,7 +143,6 @@ async function parseAll(files: string[], engine: Engine, jobs: number, signal: A
     await Promise.all(Array.from({ length: Math.min(jobs, files.length) }, worker));
   } finally {
     progress.clear();
-    await engine.dispose();
   }
   return outcomes;
 }

@@ -5,6 +5,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, describe, it } from 'node:test';
 import { airflowMajorOf, DagFileJudge, type DagFileRule, dagFileRuleOf, findDagFiles } from '../../src/core/workspace/dagFiles';
+import { recordReportedAirflow } from '../../src/core/runtime/reportedAirflow';
 
 const roots: string[] = [];
 function tree(files: Record<string, string>): string {
@@ -106,5 +107,29 @@ describe("a runtime's rule", () => {
     assert.deepEqual(dagFileRuleOf({ image: 'x:2.11.2' }), { airflowMajor: 2, ignoreSyntax: 'regexp', safeMode: true });
     assert.deepEqual(dagFileRuleOf({ image: 'x:3.3.2', airflowConfig: { core: { DAG_IGNORE_FILE_SYNTAX: 'regexp', dag_discovery_safe_mode: 'False' } } }),
       { airflowMajor: 3, ignoreSyntax: 'regexp', safeMode: false });
+  });
+});
+
+describe('the Airflow version that decides the rule', () => {
+  it('is the runtime\'s own answer once it gave one, whatever its tag suggests', () => {
+    const cache = mkdtempSync(path.join(os.tmpdir(), 'airflow-runtime-reported-'));
+    const before = process.env.AIRFLOW_RUNTIME_CACHE_DIR;
+    process.env.AIRFLOW_RUNTIME_CACHE_DIR = cache;
+    try {
+      const stable = { image: 'team/runtime:stable' };
+      // never answered, and the tag says nothing: Airflow 3's words (a superset), so no asset-only file is lost
+      assert.equal(dagFileRuleOf(stable).airflowMajor, 3);
+      assert.equal(recordReportedAirflow(stable, '2.11.2'), true);
+      assert.deepEqual(dagFileRuleOf(stable), { airflowMajor: 2, ignoreSyntax: 'regexp', safeMode: true });
+      assert.equal(recordReportedAirflow(stable, '2.11.2'), false, 'the same answer changes nothing');
+      // a tag that suggests 2 on an image that says 3
+      const misleading = { image: 'team/runtime:2.1.0' };
+      assert.equal(dagFileRuleOf(misleading).airflowMajor, 2);
+      recordReportedAirflow(misleading, '3.3.2');
+      assert.deepEqual(dagFileRuleOf(misleading), { airflowMajor: 3, ignoreSyntax: 'glob', safeMode: true });
+    } finally {
+      if (before === undefined) delete process.env.AIRFLOW_RUNTIME_CACHE_DIR;
+      else process.env.AIRFLOW_RUNTIME_CACHE_DIR = before;
+    }
   });
 });

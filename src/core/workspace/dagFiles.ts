@@ -2,6 +2,8 @@ import { closeSync, fstatSync, openSync, readdirSync, readFileSync, readSync, st
 import * as path from 'node:path';
 import ignore from 'ignore';
 import { isInside } from '../runtime/checks';
+import { declaredAirflowOf } from '../runtime/declaredAirflow';
+import { reportedAirflowOf } from '../runtime/reportedAirflow';
 import type { RuntimeValues } from '../runtime/values';
 import { hostDagRoot } from './projectLayout';
 
@@ -51,11 +53,20 @@ export function mightContainDag(file: string, major: AirflowMajor): boolean | 'e
 }
 
 /**
- * The Airflow major a runtime runs, as far as its values say before anything runs: the image's tag
- * (`apache/airflow:3.1.2`, Astro Runtime's `3.0-1`; older Astro Runtime tags 4 to 12 are Airflow 2), else the
- * Airflow pin of `local.requirements`, else the default image's (Airflow 2).
+ * The Airflow major a runtime runs: what the runtime itself reported the last time it ran (reportedAirflow.ts),
+ * and only before it ever ran, a guess from its values: the image's tag (`apache/airflow:3.1.2`, Astro Runtime's
+ * `3.0-1`; older Astro Runtime tags 4 to 12 are Airflow 2), else the Airflow pin of `local.requirements`, else the
+ * default image's (Airflow 2). A file list made on a guess is revised when the runtime answers (the CLI's parse,
+ * the editor's project).
  */
 export function airflowMajorOf(values: RuntimeValues, readText: (file: string) => string | undefined = readQuietly): AirflowMajor {
+  const reported = reportedAirflowOf(values);
+  if (reported) return Number(reported.split('.')[0]) >= 3 ? 3 : 2;
+  return guessedAirflowMajorOf(values, readText);
+}
+
+/** The guess alone, from the runtime's values: for a runtime that never answered. */
+export function guessedAirflowMajorOf(values: RuntimeValues, readText: (file: string) => string | undefined = readQuietly): AirflowMajor {
   const tag = values.image?.split('/').pop()?.split(':')[1];
   const first = tag ? Number(/^v?(\d+)/.exec(tag)?.[1]) : NaN;
   if (first === 3) return 3;
@@ -67,13 +78,18 @@ export function airflowMajorOf(values: RuntimeValues, readText: (file: string) =
 }
 
 /** The rule for files of a runtime: its Airflow major, and `[core]` settings from `airflowConfig`. */
-export function dagFileRuleOf(values: RuntimeValues, readText?: (file: string) => string | undefined): DagFileRule {
-  const airflowMajor = airflowMajorOf(values, readText);
+export function dagFileRuleOf(values: RuntimeValues, readText: (file: string) => string | undefined = readQuietly): DagFileRule {
+  const guessed = airflowMajorOf(values, readText);
+  // Known: the runtime answered before, or its tag names a version. Else Airflow 3's safe-mode words (a superset
+  // of 2's) until it answers, so that no asset-only file is lost to a guess; the list is revised then.
+  const tag = values.image?.split('/').pop()?.split(':')[1] ?? '';
+  const known = reportedAirflowOf(values) !== undefined || declaredAirflowOf(values, readText) !== undefined || /^v?[23]\.\d+\.\d+/.test(tag);
+  const airflowMajor: AirflowMajor = known ? guessed : 3;
   const core = Object.fromEntries(Object.entries(values.airflowConfig?.core ?? {}).map(([k, v]) => [k.toLowerCase(), String(v).toLowerCase()]));
   const syntax = core.dag_ignore_file_syntax;
   return {
     airflowMajor,
-    ignoreSyntax: syntax === 'glob' || syntax === 'regexp' ? syntax : airflowMajor >= 3 ? 'glob' : 'regexp',
+    ignoreSyntax: syntax === 'glob' || syntax === 'regexp' ? syntax : guessed >= 3 ? 'glob' : 'regexp',
     safeMode: !['false', '0', 'no', 'off'].includes(core.dag_discovery_safe_mode ?? 'true'),
   };
 }
