@@ -154,7 +154,8 @@ async function buildVenv(recipe: VenvRecipe, options: WorkOptions): Promise<Inte
     }
   };
   const install = (extra: string[]) => uv
-    ? step(`installing ${recipe.what} with uv${extra.length ? ' and Airflow\'s pins' : ''}`, uv, ['pip', 'install', '--quiet', '--python', python, ...recipe.install, ...extra])
+    // bytecode compiled once here: the harness runs with PYTHONDONTWRITEBYTECODE, so every start would compile Airflow
+    ? step(`installing ${recipe.what} with uv${extra.length ? ' and Airflow\'s pins' : ''}`, uv, ['pip', 'install', '--quiet', '--compile-bytecode', '--python', python, ...recipe.install, ...extra])
     : step(`installing ${recipe.what} with pip (uv could not be had: this takes minutes)`, python, ['-m', 'pip', 'install', '--quiet', '--disable-pip-version-check', ...recipe.install, ...extra]);
   if (uv) await step(`creating a virtualenv in ${venv}`, uv, ['venv', '--quiet', '--python', base, venv]);
   else await step(`creating a virtualenv in ${venv}`, base, ['-m', 'venv', venv]);
