@@ -10,6 +10,7 @@ import { RuntimeIndex, runtimeFingerprint } from '../core/project/runtimeIndex';
 import { TaskRuns } from '../core/project/taskRuns';
 import { WorkspaceParser } from '../core/project/workspaceParser';
 import { dagFilesAffectedBy, runtimeFileScope } from '../core/runtime/names';
+import { recordReportedAirflow } from '../core/runtime/reportedAirflow';
 import { DagFileJudge, type DagFileRule, dagFileRuleOf } from '../core/workspace/dagFiles';
 import { affectsRuntimes, readSettings, runtimeSettingsLayer, SECTION, userHostAccess } from './settings';
 
@@ -60,6 +61,13 @@ export class Project implements vscode.Disposable {
         const startedAt = this.parser.states.get(file)?.startedAt;
         if (startedAt !== undefined) this.runStates.parsed(file, startedAt);
         this.parsed.fire({ file, result });
+        // the runtime said which Airflow it is: a file list made on a guess from its tag is made again
+        const runtime = this.runtimes.peek(file);
+        if (runtime && recordReportedAirflow(runtime.values, result.airflowVersion)) {
+          this.log.info(`${vscode.workspace.asRelativePath(file)}: its runtime reports Airflow ${result.airflowVersion}: looking for DAG files again`);
+          this.judge = this.newJudge();
+          void (this.scanning ?? Promise.resolve()).then(() => this.scan());
+        }
       },
       onProgress: (file, event) => this.progressed.fire({ file, event }),
       log: (line) => this.log.info(line),
