@@ -289,6 +289,8 @@ describe('containers are hardened by default', { ...real, timeout: 300_000 }, ()
       assert.deepEqual(host.CapAdd, ['DAC_OVERRIDE']);
       assert.equal(host.PidsLimit, 1024);
       assert.equal(host.Memory, 4 * 1024 ** 3);
+      // /tmp in the container's memory, at most half of it: not the host's disk
+      assert.deepEqual(host.Tmpfs, { '/tmp': `rw,exec,nosuid,nodev,mode=1777,size=${2 * 1024 ** 3}` });
       assert.equal(host.Privileged, false);
       assert.equal((inspected as unknown as { Config: { User: string } }).Config.User, process.getuid?.() ? `${process.getuid?.()}:0` : '50000:0');
       assert.equal(host.NetworkMode, args[0] === 'run' ? 'bridge' : 'none');
@@ -297,4 +299,25 @@ describe('containers are hardened by default', { ...real, timeout: 300_000 }, ()
       assert.deepEqual((host.Mounts as Array<{ Target: string; ReadOnly?: boolean }>).map((m) => [m.Target, m.ReadOnly]), [['/opt/airflow-runtime/cache', true]]);
     });
   }
+});
+
+describe('a parse cannot read the warm runtime it was forked from', { ...real, timeout: 300_000 }, () => {
+  it('/proc/<parent>/mem of the warm server is refused, on both engines', async () => {
+    const ws = scratchWorkspace('isolation', {
+      'dags/airflow-runtime.yaml': base,
+      'dags/peek.py': [
+        'import os', 'from airflow import DAG', 'seen = []',
+        'try:', '    open(f"/proc/{os.getppid()}/mem", "rb").read(1); seen.append("read-parent-mem")', 'except OSError as e:', '    seen.append(f"refused-{e.errno}")',
+        'print("SEEN", seen)', '',
+      ].join('\n'),
+      'dags/quick.py': 'from airflow import DAG\n',
+    });
+    for (const engine of ['docker', 'local']) {
+      const { code, stdout, stderr } = await cli(['parse', 'dags', '--engine', engine, '--format', 'json'], { cwd: ws });
+      assert.equal(code, 0, stderr);
+      const peek = (JSON.parse(stdout) as { file: string; output: { tail: string } }[]).find((r) => r.file.endsWith('peek.py'));
+      const seen = /SEEN \[(.*)\]/.exec(peek?.output.tail ?? '')?.[1] ?? '';
+      assert.match(seen, /refused-/, `${engine}: ${seen}`);
+    }
+  });
 });

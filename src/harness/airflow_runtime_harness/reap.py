@@ -25,6 +25,21 @@ def become_subreaper() -> bool:
         return False
 
 
+PR_SET_DUMPABLE = 4
+
+
+def become_undumpable() -> bool:
+    """The warm server holds what every parse starts from: a forked DAG file must not read or trace it (through
+    /proc/<ppid>/mem or ptrace, as the same uid could). Not dumpable, only a process with CAP_SYS_PTRACE can."""
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        return libc.prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) == 0
+    except Exception:
+        return False
+
+
 def _children_of(pid: int) -> list[int] | None:
     """Direct children from /proc/<pid>/task/*/children (cheap); None where the kernel does not offer it."""
     try:

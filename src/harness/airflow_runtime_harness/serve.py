@@ -60,6 +60,7 @@ def serve(default_timeout: float | None, concurrency: int | None = None) -> int:
     sys.stdout = sys.stderr
 
     subreaper = reap.become_subreaper()  # daemons a DAG file double-forks end up here, and are killed
+    reap.become_undumpable()
     version = env.prepare()
     from . import compat  # imports Airflow, once
 

@@ -495,6 +495,8 @@ export class DockerEngine implements Engine {
         Mounts: [{ Type: 'volume', Source: CACHE_VOLUME, Target: CONTAINER_CACHE, ReadOnly: !job.cacheWritable }],
         NetworkMode: job.network,
         ...HARDENING,
+        // /tmp in memory, bounded: a DAG file writing gigabytes there fills the container's share, not the host's disk
+        Tmpfs: { '/tmp': `rw,exec,nosuid,nodev,mode=1777,size=${Math.floor((memory ?? DEFAULT_MEMORY) / 2)}` },
         Memory: memory ?? DEFAULT_MEMORY,
         MemorySwap: memory ?? DEFAULT_MEMORY,
         ...(job.values.resources?.cpus ? { NanoCpus: Math.round(job.values.resources.cpus * 1e9) } : {}),

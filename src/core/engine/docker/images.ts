@@ -153,7 +153,8 @@ async function buildImage(docker: Docker, values: RuntimeValues, options: WorkOp
   options.onProgress?.({ stage: 'build', message: `building ${tag} from ${path.join(build.context, dockerfile)}` });
   try {
     const stream = await docker.buildImage(context, {
-      t: tag, dockerfile, target: build.target, labels: { [LABEL_BUILT_BY]: ours },
+      // forcerm: a failing step's container is removed too (it was left behind, exited)
+      t: tag, dockerfile, target: build.target, labels: { [LABEL_BUILT_BY]: ours }, rm: true, forcerm: true,
       buildargs: Object.fromEntries(Object.entries(build.args ?? {}).map(([k, v]) => [k, String(v)])),
       abortSignal: options.signal,
     });
