@@ -4,6 +4,7 @@ import type Docker from 'dockerode';
 import { HOST_POWERS, HOW_TO_ALLOW_HOST_ACCESS, type HostAccess, NO_HOST_ACCESS } from '../../runtime/hostPowers';
 import type { ValueSource } from '../../runtime/resolve';
 import type { RuntimeValues } from '../../runtime/values';
+import { imageUnavailableCause } from '../embeddedDefault';
 import { EngineError } from '../errors';
 import type { WorkOptions } from '../types';
 import { buildContextEntries, firstFileOf, packEntries } from './archive';
@@ -100,7 +101,8 @@ export async function ensureImage(docker: Docker, values: RuntimeValues, pulledT
       options.onProgress?.({ stage: 'pull', message: `pull of ${image} failed (${detail}); using the local copy` });
       return image;
     }
-    throw new EngineError('image-pull-failed', `cannot pull ${image}: ${detail}`, 'check the image name and your registry login (docker login), or build the image locally');
+    throw new EngineError('image-pull-failed', `cannot pull ${image}: ${imageUnavailableCause(detail)} (Docker: ${detail.split('\n')[0]})`,
+      'check the image name and your registry login (docker login), build the image here, or let the local runtime emulator run it (--engine auto, with local.requirements or an image tag that names the Airflow version)');
   }
   pulledThisSession.add(image);
   return image;
