@@ -35,5 +35,6 @@ stage('harness and policy (real Airflow)', ...npm('test:harness'));
 stage('engines (real Docker, real venvs)', ...npm('test:engine'));
 stage('extension (a real VS Code extension host)', 'node', ['test/extension/run.mjs']);
 stage('e2e (real VS Code in headless chromium)', ...npm('test:e2e'));
+stage('npm start on a fresh cache, with Docker and without', 'node', ['test/e2e/fresh.mjs']);
 stage('production (a real Airflow 3 Celery deployment)', ...npm('test:production'));
 console.log(`\n=== every test passed in ${seconds()} s`);
