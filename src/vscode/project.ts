@@ -61,9 +61,11 @@ export class Project implements vscode.Disposable {
         const startedAt = this.parser.states.get(file)?.startedAt;
         if (startedAt !== undefined) this.runStates.parsed(file, startedAt);
         this.parsed.fire({ file, result });
-        // the runtime said which Airflow it is: a file list made on a guess from its tag is made again
+        // the runtime said which Airflow it is: a file list made on a guess from its tag that the answer changes
+        // (another major, another .airflowignore syntax) is made again
         const runtime = this.runtimes.peek(file);
-        if (runtime && recordReportedAirflow(runtime.values, result.airflowVersion)) {
+        const before = runtime && dagFileRuleOf(runtime.values);
+        if (runtime && before && recordReportedAirflow(runtime.values, result.airflowVersion) && JSON.stringify(dagFileRuleOf(runtime.values)) !== JSON.stringify(before)) {
           this.log.info(`${vscode.workspace.asRelativePath(file)}: its runtime reports Airflow ${result.airflowVersion}: looking for DAG files again`);
           this.judge = this.newJudge();
           void (this.scanning ?? Promise.resolve()).then(() => this.scan());
