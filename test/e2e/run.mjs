@@ -187,6 +187,9 @@ try {
     if (!(await poll(passed, 180_000))) {
       throw new Error(`the gutter icon at line ${extractLine} did not turn to passed (passed at ${await editorLines(page, '.codicon-testing-passed-icon')})`);
     }
+    // one task's result is not the DAG's: the DAG's line keeps its run icon
+    const dagLine = 14;   // with DAG(
+    if ((await editorLines(page, '.codicon-testing-passed-icon')).includes(dagLine)) throw new Error(`one task's run turned the DAG's icon (line ${dagLine}) to passed`);
   });
 
   await step('a breakpoint in a task and Debug: the editor pauses there, in the runtime, with the variables', async () => {
@@ -224,6 +227,20 @@ try {
   // The graph webview is two iframes deep: VS Code's host frame, then the page of the panel.
   const graphFrame = () => page.frameLocator('iframe.webview.ready').last().frameLocator('iframe#active-frame');
   const graphStates = () => graphFrame().locator('g.task').evaluateAll((nodes) => nodes.map((n) => /state-(\S+)/.exec(n.getAttribute('class'))?.[1] ?? 'none'));
+  /** Each task node's lines as the browser drew them (its own text boxes): those over another or outside their node. */
+  const nodeTextOverlaps = (duration) => graphFrame().locator('g.task').evaluateAll((nodes, duration) => nodes.flatMap((node) => {
+    if (duration) node.querySelector('.duration').textContent = duration;
+    const box = node.querySelector('.box').getBBox();
+    const lines = ['label', 'operator', 'duration'].map((name) => [name, node.querySelector(`.${name}`)]).filter(([, el]) => el.textContent).map(([name, el]) => [name, el.textContent, el.getBBox()]);
+    const apart = (a, b) => a.x + a.width <= b.x || b.x + b.width <= a.x || a.y + a.height <= b.y || b.y + b.height <= a.y;
+    const inside = (a) => a.x >= box.x && a.y >= box.y && a.x + a.width <= box.x + box.width && a.y + a.height <= box.y + box.height;
+    const found = [];
+    lines.forEach(([name, text, a], n) => {
+      if (!inside(a)) found.push(`${node.dataset.task}: "${text}" (${name}) leaves its node`);
+      for (const [other, otherText, b] of lines.slice(n + 1)) if (!apart(a, b)) found.push(`${node.dataset.task}: "${text}" (${name}) over "${otherText}" (${other})`);
+    });
+    return found;
+  }), duration);
 
   await step('Show Graph above customer_metrics draws its tasks and its task group', async () => {
     await page.keyboard.press('Escape');
@@ -269,19 +286,18 @@ try {
     if (!(await poll(async () => (await graphStates()).every((s) => s === 'success'), 180_000))) throw new Error(`states ${await graphStates()}`);
     const summary = await graphFrame().locator('#summary').innerText();
     if (summary !== '4 success') throw new Error(`the summary says "${summary}"`);
-    // each node's lines as drawn (the browser's own text boxes): none over another, all inside the node
-    const overlaps = await graphFrame().locator('g.task').evaluateAll((nodes) => nodes.flatMap((node) => {
-      const box = node.querySelector('.box').getBBox();
-      const lines = ['label', 'operator', 'duration'].map((name) => [name, node.querySelector(`.${name}`)]).filter(([, el]) => el.textContent).map(([name, el]) => [name, el.textContent, el.getBBox()]);
-      const apart = (a, b) => a.x + a.width <= b.x || b.x + b.width <= a.x || a.y + a.height <= b.y || b.y + b.height <= a.y;
-      const inside = (a) => a.x >= box.x && a.y >= box.y && a.x + a.width <= box.x + box.width && a.y + a.height <= box.y + box.height;
-      const found = [];
-      lines.forEach(([name, text, a], n) => {
-        if (!inside(a)) found.push(`${node.dataset.task}: "${text}" (${name}) leaves its node`);
-        for (const [other, otherText, b] of lines.slice(n + 1)) if (!apart(a, b)) found.push(`${node.dataset.task}: "${text}" (${name}) over "${otherText}" (${other})`);
-      });
-      return found;
-    }));
+    const overlaps = await nodeTextOverlaps();
+    if (overlaps.length) throw new Error(overlaps.join('; '));
+  });
+
+  await step("orders_etl's graph: no operator name runs into a run's duration, however long", async () => {
+    await openFile(page, 'orders_etl.py');
+    const lens = page.locator('.editor-group-container.active .codelens-decoration a', { hasText: 'Show Graph' }).first();
+    await lens.waitFor({ timeout: 120_000 });
+    await lens.click();
+    await graphFrame().locator('g.task', { hasText: 'BashOperator' }).first().waitFor({ timeout: 60_000 });
+    // the longest duration a node shows ("59 min 59 s"), in every node, beside EmptyOperator, BashOperator, PythonOperator
+    const overlaps = await nodeTextOverlaps('59 min 59 s');
     if (overlaps.length) throw new Error(overlaps.join('; '));
   });
 
