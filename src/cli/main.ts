@@ -1,6 +1,7 @@
 import { cleanupCommand } from './cleanup';
 import { doctorCommand } from './doctor';
 import { exportCommand } from './export';
+import { mcpCommand } from './mcp';
 import { parseCommand } from './parse';
 import { renderCommand } from './render';
 import { resolveCommand } from './resolve';
@@ -19,6 +20,7 @@ const COMMANDS: Record<string, Command> = {
   'test-dag': testDagCommand,
   render: renderCommand,
   export: exportCommand,
+  mcp: mcpCommand,
   doctor: doctorCommand,
   cleanup: cleanupCommand,
 };

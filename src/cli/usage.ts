@@ -17,6 +17,7 @@ Usage:
   airflow-runtime validate [runtime files...]   check runtime files (all under this folder by default)
   airflow-runtime resolve <dag_file>            show a DAG file's effective runtime and where each value came from
   airflow-runtime export [PATH]                 write the production manifest and deployment commands (--out DIR)
+  airflow-runtime mcp                           a Model Context Protocol server on stdio: these verbs as tools for coding assistants
   airflow-runtime doctor                        check engines, images and interpreters; say what to fix
   airflow-runtime cleanup [--all] [--dry-run]     remove what we started that nothing uses any more
 
