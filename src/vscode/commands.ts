@@ -9,6 +9,7 @@ import { dagRuntimeFileFor, FOLDER_RUNTIME_FILE } from '../core/runtime/names';
 import { runtimeFileTemplate } from '../core/runtime/template';
 import { type DagTree, type DagTreeNode } from './dagTree';
 import { attachOnReady } from './debugging';
+import { pickEngineImage, setRuntimeImage } from './engineImages';
 import type { DagGraphPanels } from './graphPanel';
 import type { Project } from './project';
 import { SECTION } from './settings';
@@ -45,6 +46,7 @@ const COMMANDS: Record<string, Handler> = {
   'airflowRuntime.checkEngine': checkEngine,
   'airflowRuntime.retryEngine': retryEngine,
   'airflowRuntime.useLocalEngine': useLocalEngine,
+  'airflowRuntime.pickImage': pickImage,
   'airflowRuntime.openSettings': (_, setting?: string) => vscode.commands.executeCommand('workbench.action.openSettings', typeof setting === 'string' ? setting : SECTION),
   'airflowRuntime.showLog': ({ project }) => project.log.show(),
 };
@@ -274,6 +276,21 @@ async function useLocalEngine({ project, tree }: Surfaces) {
   // not awaited: a virtualenv may be built first, and the notification and the tree say how it goes
   for (const file of parsed) void project.parser.parse(file);
   return { message, parsing: parsed };
+}
+
+/**
+ * A runtime whose image cannot be had: one of the engine's images instead (a quick pick, Airflow images first),
+ * written where the runtime takes its image from; the save parses its DAG files again. `image` skips the pick.
+ */
+async function pickImage({ project }: Surfaces, target?: vscode.Uri | DagTreeNode, image?: string) {
+  const file = fileOf(target) ?? vscode.window.activeTextEditor?.document.uri.fsPath;
+  if (!file) return undefined;
+  const chosen = typeof image === 'string' ? image : await pickEngineImage(project.runtimes.runtimeOf(file).values.image);
+  if (!chosen) return undefined;
+  const written = await setRuntimeImage(project, file, chosen);
+  void vscode.window.showInformationMessage(`Airflow: ${vscode.workspace.asRelativePath(written)} now names ${chosen}.`);
+  if (project.isTrusted) await project.parser.parse(file);
+  return written.fsPath;
 }
 
 const EFFECTIVE_RUNTIME_SCHEME = 'airflow-runtime-effective';

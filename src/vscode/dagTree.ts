@@ -268,7 +268,11 @@ export class DagTree implements vscode.TreeDataProvider<DagTreeNode>, vscode.Dis
       if (['image-missing', 'image-pull-failed', 'image-build-failed', 'bad-runtime'].includes(record.failure.code)) {
         actions.push({ label: 'Open the runtime file', icon: 'go-to-file', command: { title: 'Open the runtime file', command: 'airflowRuntime.openRuntimeFile', arguments: [vscode.Uri.file(file)] } });
       }
-      if (record.failure.code === 'engine-unreachable') {
+      if (['image-missing', 'image-pull-failed'].includes(record.failure.code)) {
+        // an image that cannot be had: another the engine has, or the local emulator for this runtime
+        actions.push({ label: 'Pick an image this engine has', icon: 'list-selection', command: { title: 'Pick an image this engine has', command: 'airflowRuntime.pickImage', arguments: [vscode.Uri.file(file)] } });
+      }
+      if (['engine-unreachable', 'image-missing', 'image-pull-failed'].includes(record.failure.code)) {
         actions.push({ label: 'Use the local runtime emulator', icon: 'vm', command: { title: 'Use the local runtime emulator', command: 'airflowRuntime.useLocalEngine' } });
       }
       actions.push({ label: 'Show the log', icon: 'output', command: { title: 'Show the log', command: 'airflowRuntime.showLog' } });

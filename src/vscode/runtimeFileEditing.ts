@@ -1,5 +1,6 @@
 import * as vscode from 'vscode';
-import { hoverAt, suggestionsAt } from '../core/runtime/editing';
+import { cursorContext, hoverAt, suggestionsAt } from '../core/runtime/editing';
+import { imagesOfEngine } from './engineImages';
 
 /** Runtime files wherever they are, by name. */
 export const RUNTIME_FILE_SELECTOR: vscode.DocumentSelector = [
@@ -21,9 +22,19 @@ export function registerRuntimeFileEditing(context: vscode.ExtensionContext): vo
       onEnterRules: [{ beforeText: /^\s*(- )?[^\s#:'"][^#:]*:\s*(#.*)?$/, action: { indentAction: vscode.IndentAction.Indent } }],
     }),
     vscode.languages.registerCompletionItemProvider(RUNTIME_FILE_SELECTOR, {
-      provideCompletionItems(document, position) {
-        if (redHatYamlActive()) return [];
-        return suggestionsAt(document.getText(), position.line, position.character).map((suggestion) => {
+      async provideCompletionItems(document, position) {
+        const context = cursorContext(document.getText(), position.line, position.character);
+        // the image line: the engine's own images, Airflow images first (what the schema cannot know)
+        const images = context?.position === 'value' && context.key === 'image' && context.parentPath.length === 0
+          ? (await imagesOfEngine()).map((image, rank) => {
+            const item = new vscode.CompletionItem(image.reference, vscode.CompletionItemKind.Value);
+            item.detail = image.airflowVersion ? `on this engine: Airflow ${image.airflowVersion}` : 'on this engine';
+            item.sortText = String(rank).padStart(4, '0');
+            return item;
+          })
+          : [];
+        if (redHatYamlActive()) return images;
+        return [...images, ...suggestionsAt(document.getText(), position.line, position.character).map((suggestion) => {
           const item = new vscode.CompletionItem(suggestion.label, suggestion.kind === 'property' ? vscode.CompletionItemKind.Property : vscode.CompletionItemKind.Value);
           item.insertText = suggestion.insertText;
           item.detail = suggestion.detail;
@@ -35,7 +46,7 @@ export function registerRuntimeFileEditing(context: vscode.ExtensionContext): vo
             item.command = { title: 'Suggest', command: 'editor.action.triggerSuggest' };
           }
           return item;
-        });
+        })];
       },
     }, ':', ' '),
     vscode.languages.registerHoverProvider(RUNTIME_FILE_SELECTOR, {

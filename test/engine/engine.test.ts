@@ -245,10 +245,14 @@ describe('faults', docker, () => {
     const { code, stdout } = await cli(['doctor']);
     assert.equal(code, 0, stdout);
     assert.match(stdout, /^OK {4}docker: unix:\/\/\/var\/run\/docker\.sock \(the default socket\)/m);
-    assert.match(stdout, /^OK {4}image airflow-runtime-test\/airflow:3\.3\.2 \(2 DAG files\): present$/m);
+    assert.match(stdout, /^OK {4}runtime airflow-runtime-test\/airflow:3\.3\.2 \(2 DAG files\): image present$/m);
     const unreachable = await cli(['doctor'], { cwd: WORKSPACE, env: { DOCKER_HOST: 'tcp://127.0.0.1:9' } });
-    assert.match(unreachable.stdout, /^FIX {3}docker: Docker is not reachable/m);
-    assert.equal(unreachable.code, 2, 'the test workspace has no local interpreter either');
+    // not a fix by itself: each runtime says whether the local emulator can run it, and only what would work is offered
+    assert.match(unreachable.stdout, /^NOTE {2}docker: Docker is not reachable/m);
+    assert.match(unreachable.stdout, /^OK {4}runtime airflow-runtime-test\/airflow:2\.11\.2 \(4 DAG files\): local runtime emulator: the embedded default, a local Airflow 2\.11\.2/m);
+    assert.match(unreachable.stdout, /^FIX {3}runtime registry\.invalid\/airflow:0 \(1 DAG file\): local runtime emulator: the runtime names no Airflow version/m);
+    assert.doesNotMatch(unreachable.stdout, /--engine local/);
+    assert.equal(unreachable.code, 2, 'two runtimes of the test workspace name no Airflow version and have no interpreter');
   });
 
   // cleanup's scoping (users, machines, live owners, --dry-run) is tested in lifecycle.test.ts

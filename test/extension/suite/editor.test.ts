@@ -132,6 +132,32 @@ suite('engine problems', () => {
   });
 });
 
+suite('an image that cannot be had', () => {
+  test('gets the engine\'s images on its image: line, and a fix-it that writes one there and parses again', async () => {
+    const api = await extensionApi();
+    const file = TEAM_A()[1];
+    const runtimeFile = workspaceFile('dags', 'team_a', 'orders_etl.airflow-runtime.yaml');
+    fs.writeFileSync(runtimeFile, 'image: airflow-runtime-test/not-built:1   # a tag nobody built\npull: never\n');
+    await vscode.workspace.getConfiguration('airflowRuntime').update('embeddedDefault', false, vscode.ConfigurationTarget.Global);
+    try {
+      await eventually(() => api.project.runtimes.runtimeOf(file).values.image, (image) => image === 'airflow-runtime-test/not-built:1', 'the new runtime file read');
+      assert.equal((await parsed(file)).state, 'failed');
+      // completion after `image: ` offers what the engine has, Airflow images first
+      const completions = await vscode.commands.executeCommand<vscode.CompletionList>('vscode.executeCompletionItemProvider', vscode.Uri.file(runtimeFile), new vscode.Position(0, 'image: '.length));
+      const labels = completions.items.map((item) => (typeof item.label === 'string' ? item.label : item.label.label));
+      assert.ok(labels.includes('airflow-runtime-test/airflow:2.11.2'), `completions: ${labels.slice(0, 10).join(', ')}`);
+      // the fix-it, with the image a person would pick
+      const written = await vscode.commands.executeCommand<string>('airflowRuntime.pickImage', vscode.Uri.file(file), 'airflow-runtime-test/airflow:2.11.2');
+      assert.equal(written, runtimeFile);
+      assert.equal(fs.readFileSync(runtimeFile, 'utf8'), 'image: airflow-runtime-test/airflow:2.11.2   # a tag nobody built\npull: never\n', 'the value replaced, the comment kept');
+      await eventually(() => api.tree.snapshot().find((row) => row.file === file)?.state, (state) => state === 'parsed', 'parsed in the picked image', 120_000);
+    } finally {
+      fs.rmSync(runtimeFile, { force: true });
+      await vscode.workspace.getConfiguration('airflowRuntime').update('embeddedDefault', undefined, vscode.ConfigurationTarget.Global);
+    }
+  });
+});
+
 suite('mapped tasks and failures', () => {
   test('a mapped task runs from the editor with the map index chosen; its upstream task runs first', async () => {
     const api = await extensionApi();
