@@ -14,7 +14,7 @@ import type { DagInfo, ImportErrorInfo, ParseResult, ParseWarningInfo, RelatedLo
 const schema = JSON.parse(readFileSync(path.join(__dirname, '../../media/parse-result.schema.json'), 'utf8'));
 
 // Required<> makes the compiler insist on every field the types declare.
-const task: Required<TaskInfo> = { taskId: 't', operator: 'BashOperator', operatorName: null, file: '/d/x.py', line: 3, definitionLine: 2, upstream: [], downstream: [], taskGroup: null, mapped: false, mapCount: null };
+const task: Required<TaskInfo> = { taskId: 't', operator: 'BashOperator', operatorName: null, file: '/d/x.py', line: 3, definitionLine: 2, definitionFile: '/d/helpers.py', upstream: [], downstream: [], taskGroup: null, mapped: false, mapCount: null };
 const dag: Required<DagInfo> = { dagId: 'd', file: '/d/x.py', line: 1, schedule: '@daily', tags: ['a'], owner: 'me', tasks: [task], serialized: { dag: {} } };
 const related: Required<RelatedLocation> = { file: '/d/x.py', line: 1, message: 'DAG d is created here' };
 const importError: Required<ImportErrorInfo> = { file: '/d/x.py', line: 4, column: 1, message: 'Boom', traceback: 'Traceback', related: [related] };

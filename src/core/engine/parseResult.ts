@@ -13,8 +13,13 @@ export interface TaskInfo {
   operatorName?: string | null;
   file?: string | null;
   line: number | null;
-  /** For a task from a @task function called several times: the function's definition (`line` is the call). */
+  /**
+   * For a task from a @task function called several times, or defined in another file than the DAG's (a shared
+   * helper): the function's definition (`line` is the call in the DAG's file).
+   */
   definitionLine?: number | null;
+  /** The file of `definitionLine`. */
+  definitionFile?: string | null;
   upstream: string[];
   downstream: string[];
   taskGroup: string | null;
@@ -90,7 +95,10 @@ export function mapResultPaths(result: ParseResult, toHost: (runtimePath: string
   if (mapped.dagsFolder) mapped.dagsFolder = toHost(mapped.dagsFolder);
   for (const dag of mapped.dags) {
     if (dag.file) dag.file = toHost(dag.file);
-    for (const task of dag.tasks) if (task.file) task.file = toHost(task.file);
+    for (const task of dag.tasks) {
+      if (task.file) task.file = toHost(task.file);
+      if (task.definitionFile) task.definitionFile = toHost(task.definitionFile);
+    }
   }
   for (const error of mapped.importErrors) {
     error.file = toHost(error.file);

@@ -12,9 +12,11 @@ defined in the user's files calls ``super().__init__`` from its own ``__init__``
 the call that created the task, not inside the class.
 
 Two deliberate exceptions, both "where a person would look":
-- a ``@task`` function called once: the first line of its definition (its first decorator); called
-  several times (``.override(task_id=...)``, loops), each task gets its own call site, so the editor can
-  tell them apart (the definition line is kept as ``definitionLine``);
+- a ``@task`` function called once, in the file that defines the DAG: the first line of its definition
+  (its first decorator); called several times (``.override(task_id=...)``, loops) or defined in another
+  file than the DAG's (a shared helper), each task gets its call site in the DAG's file, so the editor can
+  tell them apart and a helper used by 70 DAG files does not send all of them to one line (the definition
+  is kept as ``definitionLine`` and ``definitionFile``);
 - a ``@dag`` function's DAG line is likewise the first line of the decorated function's definition,
   not the line that calls it (that call is often far below, e.g. ``my_dag()`` at the end of the file).
 
@@ -25,6 +27,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+import os
 import sys
 
 from .paths import UserFiles
@@ -48,7 +51,8 @@ class CreationLines:
     def __init__(self, user: UserFiles):
         self.user = user
         self.dags: dict[int, tuple] = {}  # id(dag) -> (dag, file, line); the object keeps the id unique
-        # id(task) -> (task, file, line, definition location of its @task function or None)
+        # id(task) -> (task, file, line, definition location of its @task function or None,
+        #              (file, line) of the innermost call in the file that created the task's DAG, or None)
         self.tasks: dict[int, tuple] = {}
         self.partials: dict[int, tuple] = {}
         # (upstream id, downstream id) -> (file, line, order) of the call that made the edge
@@ -106,7 +110,9 @@ class CreationLines:
             result = orig_add(self, task, *args, **kwargs)
             if id(task) not in lines.tasks:
                 file, line, definition = lines._walk(sys._getframe(1), task=task)
-                lines.tasks[id(task)] = (task, file, line, definition)
+                dag_hit = lines.dags.get(id(self))
+                site = _call_in(sys._getframe(1), dag_hit[1]) if definition and dag_hit and dag_hit[0] is self else None
+                lines.tasks[id(task)] = (task, file, line, definition, site)
                 if definition:
                     lines._decorated_calls[definition] = lines._decorated_calls.get(definition, 0) + 1
             return result
@@ -160,21 +166,45 @@ class CreationLines:
         hit = self.dags.get(id(dag))
         return (hit[1], hit[2]) if hit and hit[0] is dag else (None, None)
 
-    def task_location(self, task):
-        """(file, line, definition line or None): a @task function called several times gives each
-        task its call site; called once, its definition."""
+    def task_location(self, task, dag_file=None):
+        """(file, line, definition file, definition line): a @task function called once in the file that
+        defines the DAG gives its definition; called several times, or defined in another file (a shared
+        helper), each task gives its call site in the DAG's file and keeps the definition apart."""
         hit = self.tasks.get(id(task))
         if not hit or hit[0] is not task:
-            return None, None, None
-        _, file, line, definition = hit
+            return None, None, None, None
+        _, file, line, definition, site = hit
         if definition is None:
-            return file, line, None
-        if self._decorated_calls.get(definition, 0) > 1 and file is not None and (file, line) != definition:
-            return file, line, definition[1]
-        return definition[0], definition[1], None
+            return file, line, None, None
+        elsewhere = dag_file is not None and not _same_file(definition[0], dag_file)
+        several = self._decorated_calls.get(definition, 0) > 1
+        call = site or ((file, line) if file is not None else None)
+        if (elsewhere or several) and call is not None and call != definition:
+            return call[0], call[1], definition[0], definition[1]
+        return definition[0], definition[1], None, None
 
     def edge_location(self, upstream: str, downstream: str):
         return self.edges.get((upstream, downstream))
+
+
+@functools.lru_cache(maxsize=4096)
+def _real(path: str) -> str:
+    return os.path.realpath(path)
+
+
+def _same_file(a: str, b: str) -> bool:
+    return a == b or _real(a) == _real(b)
+
+
+def _call_in(frame, file):
+    """(file, line) of the innermost frame of this stack that runs `file`, or None."""
+    if not file:
+        return None
+    while frame is not None:
+        if _same_file(frame.f_code.co_filename, file):
+            return frame.f_code.co_filename, frame.f_lineno
+        frame = frame.f_back
+    return None
 
 
 def _tasks_of(node, others) -> list:

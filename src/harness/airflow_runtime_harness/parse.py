@@ -161,7 +161,7 @@ def parse_in_process(file: str, folder: str, on_start=None) -> dict:
             "tasks": [],
         }
         for task in dag.tasks:
-            task_file, task_line, definition_line = lines.task_location(task)
+            task_file, task_line, definition_file, definition_line = lines.task_location(task, dag_file)
             entry["tasks"].append({
                 "taskId": task.task_id,
                 "operator": getattr(task, "task_type", type(task).__name__),
@@ -169,6 +169,7 @@ def parse_in_process(file: str, folder: str, on_start=None) -> dict:
                 "file": user.display(task_file) if task_file else None,
                 "line": task_line,
                 "definitionLine": definition_line,
+                "definitionFile": user.display(definition_file) if definition_file else None,
                 "upstream": sorted(task.upstream_task_ids),
                 "downstream": sorted(task.downstream_task_ids),
                 "taskGroup": compat.task_group_id(task),

@@ -1,0 +1,39 @@
+"""Where the harness says things are, on a project with shared helpers (test/projects/shared), both versions:
+a @task of include/ called once per DAG file is at its call in the DAG file."""
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+
+import pytest
+
+from conftest import REPO, harness_env
+
+SHARED = REPO / "test" / "projects" / "shared"
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory):
+    root = tmp_path_factory.mktemp("shared") / "project"
+    shutil.copytree(SHARED, root, ignore=shutil.ignore_patterns("__pycache__"))
+    return root
+
+
+def parse(python, project, name: str, out) -> dict:
+    env = harness_env({"PYTHONPATH": f"{harness_env()['PYTHONPATH']}:{project}", "AIRFLOW_RUNTIME_USER_PATHS": str(project)})
+    target = out / f"{name}.json"
+    run = subprocess.run([str(python), "-m", "airflow_runtime_harness", "parse", "--file", str(project / "dags" / name),
+                          "--dags-folder", str(project / "dags"), "--out", str(target)],
+                         env=env, cwd=project, capture_output=True, text=True, timeout=300)
+    assert target.exists(), run.stdout + run.stderr
+    return json.loads(target.read_text())
+
+
+def test_a_helper_task_called_once_is_at_its_call_in_the_dag_file(version, python_for, project, tmp_path):
+    for name, line in (("orders.py", 7), ("customers.py", 8)):
+        result = parse(python_for(version), project, name, tmp_path)
+        [task] = result["dags"][0]["tasks"]
+        assert (task["file"], task["line"]) == (str(project / "dags" / name), line), task
+        assert (task["definitionFile"], task["definitionLine"]) == (str(project / "include" / "tasks.py"), 8), task
+
