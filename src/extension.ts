@@ -5,6 +5,7 @@ import { registerDagFileEvents } from './vscode/dagFileEvents';
 import { registerDebugging } from './vscode/debugging';
 import { DagGraphPanels } from './vscode/graphPanel';
 import { DagTree } from './vscode/dagTree';
+import { registerLanguageModelTools } from './vscode/languageModelTools';
 import { registerEngineDiagnostics, registerParseDiagnostics } from './vscode/parseDiagnostics';
 import { registerQuickFixes } from './vscode/quickFixes';
 import { Project } from './vscode/project';
@@ -45,6 +46,7 @@ export function activate(context: vscode.ExtensionContext): AirflowRuntimeApi {
   registerCommands(context, { project, tree, testing, graphs });
   const statusBar = registerStatusBar(context, project, slowWork);
   registerTaskCodeLens(context, project);
+  registerLanguageModelTools(context, project);
   registerDagFileEvents(context, project, (paths) => {
     void vscode.commands.executeCommand('setContext', 'airflowRuntime.dagFilePaths', paths);
     void vscode.commands.executeCommand('setContext', 'airflowRuntime.dagFileCount', paths.length);

@@ -1,6 +1,6 @@
 /** The assistant tools over a fake engine: what a model reads, what is refused, and how failures come back. */
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { describe, it } from 'node:test';
@@ -113,5 +113,13 @@ describe('a bounded log', () => {
     const log = new BoundedLog(100, 25);
     for (let i = 0; i < 10; i++) log.push('0123456789');
     assert.deepEqual(log.kept(), ['0123456789', '0123456789']);
+  });
+});
+
+describe('the editor\'s language-model tools', () => {
+  it('package.json contributes each tool with the same name, description and input schema as the MCP server', () => {
+    const manifest = JSON.parse(readFileSync(path.join(__dirname, '../../package.json'), 'utf8')) as { contributes: { languageModelTools: { name: string; modelDescription: string; inputSchema: unknown }[] } };
+    assert.deepEqual(manifest.contributes.languageModelTools.map(({ name, modelDescription, inputSchema }) => ({ name, modelDescription, inputSchema })),
+      TOOL_SPECS.map(({ name, description, inputSchema }) => ({ name, modelDescription: description, inputSchema })));
   });
 });
