@@ -1,5 +1,6 @@
 """Where the harness says things are, on a project with shared helpers (test/projects/shared), both versions:
-a @task of include/ called once per DAG file is at its call in the DAG file."""
+a @task of include/ called once per DAG file is at its call in the DAG file; a DAG argument the serializer
+rejects is at that argument."""
 from __future__ import annotations
 
 import json
@@ -12,11 +13,43 @@ from conftest import REPO, harness_env
 
 SHARED = REPO / "test" / "projects" / "shared"
 
+# Airflow 3's asset watchers: the serializer asks the trigger to describe itself, and this one cannot
+REJECTED = '''import datetime
+
+from airflow.sdk import DAG, Asset, AssetWatcher
+from airflow.triggers.base import BaseEventTrigger
+
+
+class QueueTrigger(BaseEventTrigger):
+    def __init__(self, queue):
+        super().__init__()
+        self.queue = queue
+
+    def serialize(self):
+        raise ValueError(f"queue {self.queue!r} has no scheme")
+
+    async def run(self):
+        yield None
+
+
+orders = QueueTrigger(queue="orders")
+watched = Asset("orders", watchers=[AssetWatcher(name="orders", trigger=orders)])
+
+with DAG(
+    "rejected",
+    start_date=datetime.datetime(2024, 1, 1),
+    schedule=[watched],
+) as dag:
+    pass
+'''
+
+
 
 @pytest.fixture(scope="module")
 def project(tmp_path_factory):
     root = tmp_path_factory.mktemp("shared") / "project"
     shutil.copytree(SHARED, root, ignore=shutil.ignore_patterns("__pycache__"))
+    (root / "dags" / "rejected.py").write_text(REJECTED)
     return root
 
 
@@ -37,3 +70,12 @@ def test_a_helper_task_called_once_is_at_its_call_in_the_dag_file(version, pytho
         assert (task["file"], task["line"]) == (str(project / "dags" / name), line), task
         assert (task["definitionFile"], task["definitionLine"]) == (str(project / "include" / "tasks.py"), 8), task
 
+
+def test_a_rejected_dag_argument_is_at_that_argument(version, python_for, project, tmp_path):
+    if version.startswith("2."):
+        pytest.skip("asset watchers are Airflow 3's")
+    result = parse(python_for(version), project, "rejected.py", tmp_path)
+    [error] = result["importErrors"]
+    assert (error["file"], error["line"], error["column"]) == (str(project / "dags" / "rejected.py"), 25, 14), error
+    assert "queue 'orders' has no scheme" in error["message"]
+    assert [(r["file"], r["line"]) for r in error["related"]] == [(str(project / "dags" / "rejected.py"), 22)]

@@ -29,6 +29,7 @@ import functools
 import inspect
 import os
 import sys
+import types
 
 from .paths import UserFiles
 
@@ -58,6 +59,7 @@ class CreationLines:
         # (upstream id, downstream id) -> (file, line, order) of the call that made the edge
         self.edges: dict[tuple, tuple] = {}
         self._decorated_calls: dict = {}  # definition location -> tasks made from that @task function
+        self.dag_arguments: dict[int, dict] = {}  # id(dag) -> the arguments its constructor was given, by name
         self._undo: list = []
 
     # -- stack walks -------------------------------------------------------------------------
@@ -91,10 +93,16 @@ class CreationLines:
         lines = self
 
         orig_init = dag_cls.__init__
+        try:
+            signature = inspect.signature(orig_init)
+        except (TypeError, ValueError):
+            signature = None
 
         @functools.wraps(orig_init)
         def __init__(self, *args, **kwargs):
             orig_init(self, *args, **kwargs)
+            if id(self) not in lines.dag_arguments:
+                lines.dag_arguments[id(self)] = _arguments(signature, self, args, kwargs)
             caller = sys._getframe(1)
             # Airflow sets fileloc from its caller's frame: that is now us, so put back the real caller
             if getattr(self, "fileloc", None) == _THIS_FILE:
@@ -185,6 +193,84 @@ class CreationLines:
 
     def edge_location(self, upstream: str, downstream: str):
         return self.edges.get((upstream, downstream))
+
+    def rejected_argument(self, dag, exc: BaseException):
+        """The name of the DAG constructor's argument whose value a failure (the serializer's) was working on:
+        the deepest frame of the exception's traceback that holds an object reachable from one argument's value
+        (the argument's own object, an asset in a schedule list, a watcher's trigger...). None if none does."""
+        arguments = self.dag_arguments.get(id(dag)) or {}
+        reachable = {name: _reachable_ids(value) for name, value in arguments.items() if not _is_plain(value)}
+        if not reachable:
+            return None
+        for frame in _frames_deepest_first(exc):
+            for value in list(frame.f_locals.values()):
+                if _is_plain(value) or value is dag:
+                    continue
+                for name, ids in reachable.items():
+                    if id(value) in ids:
+                        return name
+        return None
+
+
+def _arguments(signature, dag, args, kwargs) -> dict:
+    if signature is not None:
+        try:
+            bound = signature.bind_partial(dag, *args, **kwargs).arguments
+            return {name: value for name, value in bound.items() if value is not dag}
+        except TypeError:
+            pass
+    return dict(kwargs)
+
+
+_PLAIN = (str, bytes, int, float, bool, type(None))
+
+
+def _is_plain(value) -> bool:
+    """Values that Python shares between unrelated places (interned strings, small ints): never evidence."""
+    return isinstance(value, _PLAIN)
+
+
+def _reachable_ids(value, depth: int = 5, limit: int = 5000) -> set:
+    """ids of the objects reachable from `value` through containers and attributes, a few levels deep."""
+    seen: set = set()
+    todo = [(value, 0)]
+    while todo and len(seen) < limit:
+        item, level = todo.pop()
+        if _is_plain(item) or id(item) in seen:
+            continue
+        seen.add(id(item))
+        if level >= depth or isinstance(item, (type, types.ModuleType, types.FunctionType)):
+            continue
+        try:
+            if isinstance(item, dict):
+                children = list(item.values())
+            elif isinstance(item, (list, tuple, set, frozenset)):
+                children = list(item)
+            else:
+                children = list(vars(item).values()) if hasattr(item, "__dict__") else []
+                children += [getattr(item, a.name, None) for a in getattr(type(item), "__attrs_attrs__", ())]
+        except Exception:
+            continue  # an object that will not show its parts: it is still itself
+        todo.extend((child, level + 1) for child in children)
+    return seen
+
+
+def _frames_deepest_first(exc: BaseException) -> list:
+    """The frames of an exception's traceback and of the exceptions it was raised from, deepest first (the
+    cause ran deeper than the wrapper that re-raised it)."""
+    chain: list = []
+    while exc is not None and all(exc is not seen for seen in chain):
+        chain.append(exc)
+        exc = exc.__cause__ or exc.__context__
+    frames: list = []
+    for item in reversed(chain):
+        own = []
+        tb = item.__traceback__
+        while tb is not None:
+            own.append(tb.tb_frame)
+            tb = tb.tb_next
+        frames.extend(reversed(own))
+    return frames
 
 
 @functools.lru_cache(maxsize=4096)

@@ -13,7 +13,12 @@ import traceback
 import warnings
 
 from . import RESULT_FORMAT
-from .errors import exception_message, import_error_from_exception, user_frame_of_stack
+from .errors import (
+    exception_message,
+    import_error_from_exception,
+    user_frame_of_stack,
+    user_frame_of_traceback,
+)
 from .isolate import START, _write_all, run_isolated
 from .paths import UserFiles
 
@@ -185,9 +190,10 @@ def parse_in_process(file: str, folder: str, on_start=None) -> dict:
             error = {"file": entry["file"], "line": dag_line or 1, "column": 1,
                      "message": exception_message(exc), "traceback": traceback.format_exc()}
             culprit = _unserializable_task(dag, entry["tasks"])
-            argument = _rejected_argument(exc, entry["file"], dag_line) if culprit is None else None
+            argument = _rejected_argument(exc, entry["file"], dag_line, lines.rejected_argument(dag, exc), user) \
+                if culprit is None else None
             if argument is not None:
-                error.update(line=argument[0], column=argument[1],
+                error.update(file=user.display(argument[0]), line=argument[1], column=argument[2],
                              related=[_dag_related(dag.dag_id, entry["file"], dag_line)])
             if culprit is not None:
                 task, why = culprit
@@ -282,20 +288,34 @@ _ARGUMENTS_BY_WORD = {"timetable": ("schedule", "timetable", "schedule_interval"
                       "default_args": ("default_args",), "callback": ("on_success_callback", "on_failure_callback")}
 
 
-def _rejected_argument(exc: BaseException, file: str, dag_line):
-    """(line, column) of the DAG constructor's argument that the serializer's message names, found in the
-    call made at the DAG's line (the call's own syntax tree, not a text search); None if not found."""
+def _rejected_argument(exc: BaseException, file: str, dag_line, name, user: UserFiles):
+    """(file, line, column) of the DAG argument the serializer rejected. Which argument: the one whose value the
+    serializer was working on when it failed (`name`, found from the live objects), else the one its message names.
+    Where: that argument in the call made at the DAG's line (the call's own syntax tree, not a text search); else
+    the deepest frame of the user's that ran while serializing (their timetable's or trigger's own code)."""
+    names = {name} if name else {n for w in _ARGUMENTS_BY_WORD if w in str(exc).lower() for n in _ARGUMENTS_BY_WORD[w]}
+    found = _argument_in_call(file, dag_line, names) if names and dag_line else None
+    if found is not None:
+        return (file, *found)
+    chained, seen = exc, set()
+    while chained is not None and id(chained) not in seen:
+        seen.add(id(chained))
+        loc = user_frame_of_traceback(chained.__traceback__, user)
+        if loc is not None:
+            return loc
+        chained = chained.__cause__ or chained.__context__
+    return None
+
+
+def _argument_in_call(file: str, dag_line: int, names: set):
+    """(line, column) of the first of these keyword arguments in the call that spans the DAG's line."""
     import ast
 
-    words = [w for w in _ARGUMENTS_BY_WORD if w in str(exc).lower()]
-    if not words or not dag_line:
-        return None
     try:
         with open(file, "rb") as fh:
             tree = ast.parse(fh.read())
     except (OSError, SyntaxError, ValueError):
         return None
-    names = {n for w in words for n in _ARGUMENTS_BY_WORD[w]}
     for node in ast.walk(tree):
         if isinstance(node, ast.Call) and node.lineno <= dag_line <= (node.end_lineno or node.lineno):
             for keyword in node.keywords:
