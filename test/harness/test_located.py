@@ -1,6 +1,6 @@
 """Where the harness says things are, on a project with shared helpers (test/projects/shared), both versions:
 a @task of include/ called once per DAG file is at its call in the DAG file; a DAG argument the serializer
-rejects is at that argument."""
+rejects is at that argument; no traceback carries the harness's own frames."""
 from __future__ import annotations
 
 import json
@@ -71,6 +71,13 @@ def test_a_helper_task_called_once_is_at_its_call_in_the_dag_file(version, pytho
         assert (task["definitionFile"], task["definitionLine"]) == (str(project / "include" / "tasks.py"), 8), task
 
 
+def test_tracebacks_leave_out_the_harness(version, python_for, project, tmp_path):
+    [error] = parse(python_for(version), project, "report_a.py", tmp_path)["importErrors"]
+    assert 'include/db.py", line 5' in error["traceback"]
+    assert "airflow_runtime_harness" not in error["traceback"], error["traceback"]
+
+
+
 def test_a_rejected_dag_argument_is_at_that_argument(version, python_for, project, tmp_path):
     if version.startswith("2."):
         pytest.skip("asset watchers are Airflow 3's")
@@ -79,3 +86,4 @@ def test_a_rejected_dag_argument_is_at_that_argument(version, python_for, projec
     assert (error["file"], error["line"], error["column"]) == (str(project / "dags" / "rejected.py"), 25, 14), error
     assert "queue 'orders' has no scheme" in error["message"]
     assert [(r["file"], r["line"]) for r in error["related"]] == [(str(project / "dags" / "rejected.py"), 22)]
+    assert "airflow_runtime_harness" not in error["traceback"], error["traceback"]

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import linecache
+import re
 import traceback
 
 from .paths import UserFiles
@@ -45,6 +46,29 @@ def user_frame_of_stack(frame, user: UserFiles):
     return None
 
 
+# A frame of the harness in a formatted traceback: how the file was run, not where it failed.
+_HARNESS_FRAME = re.compile(r'^\s*File "[^"]*[/\\]airflow_runtime_harness[/\\][^"]*", line \d+')
+_FRAME = re.compile(r'^\s*File "[^"]*", line \d+')
+
+
+def without_harness_frames(text: str) -> str:
+    """A formatted traceback without the harness's own frames (each a `File` line, its source and carets)."""
+    if not text or "airflow_runtime_harness" not in text:
+        return text
+    out = []
+    lines = text.split("\n")
+    i = 0
+    while i < len(lines):
+        if _HARNESS_FRAME.match(lines[i]):
+            i += 1
+            while i < len(lines) and lines[i].startswith("    ") and not _FRAME.match(lines[i]):
+                i += 1
+            continue
+        out.append(lines[i])
+        i += 1
+    return "\n".join(out)
+
+
 def exception_message(exc: BaseException) -> str:
     text = str(exc)
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
@@ -63,10 +87,11 @@ def import_error_from_exception(exc: BaseException, user: UserFiles, fallback_fi
         # `raise X from e` inside library code: the user's frame may only be in the cause
         chained = chained.__cause__ or chained.__context__
     file, line, column = loc or (fallback_file, 1, 1)
-    return {
+    error = {
         "file": user.display(file),
         "line": line,
         "column": column,
         "message": exception_message(exc),
-        "traceback": "".join(traceback.format_exception(type(exc), exc, exc.__traceback__)),
+        "traceback": without_harness_frames("".join(traceback.format_exception(type(exc), exc, exc.__traceback__))),
     }
+    return error

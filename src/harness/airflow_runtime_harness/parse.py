@@ -18,6 +18,7 @@ from .errors import (
     import_error_from_exception,
     user_frame_of_stack,
     user_frame_of_traceback,
+    without_harness_frames,
 )
 from .isolate import START, _write_all, run_isolated
 from .paths import UserFiles
@@ -217,7 +218,7 @@ def parse_in_process(file: str, folder: str, on_start=None) -> dict:
     if hooks.exception is not None and not errors:
         errors.append(import_error_from_exception(hooks.exception, user, file))
     errors.extend(failed_dag_errors)
-    result["importErrors"] = errors
+    result["importErrors"] = _without_harness_frames(errors)
     result["warnings"] = stability + hooks.warnings
     result["durationMs"] = int((time.monotonic() - started) * 1000)
     return result
@@ -322,6 +323,13 @@ def _argument_in_call(file: str, dag_line: int, names: set):
                 if keyword.arg in names:
                     return keyword.value.lineno, keyword.value.col_offset + 1
     return None
+
+
+def _without_harness_frames(errors: list) -> list:
+    for error in errors:
+        if error.get("traceback"):
+            error["traceback"] = without_harness_frames(error["traceback"])
+    return errors
 
 
 def _unserializable_task(dag, tasks: list):
@@ -458,6 +466,7 @@ def result_of(outcome, file: str, folder: str, timeout: float | None, version: s
         else:
             result = {"harnessError": f"parse child ended without a result (wait status {outcome.status})"}
     result["output"] = outcome.output
+    _without_harness_frames(result.get("importErrors") or [])
     if "harnessError" not in result and not result.get("timedOut"):
         result["durationMs"] = int((time.monotonic() - started) * 1000)
     return result

@@ -1,0 +1,6 @@
+import datetime
+from airflow import DAG
+from include.db import connect
+
+with DAG("report_a", start_date=datetime.datetime(2024, 1, 1), schedule=None) as dag:
+    connect()
