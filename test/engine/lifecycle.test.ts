@@ -243,7 +243,7 @@ describe('bad input gets a located message, exit 2, and the other files are pars
   it('a runtime file nested 20,000 levels deep', async () => {
     const ws = withBadFolder({ 'dags/bad/airflow-runtime.yaml': `env: ${'['.repeat(20_000)}${']'.repeat(20_000)}\n` });
     const { stdout } = await parseBoth(ws);
-    assert.match(stdout, /airflow-runtime\.yaml:1:\d+: error: nested too deeply to read/);
+    assert.match(stdout, /airflow-runtime\.yaml:1:\d+: error: nested more than 64 levels deep/);
     assert.doesNotMatch(stdout, /Maximum call stack/);
   });
 
