@@ -2,6 +2,7 @@ import { parseArgs } from 'node:util';
 import { defaultJobs } from '../core/engine/capacity';
 import { describeFailure, engineErrorOf } from '../core/engine/errors';
 import type { ParseResult, TaskInfo } from '../core/engine/parseResult';
+import { type ParseProblem, parseProblems } from '../core/project/parseProblems';
 import { type EngineChoice, selectEngine } from '../core/engine/select';
 import type { Engine } from '../core/engine/types';
 import { hasErrors, type Problem } from '../core/problems';
@@ -40,6 +41,8 @@ interface FileOutcome {
   result?: ParseResult;
   error?: { code: string; message: string };
   problems: Problem[];
+  /** What the parse found, by the rule the editor uses too (core/project/parseProblems). */
+  found: ParseProblem[];
 }
 
 export async function parseCommand(args: string[], out: (line: string) => void, err: (line: string) => void): Promise<number> {
@@ -122,7 +125,7 @@ async function parseAll(files: string[], engine: Engine, jobs: number, signal: A
     while (next < files.length && !signal.aborted) {
       const file = files[next++];
       const runtime = runtimeFor(file, where);
-      const outcome: FileOutcome = { file, problems: runtime.problems };
+      const outcome: FileOutcome = { file, problems: runtime.problems, found: [] };
       if (hasErrors(runtime.problems)) {
         // Parsing with what is left of a broken runtime (the default image, say) would be a parse in the wrong runtime.
         outcome.error = { code: 'bad-runtime', message: 'fix the errors of its runtime files (above) first' };
@@ -130,6 +133,7 @@ async function parseAll(files: string[], engine: Engine, jobs: number, signal: A
         try {
           const result = await engine.parse({ dagFile: file, runtime, onProgress: progress.report, signal });
           recordReportedAirflow(runtime.values, result.airflowVersion);
+          outcome.found = parseProblems(file, result);
           outcome.result = keep === 'all' ? result : summaryOf(result);
         } catch (error) {
           if (signal.aborted) break;
@@ -174,11 +178,7 @@ function printText(outcomes: FileOutcome[], cwd: string, out: (line: string) => 
   const runtimeProblems = new Map<string, Problem>();
   for (const outcome of outcomes) for (const p of outcome.problems) runtimeProblems.set(`${p.file}:${p.start.line}:${p.start.column}:${p.message}`, p);
   for (const line of formatProblems([...runtimeProblems.values()], cwd)) out(line);
-  for (const { result } of outcomes) {
-    if (!result) continue;
-    for (const e of result.importErrors) out(`${displayPath(e.file, cwd)}:${e.line ?? 1}:${e.column ?? 1}: error: ${e.message}`);
-    for (const w of result.warnings) out(`${displayPath(w.file, cwd)}:${w.line ?? 1}:1: warning: ${w.category}: ${w.message}`);
-  }
+  for (const line of parseProblemLines(outcomes, cwd)) out(line);
   let dags = 0;
   let tasks = 0;
   let failed = 0;
@@ -200,3 +200,37 @@ function printText(outcomes: FileOutcome[], cwd: string, out: (line: string) => 
   }
   err(`${outcomes.length} file${outcomes.length === 1 ? '' : 's'}: ${dags} DAG${dags === 1 ? '' : 's'}, ${tasks} task${tasks === 1 ? '' : 's'}, ${failed} with problems`);
 }
+
+/**
+ * The problems of the parses, one clickable `path:line:col: severity: message` each. A helper module that fails for
+ * several DAG files is said once, at its line, naming its importers; each DAG file then gets a line at its import.
+ */
+export function parseProblemLines(outcomes: readonly Pick<FileOutcome, 'file' | 'found'>[], cwd: string): string[] {
+  const at = (file: string, line: number | null, column?: number | null) => `${displayPath(file, cwd)}:${line ?? 1}:${column ?? 1}`;
+  const keyOf = (p: { file: string; line: number | null; message: string }) => `${p.file}:${p.line}:${p.message}`;
+  const importers = new Map<string, string[]>();
+  for (const { found } of outcomes) {
+    for (const p of found) {
+      if (p.code === 'import-error-elsewhere' && p.related) importers.set(keyOf(p.related), [...(importers.get(keyOf(p.related)) ?? []), `${displayPath(p.file, cwd)}:${p.line ?? 1}`]);
+    }
+  }
+  const lines: string[] = [];
+  const said = new Set<string>();
+  for (const { file, found } of outcomes) {
+    for (const p of found) {
+      if (p.code === 'parse-timeout') continue; // the harness's TimeoutError says it, at the line that was running
+      if (p.code === 'import-error-elsewhere') {
+        lines.push(`${at(p.file, p.line, p.column)}: error: the import of ${displayPath(p.related!.file, cwd)} failed (above)`);
+        continue;
+      }
+      const by = p.code === 'import-error' && p.file !== file ? importers.get(keyOf(p)) : undefined;
+      if (by) {
+        if (said.has(keyOf(p))) continue;
+        said.add(keyOf(p));
+      }
+      lines.push(`${at(p.file, p.line, p.column)}: ${p.severity}: ${p.message}${by ? ` (imported by ${by.join(', ')})` : ''}`);
+    }
+  }
+  return lines;
+}
+

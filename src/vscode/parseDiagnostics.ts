@@ -6,6 +6,7 @@ import type { Project } from './project';
 /**
  * Problems found by parses, in their own collection. Each DAG file's parse replaces what that parse said
  * before, in every file it named (a helper module too), so a fixed, deleted or renamed file leaves nothing stale.
+ * A helper that fails for several DAG files is one diagnostic there, related to each DAG file's import line.
  */
 export function registerParseDiagnostics(context: vscode.ExtensionContext, project: Project): void {
   const collection = vscode.languages.createDiagnosticCollection('airflow-runtime-parse');
@@ -19,7 +20,7 @@ export function registerParseDiagnostics(context: vscode.ExtensionContext, proje
     else byDagFile.delete(dagFile);
     for (const file of new Set([...(before?.keys() ?? []), ...after.keys()])) {
       const all = [...byDagFile.values()].flatMap((contributions) => contributions.get(file) ?? []);
-      collection.set(vscode.Uri.file(file), all);
+      collection.set(vscode.Uri.file(file), merged(all));
     }
   };
 
@@ -85,6 +86,29 @@ function toDiagnostic(problem: ParseProblem): vscode.Diagnostic {
     )];
   }
   return diagnostic;
+}
+
+/** The same diagnostic from several DAG files' parses (a failing helper's): one, with every related place. */
+function merged(diagnostics: vscode.Diagnostic[]): vscode.Diagnostic[] {
+  const byKey = new Map<string, vscode.Diagnostic>();
+  for (const diagnostic of diagnostics) {
+    const key = `${diagnostic.range.start.line}:${diagnostic.range.start.character}:${diagnostic.severity}:${diagnostic.message}`;
+    const first = byKey.get(key);
+    if (!first) {
+      byKey.set(key, diagnostic);
+      continue;
+    }
+    const seen = new Set((first.relatedInformation ?? []).map((r) => `${r.location.uri.fsPath}:${r.location.range.start.line}`));
+    const more = (diagnostic.relatedInformation ?? []).filter((r) => !seen.has(`${r.location.uri.fsPath}:${r.location.range.start.line}`));
+    if (!more.length) continue;
+    // a copy: the diagnostics kept per DAG file stay as that file's parse made them
+    const copy = new vscode.Diagnostic(first.range, first.message, first.severity);
+    copy.source = first.source;
+    copy.code = first.code;
+    copy.relatedInformation = [...(first.relatedInformation ?? []), ...more];
+    byKey.set(key, copy);
+  }
+  return [...byKey.values()];
 }
 
 /** The problem's line from its first non-blank character (or its column) to its end, as on disk. */

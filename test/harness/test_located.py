@@ -1,5 +1,6 @@
 """Where the harness says things are, on a project with shared helpers (test/projects/shared), both versions:
-a @task of include/ called once per DAG file is at its call in the DAG file; a DAG argument the serializer
+a @task of include/ called once per DAG file is at its call in the DAG file; a helper that fails at import is
+the DAG file's error at the helper's line, related to the DAG file's import line; a DAG argument the serializer
 rejects is at that argument; no traceback carries the harness's own frames."""
 from __future__ import annotations
 
@@ -69,6 +70,15 @@ def test_a_helper_task_called_once_is_at_its_call_in_the_dag_file(version, pytho
         [task] = result["dags"][0]["tasks"]
         assert (task["file"], task["line"]) == (str(project / "dags" / name), line), task
         assert (task["definitionFile"], task["definitionLine"]) == (str(project / "include" / "tasks.py"), 8), task
+
+
+def test_a_failing_helper_is_at_its_line_related_to_each_importers_import(version, python_for, project, tmp_path):
+    for name, line in (("report_a.py", 3), ("report_b.py", 5)):
+        [error] = parse(python_for(version), project, name, tmp_path)["importErrors"]
+        assert (error["file"], error["line"], error["column"], error["message"]) == \
+            (str(project / "include" / "db.py"), 5, 8, "KeyError: 'PGHOST'")
+        assert [(r["file"], r["line"]) for r in error["related"]] == [(str(project / "dags" / name), line)]
+
 
 
 def test_tracebacks_leave_out_the_harness(version, python_for, project, tmp_path):

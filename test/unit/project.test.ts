@@ -171,6 +171,15 @@ describe('problems of a parse', () => {
     assert.deepEqual(problems.map((p) => [p.line, p.severity, p.code]), [[null, 'error', 'parse-timeout'], [3, 'warning', 'parse-warning']]);
   });
 
+  it('a helper\'s error goes to the DAG file\'s import line the harness relates it to, and keeps that place', () => {
+    const problems = parseProblems('/ws/dags/a.py', result({ importErrors: [{ file: '/ws/include/db.py', line: 5, column: 8, message: "KeyError: 'PGHOST'",
+      related: [{ file: '/ws/dags/a.py', line: 3, message: 'the DAG file reaches the failing module here' }] }] }));
+    assert.deepEqual(problems.map((p) => [p.file, p.line, p.code, p.related?.file, p.related?.line]), [
+      ['/ws/include/db.py', 5, 'import-error', '/ws/dags/a.py', 3],
+      ['/ws/dags/a.py', 3, 'import-error-elsewhere', '/ws/include/db.py', 5],
+    ]);
+  });
+
   it('finds the last frame of a file in a traceback', () => {
     assert.equal(frameLineIn('File "/a.py", line 3\nFile "/b.py", line 9\nFile "/a.py", line 5', '/a.py'), 5);
     assert.equal(frameLineIn(undefined, '/a.py'), null);

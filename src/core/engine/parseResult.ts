@@ -57,6 +57,7 @@ export interface ImportErrorInfo {
   column: number | null;
   message: string;
   traceback?: string;
+  /** Other places that explain it: the DAG file's import line for a helper's error, the DAG's line. */
   related?: RelatedLocation[];
 }
 

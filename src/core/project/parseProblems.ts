@@ -1,4 +1,4 @@
-import type { ParseResult } from '../engine/parseResult';
+import type { ImportErrorInfo, ParseResult } from '../engine/parseResult';
 
 /** A problem a parse found, in the file where it really is (the DAG file or a helper module it imports). */
 export interface ParseProblem {
@@ -9,21 +9,29 @@ export interface ParseProblem {
   severity: 'error' | 'warning';
   code: 'import-error' | 'import-error-elsewhere' | 'parse-timeout' | 'parse-warning';
   message: string;
-  /** Where the error really is, when it is shown in another file. */
+  /** Another place that explains it: the helper's line for the DAG file's import, the DAG's line for a rejected argument. */
   related?: { file: string; line: number | null; message: string };
 }
 
-/** The problems of one DAG file's parse, by file. */
+/**
+ * The problems of one DAG file's parse, by file: the one rule from a parse result to problems, for the editor's
+ * diagnostics and the CLI's text output alike.
+ */
 export function parseProblems(dagFile: string, result: ParseResult): ParseProblem[] {
   const problems: ParseProblem[] = [];
   for (const error of result.importErrors) {
-    problems.push({ file: error.file, line: error.line, column: error.column, severity: 'error', code: 'import-error', message: error.message });
+    const message = error.message;
+    const explained = error.related?.find((r) => r.file !== error.file) ?? error.related?.[0];
+    problems.push({
+      file: error.file, line: error.line, column: error.column, severity: 'error', code: 'import-error', message,
+      ...(explained ? { related: { file: explained.file, line: explained.line, message: explained.message } } : {}),
+    });
     if (error.file !== dagFile) {
       // The DAG file imports the broken module: say so where the author is looking, at the import.
       problems.push({
-        file: dagFile, line: frameLineIn(error.traceback, dagFile), column: null, severity: 'error', code: 'import-error-elsewhere',
-        message: `importing this DAG file failed in ${error.file}${error.line ? `:${error.line}` : ''}: ${error.message}`,
-        related: { file: error.file, line: error.line, message: error.message },
+        file: dagFile, line: importerLine(error, dagFile), column: null, severity: 'error', code: 'import-error-elsewhere',
+        message: `importing this DAG file failed in ${error.file}${error.line ? `:${error.line}` : ''}: ${message}`,
+        related: { file: error.file, line: error.line, message },
       });
     }
   }
@@ -34,6 +42,11 @@ export function parseProblems(dagFile: string, result: ParseResult): ParseProble
     problems.push({ file: warning.file, line: warning.line, column: null, severity: 'warning', code: 'parse-warning', message: `${warning.category}: ${warning.message}` });
   }
   return problems;
+}
+
+/** Where the DAG file reached a failing helper: the harness's related entry, else the traceback's last frame in it. */
+function importerLine(error: ImportErrorInfo, dagFile: string): number | null {
+  return error.related?.find((r) => r.file === dagFile)?.line ?? frameLineIn(error.traceback, dagFile);
 }
 
 /** The line of the last traceback frame in `file`: where the DAG file reached the code that failed. */

@@ -46,6 +46,26 @@ def user_frame_of_stack(frame, user: UserFiles):
     return None
 
 
+def dag_file_frame_of_traceback(exc: BaseException, user: UserFiles):
+    """(line, column) of the deepest frame in the DAG file itself, through chained exceptions: where the DAG
+    file reached the helper module that failed (its import line), or None."""
+    seen = set()
+    chained = exc
+    while chained is not None and id(chained) not in seen:
+        seen.add(id(chained))
+        found = None
+        tb = chained.__traceback__
+        while tb is not None:
+            code = tb.tb_frame.f_code
+            if user.is_dag_file(code.co_filename):
+                found = (tb.tb_lineno, _column(code, tb.tb_lasti, code.co_filename, tb.tb_lineno))
+            tb = tb.tb_next
+        if found:
+            return found
+        chained = chained.__cause__ or chained.__context__
+    return None
+
+
 # A frame of the harness in a formatted traceback: how the file was run, not where it failed.
 _HARNESS_FRAME = re.compile(r'^\s*File "[^"]*[/\\]airflow_runtime_harness[/\\][^"]*", line \d+')
 _FRAME = re.compile(r'^\s*File "[^"]*", line \d+')
@@ -94,4 +114,10 @@ def import_error_from_exception(exc: BaseException, user: UserFiles, fallback_fi
         "message": exception_message(exc),
         "traceback": without_harness_frames("".join(traceback.format_exception(type(exc), exc, exc.__traceback__))),
     }
+    if not user.is_dag_file(file):
+        # a helper module failed: the DAG file's own line that imported (or called) it is where its author looks
+        importer = dag_file_frame_of_traceback(exc, user)
+        if importer is not None:
+            error["related"] = [{"file": user.display(user.dag_file_as_run), "line": importer[0],
+                                 "message": "the DAG file reaches the failing module here"}]
     return error

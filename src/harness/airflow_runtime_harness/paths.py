@@ -19,6 +19,7 @@ class UserFiles:
 
     def __init__(self, dag_file: str, dags_folder: str):
         self.dag_file = os.path.realpath(dag_file)
+        self.dag_file_as_run = os.path.abspath(dag_file)  # not resolved: the path the result names
         self.folder = _folder(dags_folder)
         extra = [p for p in os.environ.get(USER_PATHS_ENV, "").split(os.pathsep) if p]
         self.folders = [self.folder, *(_folder(p) for p in extra)]
@@ -37,6 +38,9 @@ class UserFiles:
             )
             self._cache[filename] = hit
         return hit
+
+    def is_dag_file(self, filename: str | None) -> bool:
+        return bool(filename) and not filename.startswith("<") and os.path.realpath(filename) == self.dag_file
 
     def display(self, filename: str) -> str:
         """Absolute path as the runtime sees it (not resolved, so mounts keep their names)."""
