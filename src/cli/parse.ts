@@ -2,7 +2,7 @@ import { parseArgs } from 'node:util';
 import { defaultJobs } from '../core/engine/capacity';
 import { describeFailure, engineErrorOf } from '../core/engine/errors';
 import type { ParseResult, TaskInfo } from '../core/engine/parseResult';
-import { type ParseProblem, parseProblems } from '../core/project/parseProblems';
+import { hiddenWarnings, type ParseProblem, parseProblems } from '../core/project/parseProblems';
 import { type EngineChoice, selectEngine } from '../core/engine/select';
 import type { Engine } from '../core/engine/types';
 import { hasErrors, type Problem } from '../core/problems';
@@ -15,7 +15,7 @@ import { cancelOnSignals } from './signals';
 import { dagFileJudge, hostAccessOf, runtimeFor, type Where } from './runtimeFor';
 import { EXIT, UsageError } from './usage';
 
-export const PARSE_HELP = `Usage: airflow-runtime parse <path>... [--engine auto|docker|local] [--image IMG] [--format text|json] [--cold] [--jobs N]
+export const PARSE_HELP = `Usage: airflow-runtime parse <path>... [--engine auto|docker|local] [--image IMG] [--format text|json] [--cold] [--jobs N] [--all-warnings]
 
 Parses DAG files (or every DAG file under the folders given) inside their runtime, with Airflow's own DagBag.
 Text output: one line per problem, path:line:col: error|warning: message, then DAGs and tasks per file.
@@ -24,6 +24,8 @@ Options:
   --engine auto|docker|local   auto (default) uses Docker when reachable, else the local runtime emulator
   --image IMG                  use this image for every file, above every runtime file
   --format text|json           json prints the parse results
+  --all-warnings               also print the warnings raised inside Airflow or libraries (hidden by default, as
+                               Airflow hides them; the JSON keeps them, marked "internal": true)
   --jobs N                     files parsed at once (default: what this machine holds: ${defaultJobs()} here)
   --cold                       a fresh container (or process) per file instead of one runtime per image
                                that imports Airflow once and parses each file in a forked child (the
@@ -43,6 +45,8 @@ interface FileOutcome {
   problems: Problem[];
   /** What the parse found, by the rule the editor uses too (core/project/parseProblems). */
   found: ParseProblem[];
+  /** Warnings raised inside Airflow or libraries that `found` leaves out. */
+  hidden: number;
 }
 
 export async function parseCommand(args: string[], out: (line: string) => void, err: (line: string) => void): Promise<number> {
@@ -51,6 +55,7 @@ export async function parseCommand(args: string[], out: (line: string) => void, 
     options: {
       engine: { type: 'string', default: 'auto' }, image: { type: 'string' }, format: { type: 'string', default: 'text' },
       jobs: { type: 'string' }, workspace: { type: 'string' }, cold: { type: 'boolean' }, 'allow-host-access': { type: 'boolean' },
+      'all-warnings': { type: 'boolean' },
       // warm is the default now; --warm is still accepted so that scripts written for it keep working
       warm: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
@@ -87,7 +92,7 @@ export async function parseCommand(args: string[], out: (line: string) => void, 
     }
     err(`engine: ${selected.reason}`);
     const engine = announcing(selected.engine, err);
-    const keep = flags.format === 'json' ? 'all' : 'summary';
+    const keep = { keep: flags.format === 'json' ? 'all' : 'summary', allWarnings: !!flags['all-warnings'] } as const;
     let outcomes: FileOutcome[];
     try {
       outcomes = await parseAll(files, engine, jobs, cancel.signal, where, keep);
@@ -117,7 +122,7 @@ export async function parseCommand(args: string[], out: (line: string) => void, 
 }
 
 /** Parses `files` with `jobs` in flight; a file whose runtime files have errors is not parsed (they are its problems). */
-async function parseAll(files: string[], engine: Engine, jobs: number, signal: AbortSignal, where: Where, keep: 'all' | 'summary'): Promise<FileOutcome[]> {
+async function parseAll(files: string[], engine: Engine, jobs: number, signal: AbortSignal, where: Where, how: { keep: 'all' | 'summary'; allWarnings: boolean }): Promise<FileOutcome[]> {
   const progress = terminalProgress();
   const outcomes: FileOutcome[] = [];
   let next = 0;
@@ -125,7 +130,7 @@ async function parseAll(files: string[], engine: Engine, jobs: number, signal: A
     while (next < files.length && !signal.aborted) {
       const file = files[next++];
       const runtime = runtimeFor(file, where);
-      const outcome: FileOutcome = { file, problems: runtime.problems, found: [] };
+      const outcome: FileOutcome = { file, problems: runtime.problems, found: [], hidden: 0 };
       if (hasErrors(runtime.problems)) {
         // Parsing with what is left of a broken runtime (the default image, say) would be a parse in the wrong runtime.
         outcome.error = { code: 'bad-runtime', message: 'fix the errors of its runtime files (above) first' };
@@ -133,8 +138,10 @@ async function parseAll(files: string[], engine: Engine, jobs: number, signal: A
         try {
           const result = await engine.parse({ dagFile: file, runtime, onProgress: progress.report, signal });
           recordReportedAirflow(runtime.values, result.airflowVersion);
-          outcome.found = parseProblems(file, result);
-          outcome.result = keep === 'all' ? result : summaryOf(result);
+          const options = { allWarnings: how.allWarnings };
+          outcome.found = parseProblems(file, result, options);
+          outcome.hidden = hiddenWarnings(result, options);
+          outcome.result = how.keep === 'all' ? result : summaryOf(result);
         } catch (error) {
           if (signal.aborted) break;
           outcome.error = { code: engineErrorOf(error).code, message: describeFailure(error) };
@@ -199,6 +206,8 @@ function printText(outcomes: FileOutcome[], cwd: string, out: (line: string) => 
     err(`${name}: ${state}${ids ? `: ${ids}` : ''} [airflow ${result.airflowVersion}, ${(result.engine?.totalMs ?? result.durationMs) / 1000}s]`);
   }
   err(`${outcomes.length} file${outcomes.length === 1 ? '' : 's'}: ${dags} DAG${dags === 1 ? '' : 's'}, ${tasks} task${tasks === 1 ? '' : 's'}, ${failed} with problems`);
+  const hidden = outcomes.reduce((n, o) => n + o.hidden, 0);
+  if (hidden) err(`${hidden} warning${hidden === 1 ? '' : 's'} raised inside Airflow or libraries not shown (--all-warnings shows them)`);
 }
 
 /**

@@ -1,7 +1,14 @@
 import { readFileSync } from 'node:fs';
 import * as vscode from 'vscode';
+import type { ParseResult } from '../core/engine/parseResult';
 import { type ParseProblem, parseProblems } from '../core/project/parseProblems';
 import type { Project } from './project';
+import { SECTION } from './settings';
+
+/** `airflowRuntime.allWarnings`: warnings raised inside Airflow or libraries are shown too (off: as Airflow shows them). */
+function allWarnings(): boolean {
+  return vscode.workspace.getConfiguration(SECTION).get<boolean>('allWarnings', false);
+}
 
 /**
  * Problems found by parses, in their own collection. Each DAG file's parse replaces what that parse said
@@ -11,6 +18,7 @@ import type { Project } from './project';
 export function registerParseDiagnostics(context: vscode.ExtensionContext, project: Project): void {
   const collection = vscode.languages.createDiagnosticCollection('airflow-runtime-parse');
   const byDagFile = new Map<string, Map<string, vscode.Diagnostic[]>>();
+  const results = new Map<string, ParseResult>();
 
   const publish = (dagFile: string, problems: ParseProblem[] | undefined) => {
     const before = byDagFile.get(dagFile);
@@ -26,10 +34,18 @@ export function registerParseDiagnostics(context: vscode.ExtensionContext, proje
 
   context.subscriptions.push(
     collection,
-    project.onDidParse(({ file, result }) => publish(file, parseProblems(file, result))),
+    project.onDidParse(({ file, result }) => {
+      results.set(file, result);
+      publish(file, parseProblems(file, result, { allWarnings: allWarnings() }));
+    }),
     project.onDidForget((file) => {
+      results.delete(file);
       publish(file, undefined);
       collection.delete(vscode.Uri.file(file));
+    }),
+    vscode.workspace.onDidChangeConfiguration((event) => {
+      if (!event.affectsConfiguration(`${SECTION}.allWarnings`)) return;
+      for (const [file, result] of results) publish(file, parseProblems(file, result, { allWarnings: allWarnings() }));
     }),
   );
 }

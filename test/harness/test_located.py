@@ -45,7 +45,6 @@ with DAG(
 '''
 
 
-
 @pytest.fixture(scope="module")
 def project(tmp_path_factory):
     root = tmp_path_factory.mktemp("shared") / "project"
@@ -80,12 +79,10 @@ def test_a_failing_helper_is_at_its_line_related_to_each_importers_import(versio
         assert [(r["file"], r["line"]) for r in error["related"]] == [(str(project / "dags" / name), line)]
 
 
-
 def test_tracebacks_leave_out_the_harness(version, python_for, project, tmp_path):
     [error] = parse(python_for(version), project, "report_a.py", tmp_path)["importErrors"]
     assert 'include/db.py", line 5' in error["traceback"]
     assert "airflow_runtime_harness" not in error["traceback"], error["traceback"]
-
 
 
 def test_a_rejected_dag_argument_is_at_that_argument(version, python_for, project, tmp_path):
@@ -97,3 +94,11 @@ def test_a_rejected_dag_argument_is_at_that_argument(version, python_for, projec
     assert "queue 'orders' has no scheme" in error["message"]
     assert [(r["file"], r["line"]) for r in error["related"]] == [(str(project / "dags" / "rejected.py"), 22)]
     assert "airflow_runtime_harness" not in error["traceback"], error["traceback"]
+
+
+def test_library_warnings_are_marked_internal(version, python_for, project, tmp_path):
+    if version.startswith("3."):
+        pytest.skip("Flask AppBuilder (and its warnings) came with Airflow 2")
+    warnings = parse(python_for(version), project, "library_warnings.py", tmp_path)["warnings"]
+    assert any("_app_ctx_stack" in w["message"] for w in warnings), warnings
+    assert all(w.get("internal") for w in warnings), warnings

@@ -4,7 +4,7 @@ import { EngineError } from '../../src/core/engine/errors';
 import type { ParseResult } from '../../src/core/engine/parseResult';
 import { DagFileStates, stateOf } from '../../src/core/project/dagFileStates';
 import { EngineSession } from '../../src/core/project/engineSession';
-import { frameLineIn, parseProblems } from '../../src/core/project/parseProblems';
+import { frameLineIn, hiddenWarnings, parseProblems } from '../../src/core/project/parseProblems';
 import { ParseQueue } from '../../src/core/project/parseQueue';
 import { dagFilesAffectedBy } from '../../src/core/runtime/names';
 import { distributionFor, missingModuleOf, requiresDistribution } from '../../src/core/runtime/packages';
@@ -178,6 +178,17 @@ describe('problems of a parse', () => {
       ['/ws/include/db.py', 5, 'import-error', '/ws/dags/a.py', 3],
       ['/ws/dags/a.py', 3, 'import-error-elsewhere', '/ws/include/db.py', 5],
     ]);
+  });
+
+  it('warnings raised inside Airflow or libraries are left out unless all are asked for', () => {
+    const warnings = [
+      { file: '/ws/a.py', line: 3, category: 'DeprecationWarning', message: 'mine' },
+      { file: '/ws/a.py', line: 4, category: 'DeprecationWarning', message: "'_app_ctx_stack' is deprecated", internal: true, origin: '/venv/flask_sqlalchemy/__init__.py:14' },
+    ];
+    assert.deepEqual(parseProblems('/ws/a.py', result({ warnings })).map((p) => p.message), ['DeprecationWarning: mine']);
+    assert.equal(hiddenWarnings(result({ warnings })), 1);
+    assert.equal(parseProblems('/ws/a.py', result({ warnings }), { allWarnings: true }).length, 2);
+    assert.equal(hiddenWarnings(result({ warnings }), { allWarnings: true }), 0);
   });
 
   it('finds the last frame of a file in a traceback', () => {

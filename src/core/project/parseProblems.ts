@@ -13,11 +13,16 @@ export interface ParseProblem {
   related?: { file: string; line: number | null; message: string };
 }
 
+export interface ParseProblemOptions {
+  /** Show warnings raised inside Airflow or libraries too (`internal`): hidden by default, as Airflow hides them. */
+  allWarnings?: boolean;
+}
+
 /**
  * The problems of one DAG file's parse, by file: the one rule from a parse result to problems, for the editor's
  * diagnostics and the CLI's text output alike.
  */
-export function parseProblems(dagFile: string, result: ParseResult): ParseProblem[] {
+export function parseProblems(dagFile: string, result: ParseResult, options: ParseProblemOptions = {}): ParseProblem[] {
   const problems: ParseProblem[] = [];
   for (const error of result.importErrors) {
     const message = error.message;
@@ -39,9 +44,15 @@ export function parseProblems(dagFile: string, result: ParseResult): ParseProble
     problems.push({ file: dagFile, line: null, column: null, severity: 'error', code: 'parse-timeout', message: 'parsing this DAG file did not finish within timeouts.parse: it was stopped (look for slow top-level code)' });
   }
   for (const warning of result.warnings) {
-    problems.push({ file: warning.file, line: warning.line, column: null, severity: 'warning', code: 'parse-warning', message: `${warning.category}: ${warning.message}` });
+    if (warning.internal && !options.allWarnings) continue;
+    problems.push({ file: warning.file, line: warning.line, column: warning.column ?? null, severity: 'warning', code: 'parse-warning', message: `${warning.category}: ${warning.message}` });
   }
   return problems;
+}
+
+/** Warnings of a result raised inside Airflow or libraries: what the default view leaves out. */
+export function hiddenWarnings(result: ParseResult, options: ParseProblemOptions = {}): number {
+  return options.allWarnings ? 0 : result.warnings.filter((w) => w.internal).length;
 }
 
 /** Where the DAG file reached a failing helper: the harness's related entry, else the traceback's last frame in it. */
