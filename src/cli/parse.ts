@@ -2,7 +2,7 @@ import { parseArgs } from 'node:util';
 import { defaultJobs } from '../core/engine/capacity';
 import { describeFailure, engineErrorOf } from '../core/engine/errors';
 import type { ParseResult, TaskInfo } from '../core/engine/parseResult';
-import { hiddenWarnings, type ParseProblem, parseProblems } from '../core/project/parseProblems';
+import { hiddenWarnings, importHint, type ParseProblem, parseProblems } from '../core/project/parseProblems';
 import { type EngineChoice, selectEngine } from '../core/engine/select';
 import type { Engine } from '../core/engine/types';
 import { hasErrors, type Problem } from '../core/problems';
@@ -138,10 +138,10 @@ async function parseAll(files: string[], engine: Engine, jobs: number, signal: A
         try {
           const result = await engine.parse({ dagFile: file, runtime, onProgress: progress.report, signal });
           recordReportedAirflow(runtime.values, result.airflowVersion);
-          const options = { allWarnings: how.allWarnings };
+          const options = { allWarnings: how.allWarnings, workspaceRoot: runtime.workspaceRoot };
           outcome.found = parseProblems(file, result, options);
           outcome.hidden = hiddenWarnings(result, options);
-          outcome.result = how.keep === 'all' ? result : summaryOf(result);
+          outcome.result = how.keep === 'all' ? withHints(result, runtime.workspaceRoot) : summaryOf(result);
         } catch (error) {
           if (signal.aborted) break;
           outcome.error = { code: engineErrorOf(error).code, message: describeFailure(error) };
@@ -156,6 +156,15 @@ async function parseAll(files: string[], engine: Engine, jobs: number, signal: A
     progress.clear();
   }
   return outcomes;
+}
+
+/** The result as JSON shows it: import errors that a pythonPath would fix say so (`hint`). */
+function withHints(result: ParseResult, workspaceRoot: string): ParseResult {
+  const importErrors = result.importErrors.map((error) => {
+    const hint = importHint(error, workspaceRoot);
+    return hint ? { ...error, hint } : error;
+  });
+  return { ...result, importErrors };
 }
 
 /** What the text output needs of a result: the CLI's memory stays flat with the number of files. */

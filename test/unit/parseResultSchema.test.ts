@@ -17,7 +17,7 @@ const schema = JSON.parse(readFileSync(path.join(__dirname, '../../media/parse-r
 const task: Required<TaskInfo> = { taskId: 't', operator: 'BashOperator', operatorName: null, file: '/d/x.py', line: 3, definitionLine: 2, definitionFile: '/d/helpers.py', upstream: [], downstream: [], taskGroup: null, mapped: false, mapCount: null };
 const dag: Required<DagInfo> = { dagId: 'd', file: '/d/x.py', line: 1, schedule: '@daily', tags: ['a'], owner: 'me', tasks: [task], serialized: { dag: {} } };
 const related: Required<RelatedLocation> = { file: '/d/x.py', line: 1, message: 'DAG d is created here' };
-const importError: Required<ImportErrorInfo> = { file: '/d/x.py', line: 4, column: 1, message: 'Boom', traceback: 'Traceback', related: [related] };
+const importError: Required<ImportErrorInfo> = { file: '/d/x.py', line: 4, column: 1, message: 'Boom', traceback: 'Traceback', hint: 'add pythonPath', related: [related] };
 const warning: Required<ParseWarningInfo> = { file: '/d/x.py', line: 2, column: 5, category: 'DeprecationWarning', message: 'old', internal: true, origin: '/airflow/x.py:9' };
 const result: Required<ParseResult> = {
   format: 'airflow-runtime/parse-result@1', file: '/d/x.py', dagsFolder: '/d', airflowVersion: '3.3.2', pythonVersion: '3.11.2', durationMs: 5,

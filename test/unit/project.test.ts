@@ -1,10 +1,13 @@
 import assert from 'node:assert/strict';
+import { mkdirSync, mkdtempSync } from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
 import { describe, it } from 'node:test';
 import { EngineError } from '../../src/core/engine/errors';
 import type { ParseResult } from '../../src/core/engine/parseResult';
 import { DagFileStates, stateOf } from '../../src/core/project/dagFileStates';
 import { EngineSession } from '../../src/core/project/engineSession';
-import { frameLineIn, hiddenWarnings, parseProblems } from '../../src/core/project/parseProblems';
+import { frameLineIn, hiddenWarnings, importHint, parseProblems } from '../../src/core/project/parseProblems';
 import { ParseQueue } from '../../src/core/project/parseQueue';
 import { dagFilesAffectedBy } from '../../src/core/runtime/names';
 import { distributionFor, missingModuleOf, requiresDistribution } from '../../src/core/runtime/packages';
@@ -189,6 +192,19 @@ describe('problems of a parse', () => {
     assert.equal(hiddenWarnings(result({ warnings })), 1);
     assert.equal(parseProblems('/ws/a.py', result({ warnings }), { allWarnings: true }).length, 2);
     assert.equal(hiddenWarnings(result({ warnings }), { allWarnings: true }), 0);
+  });
+
+  it('an import of a top-level package that is a folder of the project names pythonPath; others get no hint', () => {
+    const ws = mkdtempSync(path.join(os.tmpdir(), 'airflow-runtime-hint-'));
+    mkdirSync(path.join(ws, 'dags/common'), { recursive: true });
+    mkdirSync(path.join(ws, 'src/team'), { recursive: true });
+    const hint = (message: string) => importHint({ message }, ws);
+    assert.match(hint("ModuleNotFoundError: No module named 'dags'") ?? '', /^dags\/ is in the project, .*pythonPath: \["\."\]/);
+    assert.match(hint("ModuleNotFoundError: No module named 'team'") ?? '', /^src\/team\/ is in the project, .*pythonPath: \["src"\]/);
+    assert.equal(hint("ModuleNotFoundError: No module named 'pandas'"), undefined);
+    assert.equal(hint("ModuleNotFoundError: No module named 'dags.other'"), undefined, 'dags itself was found');
+    const [problem] = parseProblems(path.join(ws, 'dags/a.py'), result({ importErrors: [{ file: path.join(ws, 'dags/a.py'), line: 3, column: 1, message: "ModuleNotFoundError: No module named 'dags'" }] }), { workspaceRoot: ws });
+    assert.match(problem.message, /No module named 'dags' \(dags\/ is in the project, .*pythonPath/);
   });
 
   it('finds the last frame of a file in a traceback', () => {

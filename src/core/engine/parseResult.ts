@@ -57,6 +57,8 @@ export interface ImportErrorInfo {
   column: number | null;
   message: string;
   traceback?: string;
+  /** Added by the CLI: what to do, when the project says (a package folder that is not on sys.path: pythonPath). */
+  hint?: string;
   /** Other places that explain it: the DAG file's import line for a helper's error, the DAG's line. */
   related?: RelatedLocation[];
 }

@@ -1,4 +1,7 @@
+import { readdirSync, statSync } from 'node:fs';
+import * as path from 'node:path';
 import type { ImportErrorInfo, ParseResult } from '../engine/parseResult';
+import { findProjectRoot } from '../workspace/root';
 
 /** A problem a parse found, in the file where it really is (the DAG file or a helper module it imports). */
 export interface ParseProblem {
@@ -16,6 +19,8 @@ export interface ParseProblem {
 export interface ParseProblemOptions {
   /** Show warnings raised inside Airflow or libraries too (`internal`): hidden by default, as Airflow hides them. */
   allWarnings?: boolean;
+  /** The project root, where a missing top-level package is looked for (default: found from the DAG file). */
+  workspaceRoot?: string;
 }
 
 /**
@@ -24,8 +29,10 @@ export interface ParseProblemOptions {
  */
 export function parseProblems(dagFile: string, result: ParseResult, options: ParseProblemOptions = {}): ParseProblem[] {
   const problems: ParseProblem[] = [];
+  let root = options.workspaceRoot;
   for (const error of result.importErrors) {
-    const message = error.message;
+    const hint = importHint(error, (root ??= findProjectRoot(dagFile)));
+    const message = hint ? `${error.message} (${hint})` : error.message;
     const explained = error.related?.find((r) => r.file !== error.file) ?? error.related?.[0];
     problems.push({
       file: error.file, line: error.line, column: error.column, severity: 'error', code: 'import-error', message,
@@ -69,4 +76,42 @@ export function frameLineIn(traceback: string | undefined, file: string): number
     if (match[1] === file) line = Number(match[2]);
   }
   return line;
+}
+
+const MISSING_TOP_LEVEL = /^ModuleNotFoundError: No module named '([A-Za-z_][\w]*)'$/;
+/** Folders that hold dependencies or caches, not the project's packages. */
+const NOT_SEARCHED = new Set(['node_modules', '__pycache__', 'venv', '.venv', 'site-packages']);
+
+/**
+ * What to do when an import fails on a top-level package that is right there in the project (`from dags.common
+ * import x` where only `dags/`'s contents are on sys.path): name `pythonPath`, the setting that puts its folder on
+ * the runtime's sys.path. Undefined when the message is another one or no such folder exists.
+ */
+export function importHint(error: Pick<ImportErrorInfo, 'message'>, workspaceRoot: string): string | undefined {
+  const name = MISSING_TOP_LEVEL.exec(error.message.trim())?.[1];
+  if (!name) return undefined;
+  const found = packageFolder(workspaceRoot, name);
+  if (!found) return undefined;
+  const holder = path.relative(workspaceRoot, path.dirname(found)) || '.';
+  const shown = path.relative(workspaceRoot, found).split(path.sep).join('/');
+  return `${shown}/ is in the project, but the folder that holds it is not on the runtime's sys.path: add pythonPath: ["${holder.split(path.sep).join('/')}"] to the airflow-runtime.yaml at the project root`;
+}
+
+/** The folder `name` at the project root or one level below it (src/, lib/...), never inside dependencies. */
+function packageFolder(root: string, name: string): string | undefined {
+  let entries: string[] = [];
+  try {
+    entries = readdirSync(root).filter((entry) => !entry.startsWith('.') && !NOT_SEARCHED.has(entry));
+  } catch {
+    return undefined;
+  }
+  return [path.join(root, name), ...entries.map((entry) => path.join(root, entry, name))].find(isFolder);
+}
+
+function isFolder(file: string): boolean {
+  try {
+    return statSync(file).isDirectory();
+  } catch {
+    return false;
+  }
 }
