@@ -1,3 +1,5 @@
+import { readdirSync, statSync } from 'node:fs';
+import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import { defaultJobs } from '../core/engine/capacity';
 import { describeFailure, engineErrorOf } from '../core/engine/errors';
@@ -7,7 +9,7 @@ import { type EngineChoice, selectEngine } from '../core/engine/select';
 import type { Engine } from '../core/engine/types';
 import { hasErrors, type Problem } from '../core/problems';
 import { recordReportedAirflow } from '../core/runtime/reportedAirflow';
-import { findDagFiles } from '../core/workspace/dagFiles';
+import { type DagFileJudge, findDagFiles, NEVER_WALKED } from '../core/workspace/dagFiles';
 import { displayPath, formatProblems } from './display';
 import { announcing } from './notices';
 import { terminalProgress } from './progress';
@@ -74,10 +76,11 @@ export async function parseCommand(args: string[], out: (line: string) => void, 
 
   const cwd = process.cwd();
   const where = { cwd, workspace: flags.workspace, image: flags.image, hostAccess: hostAccessOf(flags['allow-host-access']) };
-  const { files, missing } = findDagFiles(positionals, dagFileJudge(where));
+  const judge = dagFileJudge(where);
+  const { files, missing } = findDagFiles(positionals, judge);
   if (missing.length) throw new UsageError(`no such file or folder: ${missing.join(', ')}`, 'parse');
   if (files.length === 0) {
-    err(`no DAG files found in ${positionals.join(', ')} (as Airflow finds them: .py files in the DAGs folder that mention "airflow" and "dag", or "asset" on Airflow 3, and that no .airflowignore excludes)`);
+    for (const line of whyNoDagFiles(positionals, judge, cwd)) err(line);
     return EXIT.ok;
   }
 
@@ -252,3 +255,52 @@ export function parseProblemLines(outcomes: readonly Pick<FileOutcome, 'file' | 
   return lines;
 }
 
+const MAX_LISTED = 10;
+
+/**
+ * "No DAG files" said with what was looked at: how many .py files, and which rule skipped each (the safe-mode
+ * words, an .airflowignore, the DAGs folder), or that there were none at all; and the folders not walked.
+ */
+export function whyNoDagFiles(paths: readonly string[], judge: DagFileJudge, cwd: string): string[] {
+  const skippedFiles: string[] = [];
+  const skippedFolders: string[] = [];
+  let looked = 0;
+  const walk = (dir: string) => {
+    let entries;
+    try {
+      entries = readdirSync(dir, { withFileTypes: true });
+    } catch {
+      return;
+    }
+    for (const entry of entries) {
+      const full = path.join(dir, entry.name);
+      if (entry.isDirectory()) {
+        if (judge.walksInto(full)) walk(full);
+        // hidden folders (.git, .vscode) go unsaid: nobody keeps DAGs there
+        else if (!entry.name.startsWith('.')) skippedFolders.push(`${displayPath(full, cwd)}/ (${NEVER_WALKED.has(entry.name) ? 'a dependency folder' : 'an .airflowignore excludes it'})`);
+      } else if (entry.isFile() && entry.name.endsWith('.py')) {
+        looked++;
+        const verdict = judge.verdict(full);
+        if (!verdict.isDag) skippedFiles.push(`${displayPath(full, cwd)}: ${verdict.reason}`);
+      }
+    }
+  };
+  for (const given of paths) {
+    const absolute = path.resolve(cwd, given);
+    try {
+      if (statSync(absolute).isDirectory()) walk(absolute);
+    } catch {
+      // missing paths were refused before
+    }
+  }
+  const where = paths.join(', ');
+  const lines = looked === 0
+    ? [`no DAG files found in ${where}: it holds no .py files${skippedFolders.length ? ' outside the folders below' : ''} (hidden folders are not looked into)`]
+    : [`no DAG files found in ${where}: ${looked} .py file${looked === 1 ? '' : 's'} looked at, none of them a DAG file as Airflow finds them (a .py file in the DAGs folder that mentions "airflow" and "dag", or "asset" on Airflow 3, and that no .airflowignore excludes):`];
+  lines.push(...skippedFiles.slice(0, MAX_LISTED).map((line) => `  ${line}`));
+  if (skippedFiles.length > MAX_LISTED) lines.push(`  ... and ${skippedFiles.length - MAX_LISTED} more`);
+  if (skippedFolders.length) {
+    lines.push(`  not looked into: ${skippedFolders.slice(0, MAX_LISTED).join(', ')}${skippedFolders.length > MAX_LISTED ? `, and ${skippedFolders.length - MAX_LISTED} more` : ''}`);
+  }
+  return lines;
+}
