@@ -33,6 +33,11 @@ describe('the project root', () => {
     assert.equal(findProjectRoot(path.join(root, 'other', 'dags', 'y.py')), root);
   });
 
+  it('of a DAGs folder that is a repository of its own (git-sync, a submodule) is the project around it', () => {
+    const root = tree(['.vscode/', 'dags/.git/HEAD', 'dags/etl.py', 'include/helpers.py']);
+    assert.equal(findProjectRoot(path.join(root, 'dags', 'etl.py')), root);
+  });
+
   it('is the topmost folder with an airflow-runtime.yaml when nothing else says', () => {
     const root = tree(['proj/airflow-runtime.yaml', 'proj/dags/airflow-runtime.yaml', 'proj/dags/team/x.py']);
     assert.equal(findProjectRoot(path.join(root, 'proj', 'dags', 'team', 'x.py')), path.join(root, 'proj'));

@@ -18,7 +18,8 @@ function isFolder(file: string): boolean {
 /**
  * The project a path belongs to, found from the files and never from the current folder, so that every folder
  * inside a project gives the same answer (a clone, a zip download, a CI artifact): the nearest folder at or above
- * `start` that holds `.git`, `.vscode` or `.astro/`, or has the Airflow layout (`dags/` with `include/` or
+ * `start` that holds `.git`, `.vscode` or `.astro/` (but for a `dags/` folder of such a layout: a DAGs folder that is
+ * a repository of its own belongs to the project around it), or has the Airflow layout (`dags/` with `include/` or
  * `plugins/` beside it); else the topmost folder on the way up that holds an `airflow-runtime.yaml`; else the folder
  * of `start` itself. Runtime files are layered from here down, and "inside the workspace" is measured from here.
  */
@@ -26,7 +27,9 @@ export function findProjectRoot(start: string): string {
   const from = isFolder(start) ? path.resolve(start) : path.dirname(path.resolve(start));
   let topmostRuntimeFile: string | undefined;
   for (let dir = from; ; dir = path.dirname(dir)) {
-    if (PROJECT_MARKERS.some((marker) => existsSync(path.join(dir, marker)))) return dir;
+    // a DAGs folder that is a repository of its own (git-sync, a submodule) is still the project's DAGs folder
+    const dagsOfProject = path.basename(dir) === 'dags' && [...LAYOUT_SIBLINGS, '.astro'].some((sibling) => isFolder(path.join(path.dirname(dir), sibling)));
+    if (!dagsOfProject && PROJECT_MARKERS.some((marker) => existsSync(path.join(dir, marker)))) return dir;
     if (isFolder(path.join(dir, 'dags')) && LAYOUT_SIBLINGS.some((sibling) => isFolder(path.join(dir, sibling)))) return dir;
     if (existsSync(path.join(dir, FOLDER_RUNTIME_FILE))) topmostRuntimeFile = dir;
     if (path.dirname(dir) === dir) return topmostRuntimeFile ?? from;
