@@ -88,7 +88,7 @@ function leftovers(file: string): string[] {
 
 async function useEngine(engine: 'docker' | 'local' | undefined): Promise<void> {
   const api = await extensionApi();
-  await vscode.workspace.getConfiguration('airflowRuntime').update('engine', engine, vscode.ConfigurationTarget.Workspace);
+  await vscode.workspace.getConfiguration('airflowRuntime').update('engine', engine, vscode.ConfigurationTarget.Global);
   await api.project.session.reset();
 }
 
