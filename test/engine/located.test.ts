@@ -3,7 +3,7 @@
  * a @task of include/ called once per DAG file is at each call; a helper that fails at import is said once at its
  * line, naming its importers, and each importer at its import line (the JSON keeps one result per DAG file, with
  * `related`); warnings raised inside Airflow and libraries are hidden unless asked; a DAG argument the serializer
- * rejects is at that argument; tracebacks leave out the harness; a missing top-level package that is a folder of
+ * rejects is at that argument; tracebacks (and warnings) leave out the harness; a missing top-level package that is a folder of
  * the project names pythonPath; a folder with no DAG files says what was looked at.
  */
 import assert from 'node:assert/strict';
@@ -121,6 +121,13 @@ for (const version of VERSIONS) {
         const [error] = results['dags/rejected.py'].importErrors;
         assert.deepEqual([error.file, error.line, error.column, error.related?.map((r) => [r.file, r.line])], ['dags/rejected.py', 25, 14, [['dags/rejected.py', 22]]]);
       }
+    });
+
+    it('run: what it prints of a failing DAG file (Airflow\'s log, warnings) names no harness file', async () => {
+      const { code, stdout, stderr } = await cli(['run', 'dags/report_a.py', 'report_a', 'connect', '--engine', 'local'], { cwd: ws });
+      assert.equal(code, 1, stdout + stderr);
+      assert.match(stdout + stderr, /include\/db\.py", line 5/, 'the traceback is there');
+      assert.doesNotMatch(stdout + stderr, /airflow_runtime_harness/);
     });
 
     it('an import of a top-level package that is a folder of the project names pythonPath', async () => {

@@ -1,8 +1,10 @@
 """Import errors located at the deepest user frame (the DAG file or a helper it imports)."""
 from __future__ import annotations
 
+import io
 import linecache
 import re
+import sys
 import traceback
 
 from .paths import UserFiles
@@ -87,6 +89,31 @@ def without_harness_frames(text: str) -> str:
         out.append(lines[i])
         i += 1
     return "\n".join(out)
+
+
+def hide_harness_frames() -> None:
+    """Every traceback this process formats (Airflow's "Failed to import" log line, a task's exception, structlog's
+    and logging's alike: both go through traceback's functions) leaves out the harness's frames: what a verb prints
+    is the user's, Airflow's and the libraries' code, never how we ran it."""
+    if getattr(traceback.print_exception, "_without_harness_frames", False):
+        return
+    print_exception, format_exception = traceback.print_exception, traceback.format_exception
+
+    def print_without(*args, **kwargs):
+        args = list(args)
+        if len(args) > 5:
+            kwargs["chain"] = args.pop(5)
+        file = args.pop(4) if len(args) > 4 else kwargs.pop("file", None)
+        buffer = io.StringIO()
+        print_exception(*args, file=buffer, **kwargs)
+        (file if file is not None else sys.stderr).write(without_harness_frames(buffer.getvalue()))
+
+    def format_without(*args, **kwargs):
+        return without_harness_frames("".join(format_exception(*args, **kwargs))).splitlines(keepends=True)
+
+    print_without._without_harness_frames = True  # type: ignore[attr-defined]
+    traceback.print_exception = print_without  # type: ignore[assignment]
+    traceback.format_exception = format_without  # type: ignore[assignment]
 
 
 def exception_message(exc: BaseException) -> str:

@@ -1,6 +1,7 @@
 """The `parse` verb: one DAG file through Airflow's own DagBag, into the parse result."""
 from __future__ import annotations
 
+import functools
 import importlib.machinery
 import json
 import os
@@ -79,19 +80,22 @@ class _FileHooks:
         self._raw.append((message, category, filename, lineno))
 
     def install(self):
+        # Only the DAG file's own loader gets our exec_module (an attribute of that instance, set when it is made):
+        # every other module loads with no frame of ours on the stack, so a warning raised with a stacklevel at
+        # its import never lands on a harness line, and tracebacks go through our code once, not per import.
         loader_cls = importlib.machinery.SourceFileLoader
-        orig = loader_cls.exec_module
+        orig_init = loader_cls.__init__
+        orig_exec = loader_cls.exec_module
         hooks = self
+        dag_name = os.path.basename(hooks.user.dag_file)
 
-        def exec_module(loader, module):
-            if os.path.realpath(getattr(loader, "path", "")) != hooks.user.dag_file:
-                return orig(loader, module)
+        def exec_dag_file(loader, module):
             hooks._raw = []
             try:
                 with warnings.catch_warnings():
                     warnings.simplefilter("always")
                     warnings.showwarning = hooks._on_warning
-                    orig(loader, module)
+                    orig_exec(loader, module)
             except BaseException as exc:
                 hooks.exception = exc
                 raise
@@ -103,12 +107,21 @@ class _FileHooks:
                     except Exception:
                         pass
 
-        self._undo = (loader_cls, orig)
-        loader_cls.exec_module = exec_module
+        def __init__(loader, *args, **kwargs):
+            orig_init(loader, *args, **kwargs)
+            path = getattr(loader, "path", None) or ""
+            if os.path.basename(path) == dag_name and os.path.realpath(path) == hooks.user.dag_file:
+                loader.exec_module = functools.partial(exec_dag_file, loader)
+
+        self._undo = (loader_cls, loader_cls.__dict__.get("__init__"))
+        loader_cls.__init__ = __init__
 
     def uninstall(self):
-        loader_cls, orig = self._undo
-        loader_cls.exec_module = orig
+        loader_cls, old = self._undo
+        if old is None:
+            del loader_cls.__init__
+        else:
+            loader_cls.__init__ = old
 
 
 def _airflow_error_file(key: str, folder: str) -> str:
