@@ -112,20 +112,56 @@ const SETPRIV_FLAGS = ['--bounding-set=-all', '--inh-caps=-all', '--no-new-privs
  * The mounts are made inside the new namespaces by a few lines of sh (`unshare` has no flags for them), then
  * setpriv drops every capability and runs the harness: what it reads is read-only, the engine sockets are covered.
  */
-const UNSHARE_SETUP = 'set -e; while [ "$1" != -- ]; do case "$1" in --ro) mount -o bind,ro "$2" "$2";; --hide) mount --bind /dev/null "$2";; esac; shift 2; done; shift; exec "$@"';
+/**
+ * The mounts, made inside the new namespaces by a few lines of sh (`unshare` has no flags for them): HOME becomes an
+ * empty tmpfs (its old content staged aside, then only what the harness must read bound back), each readable folder
+ * read-only, the engine sockets covered. A read-only bind is a bind then a remount that keeps the source's locked
+ * flags (nosuid, nodev: a tmpfs /tmp or a nodev /home refuse `mount -o bind,ro` in a user namespace), with noexec
+ * too where the source has it. Then setpriv drops every capability and runs the harness.
+ */
+const UNSHARE_SETUP = [
+  'set -e',
+  'home=; stage=',
+  'place() {',
+  '  src="$1"',
+  '  if [ -n "$home" ]; then case "$1" in "$home"|"$home"/*)',
+  '    src="$stage${1#"$home"}"',
+  '    if [ -d "$src" ]; then mkdir -p "$1"; else mkdir -p "$(dirname "$1")"; : > "$1"; fi;; esac; fi',
+  '  mount --bind "$src" "$1"',
+  '  [ "$2" = rw ] || mount -o remount,bind,ro,nosuid,nodev "$1" 2>/dev/null || mount -o remount,bind,ro,nosuid,nodev,noexec "$1"',
+  '}',
+  'while [ "$1" != -- ]; do',
+  '  case "$1" in',
+  '    --home) home="$2"; stage=$(mktemp -d); mount --bind "$home" "$stage"; mount -t tmpfs -o mode=0700 tmpfs "$home";;',
+  '    --ro) place "$2" ro;;',
+  '    --rw) place "$2" rw;;',
+  '    --hide) mount --bind /dev/null "$2";;',
+  '  esac',
+  '  shift 2',
+  'done',
+  'shift',
+  '[ -z "$stage" ] || { umount -l "$stage"; rmdir "$stage"; }',
+  'exec "$@"',
+].join('\n');
 
 function unshareSandbox(unshare: string, setpriv: string, why: string): Sandbox {
   return {
     available: true,
-    describe: `sandboxed with unshare (${why}): the project and the interpreter read-only, a private PID namespace, no capabilities, no network for a parse; HOME and /tmp are not private (install bubblewrap for that)`,
+    describe: `sandboxed with unshare (${why}): the project and the interpreter read-only, an empty HOME, a private PID namespace, no capabilities, no network for a parse; /tmp is not private (install bubblewrap for that)`,
     wrap(command, args, options) {
-      const writable = new Set(bothNames(options.writable));
+      const writable = bothNames(options.writable);
+      const readable = bothNames(options.readable).filter((f) => !writable.includes(f));
+      const home = options.home && options.home !== '/' && existsSync(options.home) ? realpathSync(options.home) : undefined;
+      const underHome = (f: string) => home !== undefined && (f === home || f.startsWith(`${home}/`));
       return {
         command: unshare,
         args: [
           ...UNSHARE_FLAGS, ...(options.network ? [] : ['--net']),
           '--', '/bin/sh', '-c', UNSHARE_SETUP, 'sandbox',
-          ...bothNames(options.readable).filter((f) => !writable.has(f)).flatMap((f) => ['--ro', f]),
+          ...(home ? ['--home', home] : []),
+          ...readable.flatMap((f) => ['--ro', f]),
+          // a writable folder under HOME is bound back as it is; elsewhere it is already there, writable
+          ...writable.filter(underHome).flatMap((f) => ['--rw', f]),
           ...SERVICE_SOCKETS.filter(isSocket).flatMap((socket) => ['--hide', socket]),
           '--', setpriv, ...SETPRIV_FLAGS, '--', command, ...args,
         ],
