@@ -62,13 +62,15 @@ function fakeEngine(kind: 'docker' | 'local', parse: (request: ParseRequest) => 
   return engine;
 }
 
+const SANDBOXED = () => ({ available: true, describe: 'sandboxed with bubblewrap' });
+
 describe('the embedded default engine', () => {
   const noRegistry = () => Promise.reject(new EngineError('image-pull-failed', 'cannot pull apache/airflow:2.11.2: dial tcp: lookup registry-1.docker.io: no such host'));
 
   it('runs a runtime whose image cannot be pulled on the local emulator, says why once per request, and tries the registry once a minute', async () => {
     const docker = fakeEngine('docker', noRegistry);
     const local = fakeEngine('local', async () => result('a local Airflow 2.11.2'));
-    const engine = new EmbeddedDefaultEngine(docker, () => local);
+    const engine = new EmbeddedDefaultEngine(docker, () => local, SANDBOXED);
     const notices: string[] = [];
     for (let i = 0; i < 3; i++) {
       const parsed = await engine.parse({ dagFile: '/ws/dags/a.py', runtime: runtime({ image: 'apache/airflow:2.11.2' }), onNotice: (m) => notices.push(m) });
@@ -81,11 +83,20 @@ describe('the embedded default engine', () => {
   });
 
   it('keeps Docker\'s error, with what to do, for a runtime the emulator cannot run, and never falls back on other errors', async () => {
-    const engine = new EmbeddedDefaultEngine(fakeEngine('docker', () => Promise.reject(new EngineError('image-pull-failed', 'cannot pull team/runtime:stable: pull access denied'))), () => fakeEngine('local', async () => result('x')));
+    const engine = new EmbeddedDefaultEngine(fakeEngine('docker', () => Promise.reject(new EngineError('image-pull-failed', 'cannot pull team/runtime:stable: pull access denied'))), () => fakeEngine('local', async () => result('x')), SANDBOXED);
     await assert.rejects(engine.parse({ dagFile: '/ws/a.py', runtime: runtime({ image: 'team/runtime:stable' }) }),
       (error: EngineError) => error.code === 'image-pull-failed' && /team\/runtime:stable cannot be had here: the registry has no such image/.test(error.message) && /local\.requirements/.test(error.hint ?? ''));
-    const built = new EmbeddedDefaultEngine(fakeEngine('docker', () => Promise.reject(new EngineError('image-build-failed', 'building x failed'))), () => fakeEngine('local', async () => result('x')));
+    const built = new EmbeddedDefaultEngine(fakeEngine('docker', () => Promise.reject(new EngineError('image-build-failed', 'building x failed'))), () => fakeEngine('local', async () => result('x')), SANDBOXED);
     await assert.rejects(built.parse({ dagFile: '/ws/a.py', runtime: runtime({ image: 'apache/airflow:2.11.2' }) }), (error: EngineError) => error.code === 'image-build-failed');
+  });
+
+  it('is not there where the local emulator would run without a sandbox: a runtime file cannot move DAG code out of its container', async () => {
+    const local = fakeEngine('local', async () => result('x'));
+    const engine = new EmbeddedDefaultEngine(fakeEngine('docker', noRegistry), () => local, () => ({ available: false, describe: 'no sandbox: bubblewrap is not installed' }));
+    await assert.rejects(engine.parse({ dagFile: '/ws/a.py', runtime: runtime({ image: 'apache/airflow:2.11.2' }) }),
+      (error: EngineError) => error.code === 'image-pull-failed' && /without a sandbox on this machine/.test(error.message) && /install bubblewrap/.test(error.hint ?? ''));
+    assert.equal(local.calls, 0);
+    assert.match(engine.describe(), /no embedded default here \(no sandbox/);
   });
 
   it('knows which runtimes the emulator can run', () => {

@@ -1,6 +1,7 @@
 import { declaredAirflowOf, DEFAULT_IMAGE } from '../runtime/declaredAirflow';
 import type { EffectiveRuntime } from '../runtime/resolve';
 import { EngineError } from './errors';
+import { localSandbox } from './local/sandbox';
 import type { ParseResult } from './parseResult';
 import type { DagTestRequest, Engine, ParseRequest, RenderOutcome, RenderRequest, RunOutcome, RunRequest, WorkOptions } from './types';
 
@@ -42,10 +43,17 @@ export class EmbeddedDefaultEngine implements Engine {
   private readonly unavailable = new Map<string, { cause: string; until: number }>();
   private readonly firstTry = new Map<string, Promise<void>>();
 
-  constructor(private readonly docker: Engine, private readonly local: () => Engine) {}
+  /**
+   * `sandbox`: what the local emulator can wall off here. A runtime file must not move DAG code out of a container by
+   * naming an image nobody can pull: without a sandbox there is no embedded default, only Docker's error.
+   */
+  constructor(private readonly docker: Engine, private readonly local: () => Engine, private readonly sandbox: () => { available: boolean; describe: string } = localSandbox) {}
 
   describe(): string {
-    return `${this.docker.describe()}; a runtime whose image cannot be had runs on the local runtime emulator (the embedded default)`;
+    const sandbox = this.sandbox();
+    return sandbox.available
+      ? `${this.docker.describe()}; a runtime whose image cannot be had runs on the local runtime emulator (the embedded default, ${sandbox.describe})`
+      : `${this.docker.describe()}; no embedded default here (${sandbox.describe})`;
   }
 
   async parse(request: ParseRequest): Promise<ParseResult> {
@@ -92,6 +100,10 @@ export class EmbeddedDefaultEngine implements Engine {
     } catch (error) {
       if (!image || !isImageUnavailable(error)) throw error;
       const cause = imageUnavailableCause(error.message);
+      if (!this.sandbox().available) {
+        throw new EngineError(error.code, `${image} cannot be had here: ${cause}; the local runtime emulator would run it without a sandbox on this machine, so it does not`,
+          `build or load the image, install bubblewrap, or choose the local runtime emulator yourself (--engine local); Docker said: ${error.message.split('\n')[0]}`);
+      }
       if (!localFallbackOf(request.runtime)) {
         throw new EngineError(error.code, `${image} cannot be had here: ${cause}`,
           `name an image this engine has (docker image ls), build it (a build: section), or give the runtime file local.requirements for the local runtime emulator; Docker said: ${error.message.split('\n')[0]}`);
