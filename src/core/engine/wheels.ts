@@ -30,7 +30,8 @@ const fetching = new Map<string, Promise<string>>();
  */
 export function ensureWheel(wheel: PinnedWheel, folder: string, options: WorkOptions = {}): Promise<string> {
   if (existsSync(path.join(folder, wheel.marker))) return Promise.resolve(folder);
-  const pending = fetching.get(folder) ?? fetchWheel(wheel, folder, options).finally(() => fetching.delete(folder));
+  // shared by every caller that waits for it: one caller's cancel must not end it for the others
+  const pending = fetching.get(folder) ?? fetchWheel(wheel, folder, { onProgress: options.onProgress }).finally(() => fetching.delete(folder));
   fetching.set(folder, pending);
   return pending;
 }

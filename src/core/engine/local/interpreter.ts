@@ -1,5 +1,6 @@
+import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs';
 import * as path from 'node:path';
 import { isPathLike } from '../../runtime/checks';
 import { type DeclaredAirflow, declaredAirflowOf } from '../../runtime/declaredAirflow';
@@ -101,8 +102,8 @@ async function embeddedAirflow(declared: DeclaredAirflow, options: WorkOptions):
   const version = fullVersion(declared.version);
   const constraints = constraintsFor(version);
   const wanted = declared.python ? which(`python${declared.python}`) : undefined;
-  const base = wanted ?? which('python3') ?? which('python');
-  if (!base) throw new EngineError('interpreter-missing', `no python3 on PATH to build a local Airflow ${version} with`, 'install Python 3.9+');
+  const base = wanted ?? pythonFor(version);
+  if (!base) throw new EngineError('interpreter-missing', `no python3 on PATH to build a local Airflow ${version} with`, 'install Python 3.10+');
   const pythonNote = declared.python && !wanted ? ` (Python ${declared.python} is not on this machine: ${base})` : '';
   const key = createHash('sha256').update(JSON.stringify([version, base, constraints ? readFileSync(constraints, 'utf8') : ''])).digest('hex').slice(0, 12);
   return once(`airflow-${version}-${key}`, (name) => buildVenv({
@@ -113,6 +114,26 @@ async function embeddedAirflow(declared: DeclaredAirflow, options: WorkOptions):
     what: `apache-airflow==${version}${constraints ? ' with its pinned constraints' : ' (no constraints shipped for this version)'}`,
     origin: `a local Airflow ${version} (from ${declared.source})${pythonNote}`,
   }, options));
+}
+
+/** The newest Python each Airflow line supports (Airflow's own matrix): a newer python3 cannot install it. */
+function newestPythonFor(version: string): number {
+  const [major, minor] = version.split('.').map(Number);
+  return major >= 3 && minor >= 1 ? 13 : 12;
+}
+
+/** python3 when Airflow supports its version, else the newest python3.X on PATH it supports, else python3 anyway. */
+function pythonFor(version: string): string | undefined {
+  const python3 = which('python3') ?? which('python');
+  const newest = newestPythonFor(version);
+  const probe = python3 ? spawnSync(python3, ['-c', 'import sys; print(sys.version_info[1])'], { encoding: 'utf8', timeout: 10_000 }) : undefined;
+  const minor = Number(probe?.stdout.trim());
+  if (python3 && Number.isInteger(minor) && minor <= newest) return python3;
+  for (let m = newest; m >= 10; m--) {
+    const candidate = which(`python3.${m}`);
+    if (candidate) return candidate;
+  }
+  return python3;
 }
 
 interface VenvRecipe {
@@ -132,12 +153,63 @@ interface VenvRecipe {
 }
 
 /** A virtualenv per recipe, built once (with uv: seconds, not minutes) and reused. */
-async function buildVenv(recipe: VenvRecipe, options: WorkOptions): Promise<Interpreter> {
+async function buildVenv(recipe: VenvRecipe, asked: WorkOptions): Promise<Interpreter> {
+  // shared by every request that waits for it (once): one request's cancel must not end it for the others
+  const options: WorkOptions = { onProgress: asked.onProgress };
   const venv = cacheDir('venvs', recipe.key);
   const python = path.join(venv, 'bin', 'python');
   const done = path.join(venv, '.complete');
   const origin = `${recipe.origin}, venv ${venv}`;
   if (existsSync(done)) return { python, origin };
+  // the editor and a CLI share this cache: one builds, the other waits for it rather than deleting it midway
+  const release = await venvLock(`${venv}.lock`, done, options);
+  try {
+    if (existsSync(done)) return { python, origin };
+    return await buildVenvLocked(recipe, options, venv, python, done, origin);
+  } finally {
+    release();
+  }
+}
+
+/** An exclusive lock by file (its holder's pid inside): waits while a live process holds it, takes a dead one's. */
+async function venvLock(lock: string, done: string, options: WorkOptions): Promise<() => void> {
+  mkdirSync(path.dirname(lock), { recursive: true });
+  for (let waited = 0; ; waited += 1) {
+    try {
+      const fd = openSync(lock, 'wx');
+      writeSync(fd, String(process.pid));
+      closeSync(fd);
+      return () => rmSync(lock, { force: true });
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+    }
+    let holder = NaN;
+    try {
+      holder = Number(readFileSync(lock, 'utf8').trim() || 'NaN');
+    } catch {
+      continue; // gone between the two calls: try again
+    }
+    const justMade = !Number.isInteger(holder) && Date.now() - (statSync(lock, { throwIfNoEntry: false })?.mtimeMs ?? 0) < 5000;
+    if (!justMade && (!Number.isInteger(holder) || !alive(holder))) {
+      rmSync(lock, { force: true });
+      continue;
+    }
+    if (existsSync(done)) return () => undefined;
+    if (waited % 15 === 0) options.onProgress?.({ stage: 'venv', message: `waiting for process ${holder}, which builds this virtualenv` });
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+  }
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+async function buildVenvLocked(recipe: VenvRecipe, options: WorkOptions, venv: string, python: string, done: string, origin: string): Promise<Interpreter> {
   rmSync(venv, { recursive: true, force: true });
   const base = recipe.base ?? which('python3') ?? which('python');
   if (!base) throw new EngineError('interpreter-missing', 'no python3 on PATH to build a virtualenv with', 'install Python 3.9+');
@@ -162,8 +234,7 @@ async function buildVenv(recipe: VenvRecipe, options: WorkOptions): Promise<Inte
   if (recipe.constraints) {
     try {
       await install(['-c', recipe.constraints]);
-    } catch (error) {
-      if (options.signal?.aborted) throw error;
+    } catch {
       options.onProgress?.({ stage: 'venv', message: `${recipe.what} disagrees with Airflow's pins (${path.basename(recipe.constraints)}): installing it without them` });
       await step(`creating a virtualenv in ${venv}`, uv ?? base, uv ? ['venv', '--quiet', '--python', base, venv] : ['-m', 'venv', venv]);
       await install([]);
