@@ -20,11 +20,13 @@ const ASTRO_RUNTIME_AIRFLOW: Record<number, string> = { 9: '2.7', 10: '2.8', 11:
 /**
  * What the runtime files say about the runtime's Airflow: an Airflow image's tag (`apache/airflow:2.11.2`,
  * `:slim-2.11.2-python3.12`, any repository named `airflow`), an Astro Runtime tag, else the `apache-airflow` pin of
- * `local.requirements`. Undefined when nothing says it (a tag like `latest` or a git sha): only the runtime can
- * tell then. This is a declaration, not the truth: the runtime's own answer wins wherever it is had.
+ * `local.requirements`, else (no image named) the default image's. Undefined when nothing says it (a tag like
+ * `latest` or a git sha): only the runtime can tell then. This is a declaration, not the truth: the runtime's own answer wins wherever it is had.
  */
 export function declaredAirflowOf(values: RuntimeValues, readText: (file: string) => string | undefined = readQuietly): DeclaredAirflow | undefined {
-  return fromImage(values.build ? undefined : values.image ?? DEFAULT_IMAGE) ?? fromRequirements(values.local?.requirements, readText);
+  if (values.build) return fromRequirements(values.local?.requirements, readText);
+  // an image named says it; else the requirements' pin; else the default image's
+  return (values.image ? fromImage(values.image) : undefined) ?? fromRequirements(values.local?.requirements, readText) ?? (values.image ? undefined : fromImage(DEFAULT_IMAGE));
 }
 
 function fromImage(image: string | undefined): DeclaredAirflow | undefined {

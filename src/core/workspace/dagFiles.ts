@@ -67,6 +67,9 @@ export function airflowMajorOf(values: RuntimeValues, readText: (file: string) =
 
 /** The guess alone, from the runtime's values: for a runtime that never answered. */
 export function guessedAirflowMajorOf(values: RuntimeValues, readText: (file: string) => string | undefined = readQuietly): AirflowMajor {
+  // what the runtime files declare (`apache/airflow:slim-3.0.6-python3.12`, Astro Runtime, a requirements pin) first
+  const declared = declaredAirflowOf(values, readText);
+  if (declared) return Number(declared.version.split('.')[0]) >= 3 ? 3 : 2;
   const tag = values.image?.split('/').pop()?.split(':')[1];
   const first = tag ? Number(/^v?(\d+)/.exec(tag)?.[1]) : NaN;
   if (first === 3) return 3;
