@@ -1,4 +1,5 @@
 import { existsSync, statSync } from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 
 /** Folders that say "a project starts here" by themselves: version control and editor settings, an Astro project. */
@@ -6,6 +7,18 @@ const PROJECT_MARKERS = ['.git', '.vscode', '.astro'];
 /** A folder beside `dags/` that makes its parent an Airflow project (the official image's and Astro's layout). */
 const LAYOUT_SIBLINGS = ['include', 'plugins'];
 const FOLDER_RUNTIME_FILE = 'airflow-runtime.yaml';
+
+const HOME = os.homedir();
+
+/** A runtime file this user owns: one another user left in /tmp does not make a project of whatever is below it. */
+function ownRuntimeFile(file: string): boolean {
+  try {
+    const stat = statSync(file);
+    return stat.isFile() && (process.getuid === undefined || stat.uid === process.getuid());
+  } catch {
+    return false;
+  }
+}
 
 function isFolder(file: string): boolean {
   try {
@@ -20,7 +33,7 @@ function isFolder(file: string): boolean {
  * inside a project gives the same answer (a clone, a zip download, a CI artifact): the nearest folder at or above
  * `start` that holds `.git`, `.vscode` or `.astro/` (but for a `dags/` folder of such a layout: a DAGs folder that is
  * a repository of its own belongs to the project around it), or has the Airflow layout (`dags/` with `include/` or
- * `plugins/` beside it); else the topmost folder on the way up that holds an `airflow-runtime.yaml`; else the folder
+ * `plugins/` beside it); else the topmost folder on the way up (not above HOME) that holds an `airflow-runtime.yaml` of this user; else the folder
  * of `start` itself. Runtime files are layered from here down, and "inside the workspace" is measured from here.
  */
 export function findProjectRoot(start: string): string {
@@ -31,7 +44,8 @@ export function findProjectRoot(start: string): string {
     const dagsOfProject = path.basename(dir) === 'dags' && [...LAYOUT_SIBLINGS, '.astro'].some((sibling) => isFolder(path.join(path.dirname(dir), sibling)));
     if (!dagsOfProject && PROJECT_MARKERS.some((marker) => existsSync(path.join(dir, marker)))) return dir;
     if (isFolder(path.join(dir, 'dags')) && LAYOUT_SIBLINGS.some((sibling) => isFolder(path.join(dir, sibling)))) return dir;
-    if (existsSync(path.join(dir, FOLDER_RUNTIME_FILE))) topmostRuntimeFile = dir;
-    if (path.dirname(dir) === dir) return topmostRuntimeFile ?? from;
+    if (ownRuntimeFile(path.join(dir, FOLDER_RUNTIME_FILE))) topmostRuntimeFile = dir;
+    // never above HOME: a stray ~/airflow-runtime.yaml is not a project around everything under it
+    if (path.dirname(dir) === dir || dir === HOME) return topmostRuntimeFile ?? from;
   }
 }
