@@ -43,6 +43,8 @@ export class Project implements vscode.Disposable {
   /** A DAG file left the workspace (deleted, renamed, or no longer a DAG file). */
   readonly onDidForget = this.forgotten.event;
   private scanning?: Promise<void>;
+  /** The rule each folder's files were judged by (newJudge), to tell when a runtime's answer changes it. */
+  private judgeRules = new Map<string, DagFileRule>();
   /** Airflow's rule for which files are DAG files, with its caches (.airflowignore files, folder runtimes). */
   private judge = this.newJudge();
   private readonly disposables: vscode.Disposable[] = [];
@@ -63,9 +65,12 @@ export class Project implements vscode.Disposable {
         this.parsed.fire({ file, result });
         // the runtime said which Airflow it is: a file list made on a guess from its tag that the answer changes
         // (another major, another .airflowignore syntax) is made again
+        // (the rule the file list was made with, which an answer recorded by the CLI may already contradict)
         const runtime = this.runtimes.peek(file);
-        const before = runtime && dagFileRuleOf(runtime.values);
-        if (runtime && before && recordReportedAirflow(runtime.values, result.airflowVersion) && JSON.stringify(dagFileRuleOf(runtime.values)) !== JSON.stringify(before)) {
+        const used = this.judgeRules.get(path.dirname(file));
+        if (runtime) recordReportedAirflow(runtime.values, result.airflowVersion);
+        const now = runtime && dagFileRuleOf(runtime.values);
+        if (used && now && (used.airflowMajor !== now.airflowMajor || used.ignoreSyntax !== now.ignoreSyntax)) {
           this.log.info(`${vscode.workspace.asRelativePath(file)}: its runtime reports Airflow ${result.airflowVersion}: looking for DAG files again`);
           this.judge = this.newJudge();
           void (this.scanning ?? Promise.resolve()).then(() => this.scan());
@@ -203,6 +208,7 @@ export class Project implements vscode.Disposable {
 
   private newJudge(): DagFileJudge {
     const rules = new Map<string, DagFileRule>();
+    this.judgeRules = rules;
     const { safeMode } = readSettings();
     return new DagFileJudge((file) => this.workspaceRootOf(file), (folder) => {
       let rule = rules.get(folder);
