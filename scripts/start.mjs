@@ -174,7 +174,15 @@ export function prepareExamples(folder, log = console.log) {
         said.push(line);
       }
     });
-    child.on('exit', (code) => resolve({ code, said }));
+    child.on('error', (error) => resolve({ code: 2, said: [...said, error.message] }));
+    // 'close': stderr is drained, and a last line without its line break is said too
+    child.on('close', (code) => {
+      if (rest.trim()) {
+        log(`  ${rest.trim()}`);
+        said.push(rest.trim());
+      }
+      resolve({ code, said });
+    });
   });
 }
 

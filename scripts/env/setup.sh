@@ -28,8 +28,8 @@ if [ ${#need[@]} -gt 0 ]; then
     printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d && own_policy=1
   fi
   export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq && apt-get install -y -qq "${need[@]}" >/dev/null
-  status=$?
+  status=0
+  { apt-get update -qq && apt-get install -y -qq "${need[@]}" >/dev/null; } || status=$?
   if [ "$own_policy" = 1 ]; then rm -f /usr/sbin/policy-rc.d; fi
   [ "$status" = 0 ] || { log "apt-get install ${need[*]} failed"; exit 1; }
 fi
