@@ -1,4 +1,4 @@
-import { readdirSync, statSync } from 'node:fs';
+import { statSync } from 'node:fs';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import { defaultJobs } from '../core/engine/capacity';
@@ -9,7 +9,7 @@ import { type EngineChoice, selectEngine } from '../core/engine/select';
 import type { Engine } from '../core/engine/types';
 import { hasErrors, type Problem } from '../core/problems';
 import { recordReportedAirflow } from '../core/runtime/reportedAirflow';
-import { type DagFileJudge, findDagFiles, NEVER_WALKED } from '../core/workspace/dagFiles';
+import { type DagFileJudge, findDagFiles, NEVER_WALKED, walkPythonFiles } from '../core/workspace/dagFiles';
 import { displayPath, formatProblems } from './display';
 import { announcing } from './notices';
 import { terminalProgress } from './progress';
@@ -265,26 +265,14 @@ export function whyNoDagFiles(paths: readonly string[], judge: DagFileJudge, cwd
   const skippedFiles: string[] = [];
   const skippedFolders: string[] = [];
   let looked = 0;
-  const walk = (dir: string) => {
-    let entries;
-    try {
-      entries = readdirSync(dir, { withFileTypes: true });
-    } catch {
-      return;
-    }
-    for (const entry of entries) {
-      const full = path.join(dir, entry.name);
-      if (entry.isDirectory()) {
-        if (judge.walksInto(full)) walk(full);
-        // hidden folders (.git, .vscode) go unsaid: nobody keeps DAGs there
-        else if (!entry.name.startsWith('.')) skippedFolders.push(`${displayPath(full, cwd)}/ (${NEVER_WALKED.has(entry.name) ? 'a dependency folder' : 'an .airflowignore excludes it'})`);
-      } else if (entry.isFile() && entry.name.endsWith('.py')) {
-        looked++;
-        const verdict = judge.verdict(full);
-        if (!verdict.isDag) skippedFiles.push(`${displayPath(full, cwd)}: ${verdict.reason}`);
-      }
-    }
-  };
+  const walk = (dir: string) => walkPythonFiles(dir, judge, (file) => {
+    looked++;
+    const verdict = judge.verdict(file);
+    if (!verdict.isDag) skippedFiles.push(`${displayPath(file, cwd)}: ${verdict.reason}`);
+  }, (folder, name) => {
+    // hidden folders (.git, .vscode) go unsaid: nobody keeps DAGs there
+    if (!name.startsWith('.')) skippedFolders.push(`${displayPath(folder, cwd)}/ (${NEVER_WALKED.has(name) ? 'a dependency folder' : 'an .airflowignore excludes it'})`);
+  });
   for (const given of paths) {
     const absolute = path.resolve(cwd, given);
     try {

@@ -265,27 +265,34 @@ export interface FoundDagFiles {
   notes: { file: string; note: string }[];
 }
 
+/**
+ * The one walk of a folder as Airflow walks its DAGs folder: into the folders the rule walks into, calling `onPython`
+ * for each `.py` file and `onSkippedFolder` for each folder it does not walk into.
+ */
+export function walkPythonFiles(dir: string, judge: DagFileJudge, onPython: (file: string) => void, onSkippedFolder?: (folder: string, name: string) => void): void {
+  let entries;
+  try {
+    entries = readdirSync(dir, { withFileTypes: true });
+  } catch {
+    return;
+  }
+  for (const entry of entries) {
+    const full = path.join(dir, entry.name);
+    if (entry.isDirectory()) {
+      if (judge.walksInto(full)) walkPythonFiles(full, judge, onPython, onSkippedFolder);
+      else onSkippedFolder?.(full, entry.name);
+    } else if (entry.isFile() && entry.name.endsWith('.py')) {
+      onPython(full);
+    }
+  }
+}
+
 /** DAG files named by the user: files as given (with a note when the rule skips them), folders walked by the rule. */
 export function findDagFiles(paths: string[], judge: DagFileJudge): FoundDagFiles {
   const files: string[] = [];
   const missing: string[] = [];
   const notes: FoundDagFiles['notes'] = [];
-  const walk = (dir: string) => {
-    let entries;
-    try {
-      entries = readdirSync(dir, { withFileTypes: true });
-    } catch {
-      return;
-    }
-    for (const entry of entries) {
-      const full = path.join(dir, entry.name);
-      if (entry.isDirectory()) {
-        if (judge.walksInto(full)) walk(full);
-      } else if (entry.isFile() && entry.name.endsWith('.py') && judge.verdict(full).isDag) {
-        files.push(full);
-      }
-    }
-  };
+  const walk = (dir: string) => walkPythonFiles(dir, judge, (file) => { if (judge.verdict(file).isDag) files.push(file); });
   for (const given of paths) {
     const absolute = path.resolve(given);
     let kind: 'file' | 'dir' | undefined;
