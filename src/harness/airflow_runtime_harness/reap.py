@@ -13,31 +13,28 @@ import sys
 import time
 
 PR_SET_CHILD_SUBREAPER = 36
+PR_SET_DUMPABLE = 4
 
 
-def become_subreaper() -> bool:
+def _prctl(option: int, value: int) -> bool:
+    """Linux's prctl(2) for this process; False where there is none or it refuses."""
     if not sys.platform.startswith("linux"):
         return False
     try:
         libc = ctypes.CDLL(None, use_errno=True)
-        return libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0
+        return libc.prctl(option, value, 0, 0, 0) == 0
     except Exception:
         return False
 
 
-PR_SET_DUMPABLE = 4
+def become_subreaper() -> bool:
+    return _prctl(PR_SET_CHILD_SUBREAPER, 1)
 
 
 def become_undumpable() -> bool:
     """The warm server holds what every parse starts from: a forked DAG file must not read or trace it (through
     /proc/<ppid>/mem or ptrace, as the same uid could). Not dumpable, only a process with CAP_SYS_PTRACE can."""
-    if not sys.platform.startswith("linux"):
-        return False
-    try:
-        libc = ctypes.CDLL(None, use_errno=True)
-        return libc.prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) == 0
-    except Exception:
-        return False
+    return _prctl(PR_SET_DUMPABLE, 0)
 
 
 def _children_of(pid: int) -> list[int] | None:
