@@ -1,12 +1,13 @@
 import * as path from 'node:path';
 import type { EffectiveRuntime } from './resolve';
+import { DEFAULT_IMAGE } from './declaredAirflow';
 
 /**
  * A commented runtime file that keeps today's behaviour: it names the image the DAG files already get,
  * and shows the other fields commented out.
  */
 export function runtimeFileTemplate(scope: { dagFile?: string; folder?: string }, effective?: EffectiveRuntime): string {
-  const image = effective?.values.image ?? 'apache/airflow:2.11.2';
+  const image = effective?.values.image ?? DEFAULT_IMAGE;
   const applies = scope.dagFile
     ? `the DAG file ${path.basename(scope.dagFile)} only; it overrides the folders' airflow-runtime.yaml`
     : 'every DAG file in this folder and below; a <dag>.airflow-runtime.yaml beside a DAG file overrides it';

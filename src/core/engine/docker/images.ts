@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import * as path from 'node:path';
 import type Docker from 'dockerode';
 import { HOST_POWERS, HOW_TO_ALLOW_HOST_ACCESS, type HostAccess, NO_HOST_ACCESS } from '../../runtime/hostPowers';
+import { DEFAULT_IMAGE } from '../../runtime/declaredAirflow';
 import type { ValueSource } from '../../runtime/resolve';
 import type { RuntimeValues } from '../../runtime/values';
 import { imageUnavailableCause } from '../embeddedDefault';
@@ -81,7 +82,7 @@ export interface BuildOwner {
 /** Makes the runtime's image available per its pull policy or build spec; returns the image to run. */
 export async function ensureImage(docker: Docker, values: RuntimeValues, pulledThisSession: Set<string>, options: WorkOptions & BuildOwner): Promise<string> {
   if (values.build) return buildImage(docker, values, options);
-  const image = values.image ?? 'apache/airflow:2.11.2';
+  const image = values.image ?? DEFAULT_IMAGE;
   const policy = values.pull ?? 'missing';
   const here = await present(docker, image);
   if (policy === 'never') {
