@@ -5,6 +5,7 @@ import { EmbeddedDefaultEngine, imageUnavailableCause, localFallbackOf } from '.
 import { EngineError } from '../../src/core/engine/errors';
 import type { ParseResult } from '../../src/core/engine/parseResult';
 import type { Engine, ParseRequest } from '../../src/core/engine/types';
+import { fullVersion } from '../../src/core/engine/local/interpreter';
 import { declaredAirflowOf } from '../../src/core/runtime/declaredAirflow';
 import type { EffectiveRuntime } from '../../src/core/runtime/resolve';
 import type { RuntimeValues } from '../../src/core/runtime/values';
@@ -38,6 +39,15 @@ describe('the Airflow a runtime declares', () => {
     const values: RuntimeValues = { image: 'team/runtime:stable', local: { requirements: '/ws/req.txt' } };
     assert.equal(declaredAirflowOf(values, () => 'pandas==2.2\napache-airflow[celery]==3.3.2\n')?.version, '3.3.2');
     assert.equal(declaredAirflowOf(values, () => 'apache-airflow>=2\n'), undefined);
+  });
+});
+
+describe('the Airflow version a declared minor installs', () => {
+  it('is the newest patch we ship pins for, else the minor\'s first release; a full version stays', () => {
+    assert.equal(fullVersion('3.0'), '3.0.6');
+    assert.equal(fullVersion('2.10'), '2.10.5');
+    assert.equal(fullVersion('2.7'), '2.7.0');
+    assert.equal(fullVersion('2.11.1'), '2.11.1');
   });
 });
 

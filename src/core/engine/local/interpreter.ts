@@ -1,6 +1,6 @@
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs';
 import * as path from 'node:path';
 import { isPathLike } from '../../runtime/checks';
 import { type DeclaredAirflow, declaredAirflowOf } from '../../runtime/declaredAirflow';
@@ -81,17 +81,28 @@ function venvKey(requirements: string, text: string): string {
   return createHash('sha256').update(requirements).update('\0').update(text).digest('hex').slice(0, 16);
 }
 
-/** Airflow's pins for the versions we ship them for (media/constraints, the same the test images use). */
-export function constraintsFor(version: string): string | undefined {
-  const file = path.join(path.dirname(hostHarnessDir()), '..', 'media', 'constraints', `airflow-${version}.txt`);
-  return existsSync(file) ? path.resolve(file) : undefined;
+/** Where the pins we ship live: media/constraints, the same files the test venvs and images install. */
+function constraintsFolder(): string {
+  return path.resolve(path.dirname(hostHarnessDir()), '..', 'media', 'constraints');
 }
 
-/** The newest patch we have pins for, for a declared minor (`3.0` of an Astro Runtime tag). */
-function fullVersion(version: string): string {
+/** Airflow's pins for the versions we ship them for. */
+export function constraintsFor(version: string): string | undefined {
+  const file = path.join(constraintsFolder(), `airflow-${version}.txt`);
+  return existsSync(file) ? file : undefined;
+}
+
+/** The newest patch we have pins for, for a declared minor (`3.0` of an Astro Runtime tag): read off the folder. */
+export function fullVersion(version: string): string {
   if (/^\d+\.\d+\.\d+$/.test(version)) return version;
-  const known = ['2.9.3', '2.10.5', '2.11.2', '3.0.6', '3.1.8', '3.2.2', '3.3.2'];
-  return known.find((v) => v.startsWith(`${version}.`)) ?? `${version}.0`;
+  let shipped: string[] = [];
+  try {
+    shipped = readdirSync(constraintsFolder()).map((name) => /^airflow-(\d+\.\d+\.\d+)\.txt$/.exec(name)?.[1]).filter((v): v is string => !!v);
+  } catch {
+    // none shipped: the minor's first release
+  }
+  const patches = shipped.filter((v) => v.startsWith(`${version}.`)).map((v) => Number(v.split('.')[2]));
+  return patches.length ? `${version}.${Math.max(...patches)}` : `${version}.0`;
 }
 
 /**
