@@ -1,12 +1,13 @@
 // `npm run test:e2e`: a person's first minutes with the extension, in headless chromium against the VS Code
 // that `npm start` serves (code-server with the packaged .vsix installed), on a fresh copy of examples/.
 // Every step leaves a screenshot in test-results/e2e/. Env: AIRFLOW_RUNTIME_KEEP_TEST_DIRS=1 keeps the temp folder.
+/* global window, MutationObserver */   // evaluate bodies run in the graph's frame
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { copyExamples, ensureCodeServer, freePort, installedCodeServer, packageExtension, REPO, scratch, startCodeServer } from '../../scripts/start.mjs';
 import { launchChromium, recordConsole } from './browser.mjs';
-import { activityBarItem, editorLines, openFile, runCommand, viewRows } from './workbench.mjs';
+import { activityBarItem, editorLines, openFile, runCommand, viewRows, watchRowDescriptions } from './workbench.mjs';
 
 const RESULTS = path.join(REPO, 'test-results', 'e2e');
 const IMAGE_2 = 'airflow-runtime-test/airflow:2.11.2';
@@ -110,13 +111,17 @@ try {
 
   // regional_reports.py is the first file of the Airflow 3.3.2 runtime: opening it starts that runtime
   await step('starting a runtime shows its stage in a notification and in the tree row', async () => {
+    // the stage lasts seconds: what the row says is recorded as it changes, not read once at a moment of ours
+    const row = await watchRowDescriptions(page, 'DAG Files', 'regional_reports.py');
     await openFile(page, 'regional_reports.py');
     const toast = page.locator('.notifications-toasts .notification-toast', { hasText: /starting airflow-runtime-test\/airflow:3\.3\.2/ }).first();
     await toast.waitFor({ timeout: 60_000 });
-    const rows = await viewRows(page, 'DAG Files', ['regional_reports.py'], 10_000);
-    const row = rows.find((r) => r.label === 'regional_reports.py');
-    if (!/starting airflow|parsing/.test(row?.description ?? '')) throw new Error(`the row says "${row?.description}"`);
-    if (!(await toast.locator('.monaco-button, .action-label', { hasText: /Cancel/ }).count())) throw new Error('the notification cannot be cancelled');
+    const cancellable = await toast.locator('.monaco-button, .action-label', { hasText: /Cancel/ }).count();
+    const staged = await poll(async () => (await row.seen()).some((description) => /starting airflow|parsing/.test(description)), 30_000, 100);
+    const seen = await row.seen();
+    await row.stop();
+    if (!staged) throw new Error(`the row said only ${JSON.stringify(seen)}`);
+    if (!cancellable) throw new Error('the notification cannot be cancelled');
   });
 
   await step('the mapped task build_report asks which map index to run', async () => {
@@ -267,6 +272,12 @@ try {
   });
 
   await step('Run DAG from the graph: the states fill in as the tasks run', async () => {
+    // every state the nodes show is recorded as it is painted (a poll of ours could fall between two paints)
+    await graphFrame().locator('svg').first().evaluate((svg) => {
+      const seen = (window.__paintedStates = []);
+      const record = () => seen.push([...svg.querySelectorAll('g.task')].map((n) => /state-(\S+)/.exec(n.getAttribute('class'))?.[1] ?? 'none'));
+      new MutationObserver(record).observe(svg, { subtree: true, attributes: true, attributeFilter: ['class'] });
+    });
     await graphFrame().locator('button#run').click();
     for (const [prompt, value] of [[/logical date/, /^\d{4}-\d\d-\d\d$/], [/conf \(2\/2\)/, /^\{\}$/]]) {
       await page.locator('.quick-input-widget', { hasText: prompt }).waitFor({ timeout: 15_000 });
@@ -274,12 +285,12 @@ try {
       if (!(await poll(async () => value.test(await input.inputValue()), 10_000, 100))) throw new Error(`the prompt ${prompt} shows "${await input.inputValue()}"`);
       await input.press('Enter');
     }
-    // the screenshot of this step is the run in progress: some tasks done, some not yet
-    const inProgress = async () => {
-      const states = await graphStates();
-      return states.includes('running') || (states.includes('success') && states.some((s) => s !== 'success'));
-    };
-    if (!(await poll(inProgress, 180_000, 100))) throw new Error(`never seen in progress: ${await graphStates()}`);
+    // some tasks done, some not yet: the run is seen in progress
+    const inProgress = (states) => states.includes('running') || (states.includes('success') && states.some((s) => s !== 'success'));
+    const painted = () => graphFrame().locator('svg').first().evaluate(() => window.__paintedStates);
+    if (!(await poll(async () => (await painted()).some(inProgress), 180_000, 100))) {
+      throw new Error(`never painted in progress: ${JSON.stringify((await painted()).slice(-8))}`);
+    }
   });
 
   await step('the DAG run ends: every task of the graph succeeded', async () => {

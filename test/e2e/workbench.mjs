@@ -1,5 +1,5 @@
 // What a person does in the workbench, as playwright calls: the DOM of VS Code 1.100 (code-server 4.100.3).
-/* global document */   // page.evaluate bodies run in the browser
+/* global document, window, MutationObserver */   // page.evaluate bodies run in the browser
 
 /** The activity-bar entry of a view container, by its title. */
 export function activityBarItem(page, title) {
@@ -95,4 +95,29 @@ export function editorLines(page, selector) {
     }
     return [...lines].sort((a, b) => a - b);
   }, selector);
+}
+
+/**
+ * Records every description the row `label` of a view shows from now on (a MutationObserver in the page), so a
+ * state that lasts a second is seen however busy the machine is. Returns { seen(), stop() }.
+ */
+export async function watchRowDescriptions(page, paneTitle, label) {
+  const key = `__rowDescriptions_${Math.random().toString(36).slice(2)}`;
+  await page.evaluate(({ paneTitle, label, key }) => {
+    const seen = [];
+    const record = () => {
+      const pane = [...document.querySelectorAll('.pane')].find((p) => p.querySelector(`.pane-header[aria-label^="${paneTitle}"]`));
+      const row = [...(pane?.querySelectorAll('.monaco-list-row') ?? [])].find((r) => r.querySelector('.label-name')?.textContent?.trim() === label);
+      const description = row?.querySelector('.label-description')?.textContent?.trim();
+      if (description !== undefined && seen.at(-1) !== description) seen.push(description);
+    };
+    record();
+    const observer = new MutationObserver(record);
+    observer.observe(document.body, { subtree: true, childList: true, characterData: true, attributes: true });
+    window[key] = { seen, stop: () => observer.disconnect() };
+  }, { paneTitle, label, key });
+  return {
+    seen: () => page.evaluate((key) => window[key].seen, key),
+    stop: () => page.evaluate((key) => window[key].stop(), key),
+  };
 }
