@@ -46,7 +46,7 @@ export function activate(context: vscode.ExtensionContext): AirflowRuntimeApi {
   registerCommands(context, { project, tree, testing, graphs });
   const statusBar = registerStatusBar(context, project, slowWork);
   registerTaskCodeLens(context, project);
-  registerLanguageModelTools(context, project);
+  registerLanguageModelTools(context, project, testing);
   registerDagFileEvents(context, project, (paths) => {
     void vscode.commands.executeCommand('setContext', 'airflowRuntime.dagFilePaths', paths);
     void vscode.commands.executeCommand('setContext', 'airflowRuntime.dagFileCount', paths.length);

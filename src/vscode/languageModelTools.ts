@@ -1,7 +1,9 @@
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { callTool, TOOL_SPECS, type ToolHost, type ToolName, type ToolSpec } from '../core/assist/tools';
+import type { Engine } from '../core/engine/types';
 import type { Project } from './project';
+import type { TaskTesting } from './testing';
 
 /** Tools that read runtime files only: they work in restricted mode, as the DAG tree and runtime-file editing do. */
 const READS_ONLY: ReadonlySet<ToolName> = new Set(['resolve_runtime', 'list_dag_files']);
@@ -9,15 +11,31 @@ const READS_ONLY: ReadonlySet<ToolName> = new Set(['resolve_runtime', 'list_dag_
 /**
  * Our verbs as language-model tools (agent mode), the same functions as `airflow-runtime mcp` (core/assist/tools):
  * the project's runtimes as the editor resolves them (this person's host-access grant, the editor's engine), runs
- * of task code confirmed by the user first, and everything that executes DAG code refused in restricted mode.
+ * of task code confirmed by the user first, and everything that executes DAG code refused in restricted mode. A
+ * tool's task or DAG run is shown as a person's is: its Testing view item, its output, the graph's states.
  */
-export function registerLanguageModelTools(context: vscode.ExtensionContext, project: Project): void {
+export function registerLanguageModelTools(context: vscode.ExtensionContext, project: Project, testing: TaskTesting): void {
   if (typeof vscode.lm?.registerTool !== 'function') return;
-  for (const spec of TOOL_SPECS) context.subscriptions.push(vscode.lm.registerTool(spec.name, new ProjectTool(spec, project)));
+  for (const spec of TOOL_SPECS) context.subscriptions.push(vscode.lm.registerTool(spec.name, new ProjectTool(spec, project, testing)));
+}
+
+/** The session's engine, with task and DAG runs going through the Testing view (a task it does not know runs as is). */
+function shownInEditor(engine: Engine, testing: TaskTesting): Engine {
+  return {
+    kind: engine.kind,
+    describe: () => engine.describe(),
+    parse: (request) => engine.parse(request),
+    run: async (request) => (await testing.runTaskFor(request)) ?? engine.run(request),
+    testDag: async (request) => (await testing.runDagFor(request)) ?? engine.testDag(request),
+    render: (request) => engine.render(request),
+    invalidate: (changedFile, changedAt) => engine.invalidate(changedFile, changedAt),
+    // the session owns the engine: a tool's call never ends it
+    dispose: async () => undefined,
+  };
 }
 
 class ProjectTool implements vscode.LanguageModelTool<Record<string, unknown>> {
-  constructor(private readonly spec: ToolSpec, private readonly project: Project) {}
+  constructor(private readonly spec: ToolSpec, private readonly project: Project, private readonly testing: TaskTesting) {}
 
   prepareInvocation(options: vscode.LanguageModelToolInvocationPrepareOptions<Record<string, unknown>>): vscode.PreparedToolInvocation {
     const input = options.input ?? {};
@@ -57,7 +75,7 @@ class ProjectTool implements vscode.LanguageModelTool<Record<string, unknown>> {
       dagFilesUnder: (absolute) => this.project.parser.states.files.filter((file) => file === absolute || file.startsWith(absolute + path.sep)),
       engine: async () => {
         const selected = await this.project.session.engine();
-        return { engine: selected.engine, reason: selected.reason };
+        return { engine: shownInEditor(selected.engine, this.testing), reason: selected.reason };
       },
     };
   }

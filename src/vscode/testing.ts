@@ -4,6 +4,7 @@ import { existsSync } from 'node:fs';
 import { describeFailure, EngineError } from '../core/engine/errors';
 import { type DagInfo, operatorLabel, type ParseResult, type TaskInfo } from '../core/engine/parseResult';
 import { lastException } from '../core/engine/traceback';
+import type { DagTestRequest, RunOutcome, RunRequest } from '../core/engine/types';
 import { attachOnReady, type LaunchTarget } from './debugging';
 import type { Project } from './project';
 
@@ -48,6 +49,15 @@ export interface TaskIds {
   taskId: string;
 }
 
+/**
+ * A run someone else asked for (an assistant's tool) that goes through the Testing view as a person's run does:
+ * the caller's own log, task-state, progress and notice hooks ride along, and it gets the engine's outcome or error.
+ */
+interface ForeignRun {
+  hooks: Pick<DagTestRequest, 'onLog' | 'onTask' | 'onProgress' | 'onNotice'>;
+  settle(result: { outcome: RunOutcome } | { error: unknown }): void;
+}
+
 /** Which map index of a mapped task to run; undefined: the person chose none (the run is skipped). */
 export type MapIndexPicker = (task: TaskInfo, dagId: string) => Promise<number | undefined>;
 
@@ -66,6 +76,8 @@ export class TaskTesting implements vscode.Disposable {
   private readonly launchTargets = new WeakMap<vscode.TestItem, LaunchTarget>();
   /** Whole-DAG items started by "Run DAG", with the logical date and conf the person gave. */
   private readonly dagInputs = new WeakMap<vscode.TestItem, DagRunInputs>();
+  /** Task and whole-DAG items whose run an assistant's tool asked for, with its hooks. */
+  private readonly foreignRuns = new WeakMap<vscode.TestItem, ForeignRun>();
   readonly onDidRunTask = this.ran.event;
   /** Asks which map index to run (a quick pick); the extension's tests answer it themselves. */
   pickMapIndex: MapIndexPicker = pickMapIndex;
@@ -129,6 +141,45 @@ export class TaskTesting implements vscode.Disposable {
     this.dagInputs.set(item, inputs);
     await this.runItems([item], token);
     return true;
+  }
+
+  /**
+   * An assistant's task run, through the Testing view (its item's result and output, the graph's states) as a
+   * person's run goes; undefined when the parse knows no such task (the caller runs it without the editor).
+   */
+  async runTaskFor(request: RunRequest): Promise<RunOutcome | undefined> {
+    if (!this.taskItem(request.dagFile, request.dagId, request.taskId)) await this.project.parser.parse(request.dagFile);
+    const item = this.taskItem(request.dagFile, request.dagId, request.taskId);
+    if (!item) return undefined;
+    const data = this.data.get(item);
+    if (data?.kind === 'task' && data.task.mapped && request.mapIndex === undefined) {
+      throw new EngineError('map-index', `${request.dagId}.${request.taskId} is a mapped task: say which map index to run`, 'give mapIndex (0 for the first)');
+    }
+    this.launchTargets.set(item, { dagFile: request.dagFile, dagId: request.dagId, taskId: request.taskId, mapIndex: request.mapIndex, date: request.date });
+    return this.runForeign(item, request, () => this.runItems([item], cancellationOf(request.signal)));
+  }
+
+  /** An assistant's whole-DAG run, through the Testing view as "Run DAG" goes; undefined when the parse knows no such DAG. */
+  async runDagFor(request: DagTestRequest): Promise<RunOutcome | undefined> {
+    if (!this.dagRunItem(request.dagFile, request.dagId)) await this.project.parser.parse(request.dagFile);
+    const item = this.dagRunItem(request.dagFile, request.dagId);
+    if (!item) return undefined;
+    this.dagInputs.set(item, { date: request.date, conf: request.conf });
+    return this.runForeign(item, request, () => this.runItems([item], cancellationOf(request.signal)));
+  }
+
+  private async runForeign(item: vscode.TestItem, hooks: ForeignRun['hooks'], start: () => Promise<void>): Promise<RunOutcome> {
+    let result: { outcome: RunOutcome } | { error: unknown } | undefined;
+    this.foreignRuns.set(item, { hooks, settle: (settled) => { result ??= settled; } });
+    try {
+      await start();
+    } finally {
+      this.foreignRuns.delete(item);
+    }
+    // refused (restricted mode) or cancelled before the engine was asked
+    if (!result) throw new EngineError('cancelled', 'the run did not start');
+    if ('error' in result) throw result.error;
+    return result.outcome;
   }
 
   dispose(): void {
@@ -284,6 +335,7 @@ export class TaskTesting implements vscode.Disposable {
     items.forEach((item) => run.enqueued(item));
     const inputs = this.dagInputs.get(runItem) ?? {};
     this.dagInputs.delete(runItem);
+    const foreign = this.foreignRuns.get(runItem);
     const states = this.project.runStates;
     states.beginDagRun(file, dag.dagId, [...items.keys()]);
     const finals = new Map<string, { states: string[]; durationMs: number }>();
@@ -314,12 +366,15 @@ export class TaskTesting implements vscode.Disposable {
       run.appendOutput(`\x1b[2mRunning the whole DAG ${dag.dagId} in ${runtime.values.image ?? 'its runtime'} (${reason}), as dag.test() does${given ? `, ${given}` : ''}\x1b[0m\r\n`, undefined, runItem);
       const outcome = await engine.testDag({
         dagFile: file, runtime, dagId: dag.dagId, date: inputs.date, conf: inputs.conf, signal: controller.signal,
-        onLog: (line) => {
+        onProgress: foreign?.hooks.onProgress, onNotice: foreign?.hooks.onNotice,
+        onLog: (line, stream) => {
           lines.push(line);
           if (lines.length > 5000) lines.shift();
           run.appendOutput(`${line}\r\n`, undefined, runItem);
+          foreign?.hooks.onLog(line, stream);
         },
         onTask: (event) => {
+          foreign?.hooks.onTask?.(event);
           const item = items.get(event.taskId);
           if (!item) return;
           if (!event.final) {
@@ -337,6 +392,7 @@ export class TaskTesting implements vscode.Disposable {
           finals.set(event.taskId, known);
         },
       });
+      foreign?.settle({ outcome });
       for (const taskId of items.keys()) {
         const final = finals.get(taskId) ?? { states: [], durationMs: 0 };
         if (settled.get(taskId) !== outcomeOf(final.states)) settle(taskId, final.states, final.durationMs);
@@ -350,6 +406,7 @@ export class TaskTesting implements vscode.Disposable {
       }
       this.project.log.info(`DAG ${dag.dagId} ${outcome.exitCode === 0 ? 'passed' : 'failed'} in ${outcome.durationMs} ms`);
     } catch (error) {
+      foreign?.settle({ error });
       const cancelledRun = controller.signal.aborted || (error instanceof EngineError && error.code === 'cancelled');
       for (const [taskId, entry] of states.of(file, dag.dagId)) if (entry.state === 'queued' || entry.state === 'running') states.set(file, dag.dagId, taskId, 'cancelled');
       for (const [taskId, item] of items) {
@@ -375,6 +432,7 @@ export class TaskTesting implements vscode.Disposable {
     const location = new vscode.Location(vscode.Uri.file(task.file ?? file), new vscode.Position(Math.max(0, (task.line ?? 1) - 1), 0));
     const launched = this.launchTargets.get(item);
     this.launchTargets.delete(item);
+    const foreign = this.foreignRuns.get(item);
     let mapIndex: number | undefined = launched?.mapIndex;
     let ranTo: TaskRunReport['outcome'] = 'skipped';
     const report = (outcome: TaskRunReport['outcome'], message?: vscode.TestMessage) => {
@@ -406,12 +464,15 @@ export class TaskTesting implements vscode.Disposable {
       const outcome = await engine.run({
         dagFile: file, runtime, dagId: dag.dagId, taskId: task.taskId, mapIndex, date: launched?.date, signal: controller.signal,
         debug: debug ? attachOnReady(`Debug ${label}`, file, () => { controller.abort(); return settled; }) : undefined,
-        onLog: (line) => {
+        onProgress: foreign?.hooks.onProgress, onNotice: foreign?.hooks.onNotice,
+        onLog: (line, stream) => {
           lines.push(line);
           if (lines.length > 2000) lines.shift();
           run.appendOutput(`${line}\r\n`, undefined, item);
+          foreign?.hooks.onLog(line, stream);
         },
       });
+      foreign?.settle({ outcome });
       setState(outcome.exitCode === 0 ? 'success' : 'failed', outcome.durationMs);
       if (outcome.exitCode === 0) {
         run.passed(item, outcome.durationMs);
@@ -423,6 +484,7 @@ export class TaskTesting implements vscode.Disposable {
       }
       this.project.log.info(`task ${dag.dagId}.${task.taskId} ${outcome.exitCode === 0 ? 'passed' : 'failed'} in ${outcome.durationMs} ms`);
     } catch (error) {
+      foreign?.settle({ error });
       const cancelledRun = controller.signal.aborted || (error instanceof EngineError && error.code === 'cancelled');
       setState(cancelledRun ? 'cancelled' : 'failed', Date.now() - started);
       if (cancelledRun) {
@@ -444,6 +506,14 @@ export class TaskTesting implements vscode.Disposable {
     }
     return ranTo;
   }
+}
+
+/** A cancellation token that follows an abort signal (none given: one that is never cancelled). */
+function cancellationOf(signal: AbortSignal | undefined): vscode.CancellationToken {
+  const source = new vscode.CancellationTokenSource();
+  if (signal?.aborted) source.cancel();
+  else signal?.addEventListener('abort', () => source.cancel(), { once: true });
+  return source.token;
 }
 
 /** A quick pick of the map indexes the parse knows (literal lists), else a box for a number. */

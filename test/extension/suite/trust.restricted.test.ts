@@ -29,4 +29,21 @@ suite('restricted mode', () => {
     assert.equal(api.project.session.status.state, 'idle', 'no engine was even looked for');
     assert.deepEqual(ourDiagnostics(file), []);
   });
+
+  test('the language-model tools that run DAG code are refused; those that read runtime files answer', async () => {
+    const api = await extensionApi();
+    const text = async (name: string, input: Record<string, unknown>) => (await vscode.lm.invokeTool(name, { input, toolInvocationToken: undefined })).content
+      .map((part) => (part instanceof vscode.LanguageModelTextPart ? part.value : '')).join('');
+    for (const [name, input] of [
+      ['parse_dag_file', { path: 'dags/team_b/inventory_sync.py' }],
+      ['run_task', { dagFile: 'dags/team_a/orders_etl.py', dagId: 'orders_etl', taskId: 'extract' }],
+      ['test_dag', { dagFile: 'dags/team_a/orders_etl.py', dagId: 'orders_etl' }],
+      ['render_task', { dagFile: 'dags/team_a/orders_etl.py', dagId: 'orders_etl', taskId: 'extract' }],
+    ] as const) {
+      assert.match(await text(name, input), /refused: .*not trusted/, name);
+    }
+    assert.match(await text('list_dag_files', {}), /4 DAG files under the project/);
+    assert.match(await text('resolve_runtime', { dagFile: 'dags/team_a/orders_etl.py' }), /airflow-runtime-test\/airflow:/);
+    assert.equal(api.project.session.status.state, 'idle', 'no engine was even looked for');
+  });
 });
