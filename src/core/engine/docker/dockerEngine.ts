@@ -4,7 +4,6 @@ import * as path from 'node:path';
 import { createInterface } from 'node:readline';
 import { PassThrough } from 'node:stream';
 import type Docker from 'dockerode';
-import { parseSize } from '../../runtime/units';
 import type { RuntimeValues } from '../../runtime/values';
 import { CheckedTemplates } from '../checkedTemplates';
 import { EngineError, isRuntimeEnded } from '../errors';
@@ -19,6 +18,7 @@ import { invalidate, type ServeChannel, startOnce, stopAll, type WarmPool, warmS
 import { type ArchiveEntry, checkLimits, copyLimits, firstFileOf, megabytes, packEntries, snapshotTrees, type TreeSnapshot, treeChanges } from './archive';
 import { dockerOptions, type EndpointCandidate, endpointCandidates } from './endpoint';
 import { CONTAINER_DEBUG_PORT, CONTAINER_DEBUGPY, debuggableSetup, ensureDebugpy, freeLocalPort } from '../debugpy';
+import { hardenedHostConfig } from './hardening';
 import { ensureImage, imageUserOf, uidInImage } from './images';
 import { containerUser, type UserChoice } from './user';
 
@@ -93,22 +93,6 @@ interface RemoteCopy {
   copied: Map<string, ArchiveEntry>;
   syncing: Promise<void>;
 }
-
-/**
- * Every container we start: no privilege gained through setuid binaries, every capability dropped but
- * DAC_OVERRIDE (a runtime running as root must read DAG files a umask of 077 left readable by their owner only;
- * parse and run of Airflow 2 and 3 need nothing else, tried with none), a bound on processes (a fork bomb in a
- * DAG file stops there). The DAG root and the harness are read-only mounts.
- */
-const HARDENING: Docker.HostConfig = {
-  SecurityOpt: ['no-new-privileges'],
-  CapDrop: ['ALL'],
-  CapAdd: ['DAC_OVERRIDE'],
-  PidsLimit: 1024,
-};
-
-/** Without `resources.memory`: enough for a DAG parse, a warm runtime's children or a task run; a runaway stops here. */
-const DEFAULT_MEMORY = 4 * 1024 * 1024 * 1024;
 
 /** `airflow db migrate` of a fresh runtime: tens of seconds, minutes on a busy machine. */
 const PREPARE_CACHE_MS = 10 * 60_000;
@@ -468,7 +452,6 @@ export class DockerEngine implements Engine {
 
   private containerSpec(job: Pick<ContainerJob<unknown>, 'image' | 'cmd' | 'values' | 'setup' | 'user' | 'binds' | 'network' | 'dagFile' | 'cacheWritable' | 'publishDebugPort'>): Docker.ContainerCreateOptions {
     const debugPort = `${CONTAINER_DEBUG_PORT}/tcp`;
-    const memory = parseSize(job.values.resources?.memory);
     return {
       Image: job.image,
       Cmd: job.cmd,
@@ -494,12 +477,7 @@ export class DockerEngine implements Engine {
         ...(job.publishDebugPort !== undefined ? { PortBindings: { [debugPort]: [{ HostIp: '127.0.0.1', HostPort: job.publishDebugPort ? String(job.publishDebugPort) : '' }] } } : {}),
         Mounts: [{ Type: 'volume', Source: CACHE_VOLUME, Target: CONTAINER_CACHE, ReadOnly: !job.cacheWritable }],
         NetworkMode: job.network,
-        ...HARDENING,
-        // /tmp in memory, bounded: a DAG file writing gigabytes there fills the container's share, not the host's disk
-        Tmpfs: { '/tmp': `rw,exec,nosuid,nodev,mode=1777,size=${Math.floor((memory ?? DEFAULT_MEMORY) / 2)}` },
-        Memory: memory ?? DEFAULT_MEMORY,
-        MemorySwap: memory ?? DEFAULT_MEMORY,
-        ...(job.values.resources?.cpus ? { NanoCpus: Math.round(job.values.resources.cpus * 1e9) } : {}),
+        ...hardenedHostConfig(job.values.resources),
       },
     };
   }
