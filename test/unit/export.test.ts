@@ -7,6 +7,7 @@ import { describe, it } from 'node:test';
 import Ajv from 'ajv';
 import type Docker from 'dockerode';
 import { repoDigestOf } from '../../src/core/engine/docker/images';
+import { hardenedHostConfig } from '../../src/core/engine/docker/hardening';
 import { bundleName, planBundles } from '../../src/core/export/bundles';
 import { bundleConfigList, deployCommandsText } from '../../src/core/export/fragments';
 import { buildManifest, manifestText } from '../../src/core/export/manifest';
@@ -171,7 +172,7 @@ describe('the manifest', () => {
     assert.deepEqual(problems, []);
     assert.ok(validateManifest(manifest), JSON.stringify(validateManifest.errors, null, 2));
     assert.deepEqual(Object.keys(manifest!), ['format', 'generator', 'dagsFolder', 'runtimes', 'files']);
-    assert.deepEqual(Object.keys(manifest!.runtimes[0]), ['id', 'image', 'digest', 'queue', 'executor', 'env', 'resources', 'bundles']);
+    assert.deepEqual(Object.keys(manifest!.runtimes[0]), ['id', 'image', 'digest', 'queue', 'executor', 'env', 'resources', 'bundles', 'container']);
     assert.equal(manifest!.dagsFolder, 'dags');
     assert.deepEqual(manifest!.files.map((f) => f.path), ['team_a/a.py', 'team_a/b.py', 'team_b/x/c.py']);
     assert.deepEqual(manifest!.runtimes.map((r) => r.id), [...manifest!.runtimes.map((r) => r.id)].sort());
@@ -181,6 +182,19 @@ describe('the manifest', () => {
     ]);
     const teamB = manifest!.runtimes.find((r) => r !== teamA)!;
     assert.deepEqual([teamB.queue, teamB.executor, teamB.env.AIRFLOW__CORE__PARALLELISM], [`airflow-runtime-${teamB.id}`, null, '8']);
+  });
+
+  it('hardens task containers by the rule of our own containers: resources, no new privileges, no capabilities, not root', () => {
+    const { manifest } = exportOf({ ...runtimeFiles, 'dags/team_b/airflow-runtime.yaml': 'image: airflow:3.3.2\nuser: "1234"\n' }, dags);
+    const teamA = manifest!.runtimes.find((r) => r.queue === 'team_a')!;
+    const teamB = manifest!.runtimes.find((r) => r !== teamA)!;
+    assert.deepEqual(teamA.container.hostConfig, hardenedHostConfig({ memory: '2g', cpus: 1.5 }));
+    assert.deepEqual(teamA.container.hostConfig, {
+      SecurityOpt: ['no-new-privileges'], CapDrop: ['ALL'], CapAdd: ['DAC_OVERRIDE'], PidsLimit: 1024,
+      Tmpfs: { '/tmp': `rw,exec,nosuid,nodev,mode=1777,size=${1024 ** 3}` }, Memory: 2 * 1024 ** 3, MemorySwap: 2 * 1024 ** 3, NanoCpus: 1.5e9,
+    });
+    assert.deepEqual([teamA.container.user, teamA.container.unprivileged.user], [null, '50000:0']);
+    assert.deepEqual([teamB.container.user, teamB.container.hostConfig.Memory, teamB.container.hostConfig.NanoCpus], ['1234', 4 * 1024 ** 3, undefined]);
   });
 
   it('is the same bytes for the same files in another order', () => {

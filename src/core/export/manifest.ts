@@ -1,4 +1,6 @@
 import * as path from 'node:path';
+import { type HardenedHostConfig, hardenedHostConfig } from '../engine/docker/hardening';
+import { unprivilegedUser } from '../engine/docker/user';
 import { runtimeEnvironment } from '../engine/environment';
 import { FILE_START, type Problem } from '../problems';
 import type { ShowPath } from '../runtime/describe';
@@ -32,6 +34,15 @@ export interface ManifestRuntime {
   env: Record<string, string | null>;
   resources: { memory: string | number | null; cpus: number | null };
   bundles: { name: string; path: string }[];
+  /** How the task launcher hardens its task containers: the rule our parse and run containers follow. */
+  container: ManifestContainer;
+}
+
+export interface ManifestContainer {
+  /** The runtime file's `user`; null: the image's own user, or `unprivileged` where that is root. */
+  user: string | null;
+  unprivileged: { user: string; env: Record<string, string> };
+  hostConfig: HardenedHostConfig;
 }
 
 /** What the deployment fragments need to know of a runtime besides the manifest. */
@@ -109,6 +120,7 @@ export function buildManifest(input: ExportInput): ExportOutcome {
       env: Object.fromEntries(Object.keys(first.env).sort(byCodePoint).map((name) => [name, secrets.has(name) ? null : first.env[name]])),
       resources: { memory: values.resources?.memory ?? null, cpus: values.resources?.cpus ?? null },
       bundles: plan.bundles.filter((b) => b.runtime === id).map((b) => ({ name: bundleName(b), path: b.path })),
+      container: { user: values.user === undefined ? null : String(values.user), unprivileged: unprivilegedUser(), hostConfig: hardenedHostConfig(values.resources) },
     };
   });
   const manifest: Manifest = {

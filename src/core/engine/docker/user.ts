@@ -92,5 +92,10 @@ export function containerUser(inputs: UserInputs, show: ShowPath = (f) => f): Us
   if (asked) return { user: asked.value, describe: `${asked.value} (user)` };
   if (!imageIsRoot) return { describe: `${imageUser} (the image's user)` };
   const uid = inputs.hostUid && inputs.hostUid > 0 ? inputs.hostUid : UNPRIVILEGED_UID;
-  return { user: `${uid}:0`, env: { HOME: '/tmp', USER: 'airflow', LOGNAME: 'airflow' }, describe: `uid ${uid} (the image runs as root)` };
+  return { ...unprivilegedUser(uid), describe: `uid ${uid} (the image runs as root)` };
+}
+
+/** Who runs in place of an image's root user: a uid that is not root, with the environment a nameless uid needs. */
+export function unprivilegedUser(uid: number = UNPRIVILEGED_UID): { user: string; env: Record<string, string> } {
+  return { user: `${uid}:0`, env: { HOME: '/tmp', USER: 'airflow', LOGNAME: 'airflow' } };
 }
