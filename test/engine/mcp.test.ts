@@ -70,6 +70,31 @@ const TASKS = [
   '',
 ].join('\n');
 
+const TWO_FAILURES = [
+  'from datetime import datetime',
+  'from airflow.decorators import dag, task',
+  '',
+  '@dag(schedule=None, start_date=datetime(2024, 1, 1))',
+  'def two_failures():',
+  '    @task',
+  '    def first():',
+  '        raise KeyError("region")',
+  '',
+  '    @task',
+  '    def second():',
+  '        raise RuntimeError("the warehouse is closed")',
+  '',
+  '    @task',
+  '    def after_first():',
+  '        pass',
+  '',
+  '    first() >> after_first()',
+  '    second()',
+  '',
+  'two_failures()',
+  '',
+].join('\n');
+
 async function connect(ws: string, engine: string): Promise<{ client: Client; transport: StdioClientTransport; stderr: () => string }> {
   const env: Record<string, string> = {};
   for (const [key, value] of Object.entries(process.env)) if (value !== undefined && key !== 'DOCKER_HOST' && key !== 'DOCKER_CONTEXT') env[key] = value;
@@ -99,7 +124,7 @@ async function until(done: () => boolean, ms = 30_000): Promise<void> {
 }
 
 describe('mcp server, local emulator', { ...needs(venvProblem()), timeout: 600_000 }, () => {
-  const ws = scratchWorkspace('mcp', { 'dags/airflow-runtime.yaml': RUNTIME, 'dags/bad_import.py': BAD_IMPORT, 'dags/tasks.py': TASKS });
+  const ws = scratchWorkspace('mcp', { 'dags/airflow-runtime.yaml': RUNTIME, 'dags/bad_import.py': BAD_IMPORT, 'dags/tasks.py': TASKS, 'dags/two_failures.py': TWO_FAILURES });
   const outside = scratchWorkspace('mcp-outside', { 'dags/elsewhere.py': TASKS });
   symlinkSync(path.join(outside, 'dags'), path.join(ws, 'linked'));
   let server: Awaited<ReturnType<typeof connect>>;
@@ -130,7 +155,7 @@ describe('mcp server, local emulator', { ...needs(venvProblem()), timeout: 600_0
     assert.ok(!result.isError, textOf(result));
     assert.match(textOf(result), /dags\/tasks\.py: image airflow-runtime-test\/airflow:2\.11\.2, local python .* \(from dags\/airflow-runtime\.yaml\)/);
     const files = (result.structuredContent!.files as { file: string }[]).map((f) => f.file);
-    assert.deepEqual(files, ['dags/bad_import.py', 'dags/tasks.py']);
+    assert.deepEqual(files, ['dags/bad_import.py', 'dags/tasks.py', 'dags/two_failures.py']);
   });
 
   it('parse_dag_file gives an import error at its file:line, and the structured result', async () => {
@@ -165,6 +190,18 @@ describe('mcp server, local emulator', { ...needs(venvProblem()), timeout: 600_0
     assert.equal(structured.state, 'failed');
     assert.deepEqual(structured.exception, { message: 'ValueError: the feed is empty', file: 'dags/tasks.py', line: 13, function: 'explode' });
     assert.ok((structured.log as { lines: string[] }).lines.length > 0);
+  });
+
+  it('test_dag gives each task\'s state, and each failed task\'s own exception at its line', async () => {
+    const result = await call(server.client, 'test_dag', { dagFile: 'dags/two_failures.py', dagId: 'two_failures' });
+    assert.ok(!result.isError, textOf(result));
+    const text = textOf(result);
+    assert.match(text, /^two_failures: failed in [\d.]+s/);
+    assert.match(text, /^ {2}after_first: upstream failed$/m, text);
+    assert.match(text, /^ {2}first: dags\/two_failures\.py:8:1: error: KeyError: 'region' \(in first\)$/m, text);
+    assert.match(text, /^ {2}second: dags\/two_failures\.py:12:1: error: RuntimeError: the warehouse is closed \(in second\)$/m, text);
+    const errors = result.structuredContent!.errors as Array<{ task: string; exception: { line: number } }>;
+    assert.deepEqual(errors.map((e) => [e.task, e.exception.line]).sort(), [['first', 8], ['second', 12]]);
   });
 
   it('run_task of a task that prints a connection password: success, the password redacted in its log', async () => {

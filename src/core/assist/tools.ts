@@ -288,30 +288,42 @@ async function testDag(args: Record<string, unknown>, host: ToolHost, call: Tool
   const log = new BoundedLog();
   const exceptionLines = new BoundedLog(400, 200_000);
   const tasks = new Map<string, TaskStateEvent>();
+  // dag.test() runs one task instance at a time: the lines from one's start to the next one's are its own
+  const linesOf = new Map<string, BoundedLog>();
+  let current: BoundedLog | undefined;
   const { value: outcome, engine, notices } = await engineWork(host, call, (e, options) => e.testDag({
     dagFile, runtime, dagId, date, conf, ...options,
     onLog: (line) => {
       log.push(line);
       exceptionLines.push(line);
+      current?.push(line);
     },
     onTask: (task) => {
       const name = `${task.taskId}${task.mapIndex >= 0 ? `[${task.mapIndex}]` : ''}`;
       tasks.set(name, task);
+      if (!task.final && task.state === 'running') linesOf.set(name, (current = new BoundedLog(400, 200_000)));
       if (!task.final) call.onProgress?.(`${dagId}.${name}: ${task.state}`);
     },
   }));
   const failed = [...tasks.entries()].filter(([, t]) => t.state === 'failed' || t.state === 'upstream_failed');
-  const exception = outcome.exitCode === 0 ? undefined : exceptionOf(host, exceptionLines.kept());
+  // each failed task's own exception (a task that never ran, upstream failed, has none)
+  const errors = failed.flatMap(([name, t]) => {
+    const own = t.state === 'failed' ? exceptionOf(host, linesOf.get(name)?.kept() ?? []) : undefined;
+    return own ? [{ task: name, exception: own }] : [];
+  });
+  const exception = outcome.exitCode === 0 ? undefined : errors.at(-1)?.exception ?? exceptionOf(host, exceptionLines.kept());
   const text = [`${dagId}: ${outcome.exitCode === 0 ? 'success' : 'failed'} in ${(outcome.durationMs / 1000).toFixed(1)}s [${engineShort(engine)}]`, ...notices.map((n) => `note: ${n}`)];
   if (tasks.size) text.push('', 'Tasks:', ...[...tasks.entries()].map(([name, t]) => `  ${name}: ${t.state.replace('_', ' ')}${t.durationMs !== undefined ? ` in ${(t.durationMs / 1000).toFixed(1)}s` : ''}`));
   if (failed.length) text.push('', `Failed: ${failed.map(([name, t]) => `${name} (${t.state.replace('_', ' ')})`).join(', ')}`);
-  text.push(...exceptionText(exception), '', 'Log (the end):', log.text());
+  if (errors.length) text.push(...errors.flatMap(({ task, exception: own }) => exceptionText(own).map((line) => `  ${task}: ${line}`)));
+  else text.push(...exceptionText(exception));
+  text.push('', 'Log (the end):', log.text());
   return {
     text: text.join('\n'),
     structured: {
       dagFile: shownPath(host.root, dagFile), dagId, date: date ?? null, state: outcome.exitCode === 0 ? 'success' : 'failed', exitCode: outcome.exitCode, durationMs: outcome.durationMs, engine,
       tasks: [...tasks.entries()].map(([name, t]) => ({ task: name, taskId: t.taskId, mapIndex: t.mapIndex, state: t.state, durationMs: t.durationMs ?? null })),
-      failed: failed.map(([name]) => name), exception: exception ?? null, log: log.summary(),
+      failed: failed.map(([name]) => name), errors, exception: exception ?? null, log: log.summary(),
     },
   };
 }
