@@ -7,6 +7,7 @@ import { renderCommand } from './render';
 import { resolveCommand } from './resolve';
 import { runCommand } from './run';
 import { testDagCommand } from './testDag';
+import { upgradeCheckCommand } from './upgradeCheck';
 import { EXIT, MAIN_HELP, UsageError } from './usage';
 import { validateCommand } from './validate';
 
@@ -19,6 +20,7 @@ const COMMANDS: Record<string, Command> = {
   run: runCommand,
   'test-dag': testDagCommand,
   render: renderCommand,
+  'upgrade-check': upgradeCheckCommand,
   export: exportCommand,
   mcp: mcpCommand,
   doctor: doctorCommand,

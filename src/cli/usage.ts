@@ -14,6 +14,7 @@ Usage:
   airflow-runtime run <dag_file> <dag_id> <task_id>   run one task inside its runtime, log streamed (--debug [PORT])
   airflow-runtime test-dag <dag_file> <dag_id>  run the whole DAG inside its runtime, as dag.test() does
   airflow-runtime render <dag_file> <dag_id> <task_id>   a task's templated fields for a date, as tasks render
+  airflow-runtime upgrade-check [PATH...] --to IMAGE   what breaks and what changes when DAG files move to another runtime
   airflow-runtime validate [runtime files...]   check runtime files (all under this folder by default)
   airflow-runtime resolve <dag_file>            show a DAG file's effective runtime and where each value came from
   airflow-runtime export [PATH]                 write the production manifest and deployment commands (--out DIR)

@@ -178,3 +178,14 @@ function schemaDefaults(): RuntimeValues {
 function isPlainObject(value: unknown): value is Record<string, unknown> {
   return value !== null && typeof value === 'object' && !Array.isArray(value);
 }
+
+/**
+ * The runtime with one more layer on top, as if it had been given as `overrides`: the target of an upgrade check
+ * (an image, or a runtime file merged over everything else). The layer's values are checked where it was read.
+ */
+export function withLayer(runtime: EffectiveRuntime, layer: Layer, problems: readonly Problem[] = []): EffectiveRuntime {
+  const values = structuredClone(runtime.values) as Record<string, unknown>;
+  const sources = { ...runtime.sources };
+  mergeLayer(values, sources, layer);
+  return { ...runtime, values: values as RuntimeValues, sources, problems: [...runtime.problems, ...problems] };
+}
