@@ -81,6 +81,7 @@ export interface UpgradeCheckOptions extends WorkOptions {
  */
 export async function checkUpgrade(files: readonly string[], options: UpgradeCheckOptions): Promise<UpgradeReport> {
   let checked = await compareAll(files, options);
+  if (options.signal?.aborted) return finish({ format: UPGRADE_CHECK_FORMAT, target: options.target.label, files: checked, static: { tool: `ruff ${RUFF.version}`, rules: [], error: 'cancelled' }, summary: summaryOf([]) });
   const rules = airflowRulesFor(targetMajor(checked, files, options));
   const report: UpgradeReport = { format: UPGRADE_CHECK_FORMAT, target: options.target.label, files: checked, static: { tool: `ruff ${RUFF.version}`, rules }, summary: summaryOf([]) };
   try {
@@ -98,9 +99,12 @@ export async function checkUpgrade(files: readonly string[], options: UpgradeChe
       report.fixed = { files: fixable, applied };
     }
   } catch (error) {
-    if (options.signal?.aborted) throw error;
-    report.static.error = describeFailure(error);
+    report.static.error = options.signal?.aborted ? 'cancelled' : describeFailure(error);
   }
+  return finish(report);
+}
+
+function finish(report: UpgradeReport): UpgradeReport {
   report.files.sort((a, b) => a.file.localeCompare(b.file));
   report.summary = summaryOf(report.files);
   return report;
@@ -150,44 +154,61 @@ function targetMajor(checked: readonly FileUpgrade[], files: readonly string[], 
   return Number.isFinite(major) ? major : 3;
 }
 
+/**
+ * Every file parsed in its runtime first, then every file on the target: a warm runtime is started once per side
+ * (one of the same runtime files with other values would retire the other's, file after file). Cancelled: those
+ * compared so far.
+ */
 async function compareAll(files: readonly string[], options: UpgradeCheckOptions): Promise<FileUpgrade[]> {
   const out: FileUpgrade[] = [];
+  const sides = new Map<string, { current: EffectiveRuntime; target: EffectiveRuntime }>();
+  for (const file of files) {
+    const current = options.runtimeOf(file);
+    const target = withLayer(current, options.target.layer, options.target.problems);
+    if (hasErrors(target.problems)) out.push({ file, verdict: 'not-checked', static: [], runtimeProblems: target.problems, error: { code: 'bad-runtime', message: 'fix the errors of its runtime files (above) first' } });
+    else sides.set(file, { current, target });
+  }
+  const before = await parseEach([...sides.keys()], (file) => sides.get(file)!.current, options);
+  const after = await parseEach([...before.keys()].filter((file) => !('error' in before.get(file)!)), (file) => sides.get(file)!.target, options);
+  for (const [file, { current, target }] of sides) {
+    const was = before.get(file);
+    const now = after.get(file);
+    if (!was || (!now && !('error' in was))) continue; // cancelled before it was parsed
+    let outcome: FileUpgrade;
+    if ('error' in was || (now && 'error' in now)) {
+      const failed = 'error' in was ? { side: 'in its runtime', error: was.error } : { side: `on ${options.target.label}`, error: (now as { error: unknown }).error };
+      outcome = { file, verdict: 'not-checked', static: [], runtimeProblems: target.problems, error: { code: engineErrorOf(failed.error).code, message: `not parsed ${failed.side}: ${describeFailure(failed.error)}` } };
+    } else {
+      const names = { current: sideOf(current, was), target: sideOf(target, now as ParseResult) };
+      const comparison = compareParses(file, was, now as ParseResult, names, { workspaceRoot: current.workspaceRoot, allWarnings: options.allWarnings });
+      outcome = { ...comparison, ...names, static: [], runtimeProblems: target.problems };
+    }
+    out.push(outcome);
+    options.onFile?.(outcome, out.length, files.length);
+  }
+  return out;
+}
+
+/** Each file parsed in the runtime `runtimeOf` gives it, `jobs` at once: its result (without Airflow's serialized DAG), or why not. */
+async function parseEach(files: readonly string[], runtimeOf: (file: string) => EffectiveRuntime, options: UpgradeCheckOptions): Promise<Map<string, ParseResult | { error: unknown }>> {
+  const out = new Map<string, ParseResult | { error: unknown }>();
   let next = 0;
   const worker = async () => {
     while (next < files.length && !options.signal?.aborted) {
-      const outcome = await compareOne(files[next++], options);
-      if (!outcome) break;
-      out.push(outcome);
-      options.onFile?.(outcome, out.length, files.length);
+      const file = files[next++];
+      const runtime = runtimeOf(file);
+      try {
+        const result = await options.engine.parse({ dagFile: file, runtime, signal: options.signal, onProgress: options.onProgress, onNotice: options.onNotice });
+        recordReportedAirflow(runtime.values, result.airflowVersion);
+        out.set(file, { ...result, dags: result.dags.map(({ serialized: _, ...dag }) => dag) });
+      } catch (error) {
+        if (options.signal?.aborted) break;
+        out.set(file, { error });
+      }
     }
   };
   await Promise.all(Array.from({ length: Math.max(1, Math.min(options.jobs, files.length)) }, worker));
   return out;
-}
-
-/** undefined when cancelled. */
-async function compareOne(file: string, options: UpgradeCheckOptions): Promise<FileUpgrade | undefined> {
-  const current = options.runtimeOf(file);
-  const target = withLayer(current, options.target.layer, options.target.problems);
-  const runtimeProblems = target.problems;
-  if (hasErrors(runtimeProblems)) {
-    return { file, verdict: 'not-checked', static: [], runtimeProblems, error: { code: 'bad-runtime', message: 'fix the errors of its runtime files (above) first' } };
-  }
-  const results: ParseResult[] = [];
-  for (const runtime of [current, target]) {
-    try {
-      const result = await options.engine.parse({ dagFile: file, runtime, signal: options.signal, onProgress: options.onProgress, onNotice: options.onNotice });
-      recordReportedAirflow(runtime.values, result.airflowVersion);
-      results.push(result);
-    } catch (error) {
-      if (options.signal?.aborted) return undefined;
-      const side = runtime === current ? 'in its runtime' : `on ${options.target.label}`;
-      return { file, verdict: 'not-checked', static: [], runtimeProblems, error: { code: engineErrorOf(error).code, message: `not parsed ${side}: ${describeFailure(error)}` } };
-    }
-  }
-  const sides = { current: sideOf(current, results[0]), target: sideOf(target, results[1]) };
-  const comparison = compareParses(file, results[0], results[1], sides, { workspaceRoot: current.workspaceRoot, allWarnings: options.allWarnings });
-  return { ...comparison, ...sides, static: [], runtimeProblems };
 }
 
 function sideOf(runtime: EffectiveRuntime, result: ParseResult): Side {

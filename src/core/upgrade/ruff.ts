@@ -99,8 +99,8 @@ export async function runRuff(ruff: string, files: readonly string[], rules: rea
 }
 
 /**
- * `text` with ruff's edits made (their rows and columns count characters from 1); edits that overlap one made
- * before are left out, as ruff itself leaves them for a later pass.
+ * `text` with ruff's edits made (their rows and columns count characters from 1); edits that overlap an earlier
+ * one are left out, as ruff itself leaves them for a later pass.
  */
 export function applyEdits(text: string, edits: readonly RuffEdit[]): string {
   const lineStarts = [0];
@@ -113,13 +113,10 @@ export function applyEdits(text: string, edits: readonly RuffEdit[]): string {
     for (let c = 1; c < p.column && offset < text.length && text[offset] !== '\n'; c++) offset += text.codePointAt(offset)! > 0xffff ? 2 : 1;
     return offset;
   };
-  const ranges = edits.map((e) => ({ from: offsetOf(e.start), to: offsetOf(e.end), content: e.content })).sort((a, b) => b.from - a.from || b.to - a.to);
+  const ranges = edits.map((e) => ({ from: offsetOf(e.start), to: offsetOf(e.end), content: e.content })).sort((a, b) => a.from - b.from || a.to - b.to);
+  const kept: typeof ranges = [];
+  for (const range of ranges) if (!kept.length || range.from >= kept[kept.length - 1].to) kept.push(range);
   let out = text;
-  let floor = Infinity;
-  for (const range of ranges) {
-    if (range.to > floor) continue;
-    out = out.slice(0, range.from) + range.content + out.slice(range.to);
-    floor = range.from;
-  }
+  for (const range of kept.reverse()) out = out.slice(0, range.from) + range.content + out.slice(range.to);
   return out;
 }
