@@ -78,7 +78,7 @@ describe('bad input yields problems at their line and column', () => {
     assert.deepEqual(messages, [
       '2:1 unknown key "imgae"; did you mean "image"?',
       '5:3 unknown key "dockerfle" in `build`; did you mean "dockerfile"?',
-      `6:1 unknown key "zzz"; expected one of: image, pull, build, local, env, envFile, variables, connections, mounts, pythonPath, dagsFolder, network, user, resources, timeouts, deploy, airflowConfig`,
+      `6:1 unknown key "zzz"; expected one of: image, pull, build, requirements, packages, local, env, envFile, variables, connections, mounts, pythonPath, dagsFolder, network, user, resources, timeouts, deploy, airflowConfig`,
     ]);
     assert.deepEqual(file.values, { image: 'a', build: { context: '.' } });
   });

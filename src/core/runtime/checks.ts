@@ -1,8 +1,9 @@
-import { closeSync, openSync, readdirSync, readSync, realpathSync, statSync } from 'node:fs';
+import { closeSync, openSync, readdirSync, readFileSync, readSync, realpathSync, statSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import type { ProblemCode, Severity } from '../problems';
 import { CONTROL_NAMES, type HostAccess, type HostPowerName, HOW_TO_ALLOW_HOST_ACCESS, networkIsHostPower, NO_HOST_ACCESS } from './hostPowers';
+import { packageLines, requirementLines } from './requirements';
 import type { KeyPath, RuntimeValues } from './values';
 
 export { type HostAccess, HOW_TO_ALLOW_HOST_ACCESS, NO_HOST_ACCESS } from './hostPowers';
@@ -17,6 +18,8 @@ export interface FileProbe {
   notText?(absolutePath: string): string | undefined;
   /** A folder's entries, symlinks not followed (`directory` only for real folders); undefined when unreadable. */
   entries?(absolutePath: string): { name: string; directory: boolean }[] | undefined;
+  /** A small text file's text (a requirements or packages file); undefined when it cannot be read as text. */
+  text?(absolutePath: string): string | undefined;
 }
 
 /** An env file is a few lines; more than this is not one. */
@@ -55,6 +58,14 @@ export const nodeFileProbe: FileProbe = {
       return `cannot be read (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`;
     }
   },
+  text(absolutePath) {
+    if (nodeFileProbe.notText?.(absolutePath)) return undefined;
+    try {
+      return readFileSync(absolutePath, 'utf8');
+    } catch {
+      return undefined;
+    }
+  },
   entries(absolutePath) {
     try {
       return readdirSync(absolutePath, { withFileTypes: true }).map((entry) => ({ name: entry.name, directory: entry.isDirectory() }));
@@ -75,6 +86,8 @@ export interface PathFinding {
   part?: 'key' | 'value';
   /** Set for a refused host power (HOST_POWERS). */
   power?: HostPowerName;
+  /** A place in another file that the field names (a line of its requirements file): the finding goes there. */
+  elsewhere?: { file: string; line: number };
 }
 
 /** A `local.python` that names a command (`python3.11`) rather than a path is looked up on PATH later, not here. */
@@ -109,7 +122,7 @@ interface FieldCheckContext {
    * A host power (hostPowers.ts) asked for at `at`: refused and left out unless this person allowed it, the grant
    * reported either way. Returns whether it is granted.
    */
-  power(name: HostPowerName, at: KeyPath, what: string, options?: { drop?: KeyPath; hint?: string }): boolean;
+  power(name: HostPowerName, at: KeyPath, what: string, options?: { drop?: KeyPath; hint?: string; elsewhere?: PathFinding['elsewhere'] }): boolean;
   /** The path resolved against the runtime file's folder when it is a `kind`, else undefined and a finding. */
   expect(value: string, kind: 'file' | 'directory', at: KeyPath, what: string, drop?: KeyPath): string | undefined;
 }
@@ -124,6 +137,8 @@ export const FIELD_CHECKS: { readonly [Field in keyof RuntimeValues]-?: FieldChe
   image: checkImage,
   pull: null,
   build: checkBuild,
+  requirements: checkRequirements,
+  packages: checkPackages,
   local: checkLocal,
   env: null,
   envFile: checkEnvFile,
@@ -153,12 +168,12 @@ export function checkPaths(values: RuntimeValues, baseDir: string, workspaceRoot
     baseDir, workspace, probe, hostAccess, findings, real,
     outside: (absolute) => !isInside(workspace, real(absolute)),
     power(name, at, what, options = {}) {
-      const { drop = at, hint } = options;
+      const { drop = at, hint, elsewhere } = options;
       if (hostAccess.allowed) {
-        findings.push({ severity: 'warning', code: 'host-access', at, message: `${what}: allowed by ${hostAccess.by ?? 'host access'}` });
+        findings.push({ severity: 'warning', code: 'host-access', at, elsewhere, message: `${what}: allowed by ${hostAccess.by ?? 'host access'}` });
         return true;
       }
-      findings.push({ severity: 'error', code: 'host-access', at, drop, message: `${what}: a runtime file cannot open the host by itself${hint ? `; ${hint}` : ''}; ${HOW_TO_ALLOW_HOST_ACCESS}`, power: name });
+      findings.push({ severity: 'error', code: 'host-access', at, drop, elsewhere, message: `${what}: a runtime file cannot open the host by itself${hint ? `; ${hint}` : ''}; ${HOW_TO_ALLOW_HOST_ACCESS}`, power: name });
       return false;
     },
     expect(value, kind, at, what, drop = at) {
@@ -213,6 +228,58 @@ function checkBuild(values: RuntimeValues, { expect, outside, power, real, probe
   if (probe.kind(absolute) !== 'file') {
     const at = build.dockerfile !== undefined ? ['build', 'dockerfile'] : ['build'];
     findings.push({ severity: 'error', code: 'missing-path', message: `Dockerfile "${dockerfile}" does not exist in the build context (looked at ${absolute})`, at, drop: ['build'], part: at.length === 1 ? 'key' : 'value' });
+  }
+}
+
+/** A requirements file or list: the file exists, pip can read each line, and no local path leaves the workspace. */
+function checkRequirements(values: RuntimeValues, context: FieldCheckContext): void {
+  const { expect, probe, outside, power, real, findings, baseDir } = context;
+  const declared = values.requirements!;
+  let source: string | readonly string[] = declared;
+  let file: string | undefined;
+  if (typeof declared === 'string') {
+    file = expect(declared, 'file', ['requirements'], 'requirements file');
+    if (!file) return;
+    const text = probe.text?.(file);
+    if (text === undefined) {
+      const why = probe.notText?.(file);
+      if (why) findings.push({ severity: 'error', code: 'bad-value', at: ['requirements'], drop: ['requirements'], message: `requirements file "${declared}" ${why}: a requirements file is text, one requirement per line` });
+      return;
+    }
+    source = text;
+  }
+  const lines = requirementLines(source, file ? path.dirname(file) : baseDir);
+  for (const line of lines) {
+    const at: KeyPath = file ? ['requirements'] : ['requirements', line.line - 1];
+    const elsewhere = file ? { file, line: line.line } : undefined;
+    if (line.problem) {
+      findings.push({ severity: 'error', code: 'bad-value', at, elsewhere, drop: ['requirements'], message: line.problem });
+    } else if (line.localPath) {
+      if (!probe.kind(line.localPath)) {
+        findings.push({ severity: 'error', code: 'missing-path', at, elsewhere, drop: ['requirements'], message: `"${line.text}": ${line.localPath} does not exist` });
+      } else if (outside(line.localPath)) {
+        power('requirement-outside', at, `"${line.text}" installs from ${real(line.localPath)}, outside the workspace (its setup code runs at the install)`, { drop: ['requirements'], elsewhere });
+      }
+    }
+  }
+}
+
+/** A packages file or list: the file exists and each line is a Debian package name. */
+function checkPackages(values: RuntimeValues, { expect, probe, findings }: FieldCheckContext): void {
+  const declared = values.packages!;
+  let source: string | readonly string[] = declared;
+  let file: string | undefined;
+  if (typeof declared === 'string') {
+    file = expect(declared, 'file', ['packages'], 'packages file');
+    if (!file) return;
+    const text = probe.text?.(file);
+    if (text === undefined) return;
+    source = text;
+  }
+  for (const item of packageLines(source)) {
+    if (!item.problem) continue;
+    findings.push({ severity: 'error', code: 'bad-value', at: file ? ['packages'] : ['packages', item.line - 1],
+      elsewhere: file ? { file, line: item.line } : undefined, drop: ['packages'], message: item.problem });
   }
 }
 

@@ -20,7 +20,7 @@ export const HOW_TO_ALLOW_HOST_ACCESS = `if you trust it, allow host access: ${G
 
 export type HostPowerName =
   | 'mount-outside' | 'mount-socket' | 'mount-control' | 'env-file-outside' | 'build-context-outside'
-  | 'network' | 'root-user' | 'foreign-image-tag';
+  | 'network' | 'root-user' | 'foreign-image-tag' | 'requirement-outside';
 
 export interface HostPower {
   /** The runtime-file field that asks for it. */
@@ -66,6 +66,11 @@ export const HOST_POWERS: Readonly<Record<HostPowerName, HostPower>> = {
     field: 'user',
     opens: 'root in a container whose image runs as another user (any spelling of uid 0, or a name that maps to it)',
     checkedWhen: 'the Docker engine, before it starts a container',
+  },
+  'requirement-outside': {
+    field: 'requirements (a local path: -e, ./pkg, file:, --find-links)',
+    opens: 'a host folder outside the workspace, whose setup code runs when pip installs it',
+    checkedWhen: 'reading the runtime file',
   },
   'foreign-image-tag': {
     field: 'build (with image)',

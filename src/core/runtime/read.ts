@@ -202,7 +202,13 @@ export function readRuntimeFile(filePath: string, text: string, context: ReadCon
     ...checkAirflowNames(values as RuntimeValues),
   ];
   for (const finding of findings) {
-    problems.push(problem(finding.severity, finding.code, finding.message, locate(finding.at, finding.part ?? 'value')));
+    if (finding.elsewhere) {
+      // a line of a file the runtime file names (its requirements): said there, where it is fixed
+      const { file, line } = finding.elsewhere;
+      problems.push({ file, severity: finding.severity, code: finding.code, message: finding.message, start: { line, column: 1 }, end: { line, column: 1 } });
+    } else {
+      problems.push(problem(finding.severity, finding.code, finding.message, locate(finding.at, finding.part ?? 'value')));
+    }
     if (finding.drop) dropped.push(finding.drop);
   }
   dropPaths(values, dropped);

@@ -150,6 +150,8 @@ export function fileLayer(file: RuntimeFile): Layer {
   if (values.build) values.build.context = absolute(values.build.context);
   if (values.local?.python && isPathLike(values.local.python)) values.local.python = absolute(values.local.python);
   if (values.local?.requirements) values.local.requirements = absolute(values.local.requirements);
+  if (typeof values.requirements === 'string') values.requirements = absolute(values.requirements);
+  if (typeof values.packages === 'string') values.packages = absolute(values.packages);
   values.mounts?.forEach((mount) => { mount.source = absolute(mount.source); });
   if (values.pythonPath) values.pythonPath = values.pythonPath.map(absolute);
   return {

@@ -39,6 +39,10 @@ export interface RuntimeValues {
   image?: string;
   pull?: 'always' | 'missing' | 'never';
   build?: BuildSpec;
+  /** Python requirements on top of `image`: a requirements file (absolute after resolve) or requirement strings. */
+  requirements?: string | string[];
+  /** Debian packages on top of `image`: a packages file (absolute after resolve) or package names. */
+  packages?: string | string[];
   local?: LocalSpec;
   env?: Record<string, Scalar>;
   envFile?: string;
