@@ -41,6 +41,8 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--timeout", type=float, default=300.0, help="default per-request timeout")
     serve.add_argument("--concurrency", type=int, default=None,
                        help="requests parsed at once, each in its own child (default: CPUs, at most 4)")
+    serve.add_argument("--no-pre-import", dest="pre_import", action="store_false",
+                       help="do not import the installed modules the DAG files use in the server before forking")
     return p
 
 
@@ -89,7 +91,7 @@ def main(argv=None) -> int:
             return test_dag(args)
         from .serve import serve
 
-        return serve(args.timeout, args.concurrency)
+        return serve(args.timeout, args.concurrency, args.pre_import)
     except env.HarnessError as exc:
         env.emit_event("error", code=exc.code, message=str(exc)[-8000:])
         if os.environ.get("AIRFLOW_RUNTIME_EVENTS") != "1":  # an engine tells it from the event, once

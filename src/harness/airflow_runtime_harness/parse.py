@@ -21,12 +21,15 @@ from .errors import (
     user_frame_of_traceback,
     without_harness_frames,
 )
+from . import preimport
 from .isolate import START, _write_all, run_isolated
 from .paths import UserFiles
 
 compat = None  # the module, once Airflow is imported (parse_in_process)
 
 MAX_WARNINGS = 200
+# What a serve child imported from the installed packages (for the server's pre-import); never in a result.
+LEARNED_KEY = "_preImportLearned"
 
 
 def _base_result(file: str, folder: str, airflow_version: str | None) -> dict:
@@ -441,8 +444,11 @@ def parse_job(result_fd: int, request: dict, timeout):
         _write_all(result_fd, data)
         real_exit(3)
 
+    before = set(sys.modules) if preimport.LEARN else None
     try:
         result = parse_in_process(file, folder, on_start)
+        if before is not None:
+            result[LEARNED_KEY] = preimport.imported_since(before)
     except BaseException as exc:  # a harness/Airflow failure, not the DAG's
         result = {"harnessError": exception_message(exc), "traceback": traceback.format_exc()}
     finally:
@@ -455,14 +461,19 @@ def parse_job(result_fd: int, request: dict, timeout):
     return data
 
 
-def result_of(outcome, file: str, folder: str, timeout: float | None, version: str | None, started: float) -> dict:
-    """The final result from a child's Outcome: its own result plus output, or a timeout we imposed."""
+def result_of(outcome, file: str, folder: str, timeout: float | None, version: str | None, started: float,
+              learned: list | None = None) -> dict:
+    """The final result from a child's Outcome: its own result plus output, or a timeout we imposed. What the
+    child imported from the installed packages goes to `learned`, never into the result."""
     result = None
     if outcome.result:
         try:
             result = json.loads(outcome.result)
         except ValueError:
             result = None
+    imported = result.pop(LEARNED_KEY, None) if isinstance(result, dict) else None
+    if learned is not None and isinstance(imported, list):
+        learned.extend(str(name) for name in imported)
     if result is None:
         if outcome.killed and not outcome.started:
             # never got to the DAG file: the runtime (importing Airflow) is what was slow

@@ -18,12 +18,13 @@ with it. One child is kept forked ahead of the next request, so the fork is not 
 from __future__ import annotations
 
 import collections
+import gc
 import json
 import os
 import sys
 import time
 
-from . import env, isolate, reap, warmup
+from . import env, isolate, preimport, reap, warmup
 from .parse import parse_job, result_of, write_result
 
 MAX_CONCURRENCY = 4
@@ -50,7 +51,7 @@ class _Request:
             raise env.HarnessError(f"no such file: {self.file}")
 
 
-def serve(default_timeout: float | None, concurrency: int | None = None) -> int:
+def serve(default_timeout: float | None, concurrency: int | None = None, pre_import: bool = True) -> int:
     # Our stdout is reserved for replies: keep a private copy of it, and point fd 1 at stderr so
     # anything Airflow (or a stray print) writes in this process cannot corrupt the protocol.
     replies_fd = os.dup(1)
@@ -69,8 +70,10 @@ def serve(default_timeout: float | None, concurrency: int | None = None) -> int:
     if problem:
         print(f"airflow-runtime harness: warm-up failed, parses will be slower: {problem}", file=sys.stderr)
     concurrency = concurrency or default_concurrency()
+    pre = preimport.PreImporter() if pre_import else None
+    preimport.LEARN = pre is not None
     replies.write(json.dumps({"ready": True, "airflowVersion": version, "pid": os.getpid(),
-                              "concurrency": concurrency, "warmup": problem}) + "\n")
+                              "concurrency": concurrency, "warmup": problem, "preImport": pre is not None}) + "\n")
 
     def reply(message: dict) -> None:
         replies.write(json.dumps(message, default=str) + "\n")
@@ -104,11 +107,16 @@ def serve(default_timeout: float | None, concurrency: int | None = None) -> int:
                 _accept(line, default_timeout, pending, reply)
         finished = [c for c in running if c.done]
         for child in finished:
-            reply(_reply_for(running.pop(child), child.outcome, version))
+            learned: list = []
+            reply(_reply_for(running.pop(child), child.outcome, version, learned))
+            if pre is not None:
+                pre.learn(learned)
         if finished and subreaper:
             isolate.kill_strays()
         while pending and len(running) < concurrency:
             request = pending.popleft()
+            if pre is not None and _pre_import(pre, request):
+                spare = _discard(spare)  # forked before the server imported more: it would import them again
             child, spare = spare, None
             if child is None or not child.alive():
                 _discard(child)
@@ -137,9 +145,22 @@ def _accept(line: bytes, default_timeout, pending, reply) -> None:
         reply({"id": req_id, "ok": False, "error": f"{type(exc).__name__}: {exc}"})
 
 
-def _reply_for(request: _Request, outcome, version) -> dict:
+def _pre_import(pre: preimport.PreImporter, request: _Request) -> bool:
+    """The server imports what this file will (see preimport.py); True when a child forked ahead is stale."""
     try:
-        result = result_of(outcome, request.file, request.folder, request.timeout, version, request.started)
+        changed = pre.prepare(request.file, request.folder)
+    except Exception as exc:  # an optimisation: never a reason to fail a parse
+        pre.broken = f"{type(exc).__name__}: {exc}"
+        print(f"airflow-runtime harness: pre-import stopped: {pre.broken}", file=sys.stderr)
+        return False
+    if changed:
+        gc.freeze()  # as after the warm-up: a collection in a child does not walk (and copy) them
+    return changed
+
+
+def _reply_for(request: _Request, outcome, version, learned: list | None = None) -> dict:
+    try:
+        result = result_of(outcome, request.file, request.folder, request.timeout, version, request.started, learned)
         if "harnessError" in result:
             raise env.HarnessError(result["harnessError"] + "\n" + result.get("traceback", ""),
                                    result.get("code", "harness-failed"))
