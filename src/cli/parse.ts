@@ -17,7 +17,7 @@ import { cancelOnSignals } from './signals';
 import { dagFileJudge, hostAccessOf, runtimeFor, type Where } from './runtimeFor';
 import { EXIT, UsageError } from './usage';
 
-export const PARSE_HELP = `Usage: airflow-runtime parse <path>... [--engine auto|docker|local] [--image IMG] [--format text|json] [--cold] [--jobs N] [--all-warnings]
+export const PARSE_HELP = `Usage: airflow-runtime parse <path>... [--engine auto|docker|local] [--image IMG] [--format text|json] [--cold] [--jobs N] [--no-pre-import] [--all-warnings]
 
 Parses DAG files (or every DAG file under the folders given) inside their runtime, with Airflow's own DagBag.
 Text output: one line per problem, path:line:col: error|warning: message, then DAGs and tasks per file.
@@ -32,6 +32,10 @@ Options:
   --cold                       a fresh container (or process) per file instead of one runtime per image
                                that imports Airflow once and parses each file in a forked child (the
                                default: as isolated from the other files, and much faster)
+  --no-pre-import              the warm runtime does not import, before it forks, the installed modules the
+                               DAG files import (providers, libraries; never a workspace module): each file's
+                               child imports them itself (slower; for a library whose import must see what the
+                               DAG file did before it); also the airflowRuntime.parse.preImport setting
   --workspace DIR              the project root (default: found from the files, the same from any folder: the nearest folder with .git, .vscode, .astro or dags/ beside include/ or plugins/, else the topmost airflow-runtime.yaml)
   --allow-host-access          let runtime files open the host (mounts and files outside the workspace, sockets,
                                network: host; a parse's network); also AIRFLOW_RUNTIME_ALLOW_HOST_ACCESS=1
@@ -57,7 +61,7 @@ export async function parseCommand(args: string[], out: (line: string) => void, 
     options: {
       engine: { type: 'string', default: 'auto' }, image: { type: 'string' }, format: { type: 'string', default: 'text' },
       jobs: { type: 'string' }, workspace: { type: 'string' }, cold: { type: 'boolean' }, 'allow-host-access': { type: 'boolean' },
-      'all-warnings': { type: 'boolean' },
+      'all-warnings': { type: 'boolean' }, 'no-pre-import': { type: 'boolean' },
       // warm is the default now; --warm is still accepted so that scripts written for it keep working
       warm: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
@@ -88,7 +92,7 @@ export async function parseCommand(args: string[], out: (line: string) => void, 
   try {
     let selected;
     try {
-      selected = await selectEngine(flags.engine as EngineChoice, { warm: !flags.cold });
+      selected = await selectEngine(flags.engine as EngineChoice, { warm: !flags.cold, preImport: !flags['no-pre-import'] });
     } catch (error) {
       err(`airflow-runtime: ${describeFailure(error)}`);
       return EXIT.configOrInfra;

@@ -56,7 +56,7 @@ export class Project implements vscode.Disposable {
       hostAccess: userHostAccess,
     });
     // dockerode is loaded on the first parse, not at activation.
-    this.session = new EngineSession(() => readSettings().engine, async (choice, options) => (await import('../core/engine/select')).selectEngine(choice, { ...options, embeddedDefault: readSettings().embeddedDefault }));
+    this.session = new EngineSession(() => readSettings().engine, async (choice, options) => (await import('../core/engine/select')).selectEngine(choice, { ...options, embeddedDefault: readSettings().embeddedDefault, preImport: readSettings().preImport }));
     this.parser = new WorkspaceParser(this.runtimes, this.session, {
       onResult: (file, result) => {
         // what earlier runs said of the file's tasks is of the code as it was (a failed task may be fixed now)
@@ -165,7 +165,7 @@ export class Project implements vscode.Disposable {
   configurationChanged(event: vscode.ConfigurationChangeEvent): void {
     if (!event.affectsConfiguration(SECTION)) return;
     if (affectsRuntimes(event)) this.runtimesChanged();
-    if (['engine', 'docker.endpoint', 'warm', 'embeddedDefault'].some((key) => event.affectsConfiguration(`${SECTION}.${key}`))) void this.session.reset();
+    if (['engine', 'docker.endpoint', 'warm', 'embeddedDefault', 'parse.preImport'].some((key) => event.affectsConfiguration(`${SECTION}.${key}`))) void this.session.reset();
     if (event.affectsConfiguration(`${SECTION}.dagFiles`)) void this.scan();
   }
 

@@ -10,6 +10,8 @@ export interface ExtensionSettings {
   engine: EngineOptions;
   /** A runtime whose image cannot be had runs on the local emulator (`auto` with Docker); off: Docker's error. */
   embeddedDefault: boolean;
+  /** A warm runtime imports the installed modules DAG files use before it forks (WarmOptions.preImport). */
+  preImport: boolean;
   include: string[];
   exclude: string[];
   safeMode: boolean;
@@ -28,6 +30,7 @@ export function readSettings(): ExtensionSettings {
       warm: config.get<boolean>('warm', true),
     },
     embeddedDefault: userSetting<boolean>('embeddedDefault') ?? true,
+    preImport: config.get<boolean>('parse.preImport', true),
     include: config.get<string[]>('dagFiles.include', ['**/*.py']),
     exclude: config.get<string[]>('dagFiles.exclude', []),
     safeMode: config.get<boolean>('dagFiles.safeMode', true),

@@ -21,6 +21,8 @@ export interface SelectedEngine {
 export interface SelectOptions {
   dockerEndpoint?: string;
   warm?: boolean;
+  /** A warm runtime pre-imports the installed modules DAG files use (default true; see WarmOptions). */
+  preImport?: boolean;
   /** `auto` only: a runtime whose image cannot be had runs on the local emulator (default true). */
   embeddedDefault?: boolean;
 }
@@ -31,7 +33,7 @@ export async function selectEngine(choice: EngineChoice, options: SelectOptions 
 }
 
 async function selectBareEngine(choice: EngineChoice, options: SelectOptions): Promise<SelectedEngine> {
-  const warm = { warm: options.warm };
+  const warm = { warm: options.warm, preImport: options.preImport };
   if (choice === 'local') return { engine: new LocalEngine(warm), reason: `local runtime emulator (--engine local)${options.warm ? ', warm' : ''}; ${localSandbox().describe}` };
   try {
     const docker = new DockerEngine(await connectDocker(options.dockerEndpoint), warm);

@@ -5,6 +5,24 @@ import { EngineError } from './errors';
 import { BACKSTOP_MARGIN_MS, HARNESS_KILL_GRACE_MS, harnessEvent, harnessFailure, startTimeout, withoutEvents } from './harnessEvents';
 import type { ParseResult } from './parseResult';
 
+/** How an engine runs its warm runtimes. */
+export interface WarmOptions {
+  /** One warm runtime per effective runtime (the default of `parse`); else a runtime per file. */
+  warm?: boolean;
+  /** A warm runtime with nothing to do stops after this long. */
+  idleMs?: number;
+  /**
+   * The warm runtime imports, before it forks, the installed modules the DAG files import (default true). Off:
+   * each child imports them itself, as before (`--no-pre-import`, the `airflowRuntime.parse.preImport` setting).
+   */
+  preImport?: boolean;
+}
+
+/** The harness's arguments for a warm runtime with these options. */
+export function serveArgs(options: WarmOptions): string[] {
+  return ['-m', 'airflow_runtime_harness', 'serve', ...(options.preImport === false ? ['--no-pre-import'] : [])];
+}
+
 /** A line-oriented conversation with a harness `serve` process, local or in a container. */
 export interface ServeChannel {
   send(line: string): void;

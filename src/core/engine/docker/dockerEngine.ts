@@ -14,7 +14,7 @@ import { ME, ownerId, ownTempDir, parseOwner, removable } from '../owner';
 import { isParseResult, mapResultPaths, type ParseResult, readParseResult } from '../parseResult';
 import { type DagTestRequest, type Engine, type HarnessJob, harnessRunArgs, jobName, type ParseRequest, type RenderOutcome, type RenderRequest, type RunOutcome, type RunRequest, type WorkOptions } from '../types';
 import { renderThrough } from '../renderedFields';
-import { invalidate, type ServeChannel, startOnce, stopAll, type WarmPool, warmScope, WarmServer } from '../warm';
+import { invalidate, type ServeChannel, serveArgs, startOnce, stopAll, type WarmOptions, type WarmPool, warmScope, WarmServer } from '../warm';
 import { type ArchiveEntry, checkLimits, copyLimits, firstFileOf, megabytes, packEntries, snapshotTrees, type TreeSnapshot, treeChanges } from './archive';
 import { dockerOptions, type EndpointCandidate, endpointCandidates } from './endpoint';
 import { CONTAINER_DEBUG_PORT, CONTAINER_DEBUGPY, debuggableSetup, ensureDebugpy, freeLocalPort } from '../debugpy';
@@ -113,7 +113,7 @@ export class DockerEngine implements Engine {
   /** Template DB hashes by image (CheckedTemplates). */
   private readonly templates: CheckedTemplates;
 
-  constructor(readonly connection: DockerConnection, private readonly options: { warm?: boolean; idleMs?: number } = {}) {
+  constructor(readonly connection: DockerConnection, private readonly options: WarmOptions = {}) {
     this.templates = new CheckedTemplates('docker', connection.endpoint.url);
   }
 
@@ -285,7 +285,7 @@ export class DockerEngine implements Engine {
     const binds = this.binds(request);
     const setup = this.setup(request);
     const dagsFolder = setup.dagsFolder;
-    const spec = this.containerSpec({ image, values, setup, user, binds, network: parseNetworkOf(request.runtime), dagFile: request.dagFile, cmd: ['python', '-m', 'airflow_runtime_harness', 'serve'] });
+    const spec = this.containerSpec({ image, values, setup, user, binds, network: parseNetworkOf(request.runtime), dagFile: request.dagFile, cmd: ['python', ...serveArgs(this.options)] });
     // The binds name the host folders, so they key copy mode's containers too.
     const key = createHash('sha256').update(JSON.stringify([spec.Image, spec.User, spec.Env, binds, spec.HostConfig])).digest('hex');
     const entry = await startOnce(this.warmServers, key, async () => {

@@ -8,7 +8,7 @@ import { deadlineOf, harnessSetup, type HarnessSetup, hostHarnessDir, parseNetwo
 import { OWNER_VARIABLE, ownerId, ownTempDir } from '../owner';
 import { type ParseResult, readParseResult } from '../parseResult';
 import { processChannel, type ProcessOptions, type ProcessOutcome, runProcess } from '../processTree';
-import { invalidate, startOnce, stopAll, type WarmPool, warmScope, WarmServer } from '../warm';
+import { invalidate, serveArgs, startOnce, stopAll, type WarmOptions, type WarmPool, warmScope, WarmServer } from '../warm';
 import { debuggableSetup, ensureDebugpy, freeLocalPort } from '../debugpy';
 import { harnessFailure, type HarnessEvent, taskStateOf } from '../harnessEvents';
 import { renderThrough } from '../renderedFields';
@@ -40,7 +40,7 @@ export class LocalEngine implements Engine {
   /** Template DB hashes by interpreter (CheckedTemplates). */
   private readonly templates = new CheckedTemplates('local');
 
-  constructor(private readonly options: { warm?: boolean; idleMs?: number } = {}) {}
+  constructor(private readonly options: WarmOptions = {}) {}
 
   describe(): string {
     return `local runtime emulator (no container: a clean environment and process-tree cleanup; ${localSandbox().describe})${this.options.warm ? ', warm' : ''}`;
@@ -184,7 +184,7 @@ export class LocalEngine implements Engine {
       request.onProgress?.({ stage: 'start', message: `starting ${python}: Airflow's import (once per runtime)` });
       // the server's temp files (its AIRFLOW_HOME, its DB) go when it ends, however it ends
       const tmp = harnessTemp('warm', workingDir);
-      const sandboxed = this.sandboxed(python, { network: parseNetworkOf(request.runtime) !== 'none', writable: tmp.writable }, ['-m', 'airflow_runtime_harness', 'serve'], setup);
+      const sandboxed = this.sandboxed(python, { network: parseNetworkOf(request.runtime) !== 'none', writable: tmp.writable }, serveArgs(this.options), setup);
       const channel = processChannel(sandboxed.command, sandboxed.args, { ...env, TMPDIR: tmp.dir }, workingDir);
       void channel.ended.then(tmp.remove);
       const server = new WarmServer(channel, this.options.idleMs ?? 600_000, () => {
