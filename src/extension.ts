@@ -14,6 +14,7 @@ import { registerRuntimeFileEditing } from './vscode/runtimeFileEditing';
 import { SlowWork } from './vscode/slowWork';
 import { registerStatusBar, type StatusBarView } from './vscode/statusBar';
 import { TaskTesting } from './vscode/testing';
+import { registerUpgradeCheck } from './vscode/upgradeCheck';
 
 /** What the extension hands to its integration tests (and to other extensions). */
 export interface AirflowRuntimeApi {
@@ -47,6 +48,7 @@ export function activate(context: vscode.ExtensionContext): AirflowRuntimeApi {
   const statusBar = registerStatusBar(context, project, slowWork);
   registerTaskCodeLens(context, project);
   registerLanguageModelTools(context, project, testing);
+  registerUpgradeCheck(context, project);
   registerDagFileEvents(context, project, (paths) => {
     void vscode.commands.executeCommand('setContext', 'airflowRuntime.dagFilePaths', paths);
     void vscode.commands.executeCommand('setContext', 'airflowRuntime.dagFileCount', paths.length);
