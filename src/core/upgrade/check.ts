@@ -91,7 +91,7 @@ export async function checkUpgrade(files: readonly string[], options: UpgradeChe
     if (options.fix && fixable.length && !options.signal?.aborted) {
       const applied = checked.reduce((n, f) => n + f.static.filter((s) => s.fix?.applicability === 'safe').length, 0);
       await fixWithRuff(ruff, fixable, rules, options.signal);
-      const again = await compareAll(fixable, options);
+      const again = await compareAll(fixable, options, false);
       attachStatic(again, await runRuff(ruff, staticFiles(again), rules, { signal: options.signal }));
       const byFile = new Map(again.map((f) => [f.file, f]));
       checked = checked.map((f) => byFile.get(f.file) ?? f);
@@ -155,11 +155,12 @@ function targetMajor(checked: readonly FileUpgrade[], files: readonly string[], 
 }
 
 /**
- * Every file parsed in its runtime first, then every file on the target: a warm runtime is started once per side
- * (one of the same runtime files with other values would retire the other's, file after file). Cancelled: those
- * compared so far.
+ * Every file parsed on one side, then every file on the other: a warm runtime is started once per side (one of the
+ * same runtime files with other values retires the other's, so file after file would restart both). The target
+ * goes first (a target that cannot start fails before anything else is started); a check again after `--fix`
+ * starts with the current runtime, the one still running. Cancelled: those compared so far.
  */
-async function compareAll(files: readonly string[], options: UpgradeCheckOptions): Promise<FileUpgrade[]> {
+async function compareAll(files: readonly string[], options: UpgradeCheckOptions, targetFirst = true): Promise<FileUpgrade[]> {
   const out: FileUpgrade[] = [];
   const sides = new Map<string, { current: EffectiveRuntime; target: EffectiveRuntime }>();
   for (const file of files) {
@@ -168,19 +169,27 @@ async function compareAll(files: readonly string[], options: UpgradeCheckOptions
     if (hasErrors(target.problems)) out.push({ file, verdict: 'not-checked', static: [], runtimeProblems: target.problems, error: { code: 'bad-runtime', message: 'fix the errors of its runtime files (above) first' } });
     else sides.set(file, { current, target });
   }
-  const before = await parseEach([...sides.keys()], (file) => sides.get(file)!.current, options);
-  const after = await parseEach([...before.keys()].filter((file) => !('error' in before.get(file)!)), (file) => sides.get(file)!.target, options);
+  const parsed = (results: Map<string, ParseResult | { error: unknown }>) => [...results.keys()].filter((file) => !('error' in results.get(file)!));
+  let before: Map<string, ParseResult | { error: unknown }>;
+  let after: Map<string, ParseResult | { error: unknown }>;
+  if (targetFirst) {
+    after = await parseEach([...sides.keys()], (file) => sides.get(file)!.target, options);
+    before = await parseEach(parsed(after), (file) => sides.get(file)!.current, options);
+  } else {
+    before = await parseEach([...sides.keys()], (file) => sides.get(file)!.current, options);
+    after = await parseEach(parsed(before), (file) => sides.get(file)!.target, options);
+  }
   for (const [file, { current, target }] of sides) {
     const was = before.get(file);
     const now = after.get(file);
-    if (!was || (!now && !('error' in was))) continue; // cancelled before it was parsed
+    const failed = was && 'error' in was ? { side: 'in its runtime', error: was.error } : now && 'error' in now ? { side: `on ${options.target.label}`, error: now.error } : undefined;
+    if (!failed && (!was || !now)) continue; // cancelled before it was parsed
     let outcome: FileUpgrade;
-    if ('error' in was || (now && 'error' in now)) {
-      const failed = 'error' in was ? { side: 'in its runtime', error: was.error } : { side: `on ${options.target.label}`, error: (now as { error: unknown }).error };
+    if (failed) {
       outcome = { file, verdict: 'not-checked', static: [], runtimeProblems: target.problems, error: { code: engineErrorOf(failed.error).code, message: `not parsed ${failed.side}: ${describeFailure(failed.error)}` } };
     } else {
-      const names = { current: sideOf(current, was), target: sideOf(target, now as ParseResult) };
-      const comparison = compareParses(file, was, now as ParseResult, names, { workspaceRoot: current.workspaceRoot, allWarnings: options.allWarnings });
+      const names = { current: sideOf(current, was as ParseResult), target: sideOf(target, now as ParseResult) };
+      const comparison = compareParses(file, was as ParseResult, now as ParseResult, names, { workspaceRoot: current.workspaceRoot, allWarnings: options.allWarnings });
       outcome = { ...comparison, ...names, static: [], runtimeProblems: target.problems };
     }
     out.push(outcome);
