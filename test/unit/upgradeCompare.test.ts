@@ -2,8 +2,13 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { DagInfo, ParseResult, TaskInfo } from '../../src/core/engine/parseResult';
+import { readRuntimeFile } from '../../src/core/runtime/read';
+import { fileLayer, resolveRuntime } from '../../src/core/runtime/resolve';
+import { imageTarget } from '../../src/core/upgrade/check';
 import { compareParses, sideNames, staticFindingText } from '../../src/core/upgrade/compare';
 import { airflowRulesFor, applyEdits, readRuffOutput } from '../../src/core/upgrade/ruff';
+import { withLayer } from '../../src/core/runtime/resolve';
+import { fakeDisk } from './helpers';
 
 const FILE = '/ws/dags/etl.py';
 const task = (taskId: string, downstream: string[] = [], operator = 'EmptyOperator', line = 10): TaskInfo =>
@@ -95,5 +100,26 @@ describe("ruff's part", () => {
 
   it('counts columns in characters, not UTF-16 units', () => {
     assert.equal(applyEdits('x = "😀"; y = 1\n', [{ content: 'z', start: { line: 1, column: 10 }, end: { line: 1, column: 11 } }]), 'x = "😀"; z = 1\n');
+  });
+});
+
+describe('the target applied to a runtime', () => {
+  const files: Record<string, string> = { '/ws/dags/airflow-runtime.yaml': 'build:\n  context: ..\nenv:\n  A: "1"\n  B: "2"\n' };
+  const current = () => resolveRuntime('/ws/dags/etl.py', { workspaceRoot: '/ws', readText: (file) => files[file], probe: fakeDisk('dags/', 'Dockerfile') });
+
+  it('an image replaces the build it inherits, and says it came from the flag', () => {
+    const target = withLayer(current(), imageTarget('airflow:3.3.2').layer);
+    assert.equal(target.values.image, 'airflow:3.3.2');
+    assert.equal(target.values.build, undefined);
+    assert.deepEqual(target.sources.image, { kind: 'flag', flag: '--to' });
+    assert.ok(current().values.build, 'the current runtime is left as it was');
+  });
+
+  it('a runtime file merges over everything, maps key by key', () => {
+    const read = readRuntimeFile('/ws/target.yaml', 'image: airflow:3.3.2\nenv:\n  B: "3"\n', { workspaceRoot: '/ws', probe: fakeDisk('dags/', 'Dockerfile') });
+    const target = withLayer(current(), fileLayer(read), read.problems);
+    assert.deepEqual(target.values.env, { A: '1', B: '3' });
+    assert.equal(target.values.image, 'airflow:3.3.2');
+    assert.deepEqual(target.problems, []);
   });
 });
