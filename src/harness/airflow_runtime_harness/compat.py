@@ -1,6 +1,7 @@
 """The few places where Airflow 2.x and 3.x differ, chosen by the installed version."""
 from __future__ import annotations
 
+import datetime
 import os
 import sys
 from pathlib import Path
@@ -158,6 +159,9 @@ def schedule_of(dag):
     if raw is None and timetable is None:
         return None
     summary = getattr(timetable, "summary", None)
+    if summary is None and isinstance(raw, datetime.timedelta):
+        # Airflow 3's delta timetables have no summary: the delta as Airflow 2's summary says it ("4:00:00")
+        summary = raw
     return str(summary) if summary is not None else None
 
 
