@@ -114,6 +114,7 @@ export async function upgradeCheckCommand(args: string[], out: (line: string) =>
       err('cancelled: every container and process of this check was stopped');
       return EXIT.configOrInfra;
     }
+    if (flags.fix && !report.fixed && !report.static.error) err('--fix: ruff has no safe fix for these files: nothing was written');
     if (flags.format === 'json') out(JSON.stringify(report, null, 2));
     else printReport(report, cwd, out, err);
     if (report.static.error || report.files.some((f) => f.verdict === 'not-checked')) return EXIT.configOrInfra;

@@ -1,6 +1,7 @@
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { defaultJobs } from '../core/engine/capacity';
+import { describeFailure } from '../core/engine/errors';
 import { hasErrors } from '../core/problems';
 import { type DagShape, staticFindingText } from '../core/upgrade/compare';
 import { checkUpgrade, type FileUpgrade, imageTarget, runtimeFileTarget, type UpgradeReport, type UpgradeTarget } from '../core/upgrade/check';
@@ -28,8 +29,21 @@ export function registerUpgradeCheck(context: vscode.ExtensionContext, project: 
     checks,
     vscode.workspace.registerTextDocumentContentProvider(REPORT_SCHEME, checks),
     vscode.languages.registerCodeActionsProvider({ scheme: 'file', pattern: '**/*.py' }, { provideCodeActions: (document, range, ctx) => checks.fixesFor(document, range, ctx) }, { providedCodeActionKinds: [vscode.CodeActionKind.QuickFix] }),
-    vscode.commands.registerCommand('airflowRuntime.checkUpgrade', (where?: vscode.Uri | DagTreeNode, to?: UpgradeTargetArg) => checks.run(where, to)),
+    vscode.commands.registerCommand('airflowRuntime.checkUpgrade', async (where?: vscode.Uri | DagTreeNode, to?: UpgradeTargetArg) => {
+      try {
+        return await checks.run(where, to);
+      } catch (error) {
+        // an engine that cannot be had, a runtime that does not start: said with its words, never lost
+        const text = describeFailure(error);
+        project.log.error(`airflowRuntime.checkUpgrade: ${text}`);
+        void vscode.window.showErrorMessage(`Airflow: the upgrade check failed: ${text}`, 'Show Log').then((choice) => choice && project.log.show());
+        return undefined;
+      }
+    }),
     vscode.commands.registerCommand('airflowRuntime.clearUpgradeCheck', () => checks.clear()),
+    // findings of a file that is gone would point nowhere
+    vscode.workspace.onDidDeleteFiles(({ files }) => checks.forget(files)),
+    vscode.workspace.onDidRenameFiles(({ files }) => checks.forget(files.map((f) => f.oldUri))),
   );
   return checks;
 }
@@ -86,6 +100,11 @@ export class UpgradeChecks implements vscode.Disposable, vscode.TextDocumentCont
     this.fixes.clear();
     this.report = undefined;
     this.changed.fire(REPORT_URI);
+  }
+
+  forget(uris: readonly vscode.Uri[]): void {
+    const gone = (file: vscode.Uri) => uris.some((uri) => file.fsPath === uri.fsPath || file.fsPath.startsWith(uri.fsPath + path.sep));
+    for (const file of [...this.diagnostics].map(([uri]) => uri).filter(gone)) this.diagnostics.delete(file);
   }
 
   async openReport(): Promise<void> {
