@@ -5,6 +5,7 @@ import hashlib
 import json
 import re
 from dataclasses import dataclass, field
+from typing import Any, Callable
 
 from .pods import kubernetes_memory
 
@@ -17,6 +18,24 @@ class ManifestError(Exception):
     """The manifest cannot be used; the message says which file and why, for a person."""
 
 
+# The HostConfig fields `export` may write in a runtime's `container.hostConfig` (src/core/engine/docker/hardening.ts)
+HOST_CONFIG_KEYS = frozenset({"SecurityOpt", "CapDrop", "CapAdd", "PidsLimit", "Tmpfs", "Memory", "MemorySwap",
+                              "NanoCpus", "ReadonlyRootfs"})
+
+
+@dataclass(frozen=True)
+class ContainerRules:
+    """How a runtime's task containers are hardened, as `export` wrote it from the rule our own containers follow."""
+
+    # the runtime file's `user`; None: the image's own user, unless that is root
+    user: str | None
+    # who runs the task where the image's user is root, and the environment that uid needs (HOME, USER)
+    unprivileged_user: str
+    unprivileged_env: dict[str, str]
+    # Docker's HostConfig fields (only HOST_CONFIG_KEYS), in the Engine API's names
+    host_config: dict[str, Any]
+
+
 @dataclass(frozen=True)
 class Runtime:
     id: str
@@ -26,6 +45,8 @@ class Runtime:
     env: dict[str, str | None] = field(default_factory=dict)
     memory: str | int | None = None
     cpus: float | None = None
+    bundles: tuple[str, ...] = ()
+    container: ContainerRules | None = None
 
 
 @dataclass(frozen=True)
@@ -84,6 +105,8 @@ def _validate(path: str, doc: object) -> Manifest:
             executor=_text(item, "executor", where, fail, optional=True),
             env=_env(item.get("env") or {}, where, fail),
             **_resources(item.get("resources") or {}, where, fail),
+            bundles=_bundle_names(item.get("bundles") or [], where, fail),
+            container=_container(item.get("container"), where, fail),
         )
         if not QUEUE_NAME.fullmatch(runtime.queue):
             raise fail(f"{where}.queue {runtime.queue[:80]!r} is not a queue name (letters, digits, _, -, . and :, "
@@ -143,3 +166,35 @@ def _resources(resources: object, where: str, fail) -> dict:
     if cpus is not None and (isinstance(cpus, bool) or not isinstance(cpus, (int, float)) or cpus <= 0):
         raise fail(f"{where}.resources.cpus must be a positive number or null")
     return {"memory": memory, "cpus": cpus}
+
+
+def _bundle_names(bundles: object, where: str, fail: Callable[[str], ManifestError]) -> tuple[str, ...]:
+    if not isinstance(bundles, list) or not all(isinstance(b, dict) and isinstance(b.get("name"), str)
+                                                for b in bundles):
+        raise fail(f"{where}.bundles must be a list of {{name, path}}")
+    return tuple(b["name"] for b in bundles)
+
+
+def _container(container: object, where: str, fail: Callable[[str], ManifestError]) -> ContainerRules | None:
+    if container is None:
+        return None
+    where = f"{where}.container"
+    if not isinstance(container, dict):
+        raise fail(f"{where} must be an object")
+    user = container.get("user")
+    if user is not None and (not isinstance(user, str) or not user):
+        raise fail(f"{where}.user must be a non-empty string or null")
+    unprivileged = container.get("unprivileged")
+    if (not isinstance(unprivileged, dict) or not isinstance(unprivileged.get("user"), str)
+            or not isinstance(unprivileged.get("env", {}), dict)
+            or not all(isinstance(v, str) for v in unprivileged.get("env", {}).values())):
+        raise fail(f"{where}.unprivileged must be {{user, env}}")
+    host_config = container.get("hostConfig")
+    if not isinstance(host_config, dict):
+        raise fail(f"{where}.hostConfig must be an object")
+    unknown = sorted(set(host_config) - HOST_CONFIG_KEYS)
+    if unknown:
+        raise fail(f"{where}.hostConfig has {', '.join(unknown)}, which this airflow-runtime-policy does not know "
+                   "(install the policy version that matches the airflow-runtime that exported it)")
+    return ContainerRules(user=user, unprivileged_user=unprivileged["user"],
+                          unprivileged_env=dict(unprivileged.get("env", {})), host_config=dict(host_config))
