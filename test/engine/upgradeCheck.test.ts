@@ -79,17 +79,22 @@ describe('upgrade-check from Airflow 2 to Airflow 3, on Docker', { ...needs(dock
     assert.equal(readFileSync(path.join(dir, 'dags/old.py'), 'utf8'), OLD, 'without --fix nothing is written');
   });
 
-  it('takes a runtime file as the target, prints JSON, and exits 0 when nothing breaks', async () => {
+  it('takes a runtime file as the target, prints JSON, exits 0 when nothing breaks; --fix leaves unsafe fixes alone', async () => {
     const dir = ws();
-    const { code, stdout, stderr } = await cli(['upgrade-check', 'dags/both.py', 'dags/changes.py', '--to-runtime', 'target.airflow-runtime.yaml', '--engine', 'docker', '--format', 'json'], { cwd: dir });
+    const { code, stdout, stderr } = await cli(['upgrade-check', 'dags/both.py', 'dags/changes.py', '--to-runtime', 'target.airflow-runtime.yaml', '--engine', 'docker', '--format', 'json', '--fix'], { cwd: dir });
     assert.equal(code, 0, stdout + stderr);
+    // ruff's only fix here (AIR311: airflow.DAG to airflow.sdk.DAG) is unsafe: not written
+    assert.match(stderr, /^--fix: ruff has no safe fix for these files: nothing was written$/m);
+    assert.equal(readFileSync(path.join(dir, 'dags/both.py'), 'utf8'), BOTH);
+    assert.equal(readFileSync(path.join(dir, 'dags/changes.py'), 'utf8'), CHANGES);
     const report = JSON.parse(stdout);
     assert.equal(report.format, 'airflow-runtime/upgrade-check@1');
     assert.deepEqual(report.files.map((f: { file: string; verdict: string }) => [path.basename(f.file), f.verdict]), [['both.py', 'unchanged'], ['changes.py', 'changes']]);
     const changes = report.files[1];
     assert.deepEqual([changes.current.airflowVersion, changes.target.airflowVersion], [AIRFLOW2, AIRFLOW3]);
     assert.deepEqual([changes.before[0].schedule, changes.after[0].schedule], ['1 day, 0:00:00', null]);
-    assert.deepEqual(report.summary, { breaks: 0, changes: 1, unchanged: 1, notChecked: 0, staticFindings: report.summary.staticFindings, safeFixes: 0 });
+    assert.deepEqual(report.summary, { breaks: 0, changes: 1, unchanged: 1, notChecked: 0, staticFindings: 2, safeFixes: 0 });
+    assert.deepEqual(report.files[0].static.map((f: { rule: string; fix: { applicability: string } }) => [f.rule, f.fix.applicability]), [['AIR311', 'unsafe']]);
   });
 
   it("--fix writes ruff's safe fixes, parses again on the target and says what is left", async () => {
