@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { EngineError } from '../../src/core/engine/errors';
-import { invalidate, type ServeChannel, startOnce, stopAll, type WarmPool, type WarmScope, WarmServer } from '../../src/core/engine/warm';
+import { invalidate, PRE_IMPORT_ALLOWANCE_MS, type ServeChannel, startOnce, stopAll, type WarmPool, type WarmScope, WarmServer } from '../../src/core/engine/warm';
 
 /** A harness `serve` on the other end of a channel: we see what is sent and answer by hand. */
 class FakeHarness implements ServeChannel {
@@ -186,7 +186,8 @@ describe('a warm server', () => {
     await tick();
     await tick();
     assert.equal(channel.sent.length, 2);
-    t.mock.timers.tick(10_000 + 2_999); // 7 s timeout + 2 s kill grace < 10 s deadline: the backstop is 10 + 3 s
+    // 7 s timeout + 2 s kill grace < 10 s deadline: the backstop is 10 + 3 s, and the harness's pre-import allowance
+    t.mock.timers.tick(10_000 + 3_000 + PRE_IMPORT_ALLOWANCE_MS - 1);
     assert.equal(channel.stopped, false);
     t.mock.timers.tick(1);
     await assert.rejects(hung, (e: EngineError) => e.code === 'timeout' && /10 s/.test(e.message));

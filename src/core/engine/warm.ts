@@ -68,6 +68,13 @@ interface InFlight {
  */
 
 /**
+ * Before it forks a request's child the harness may pre-import what the file imports: a probe fork with a 20 s
+ * deadline (preimport.PROBE_SECONDS), then its own import of what the probe took. The file's own deadline
+ * starts in the child, after that; the backstop allows for it.
+ */
+export const PRE_IMPORT_ALLOWANCE_MS = 45_000;
+
+/**
  * A warm harness: Airflow imported once, each parse forked from it. Up to the harness's `concurrency`
  * requests are in flight at once (replies carry their id), the others wait here, so that a request's
  * deadline starts when the harness starts it. A server that misses a deadline or dies is stopped (every
@@ -202,7 +209,7 @@ export class WarmServer {
   private send(request: ServeRequest, deadlineMs: number, signal?: AbortSignal): Promise<ParseResult | undefined> {
     clearTimeout(this.idleTimer);
     const id = this.nextId++;
-    const backstopMs = Math.max(deadlineMs, request.timeoutSeconds * 1000 + HARNESS_KILL_GRACE_MS) + BACKSTOP_MARGIN_MS;
+    const backstopMs = Math.max(deadlineMs, request.timeoutSeconds * 1000 + HARNESS_KILL_GRACE_MS) + BACKSTOP_MARGIN_MS + PRE_IMPORT_ALLOWANCE_MS;
     return new Promise<ParseResult | undefined>((resolve, reject) => {
       let settled = false;
       const settle = (fn: () => void) => {

@@ -34,10 +34,14 @@ import time
 import warnings
 from types import ModuleType
 
+from . import isolate
+
 # Set by `serve` when it pre-imports: each parse child then reports the installed modules it imported.
 LEARN = False
-# What a probe may take for one batch before its module in progress is left to the child.
-PROBE_SECONDS = 60.0
+# What a probe may take for one batch before its module in progress is left to the child (for good). The
+# request waits for it and for the server's own import of the same modules: the engines allow for both
+# (PRE_IMPORT_ALLOWANCE_MS in warm.ts) on top of the file's own deadline, which starts in the child.
+PROBE_SECONDS = 20.0
 # A child reports at most this many learned modules (a file importing half of PyPI still costs one line).
 MAX_LEARNED = 2000
 _SIGNALS = tuple(s for s in ("SIGTERM", "SIGINT", "SIGHUP", "SIGALRM", "SIGCHLD", "SIGUSR1", "SIGUSR2", "SIGPIPE")
@@ -248,12 +252,22 @@ def _import_in_server(name: str) -> str | None:
 def probe(batch: list, child_path: list) -> dict:
     """Imports `batch` in a throwaway fork, in order; returns name -> "ok", "absent" or why it is refused."""
     read_fd, write_fd = os.pipe()
+    set_death_signal = isolate._death_signal_setter()
+    parent = os.getpid()
     pid = os.fork()
     if pid == 0:
         code = 0
         try:
+            set_death_signal()  # a server killed while it waits for us leaves no probe behind
+            if os.getppid() != parent:
+                os._exit(0)
             os.close(read_fd)
             os.setsid()
+            for child in list(isolate.Child._open.values()):  # the pipes of the server's parse children
+                for fd in (child.out_r, child.res_r, child.req_w, child.pidfd):
+                    isolate._close_quietly(fd)
+            for fd in isolate.parent_only_fds:  # serve's reply stream
+                isolate._close_quietly(fd)
             devnull = os.open(os.devnull, os.O_RDWR)
             for fd in (0, 1, 2):
                 os.dup2(devnull, fd)
