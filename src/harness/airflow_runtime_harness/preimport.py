@@ -118,9 +118,8 @@ def static_imports(file: str) -> list:
     """(name, optional) of the imports at the file's top level (also inside top-level if/try/with), from its
     syntax tree. `from a import b` gives `a`, and `a.b` as optional (b may be a name, not a module)."""
     try:
-        with open(file, "rb") as fh:
-            tree = ast.parse(fh.read())
-    except (OSError, SyntaxError, ValueError):
+        tree = ast.parse(_read_source(file))
+    except (OSError, SyntaxError, ValueError, RecursionError, MemoryError):
         return []
     found: list = []
 
@@ -139,6 +138,25 @@ def static_imports(file: str) -> list:
 
     visit(tree.body)
     return [(name, optional) for name, optional in found if _plausible(name)]
+
+
+# The server reads a DAG file only to find its imports: never more than this, never anything but a regular file.
+MAX_SOURCE_BYTES = 4 * 1024 * 1024
+
+
+def _read_source(file: str) -> bytes:
+    """The file's bytes; a FIFO, a device or a huge file is not read (the server must never block on a DAG file)."""
+    import stat
+
+    fd = os.open(file, os.O_RDONLY | os.O_NONBLOCK)
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode) or info.st_size > MAX_SOURCE_BYTES:
+            raise ValueError("not a regular file of a readable size")
+        with os.fdopen(os.dup(fd), "rb") as fh:
+            return fh.read(MAX_SOURCE_BYTES + 1)
+    finally:
+        os.close(fd)
 
 
 class PreImporter:
