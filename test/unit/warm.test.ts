@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { EngineError } from '../../src/core/engine/errors';
-import { invalidate, PRE_IMPORT_ALLOWANCE_MS, type ServeChannel, startOnce, stopAll, type WarmPool, type WarmScope, WarmServer } from '../../src/core/engine/warm';
+import { invalidate, PRE_IMPORT_ALLOWANCE_MS, type ServeChannel, serveArgs, startOnce, stopAll, type WarmPool, type WarmScope, WarmServer } from '../../src/core/engine/warm';
 
 /** A harness `serve` on the other end of a channel: we see what is sent and answer by hand. */
 class FakeHarness implements ServeChannel {
@@ -326,5 +326,13 @@ describe('the warm pool', () => {
     assert.deepEqual([...servers.keys()], ['scoped']);
     assert.equal(invalidate(servers), 1);
     assert.equal(servers.size, 0);
+  });
+});
+
+describe('the warm harness command', () => {
+  it('pre-imports unless the person turned it off (parse --no-pre-import, airflowRuntime.parse.preImport)', () => {
+    assert.deepEqual(serveArgs({}), ['-m', 'airflow_runtime_harness', 'serve']);
+    assert.deepEqual(serveArgs({ warm: true, preImport: true }), ['-m', 'airflow_runtime_harness', 'serve']);
+    assert.deepEqual(serveArgs({ warm: true, preImport: false }), ['-m', 'airflow_runtime_harness', 'serve', '--no-pre-import']);
   });
 });
