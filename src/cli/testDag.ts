@@ -1,5 +1,6 @@
 import { parseArgs } from 'node:util';
 import { dagRunConfProblem } from '../core/engine/runInputs';
+import { isFailedState, stateCounts, stateWords, taskInstanceName } from '../core/project/dagRunStates';
 import type { TaskStateEvent } from '../core/engine/types';
 import { checkRuntimeFlags, inDagRuntime } from './inRuntime';
 import { locatedHere } from './run';
@@ -44,17 +45,15 @@ export async function testDagCommand(args: string[], out: (line: string) => void
         out(locatedHere(line));
       },
       onTask: (task) => {
-        const name = `${task.taskId}${task.mapIndex >= 0 ? `[${task.mapIndex}]` : ''}`;
+        const name = taskInstanceName(task.taskId, task.mapIndex);
         if (task.final) return void ended.set(name, task);
         progress.clear();
         err(`${dagId}.${name}: ${task.state}${task.durationMs !== undefined ? ` in ${(task.durationMs / 1000).toFixed(1)}s` : ''}`);
       },
     });
     progress.clear();
-    const failed = [...ended.entries()].filter(([, t]) => t.state === 'failed' || t.state === 'upstream_failed').map(([name, t]) => `${name} (${t.state.replace('_', ' ')})`);
-    const counts = new Map<string, number>();
-    for (const task of ended.values()) counts.set(task.state, (counts.get(task.state) ?? 0) + 1);
-    const summary = [...counts.entries()].map(([state, n]) => `${n} ${state.replace('_', ' ')}`).join(', ');
+    const failed = [...ended.entries()].filter(([, t]) => isFailedState(t.state)).map(([name, t]) => `${name} (${stateWords(t.state)})`);
+    const summary = stateCounts([...ended.values()].map((task) => task.state));
     err(`${dagId}: ${outcome.exitCode === 0 ? 'success' : 'failed'} in ${(outcome.durationMs / 1000).toFixed(1)}s${summary ? ` (${summary})` : ''}${failed.length ? `; failed: ${failed.join(', ')}` : ''}`);
     return outcome.exitCode;
   });

@@ -5,7 +5,7 @@ import { stateOf } from '../core/project/dagFileStates';
 import { dagGraphOf, visibleGraph } from '../core/graph/dagGraph';
 import { layoutGraph } from '../core/graph/layout';
 import type { FromGraphView, ToGraphView } from '../core/graph/protocol';
-import { dagKey } from '../core/project/runStates';
+import { dagKey } from '../core/project/itemKeys';
 import type { Project } from './project';
 
 export const GRAPH_VIEW_TYPE = 'airflowRuntime.graph';

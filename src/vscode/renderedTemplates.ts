@@ -1,9 +1,10 @@
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import { EngineError } from '../core/engine/errors';
+import { isCancelled } from '../core/engine/errors';
 import type { RenderOutcome } from '../core/engine/types';
 import { logicalDateProblem, today } from '../core/engine/runInputs';
 import { type RenderSubject, renderedDocument, taskName, templateFailureMessage } from '../core/project/renderedTemplate';
+import { dagKey } from '../core/project/itemKeys';
 import type { Project } from './project';
 import type { MapIndexPicker } from './testing';
 
@@ -32,7 +33,7 @@ export class RenderedTemplateDocuments implements vscode.TextDocumentContentProv
   /** `airflow-runtime-rendered:/dags/etl.py extract (rendered 2024-01-01).md`: the tab says which task and date. */
   show(subject: RenderSubject, text: string): vscode.Uri {
     const index = subject.mapIndex !== undefined ? `[${subject.mapIndex}]` : '';
-    const uri = vscode.Uri.from({ scheme: RENDERED_SCHEME, path: `/${vscode.workspace.asRelativePath(subject.dagFile)} ${subject.taskId}${index} (rendered ${subject.date}).md`, query: `${subject.dagFile}::${subject.dagId}` });
+    const uri = vscode.Uri.from({ scheme: RENDERED_SCHEME, path: `/${vscode.workspace.asRelativePath(subject.dagFile)} ${subject.taskId}${index} (rendered ${subject.date}).md`, query: dagKey(subject.dagFile, subject.dagId) });
     this.texts.set(uri.toString(), text);
     this.changed.fire(uri);
     return uri;
@@ -77,7 +78,7 @@ export async function showRenderedTemplate(project: Project, documents: Rendered
       };
     });
   } catch (error) {
-    if (controller.signal.aborted || (error instanceof EngineError && error.code === 'cancelled')) return {};
+    if (isCancelled(error, controller.signal)) return {};
     throw error;
   } finally {
     ended();

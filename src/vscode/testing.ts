@@ -1,12 +1,16 @@
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import { existsSync } from 'node:fs';
-import { describeFailure, EngineError } from '../core/engine/errors';
+import { EngineError } from '../core/engine/errors';
 import { type DagInfo, operatorLabel, type ParseResult, type TaskInfo } from '../core/engine/parseResult';
-import { lastException } from '../core/engine/traceback';
 import type { DagTestRequest, RunOutcome, RunRequest } from '../core/engine/types';
-import { attachOnReady, type LaunchTarget } from './debugging';
+import { dagKey, dagRunKey, taskKey } from '../core/project/itemKeys';
+import { type DagRunInputs, runDagItem } from './dagRun';
+import type { LaunchTarget } from './debugging';
 import type { Project } from './project';
+import { type ForeignRun, type MapIndexPicker, pickMapIndex, type RunScope, runTaskItem, type TaskRunReport } from './taskRun';
+
+export type { DagRunInputs } from './dagRun';
+export type { MapIndexPicker, TaskRunReport } from './taskRun';
 
 /**
  * What a test item stands for. A DAG is a group (no range, so no gutter icon) of its tasks and of one item for
@@ -19,47 +23,12 @@ type ItemData =
   | { kind: 'dagRun'; file: string; dag: DagInfo }
   | { kind: 'task'; file: string; dag: DagInfo; task: TaskInfo };
 
-/** The id of a DAG's whole-run item: a task id cannot hold a space or a parenthesis, so no task has it. */
-export function dagRunItemId(file: string, dagId: string): string {
-  return `${file}::${dagId}::(whole DAG)`;
-}
-
-/** How one task run ended, with its log: for the extension's own tests and anyone who listens. */
-export interface TaskRunReport {
-  file: string;
-  dagId: string;
-  taskId: string;
-  outcome: 'passed' | 'failed' | 'errored' | 'skipped';
-  log: string[];
-  mapIndex?: number;
-  /** The failure as the Testing view shows it: message, location and stack frames. */
-  message?: vscode.TestMessage;
-}
-
-/** What a whole-DAG run is given: its logical date (YYYY-MM-DD) and its conf (a JSON object as text). */
-export interface DagRunInputs {
-  date?: string;
-  conf?: string;
-}
-
 /** A task, as commands and CodeLenses name it. */
 export interface TaskIds {
   file: string;
   dagId: string;
   taskId: string;
 }
-
-/**
- * A run someone else asked for (an assistant's tool) that goes through the Testing view as a person's run does:
- * the caller's own log, task-state, progress and notice hooks ride along, and it gets the engine's outcome or error.
- */
-interface ForeignRun {
-  hooks: Pick<DagTestRequest, 'onLog' | 'onTask' | 'onProgress' | 'onNotice'>;
-  settle(result: { outcome: RunOutcome } | { error: unknown }): void;
-}
-
-/** Which map index of a mapped task to run; undefined: the person chose none (the run is skipped). */
-export type MapIndexPicker = (task: TaskInfo, dagId: string) => Promise<number | undefined>;
 
 /**
  * The Testing API face: DAG files, their DAGs and tasks as test items with ranges (the gutter run icons), and a
@@ -101,7 +70,7 @@ export class TaskTesting implements vscode.Disposable {
 
   /** The item of a task, for the CodeLens and the tree's run button. */
   taskItem(file: string, dagId: string, taskId: string): vscode.TestItem | undefined {
-    return this.controller.items.get(file)?.children.get(`${file}::${dagId}`)?.children.get(`${file}::${dagId}::${taskId}`);
+    return this.dagItem(file, dagId)?.children.get(taskKey(file, dagId, taskId));
   }
 
   /** The task a Testing view item stands for (its context menu's commands get the item). */
@@ -126,12 +95,12 @@ export class TaskTesting implements vscode.Disposable {
 
   /** The item of a DAG: the group of its tasks and of its whole-DAG item. */
   dagItem(file: string, dagId: string): vscode.TestItem | undefined {
-    return this.controller.items.get(file)?.children.get(`${file}::${dagId}`);
+    return this.controller.items.get(file)?.children.get(dagKey(file, dagId));
   }
 
   /** The item of a DAG's whole run (its line's gutter icon), for "Run DAG" and the graph. */
   dagRunItem(file: string, dagId: string): vscode.TestItem | undefined {
-    return this.dagItem(file, dagId)?.children.get(dagRunItemId(file, dagId));
+    return this.dagItem(file, dagId)?.children.get(dagRunKey(file, dagId));
   }
 
   /** "Run DAG": the whole DAG as the Testing view runs it, with the logical date and conf given. */
@@ -209,16 +178,16 @@ export class TaskTesting implements vscode.Disposable {
     fileItem.error = first ? new vscode.MarkdownString(`Import error at ${path.basename(first.file)}:${first.line ?? 1}: ${first.message}`) : undefined;
     const dagItems: vscode.TestItem[] = [];
     for (const dag of result.dags) {
-      const dagItem = this.controller.createTestItem(`${file}::${dag.dagId}`, dag.dagId, vscode.Uri.file(dag.file ?? file));
+      const dagItem = this.controller.createTestItem(dagKey(file, dag.dagId), dag.dagId, vscode.Uri.file(dag.file ?? file));
       dagItem.description = `DAG, ${dag.tasks.length} task${dag.tasks.length === 1 ? '' : 's'}`;
       this.data.set(dagItem, { kind: 'dag', file, dag });
-      const runItem = this.controller.createTestItem(dagRunItemId(file, dag.dagId), `${dag.dagId} (whole DAG)`, vscode.Uri.file(dag.file ?? file));
+      const runItem = this.controller.createTestItem(dagRunKey(file, dag.dagId), `${dag.dagId} (whole DAG)`, vscode.Uri.file(dag.file ?? file));
       runItem.range = lineRange(dag.line);
       runItem.description = 'dag.test()';
       runItem.sortText = `\u0000${dag.dagId}`;   // first among the DAG's items, by name as by line
       this.data.set(runItem, { kind: 'dagRun', file, dag });
       dagItem.children.replace([runItem, ...dag.tasks.map((task) => {
-        const taskItem = this.controller.createTestItem(`${file}::${dag.dagId}::${task.taskId}`, task.taskId, vscode.Uri.file(task.file ?? file));
+        const taskItem = this.controller.createTestItem(taskKey(file, dag.dagId, task.taskId), task.taskId, vscode.Uri.file(task.file ?? file));
         taskItem.range = lineRange(task.line);
         taskItem.description = operatorLabel(task);
         this.data.set(taskItem, { kind: 'task', file, dag, task });
@@ -290,6 +259,31 @@ export class TaskTesting implements vscode.Disposable {
     }
   }
 
+  /** A DAG's whole run (its whole-run item), with the inputs "Run DAG" or a tool gave it. */
+  private async runDag(runItem: vscode.TestItem, run: vscode.TestRun, token: vscode.CancellationToken): Promise<void> {
+    const data = this.data.get(runItem);
+    if (data?.kind !== 'dagRun') return;
+    const items = new Map<string, vscode.TestItem>();
+    runItem.parent?.children.forEach((child) => { const task = this.data.get(child); if (task?.kind === 'task') items.set(task.task.taskId, child); });
+    const inputs = this.dagInputs.get(runItem) ?? {};
+    this.dagInputs.delete(runItem);
+    await runDagItem(this.scope, { runItem, file: data.file, dag: data.dag, items, inputs, foreign: this.foreignRuns.get(runItem) }, run, token);
+  }
+
+  /** What the runs of this face's items need of it. */
+  private get scope(): RunScope {
+    return { project: this.project, report: (report) => this.ran.fire(report), pickMapIndex: (task, dagId) => this.pickMapIndex(task, dagId) };
+  }
+
+  /** One task item's run; its outcome. */
+  private async runTask(item: vscode.TestItem, run: vscode.TestRun, token: vscode.CancellationToken, debug: boolean): Promise<TaskRunReport['outcome']> {
+    const data = this.data.get(item);
+    if (data?.kind !== 'task') return 'skipped';
+    const launched = this.launchTargets.get(item);
+    this.launchTargets.delete(item);
+    return runTaskItem(this.scope, { item, file: data.file, dag: data.dag, task: data.task, launched, foreign: this.foreignRuns.get(item) }, run, token, debug);
+  }
+
   /**
    * The task items a request names: files and DAGs stand for all of their tasks (a whole-DAG item too, under the
    * debugger); files are parsed first if needed. `wholeDags`: the DAGs that the request named whole (or through
@@ -325,187 +319,6 @@ export class TaskTesting implements vscode.Disposable {
    * log streams into the output of the whole-DAG item, each task is reported once it has ended, and the whole-DAG
    * item gets the run's result when it ends.
    */
-  private async runDag(runItem: vscode.TestItem, run: vscode.TestRun, token: vscode.CancellationToken): Promise<void> {
-    const data = this.data.get(runItem);
-    if (data?.kind !== 'dagRun') return;
-    const { file, dag } = data;
-    const items = new Map<string, vscode.TestItem>();
-    runItem.parent?.children.forEach((child) => { const task = this.data.get(child); if (task?.kind === 'task') items.set(task.task.taskId, child); });
-    run.enqueued(runItem);
-    items.forEach((item) => run.enqueued(item));
-    const inputs = this.dagInputs.get(runItem) ?? {};
-    this.dagInputs.delete(runItem);
-    const foreign = this.foreignRuns.get(runItem);
-    const states = this.project.runStates;
-    states.beginDagRun(file, dag.dagId, [...items.keys()]);
-    const finals = new Map<string, { states: string[]; durationMs: number }>();
-    const mapped = new Set(dag.tasks.filter((task) => task.mapped).map((task) => task.taskId));
-    /** The outcome each task item was given (a task may get it as it ends, before the run does). */
-    const settled = new Map<string, TaskRunReport['outcome']>();
-    const settle = (taskId: string, taskStates: string[], durationMs: number) => {
-      const item = items.get(taskId)!;
-      const outcome = outcomeOf(taskStates);
-      settled.set(taskId, outcome);
-      if (outcome === 'passed') run.passed(item, durationMs || undefined);
-      if (outcome === 'skipped') run.skipped(item);
-      if (outcome !== 'failed') return report(taskId, outcome);
-      const message = new vscode.TestMessage(taskStates.includes('failed') ? `${dag.dagId}.${taskId} failed in the DAG run (its log is in the DAG's output)` : `${dag.dagId}.${taskId} did not run: an upstream task failed`);
-      run.failed(item, message);
-      report(taskId, 'failed', message);
-    };
-    const lines: string[] = [];
-    const controller = new AbortController();
-    const cancelled = token.onCancellationRequested(() => controller.abort());
-    const ended = this.project.taskRuns.begin({ label: `${dag.dagId} (the whole DAG)`, cancel: () => controller.abort() });
-    const report = (taskId: string, outcome: TaskRunReport['outcome'], message?: vscode.TestMessage) => this.ran.fire({ file, dagId: dag.dagId, taskId, outcome, log: lines, message });
-    run.started(runItem);
-    try {
-      const runtime = this.project.runtimes.runtimeOf(file);
-      const { engine, reason } = await this.project.session.engine();
-      const given = [inputs.date && `logical date ${inputs.date}`, inputs.conf && inputs.conf !== '{}' && `conf ${inputs.conf}`].filter(Boolean).join(', ');
-      run.appendOutput(`\x1b[2mRunning the whole DAG ${dag.dagId} in ${runtime.values.image ?? 'its runtime'} (${reason}), as dag.test() does${given ? `, ${given}` : ''}\x1b[0m\r\n`, undefined, runItem);
-      const outcome = await engine.testDag({
-        dagFile: file, runtime, dagId: dag.dagId, date: inputs.date, conf: inputs.conf, signal: controller.signal,
-        onProgress: foreign?.hooks.onProgress, onNotice: foreign?.hooks.onNotice,
-        onLog: (line, stream) => {
-          lines.push(line);
-          if (lines.length > 5000) lines.shift();
-          run.appendOutput(`${line}\r\n`, undefined, runItem);
-          foreign?.hooks.onLog(line, stream);
-        },
-        onTask: (event) => {
-          foreign?.hooks.onTask?.(event);
-          const item = items.get(event.taskId);
-          if (!item) return;
-          if (!event.final) {
-            states.set(file, dag.dagId, event.taskId, event.state, event.durationMs);
-            if (event.state === 'running') run.started(item);
-            // a task that is not mapped has its result when it ends (a mapped one when the run ends)
-            else if (!mapped.has(event.taskId) && (event.state === 'success' || event.state === 'failed')) settle(event.taskId, [event.state], event.durationMs ?? 0);
-            return;
-          }
-          // the end of the run tells the tasks that never started (upstream failed, skipped)
-          if (states.of(file, dag.dagId).get(event.taskId)?.state === 'queued') states.set(file, dag.dagId, event.taskId, event.state === 'none' ? 'skipped' : event.state);
-          const known = finals.get(event.taskId) ?? { states: [], durationMs: 0 };
-          known.states.push(event.state);
-          known.durationMs += event.durationMs ?? 0;
-          finals.set(event.taskId, known);
-        },
-      });
-      foreign?.settle({ outcome });
-      for (const taskId of items.keys()) {
-        const final = finals.get(taskId) ?? { states: [], durationMs: 0 };
-        if (settled.get(taskId) !== outcomeOf(final.states)) settle(taskId, final.states, final.durationMs);
-      }
-      const failed = [...settled].filter(([, taskOutcome]) => taskOutcome === 'failed').map(([taskId]) => taskId);
-      if (outcome.exitCode === 0 && failed.length === 0) run.passed(runItem, outcome.durationMs);
-      else {
-        const message = new vscode.TestMessage(`${dag.dagId} failed${failed.length ? `: ${failed.join(', ')} did not succeed` : ` (exit code ${outcome.exitCode})`}; the run's log is in this item's output`);
-        message.location = new vscode.Location(vscode.Uri.file(dag.file ?? file), new vscode.Position(Math.max(0, (dag.line ?? 1) - 1), 0));
-        run.failed(runItem, message, outcome.durationMs);
-      }
-      this.project.log.info(`DAG ${dag.dagId} ${outcome.exitCode === 0 ? 'passed' : 'failed'} in ${outcome.durationMs} ms`);
-    } catch (error) {
-      foreign?.settle({ error });
-      const cancelledRun = controller.signal.aborted || (error instanceof EngineError && error.code === 'cancelled');
-      for (const [taskId, entry] of states.of(file, dag.dagId)) if (entry.state === 'queued' || entry.state === 'running') states.set(file, dag.dagId, taskId, 'cancelled');
-      for (const [taskId, item] of items) {
-        if (cancelledRun) run.skipped(item);
-        else run.errored(item, new vscode.TestMessage(describeFailure(error)));
-        report(taskId, cancelledRun ? 'skipped' : 'errored');
-      }
-      if (cancelledRun) run.skipped(runItem);
-      else run.errored(runItem, new vscode.TestMessage(describeFailure(error)));
-      if (!cancelledRun) this.project.log.error(`DAG ${dag.dagId}: ${describeFailure(error)}`);
-    } finally {
-      cancelled.dispose();
-      ended();
-    }
-  }
-
-  /** Runs one task; its outcome. */
-  private async runTask(item: vscode.TestItem, run: vscode.TestRun, token: vscode.CancellationToken, debug: boolean): Promise<TaskRunReport['outcome']> {
-    const data = this.data.get(item);
-    if (data?.kind !== 'task') return 'skipped';
-    const { file, dag, task } = data;
-    const lines: string[] = [];
-    const location = new vscode.Location(vscode.Uri.file(task.file ?? file), new vscode.Position(Math.max(0, (task.line ?? 1) - 1), 0));
-    const launched = this.launchTargets.get(item);
-    this.launchTargets.delete(item);
-    const foreign = this.foreignRuns.get(item);
-    let mapIndex: number | undefined = launched?.mapIndex;
-    let ranTo: TaskRunReport['outcome'] = 'skipped';
-    const report = (outcome: TaskRunReport['outcome'], message?: vscode.TestMessage) => {
-      ranTo = outcome;
-      this.ran.fire({ file, dagId: dag.dagId, taskId: task.taskId, outcome, log: lines, mapIndex, message });
-    };
-    if (task.mapped && mapIndex === undefined) {
-      mapIndex = await this.pickMapIndex(task, dag.dagId);
-      if (mapIndex === undefined) {
-        run.skipped(item);
-        report('skipped');
-        return ranTo;
-      }
-    }
-    const label = `${dag.dagId}.${task.taskId}${mapIndex === undefined ? '' : `[${mapIndex}]`}`;
-    const controller = new AbortController();
-    let settle = () => undefined as void;
-    const settled = new Promise<void>((resolve) => { settle = resolve; });
-    const cancelled = token.onCancellationRequested(() => controller.abort());
-    const ended = this.project.taskRuns.begin({ label, cancel: () => controller.abort() });
-    const setState = (state: string, durationMs?: number) => this.project.runStates.set(file, dag.dagId, task.taskId, state, durationMs);
-    run.started(item);
-    setState('running');
-    const started = Date.now();
-    try {
-      const runtime = this.project.runtimes.runtimeOf(file);
-      const { engine, reason } = await this.project.session.engine();
-      run.appendOutput(`\x1b[2mRunning ${label} in ${runtime.values.image ?? 'its runtime'} (${reason})\x1b[0m\r\n`, undefined, item);
-      const outcome = await engine.run({
-        dagFile: file, runtime, dagId: dag.dagId, taskId: task.taskId, mapIndex, date: launched?.date, signal: controller.signal,
-        debug: debug ? attachOnReady(`Debug ${label}`, file, () => { controller.abort(); return settled; }) : undefined,
-        onProgress: foreign?.hooks.onProgress, onNotice: foreign?.hooks.onNotice,
-        onLog: (line, stream) => {
-          lines.push(line);
-          if (lines.length > 2000) lines.shift();
-          run.appendOutput(`${line}\r\n`, undefined, item);
-          foreign?.hooks.onLog(line, stream);
-        },
-      });
-      foreign?.settle({ outcome });
-      setState(outcome.exitCode === 0 ? 'success' : 'failed', outcome.durationMs);
-      if (outcome.exitCode === 0) {
-        run.passed(item, outcome.durationMs);
-        report('passed');
-      } else {
-        const message = taskFailureMessage(label, lines, location, this.project.workspaceRootOf(file));
-        run.failed(item, message, outcome.durationMs);
-        report('failed', message);
-      }
-      this.project.log.info(`task ${dag.dagId}.${task.taskId} ${outcome.exitCode === 0 ? 'passed' : 'failed'} in ${outcome.durationMs} ms`);
-    } catch (error) {
-      foreign?.settle({ error });
-      const cancelledRun = controller.signal.aborted || (error instanceof EngineError && error.code === 'cancelled');
-      setState(cancelledRun ? 'cancelled' : 'failed', Date.now() - started);
-      if (cancelledRun) {
-        run.skipped(item);
-        report('skipped');
-        run.appendOutput('Cancelled: the task was stopped and its container or process tree removed.\r\n', undefined, item);
-      } else {
-        const text = describeFailure(error);
-        const message = new vscode.TestMessage(text);
-        message.location = location;
-        run.errored(item, message, Date.now() - started);
-        report('errored', message);
-        this.project.log.error(`task ${dag.dagId}.${task.taskId}: ${text}`);
-      }
-    } finally {
-      cancelled.dispose();
-      ended();
-      settle();
-    }
-    return ranTo;
-  }
 }
 
 /** A cancellation token that follows an abort signal (none given: one that is never cancelled). */
@@ -516,58 +329,6 @@ function cancellationOf(signal: AbortSignal | undefined): vscode.CancellationTok
   return source.token;
 }
 
-/** A quick pick of the map indexes the parse knows (literal lists), else a box for a number. */
-async function pickMapIndex(task: TaskInfo, dagId: string): Promise<number | undefined> {
-  const title = `Run ${dagId}.${task.taskId}: which map index?`;
-  if (task.mapCount) {
-    const picked = await vscode.window.showQuickPick(
-      Array.from({ length: task.mapCount }, (_, n) => ({ label: `map index ${n}`, index: n })),
-      { title, placeHolder: `${task.taskId} is mapped over ${task.mapCount} value(s); its upstream tasks run first` },
-    );
-    return picked?.index;
-  }
-  const typed = await vscode.window.showInputBox({
-    title, value: '0',
-    prompt: `${task.taskId} is mapped over an upstream task's output: its upstream tasks (${task.upstream.join(', ') || 'none'}) run first, then this map index`,
-    validateInput: (value) => (/^\d+$/.test(value.trim()) ? undefined : 'a map index is a whole number, 0 or more'),
-  });
-  return typed === undefined ? undefined : Number(typed.trim());
-}
-
-/**
- * A failed task as the Testing view shows it: the exception it raised, at the deepest line of the workspace's
- * files that raised it, with every frame (but the harness's) as a clickable stack frame.
- */
-function taskFailureMessage(label: string, lines: string[], fallback: vscode.Location, workspaceRoot: string): vscode.TestMessage {
-  const exception = lastException(lines);
-  const message = new vscode.TestMessage(exception ? `${label} failed: ${exception.message}` : `${label} failed.\n\n${failureExcerpt(lines)}`);
-  message.location = fallback;
-  if (!exception) return message;
-  const onHost = (file: string) => existsSync(file);
-  const inWorkspace = exception.frames.filter((frame) => onHost(frame.file) && !path.relative(workspaceRoot, frame.file).startsWith('..'));
-  const raising = inWorkspace[inWorkspace.length - 1];
-  if (raising) message.location = new vscode.Location(vscode.Uri.file(raising.file), new vscode.Position(raising.line - 1, 0));
-  // innermost first, as debuggers show a stack
-  message.stackTrace = [...exception.frames].reverse().map((frame) => new vscode.TestMessageStackFrame(
-    `${frame.name} (${path.basename(frame.file)}:${frame.line})`,
-    onHost(frame.file) ? vscode.Uri.file(frame.file) : undefined,
-    new vscode.Position(frame.line - 1, 0),
-  ));
-  return message;
-}
-
 function lineRange(line: number | null): vscode.Range | undefined {
   return line ? new vscode.Range(line - 1, 0, line - 1, 0) : undefined;
-}
-
-/** A task of a whole-DAG run from the states its task instances ended in (a mapped task has several). */
-function outcomeOf(states: string[]): 'passed' | 'failed' | 'skipped' {
-  if (states.length && states.every((state) => state === 'success')) return 'passed';
-  return states.some((state) => state === 'failed' || state === 'upstream_failed') ? 'failed' : 'skipped';
-}
-
-/** The end of the log from the last traceback on, or its last lines: what a person reads first. */
-export function failureExcerpt(lines: string[]): string {
-  const start = lines.map((line) => line.includes('Traceback (most recent call last)')).lastIndexOf(true);
-  return (start >= 0 ? lines.slice(start) : lines.slice(-30)).join('\n');
 }

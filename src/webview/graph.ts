@@ -7,6 +7,7 @@ import type { DagGraph, GraphTask } from '../core/graph/dagGraph';
 import type { GraphLayout } from '../core/graph/layout';
 import { durationText, foldedGroupLines, NODE_ROWS, NODE_TEXT_X, taskLines } from '../core/graph/nodeText';
 import type { FromGraphView, GraphNodeContext, ToGraphView } from '../core/graph/protocol';
+import { stateCounts } from '../core/project/dagRunStates';
 import type { TaskStateEntry } from '../core/project/runStates';
 
 interface VsCodeApi {
@@ -146,9 +147,7 @@ function paintStates(): void {
     const worst = RANK.find((state) => inside.includes(state));
     node.setAttribute('class', `node folded${worst ? ` state-${worst}` : ''}`);
   });
-  const counts = new Map<string, number>();
-  for (const entry of Object.values(states)) counts.set(entry.state, (counts.get(entry.state) ?? 0) + 1);
-  summary.textContent = [...counts].map(([state, n]) => `${n} ${state.replace('_', ' ')}`).join(' · ');
+  summary.textContent = stateCounts(Object.values(states).map((entry) => entry.state), ' · ');
 }
 
 window.addEventListener('message', (event: MessageEvent<ToGraphView>) => {

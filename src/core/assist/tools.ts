@@ -4,6 +4,7 @@ import type { ParseResult } from '../engine/parseResult';
 import { dagRunConfProblem, logicalDateProblem } from '../engine/runInputs';
 import { lastException } from '../engine/traceback';
 import type { Engine, ProgressEvent, TaskStateEvent } from '../engine/types';
+import { isFailedState, stateWords, taskInstanceName } from '../project/dagRunStates';
 import { parseProblems } from '../project/parseProblems';
 import { renderedText, templateFailureMessage } from '../project/renderedTemplate';
 import { compareProblems, formatProblem, hasErrors } from '../problems';
@@ -299,13 +300,13 @@ async function testDag(args: Record<string, unknown>, host: ToolHost, call: Tool
       current?.push(line);
     },
     onTask: (task) => {
-      const name = `${task.taskId}${task.mapIndex >= 0 ? `[${task.mapIndex}]` : ''}`;
+      const name = taskInstanceName(task.taskId, task.mapIndex);
       tasks.set(name, task);
       if (!task.final && task.state === 'running') linesOf.set(name, (current = new BoundedLog(400, 200_000)));
       if (!task.final) call.onProgress?.(`${dagId}.${name}: ${task.state}`);
     },
   }));
-  const failed = [...tasks.entries()].filter(([, t]) => t.state === 'failed' || t.state === 'upstream_failed');
+  const failed = [...tasks.entries()].filter(([, t]) => isFailedState(t.state));
   // each failed task's own exception (a task that never ran, upstream failed, has none)
   const errors = failed.flatMap(([name, t]) => {
     const own = t.state === 'failed' ? exceptionOf(host, linesOf.get(name)?.kept() ?? []) : undefined;
@@ -313,8 +314,8 @@ async function testDag(args: Record<string, unknown>, host: ToolHost, call: Tool
   });
   const exception = outcome.exitCode === 0 ? undefined : errors.at(-1)?.exception ?? exceptionOf(host, exceptionLines.kept());
   const text = [`${dagId}: ${outcome.exitCode === 0 ? 'success' : 'failed'} in ${(outcome.durationMs / 1000).toFixed(1)}s [${engineShort(engine)}]`, ...notices.map((n) => `note: ${n}`)];
-  if (tasks.size) text.push('', 'Tasks:', ...[...tasks.entries()].map(([name, t]) => `  ${name}: ${t.state.replace('_', ' ')}${t.durationMs !== undefined ? ` in ${(t.durationMs / 1000).toFixed(1)}s` : ''}`));
-  if (failed.length) text.push('', `Failed: ${failed.map(([name, t]) => `${name} (${t.state.replace('_', ' ')})`).join(', ')}`);
+  if (tasks.size) text.push('', 'Tasks:', ...[...tasks.entries()].map(([name, t]) => `  ${name}: ${stateWords(t.state)}${t.durationMs !== undefined ? ` in ${(t.durationMs / 1000).toFixed(1)}s` : ''}`));
+  if (failed.length) text.push('', `Failed: ${failed.map(([name, t]) => `${name} (${stateWords(t.state)})`).join(', ')}`);
   if (errors.length) text.push(...errors.flatMap(({ task, exception: own }) => exceptionText(own).map((line) => `  ${task}: ${line}`)));
   else text.push(...exceptionText(exception));
   text.push('', 'Log (the end):', log.text());

@@ -1,4 +1,5 @@
 import { Emitter } from './emitter';
+import { dagKey } from './itemKeys';
 
 /** Airflow's task instance states the views draw (anything else Airflow says is shown as it comes). */
 export type TaskRunState = 'queued' | 'running' | 'success' | 'failed' | 'skipped' | 'upstream_failed' | 'cancelled' | (string & {});
@@ -9,11 +10,6 @@ export interface TaskStateEntry {
   durationMs?: number;
   /** When it started running (ms since the epoch), while it runs. */
   startedAt?: number;
-}
-
-/** The key of a DAG's states: one DAG of one file. */
-export function dagKey(file: string, dagId: string): string {
-  return `${file}::${dagId}`;
 }
 
 /**
