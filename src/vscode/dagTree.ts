@@ -1,5 +1,6 @@
 import * as path from 'node:path';
 import * as vscode from 'vscode';
+import { whatToDoText } from '../core/engine/errors';
 import { type DagInfo, type ImportErrorInfo, operatorLabel, type TaskInfo } from '../core/engine/parseResult';
 import { type DagFileRecord, type ParseState, stateOf } from '../core/project/dagFileStates';
 import type { EngineStatus } from '../core/project/engineSession';
@@ -276,7 +277,7 @@ export class DagTree implements vscode.TreeDataProvider<DagTreeNode>, vscode.Dis
         actions.push({ label: 'Use the local runtime emulator', icon: 'vm', command: { title: 'Use the local runtime emulator', command: 'airflowRuntime.useLocalEngine' } });
       }
       actions.push({ label: 'Show the log', icon: 'output', command: { title: 'Show the log', command: 'airflowRuntime.showLog' } });
-      children.push({ kind: 'notice', id: `${file}/failure`, icon: 'warning', label: headline(record.failure.message), detail: [record.failure.message, record.failure.hint && `What to do: ${record.failure.hint}`].filter(Boolean).join('\n\n'), actions });
+      children.push({ kind: 'notice', id: `${file}/failure`, icon: 'warning', label: headline(record.failure.message), detail: whatToDoText(record.failure, 'paragraphs'), actions });
     }
     const result = record.result;
     if (result) {
@@ -327,7 +328,7 @@ function fileTooltip(file: string, state: ParseState, record: DagFileRecord | un
   if (runtime?.values.image) md.appendMarkdown(`\n\nImage \`${runtime.values.image}\``);
   const result = record?.result;
   if (result) md.appendMarkdown(` · Airflow ${result.airflowVersion}, Python ${result.pythonVersion}${result.engine ? `, ${result.engine.kind}` : ''}`);
-  if (record?.failure) md.appendMarkdown(`\n\n${record.failure.message}${record.failure.hint ? `\n\nWhat to do: ${record.failure.hint}` : ''}`);
+  if (record?.failure) md.appendMarkdown(`\n\n${whatToDoText(record.failure, 'paragraphs')}`);
   if (runtime) {
     // a list, not a table: a narrow sidebar squeezes a table's last column to nothing
     md.appendMarkdown('\n\n**Runtime**, and where each value comes from:\n');

@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import * as vscode from 'vscode';
+import { whatToDoText } from '../core/engine/errors';
 import type { ParseResult } from '../core/engine/parseResult';
 import { type ParseProblem, parseProblems } from '../core/project/parseProblems';
 import type { Project } from './project';
@@ -66,9 +67,9 @@ export function registerEngineDiagnostics(context: vscode.ExtensionContext, proj
     const before = byDagFile.get(dagFile);
     const after = new Map<string, vscode.Diagnostic[]>();
     if (failure) {
-      const text = `not parsed: ${failure.message}${failure.hint ? ` (what to do: ${failure.hint})` : ''}`;
-      const add = (file: string, line: number, column = 0) => {
-        const diagnostic = new vscode.Diagnostic(rangeOf({ file, line: line + 1, column: column + 1 }), text, vscode.DiagnosticSeverity.Error);
+      const text = `not parsed: ${whatToDoText(failure, 'inline')}`;
+      const add = (file: string, line: number, column = 0, message = text) => {
+        const diagnostic = new vscode.Diagnostic(rangeOf({ file, line: line + 1, column: column + 1 }), message, vscode.DiagnosticSeverity.Error);
         diagnostic.source = 'airflow-runtime';
         diagnostic.code = failure.code;
         after.set(file, [...(after.get(file) ?? []), diagnostic]);
@@ -77,6 +78,8 @@ export function registerEngineDiagnostics(context: vscode.ExtensionContext, proj
       const key = FAILURE_KEYS[failure.code];
       const source = key ? project.runtimes.runtimeOf(dagFile).sources[key] : undefined;
       if (source?.kind === 'file') add(source.file, source.line - 1, source.column - 1);
+      // a requirement the runtime's build could not install: at its line of the requirements file
+      for (const problem of failure.problems ?? []) add(problem.file, problem.start.line - 1, problem.start.column - 1, problem.message);
     }
     if (after.size) byDagFile.set(dagFile, after);
     else byDagFile.delete(dagFile);

@@ -1,3 +1,5 @@
+import type { Problem } from '../problems';
+
 /** Why an engine could not do its job: infrastructure or configuration, never the user's DAG (exit code 2). */
 export type EngineErrorCode =
   | 'engine-unreachable'
@@ -22,13 +24,14 @@ export type EngineErrorCode =
   | 'internal';
 
 export class EngineError extends Error {
-  constructor(readonly code: EngineErrorCode, message: string, readonly hint?: string) {
+  /** `problems`: where in the user's files the failure is (a requirement's line), for the editor and `path:line` output. */
+  constructor(readonly code: EngineErrorCode, message: string, readonly hint?: string, readonly problems?: Problem[]) {
     super(message);
   }
 
   /** The message and what to do, for a person. */
   describe(): string {
-    return this.hint ? `${this.message}\n  what to do: ${this.hint}` : this.message;
+    return whatToDoText(this);
   }
 }
 
@@ -53,4 +56,20 @@ export function isRuntimeEnded(error: unknown): boolean {
 /** The one way an engine failure is told to a person, in the terminal and in the editor. */
 export function describeFailure(error: unknown): string {
   return engineErrorOf(error).describe();
+}
+
+/** Whether work ended because it was cancelled: its signal aborted, or the engine said so. */
+export function isCancelled(error: unknown, signal?: AbortSignal): boolean {
+  return signal?.aborted === true || (error instanceof EngineError && error.code === 'cancelled');
+}
+
+/**
+ * A failure and what to do about it, in the form its place needs: `lines` for logs and terminals, `paragraphs` for
+ * tooltips and details, `inline` for a one-line diagnostic.
+ */
+export function whatToDoText(failure: { message: string; hint?: string }, form: 'lines' | 'paragraphs' | 'inline' = 'lines'): string {
+  if (!failure.hint) return failure.message;
+  if (form === 'paragraphs') return `${failure.message}\n\nWhat to do: ${failure.hint}`;
+  if (form === 'inline') return `${failure.message} (what to do: ${failure.hint})`;
+  return `${failure.message}\n  what to do: ${failure.hint}`;
 }

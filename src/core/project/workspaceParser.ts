@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { EngineError, engineErrorOf } from '../engine/errors';
+import { engineErrorOf, isCancelled, whatToDoText } from '../engine/errors';
 import type { ParseResult } from '../engine/parseResult';
 import type { DebugOptions, ProgressEvent } from '../engine/types';
 import { DagFileStates } from './dagFileStates';
@@ -95,15 +95,15 @@ export class WorkspaceParser {
       this.events.log(`parsed ${file} in ${Date.now() - started} ms (${engine.kind}): ${dags} DAG${dags === 1 ? '' : 's'}, ${result.importErrors.length} import error(s)`);
       this.events.onResult(file, result);
     } catch (error) {
-      if (signal.aborted || (error instanceof EngineError && error.code === 'cancelled')) {
+      if (isCancelled(error, signal)) {
         this.states.finishParsing(file, { cancelled: true });
         this.events.log(`parse of ${file} cancelled`);
         return;
       }
       const known = engineErrorOf(error);
-      const failure = { code: known.code, message: known.message, hint: known.hint };
+      const failure = { code: known.code, message: known.message, hint: known.hint, problems: known.problems };
       this.states.finishParsing(file, { failure });
-      this.events.log(`parse of ${file} failed: ${failure.message}${failure.hint ? `\n  what to do: ${failure.hint}` : ''}`);
+      this.events.log(`parse of ${file} failed: ${whatToDoText(failure)}`);
     }
   }
 }
