@@ -1,4 +1,5 @@
 import type { ParseResult } from '../engine/parseResult';
+import type { Problem } from '../problems';
 import { Emitter } from './emitter';
 
 /** What the tree shows for a DAG file. */
@@ -9,6 +10,8 @@ export interface ParseFailure {
   code: string;
   message: string;
   hint?: string;
+  /** Where in the user's files it failed (a requirement the runtime's build could not install). */
+  problems?: Problem[];
 }
 
 export interface DagFileRecord {
