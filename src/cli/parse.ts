@@ -151,7 +151,10 @@ async function parseAll(files: string[], engine: Engine, jobs: number, signal: A
           outcome.result = how.keep === 'all' ? withHints(result, runtime.workspaceRoot) : summaryOf(result);
         } catch (error) {
           if (signal.aborted) break;
-          outcome.error = { code: engineErrorOf(error).code, message: describeFailure(error) };
+          const failure = engineErrorOf(error);
+          // a failure at a line of the user's files (a requirement the runtime's build could not install): said there
+          if (failure.problems?.length) outcome.problems = [...outcome.problems, ...failure.problems];
+          outcome.error = { code: failure.code, message: failure.problems?.length ? `its runtime could not be built (above); ${failure.hint ?? ''}` : describeFailure(error) };
         }
       }
       outcomes.push(outcome);

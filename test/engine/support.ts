@@ -59,13 +59,14 @@ export interface CliResult {
 }
 
 /** The built CLI as a user runs it. DOCKER_HOST is dropped unless given, so that "local" means the socket. */
-export function cli(args: string[], options: { cwd?: string; env?: Record<string, string>; onStderr?: (soFar: string) => void } = {}): Promise<CliResult> {
+export function cli(args: string[], options: { cwd?: string; env?: Record<string, string>; onStderr?: (soFar: string) => void; onSpawn?: (pid: number) => void } = {}): Promise<CliResult> {
   const env: NodeJS.ProcessEnv = { ...process.env };
   delete env.DOCKER_HOST;
   delete env.DOCKER_CONTEXT;
   const started = Date.now();
   return new Promise((resolve) => {
     const child = spawn(process.execPath, [CLI, ...args], { cwd: options.cwd ?? EXAMPLES, env: { ...env, ...options.env } });
+    if (child.pid !== undefined) options.onSpawn?.(child.pid);
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (c) => (stdout += c));

@@ -4,11 +4,13 @@ import type Docker from 'dockerode';
 import { HOST_POWERS, HOW_TO_ALLOW_HOST_ACCESS, type HostAccess, NO_HOST_ACCESS } from '../../runtime/hostPowers';
 import { DEFAULT_IMAGE } from '../../runtime/declaredAirflow';
 import type { ValueSource } from '../../runtime/resolve';
+import type { RuntimeFile } from '../../runtime/read';
 import type { RuntimeValues } from '../../runtime/values';
 import { imageUnavailableCause } from '../embeddedDefault';
 import { EngineError } from '../errors';
 import type { WorkOptions } from '../types';
 import { buildContextEntries, firstFileOf, packEntries } from './archive';
+import { hasAdditions, imageWithAdditions } from './requirementsImage';
 import { needsPasswdLookup, userName } from './user';
 
 /** On every image we build: who built it, so that a build only ever replaces a tag of its own. */
@@ -76,11 +78,19 @@ export async function imageUserOf(docker: Docker, image: string): Promise<string
 
 /** What a build needs to know of the runtime besides its values: whose it is, and what the person allowed. */
 export interface BuildOwner {
-  runtime?: { workspaceRoot: string; sources: Record<string, ValueSource>; hostAccess: HostAccess };
+  runtime?: { workspaceRoot: string; sources: Record<string, ValueSource>; hostAccess: HostAccess; files?: readonly RuntimeFile[] };
 }
 
-/** Makes the runtime's image available per its pull policy or build spec; returns the image to run. */
+/**
+ * Makes the runtime's image available per its pull policy or build spec, with its `requirements` and `packages`
+ * built on top (requirementsImage.ts); returns the image to run.
+ */
 export async function ensureImage(docker: Docker, values: RuntimeValues, pulledThisSession: Set<string>, options: WorkOptions & BuildOwner): Promise<string> {
+  const base = await ensureBaseImage(docker, values, pulledThisSession, options);
+  return hasAdditions(values) ? imageWithAdditions(docker, base, values, options) : base;
+}
+
+async function ensureBaseImage(docker: Docker, values: RuntimeValues, pulledThisSession: Set<string>, options: WorkOptions & BuildOwner): Promise<string> {
   if (values.build) return buildImage(docker, values, options);
   const image = values.image ?? DEFAULT_IMAGE;
   const policy = values.pull ?? 'missing';

@@ -1,12 +1,13 @@
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { isPathLike } from '../../runtime/checks';
 import { type DeclaredAirflow, declaredAirflowOf } from '../../runtime/declaredAirflow';
 import type { RuntimeValues } from '../../runtime/values';
 import { cacheDir } from '../cache';
 import { EngineError } from '../errors';
+import { exclusiveLock } from '../fileLock';
 import { hostHarnessDir } from '../layout';
 import { runProcess } from '../processTree';
 import type { WorkOptions } from '../types';
@@ -173,50 +174,13 @@ async function buildVenv(recipe: VenvRecipe, asked: WorkOptions): Promise<Interp
   const origin = `${recipe.origin}, venv ${venv}`;
   if (existsSync(done)) return { python, origin };
   // the editor and a CLI share this cache: one builds, the other waits for it rather than deleting it midway
-  const release = await venvLock(`${venv}.lock`, done, options);
+  const release = await exclusiveLock(`${venv}.lock`, () => existsSync(done),
+    (holder) => options.onProgress?.({ stage: 'venv', message: `waiting for process ${holder}, which builds this virtualenv` }));
   try {
     if (existsSync(done)) return { python, origin };
     return await buildVenvLocked(recipe, options, venv, python, done, origin);
   } finally {
     release();
-  }
-}
-
-/** An exclusive lock by file (its holder's pid inside): waits while a live process holds it, takes a dead one's. */
-async function venvLock(lock: string, done: string, options: WorkOptions): Promise<() => void> {
-  mkdirSync(path.dirname(lock), { recursive: true });
-  for (let waited = 0; ; waited += 1) {
-    try {
-      const fd = openSync(lock, 'wx');
-      writeSync(fd, String(process.pid));
-      closeSync(fd);
-      return () => rmSync(lock, { force: true });
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
-    }
-    let holder = NaN;
-    try {
-      holder = Number(readFileSync(lock, 'utf8').trim() || 'NaN');
-    } catch {
-      continue; // gone between the two calls: try again
-    }
-    const justMade = !Number.isInteger(holder) && Date.now() - (statSync(lock, { throwIfNoEntry: false })?.mtimeMs ?? 0) < 5000;
-    if (!justMade && (!Number.isInteger(holder) || !alive(holder))) {
-      rmSync(lock, { force: true });
-      continue;
-    }
-    if (existsSync(done)) return () => undefined;
-    if (waited % 15 === 0) options.onProgress?.({ stage: 'venv', message: `waiting for process ${holder}, which builds this virtualenv` });
-    await new Promise((resolve) => setTimeout(resolve, 1000));
-  }
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
 

@@ -1,0 +1,317 @@
+/**
+ * A runtime's image when its runtime file says `requirements` or `packages` on top of `image`: built on first use,
+ * tagged by a hash of what makes it (the base image's id, the requirements' and packages' text, this recipe's
+ * version, the index settings), reused as long as that tag exists, and never built twice at once (a lock shared
+ * by every process of this user).
+ *
+ * The build is a container of the base image that installs, committed as one layer (no Dockerfile, no context):
+ * the CA bundle and pip.conf it is given sit in a folder that the same step deletes, so they are not in the image.
+ * Packages go into the image's own `python` (the one that runs Airflow and the harness), as the image's own user,
+ * with Airflow held at the version it has (a constraint); Debian packages are installed first, as root, by apt-get.
+ */
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import * as path from 'node:path';
+import { PassThrough } from 'node:stream';
+import type Docker from 'dockerode';
+import { pack as tarPack } from 'tar-stream';
+import type { Problem } from '../../problems';
+import type { RuntimeFile } from '../../runtime/read';
+import type { ValueSource } from '../../runtime/resolve';
+import { normalName, packageLines, type RequirementLine, requirementLines } from '../../runtime/requirements';
+import type { RuntimeValues } from '../../runtime/values';
+import { cacheDir } from '../cache';
+import { EngineError } from '../errors';
+import { exclusiveLock } from '../fileLock';
+import { lineSplitter } from '../lines';
+import { ownerId } from '../owner';
+import type { WorkOptions } from '../types';
+import { hostPipSettings, type HostPipSettings, pipConfFor } from './hostPip';
+
+/** Raised when the recipe below changes what it makes: every image of an older recipe is built again. */
+export const RECIPE_VERSION = 1;
+/** The repository of every image built here; its tag is the hash of the inputs. */
+export const BUILT_REPOSITORY = 'airflow-runtime-built';
+/** On every image built here: what it was made from (JSON, no secrets), for people and for `cleanup --images`. */
+export const LABEL_INPUTS = 'airflow-runtime.built-from';
+/** On a build step's container (and so on the image it makes): which process of ours ran it. */
+export const LABEL_BUILD_STEP = 'airflow-runtime.build-step';
+
+/** Where the build's own files are, inside the build container; removed by the same step. */
+const BUILD_DIR = '/airflow-runtime-build';
+
+export function hasAdditions(values: RuntimeValues): boolean {
+  return values.requirements !== undefined || values.packages !== undefined;
+}
+
+/** What the build installs, read from the runtime's values (a file is read now: its content is the input). */
+export interface Additions {
+  requirementsText: string;
+  requirements: RequirementLine[];
+  /** The requirements file (absolute), or undefined for a list in the runtime file. */
+  requirementsFile?: string;
+  packages: string[];
+}
+
+export function additionsOf(values: RuntimeValues): Additions {
+  const declared = values.requirements;
+  const requirementsFile = typeof declared === 'string' ? declared : undefined;
+  const requirementsText = requirementsFile ? readText(requirementsFile, 'requirements') : (Array.isArray(declared) ? declared : []).join('\n');
+  const packagesSource = typeof values.packages === 'string' ? readText(values.packages, 'packages') : values.packages ?? [];
+  return {
+    requirementsText,
+    requirements: requirementLines(requirementsText, requirementsFile ? path.dirname(requirementsFile) : '/'),
+    requirementsFile,
+    packages: packageLines(packagesSource).map((p) => p.name),
+  };
+}
+
+function readText(file: string, field: string): string {
+  try {
+    return readFileSync(file, 'utf8');
+  } catch (error) {
+    throw new EngineError('bad-runtime', `cannot read the ${field} file ${file}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`, `fix \`${field}\` in the runtime file`);
+  }
+}
+
+/** Index URLs without their user and password: what a label may show. */
+function withoutCredentials(url: string): string {
+  return url.replace(/\/\/[^/@]*@/, '//');
+}
+
+/** The tag and the label of the image made from `base` (by id) plus these additions. */
+export function builtImageName(baseId: string, base: string, additions: Additions, pip: HostPipSettings): { tag: string; label: string } {
+  const inputs = {
+    // the lines as pip reads them: a comment or a blank line changes nothing
+    recipe: RECIPE_VERSION, baseId, requirements: additions.requirements.map((r) => r.text), packages: additions.packages,
+    indexUrl: pip.indexUrl, extraIndexUrls: pip.extraIndexUrls, trustedHosts: pip.trustedHosts,
+  };
+  const hash = createHash('sha256').update(JSON.stringify(inputs)).digest('hex').slice(0, 24);
+  const label = JSON.stringify({
+    recipe: RECIPE_VERSION, base, baseId,
+    requirements: createHash('sha256').update(additions.requirementsText).digest('hex').slice(0, 16),
+    requirementsFile: additions.requirementsFile, packages: additions.packages,
+    indexUrl: pip.indexUrl && withoutCredentials(pip.indexUrl), extraIndexUrls: pip.extraIndexUrls.map(withoutCredentials),
+  });
+  return { tag: `${BUILT_REPOSITORY}:${hash}`, label };
+}
+
+/** Builds of this process in flight, by tag: the files of one runtime parsed at once wait for one build. */
+const inFlight = new Map<string, Promise<string>>();
+
+export interface BuildContext {
+  /** Where `requirements` was said: a list's items are found at their lines of the runtime file. */
+  runtime?: { sources: Record<string, ValueSource>; files?: readonly RuntimeFile[] };
+}
+
+/**
+ * The image to run for a runtime with additions on `base` (present already): its built image, built now when it
+ * does not exist. Errors of a requirement are EngineErrors whose `problems` are at its line.
+ */
+export async function imageWithAdditions(docker: Docker, base: string, values: RuntimeValues, options: WorkOptions & BuildContext): Promise<string> {
+  const additions = additionsOf(values);
+  const baseInfo = await docker.getImage(base).inspect();
+  const pip = hostPipSettings();
+  const { tag, label } = builtImageName(baseInfo.Id, base, additions, pip);
+  if (await exists(docker, tag)) return tag;
+  let build = inFlight.get(tag);
+  if (!build) {
+    build = buildOnce(docker, tag, label, baseInfo, additions, pip, options);
+    inFlight.set(tag, build);
+    // a failure is remembered only for the files that are waiting for it; the next parse tries again
+    build.then(() => inFlight.delete(tag), () => inFlight.delete(tag));
+  }
+  return build;
+}
+
+async function exists(docker: Docker, tag: string): Promise<boolean> {
+  try {
+    await docker.getImage(tag).inspect();
+    return true;
+  } catch (error) {
+    if ((error as { statusCode?: number }).statusCode === 404) return false;
+    throw error;
+  }
+}
+
+async function buildOnce(docker: Docker, tag: string, label: string, base: Docker.ImageInspectInfo, additions: Additions, pip: HostPipSettings, options: WorkOptions & BuildContext): Promise<string> {
+  const say = (message: string) => options.onProgress?.({ stage: 'build', message });
+  // the editor and CLIs share the engine: one builds, the others wait and reuse it
+  const lock = cacheDir('locks', `${tag.replace(/[^A-Za-z0-9_.-]/g, '_')}.lock`);
+  const release = await exclusiveLock(lock, () => exists(docker, tag), (holder) => say(`waiting for process ${holder}, which builds this runtime's image`));
+  try {
+    if (await exists(docker, tag)) return tag;
+    const started = Date.now();
+    let image = base.Id;
+    if (additions.packages.length) {
+      say(`building the runtime: ${additions.packages.length} Debian package${additions.packages.length === 1 ? '' : 's'} (apt-get, as root)`);
+      image = await runStep(docker, image, base, '0:0', aptScript(additions.packages), [], options, (tail) => {
+        throw new EngineError('image-build-failed', `installing the Debian packages ${additions.packages.join(' ')} failed: ${lastLines(tail, 2)}`,
+          'check the package names (apt-cache search NAME on a machine of the base image\'s Debian), and that the base image has apt-get');
+      }, label);
+    }
+    const count = additions.requirements.filter((r) => !r.text.startsWith('-') || r.localPath).length;
+    if (count > 0) {
+      say(`building the runtime (0 of ${count} requirements)`);
+      const files = [
+        { name: 'requirements.txt', content: additions.requirements.map((r) => r.text).join('\n') + '\n' },
+        { name: 'pip.conf', content: pipConfFor(pip, `${BUILD_DIR}/ca.crt`) },
+        ...(pip.caBundle ? [{ name: 'ca.crt', content: pip.caBundle }] : []),
+      ];
+      // one step per requirement the file names, as pip collects it (or finds it there already)
+      const named = new Set(additions.requirements.flatMap((r) => (r.name ? [normalName(r.name)] : [])));
+      const counted = new Set<string>();
+      const onLine = (line: string) => {
+        const name = /^(?:Collecting|Requirement already satisfied:) ([A-Za-z0-9][A-Za-z0-9._-]*)/.exec(line)?.[1];
+        if (!name || !named.has(normalName(name)) || counted.has(normalName(name))) return;
+        counted.add(normalName(name));
+        say(`building the runtime (${Math.min(counted.size, count)} of ${count} requirements)`);
+      };
+      image = await runStep(docker, image, base, base.Config?.User ?? '', pipScript(), files, { ...options, onLine }, (tail) => {
+        throw requirementFailure(tail, additions, options);
+      }, label);
+    }
+    await docker.getImage(image).tag({ repo: BUILT_REPOSITORY, tag: tag.slice(BUILT_REPOSITORY.length + 1) });
+    // the intermediate image of a packages step is left untagged under the final one (a parent layer)
+    const added = ((await docker.getImage(tag).inspect()).Size ?? 0) - (base.Size ?? 0);
+    const size = added >= 1024 * 1024 ? `${(added / 1024 / 1024).toFixed(1)} MB` : `${Math.max(1, Math.round(added / 1024))} KB`;
+    say(`built ${tag} in ${Math.round((Date.now() - started) / 1000)} s (+${size} on ${(JSON.parse(label) as { base: string }).base})`);
+    return tag;
+  } finally {
+    release();
+  }
+  function lastLines(text: string, n: number): string {
+    return text.trim().split('\n').slice(-n).join(' ').trim();
+  }
+}
+
+function aptScript(packages: string[]): string {
+  return [
+    'set -e', 'export DEBIAN_FRONTEND=noninteractive',
+    'apt-get update -qq',
+    `apt-get install -y -qq --no-install-recommends ${packages.join(' ')}`,
+    'rm -rf /var/lib/apt/lists/*',
+  ].join('\n');
+}
+
+/** pip in the image's own Python, Airflow held at its version; the build's files removed in the same step. */
+function pipScript(): string {
+  return [
+    `trap 'rm -rf ${BUILD_DIR}' EXIT`,
+    `export PIP_CONFIG_FILE=${BUILD_DIR}/pip.conf PIP_NO_CACHE_DIR=1`,
+    'unset PIP_USER_AGENT_USER_DATA',
+    `python -c 'import importlib.metadata as m; print("apache-airflow==" + m.version("apache-airflow"))' > ${BUILD_DIR}/hold.txt || exit 3`,
+    `python -m pip install -r ${BUILD_DIR}/requirements.txt -c ${BUILD_DIR}/hold.txt`,
+  ].join('\n');
+}
+
+/**
+ * One step: a container of `image` that runs `script` with `files` in BUILD_DIR, committed with the base image's
+ * own settings (user, command, entrypoint, env, working folder) and our label. Returns the new image's id.
+ */
+async function runStep(
+  docker: Docker, image: string, base: Docker.ImageInspectInfo, user: string, script: string,
+  files: { name: string; content: string }[], options: WorkOptions & { onLine?: (line: string) => void }, onFailure: (tail: string) => never,
+  label: string,
+): Promise<string> {
+  const container = await docker.createContainer({
+    Image: image, User: user, Entrypoint: [], Cmd: ['/bin/sh', '-c', script], Env: [], WorkingDir: '/',
+    // not our containers' labels: a commit keeps the container's labels, and every container of the image would
+    // inherit them (cleanup would take a production container for a leftover of a dead process of ours)
+    Labels: { [LABEL_BUILD_STEP]: ownerId() },
+    // the network pip needs; nothing of the host mounted; no privilege gained through setuid binaries
+    HostConfig: { SecurityOpt: ['no-new-privileges'], PidsLimit: 1024, NetworkMode: 'bridge' },
+  });
+  let tail = '';
+  try {
+    if (files.length) {
+      const entries = files.map((f) => ({ name: `${BUILD_DIR.slice(1)}/${f.name}`, mode: 0o644, content: f.content }));
+      await container.putArchive(packTexts(entries), { path: '/' });
+    }
+    const stream = await container.attach({ stream: true, stdout: true, stderr: true });
+    const out = new PassThrough();
+    docker.modem.demuxStream(stream, out, out);
+    const splitter = lineSplitter((line) => options.onLine?.(line));
+    out.on('data', (chunk: Buffer) => {
+      const text = chunk.toString('utf8');
+      tail = (tail + text).slice(-16_384);
+      splitter.push(text);
+    });
+    const waited = container.wait({ condition: 'next-exit' }) as Promise<{ StatusCode: number }>;
+    const abort = () => { void container.kill().catch(() => undefined); };
+    options.signal?.addEventListener('abort', abort, { once: true });
+    try {
+      await container.start();
+      const { StatusCode } = await waited;
+      splitter.end();
+      if (options.signal?.aborted) throw new EngineError('cancelled', 'the runtime\'s build was cancelled');
+      if (StatusCode !== 0) onFailure(tail);
+    } finally {
+      options.signal?.removeEventListener('abort', abort);
+    }
+    const config = base.Config ?? ({} as Docker.ImageInspectInfo['Config']);
+    const committed = await container.commit({
+      comment: 'airflow-runtime: requirements and packages on top of the base image',
+      User: config.User ?? '', Cmd: config.Cmd ?? [], Entrypoint: config.Entrypoint ?? [], Env: config.Env ?? [], WorkingDir: config.WorkingDir ?? '',
+      Labels: { ...(config.Labels ?? {}), [LABEL_INPUTS]: label },
+    }) as { Id: string };
+    return committed.Id;
+  } finally {
+    await container.remove({ force: true }).catch(() => undefined);
+  }
+}
+
+function packTexts(entries: { name: string; content: string; mode: number }[]): NodeJS.ReadableStream {
+  const archive = tarPack();
+  for (const entry of entries) archive.entry({ name: entry.name, mode: entry.mode, uid: 0, gid: 0 }, entry.content);
+  archive.finalize();
+  return archive as unknown as NodeJS.ReadableStream;
+}
+
+/**
+ * pip's failure as a problem at the requirement's line: pip names the line (`(from -r FILE (line 3))`) where it
+ * can, else the distribution (`No matching distribution found for X`, `The user requested X`), found by name.
+ */
+export function requirementFailure(tail: string, additions: Additions, context: BuildContext): EngineError {
+  const lines = tail.split('\n').map((l) => l.trimEnd());
+  const errors = lines.filter((l) => /^ERROR: /.test(l)).map((l) => l.replace(/^ERROR: /, ''));
+  const byLine = /\(from -r \S+ \(line (\d+)\)\)|\(from line (\d+) of \S+\)/;
+  let line: number | undefined;
+  for (const text of [...errors, ...lines]) {
+    const found = byLine.exec(text);
+    if (found) {
+      const index = Number(found[1] ?? found[2]);
+      line = additions.requirements[index - 1]?.line; // the build's file has one requirement per line
+      if (line) break;
+    }
+  }
+  const airflowLine = additions.requirements.find((r) => r.name && normalName(r.name) === 'apache-airflow');
+  const conflict = lines.some((l) => /conflict is caused by|ResolutionImpossible/.test(l));
+  const airflowHeld = conflict && lines.some((l) => /apache-airflow==[^\s]+ \(constraint\)|requested \(constraint\) apache-airflow|The user requested \(constraint\) apache-airflow/i.test(l));
+  let reason = errors.find((e) => !/^ResolutionImpossible/.test(e)) ?? lines.filter(Boolean).slice(-1)[0] ?? 'pip failed';
+  reason = reason.replace(/\s*\(from -r \S+ \(line \d+\)\)/, '').replace(/ \(from line \d+ of \S+\)/, '');
+  if (airflowHeld) {
+    const requested = lines.map((l) => /The user requested (?!\(constraint\))(\S+)/.exec(l.trim())?.[1]).filter(Boolean) as string[];
+    const blamed = requested.map((name) => additions.requirements.find((r) => r.name && normalName(r.name) === normalName(name.split(/[<>=!~[;]/)[0]))).find(Boolean) ?? airflowLine;
+    line = blamed?.line ?? line;
+    const held = /apache-airflow==([^\s]+) \(constraint\)|constraint\) apache-airflow==([^\s]+)/.exec(tail);
+    reason = `"${blamed?.text ?? requested[0] ?? 'a requirement'}" would change Airflow's version, which the runtime holds at the base image's (${held?.[1] ?? held?.[2] ?? 'its'}): choose a base image with the Airflow you want (\`image\`), or a version of this package that works with it`;
+  } else if (line === undefined) {
+    const name = /(?:No matching distribution found for|requirement) ([A-Za-z0-9][A-Za-z0-9._-]*)/.exec(reason)?.[1];
+    line = name ? additions.requirements.find((r) => r.name && normalName(r.name) === normalName(name))?.line : undefined;
+  }
+  const { file, lineOf } = placeOf(additions, context);
+  const at = lineOf(line ?? 1);
+  const problem: Problem = { file, severity: 'error', code: 'bad-value', message: `pip: ${reason}`, start: { line: at, column: 1 }, end: { line: at, column: 1 } };
+  return new EngineError('image-build-failed', `${file}:${at}: error: ${problem.message}`,
+    'fix the requirement (the build\'s whole log: the output channel in the editor)', [problem]);
+}
+
+/** Where the requirements were written: their file, or the runtime file whose list holds them (item n at its line). */
+function placeOf(additions: Additions, context: BuildContext): { file: string; lineOf: (line: number) => number } {
+  if (additions.requirementsFile) return { file: additions.requirementsFile, lineOf: (line) => line };
+  const source = context.runtime?.sources.requirements;
+  if (source?.kind !== 'file') return { file: 'requirements', lineOf: (line) => line };
+  const runtimeFile = context.runtime?.files?.find((f) => f.path === source.file);
+  return { file: source.file, lineOf: (line) => runtimeFile?.locations.get(`requirements[${line - 1}]`)?.value.start.line ?? source.line };
+}

@@ -1,0 +1,129 @@
+/**
+ * A runtime without a Dockerfile: `image` (the 3.x test image) plus `requirements`, built on first use through this
+ * machine's TLS proxy with the host's pip settings alone, reused by content, rebuilt after an edit, and a requirement
+ * pip cannot install said at its line of the requirements file. One tiny pure-Python package (inflection, 10 KB).
+ * Each run's requirement line carries a marker of its own (an environment marker that is always true), so that its
+ * first build is a build; the images it made are removed by their exact tags at the end.
+ */
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { rmSync, writeFileSync } from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { after, describe, it } from 'node:test';
+import { connectDocker } from '../../src/core/engine/docker/dockerEngine';
+import { ensureImage } from '../../src/core/engine/docker/images';
+import { BUILT_REPOSITORY } from '../../src/core/engine/docker/requirementsImage';
+import type { EngineError } from '../../src/core/engine/errors';
+import { readRuntimeText } from '../../src/core/runtime/read';
+import { resolveRuntime } from '../../src/core/runtime/resolve';
+import { cli, type CliResult, dockerProblem, image, needs, scratchWorkspace } from './support';
+
+const VERSION = '3.3.2';
+const MARKER = `airflow-runtime-test-${process.pid}-${Date.now()}`;
+const requirement = (marker: string) => `inflection==0.5.1 ; platform_release != "${marker}"`;
+const DAG = [
+  'import inflection',
+  'from airflow.sdk import DAG',
+  'from airflow.providers.standard.operators.python import PythonOperator',
+  '',
+  'with DAG("needs_inflection", schedule=None):',
+  '    PythonOperator(task_id="say", python_callable=lambda: print("CAMEL", inflection.camelize("built_by_content")))',
+  '',
+].join('\n');
+
+const docker = (...args: string[]) => spawnSync('docker', ['-H', 'unix:///var/run/docker.sock', ...args], { encoding: 'utf8' });
+const imageId = (tag: string) => docker('image', 'inspect', '--format', '{{.Id}}', tag).stdout.trim();
+const builtTags = () => new Set(docker('image', 'ls', BUILT_REPOSITORY, '--format', '{{.Repository}}:{{.Tag}}').stdout.split('\n').filter(Boolean));
+
+describe('runtimes without Dockerfiles: image + requirements', { ...needs(dockerProblem()), timeout: 900_000 }, () => {
+  const ws = scratchWorkspace('requirements', {
+    'airflow-runtime.yaml': `image: ${image(VERSION)}\npull: never\nrequirements: requirements.txt\n`,
+    'requirements.txt': `# what the DAGs need\n${requirement(MARKER)}\n`,
+    'dags/needs_inflection.py': DAG,
+  });
+  const dagFile = path.join(ws, 'dags/needs_inflection.py');
+  const before = builtTags();
+  const made = new Set<string>();
+  const runtime = () => resolveRuntime(dagFile, { workspaceRoot: ws, readText: readRuntimeText });
+  after(() => {
+    for (const tag of builtTags()) if (!before.has(tag) && made.has(tag)) docker('rmi', '-f', tag);
+    rmSync(ws, { recursive: true, force: true });
+  });
+
+  let first = '';
+  it('two CLIs started at once build the image once, and both parse the DAG that imports the package', async () => {
+    const since = Math.floor(Date.now() / 1000) - 1;
+    const pids: number[] = [];
+    const run = () => cli(['parse', 'dags', '--engine', 'docker'], { cwd: ws, onSpawn: (pid) => pids.push(pid) });
+    const results: CliResult[] = await Promise.all([run(), run()]);
+    for (const result of results) {
+      assert.equal(result.code, 0, result.stdout + result.stderr);
+      assert.match(result.stderr, /needs_inflection\.py: ok: needs_inflection \(1 task\)/);
+    }
+    const added = [...builtTags()].filter((tag) => !before.has(tag));
+    assert.equal(added.length, 1, `one new image: ${added.join(', ')}`);
+    first = added[0];
+    made.add(first);
+    // the build steps each CLI committed, from the engine's own record
+    const commits = pids.map((pid) => docker('events', '--since', String(since), '--until', String(Math.floor(Date.now() / 1000) + 1),
+      '--filter', 'type=container', '--filter', 'event=commit', '--filter', `label=airflow-runtime.build-step=${os.hostname()}:${pid}`, '--format', '{{.ID}}')
+      .stdout.split('\n').filter(Boolean).length);
+    assert.deepEqual(commits.sort(), [0, 1], `commits by each CLI: ${commits.join(', ')}`);
+    const said = results.map((r) => r.stderr).join('\n');
+    assert.match(said, /build: building the runtime \(0 of 1 requirements\)/);
+    // the proxy's CA and pip.conf went in with the build and did not stay
+    const leftovers = docker('run', '--rm', '--network', 'none', '--entrypoint', 'sh', first, '-c', 'ls /airflow-runtime-build 2>&1; python -c "import inflection; print(inflection.__file__)"');
+    assert.match(leftovers.stdout, /No such file or directory/);
+    assert.match(leftovers.stdout, /site-packages\/inflection/);
+    const label = JSON.parse(docker('image', 'inspect', '--format', '{{index .Config.Labels "airflow-runtime.built-from"}}', first).stdout);
+    assert.equal(label.base, image(VERSION));
+    assert.equal(label.requirementsFile, path.join(ws, 'requirements.txt'));
+  });
+
+  it('the task runs in the built image, and the next parse builds nothing', async () => {
+    assert.ok(first, 'needs the first test');
+    const id = imageId(first);
+    const ran = await cli(['run', dagFile, 'needs_inflection', 'say', '--engine', 'docker'], { cwd: ws });
+    assert.equal(ran.code, 0, ran.stdout + ran.stderr);
+    assert.match(ran.stdout + ran.stderr, /CAMEL BuiltByContent/);
+    const again = await cli(['parse', 'dags', '--engine', 'docker'], { cwd: ws });
+    assert.equal(again.code, 0, again.stderr);
+    assert.doesNotMatch(again.stderr, /^build:/m);
+    assert.equal(imageId(first), id);
+  });
+
+  it('an edit of the requirements file makes a new image; a comment alone does not', async () => {
+    assert.ok(first, 'needs the first test');
+    const { docker: client } = await connectDocker('unix:///var/run/docker.sock');
+    writeFileSync(path.join(ws, 'requirements.txt'), `# a comment changes nothing\n${requirement(MARKER)}  # still\n`);
+    const stages: string[] = [];
+    assert.equal(await ensureImage(client, runtime().values, new Set(), { runtime: runtime(), onProgress: (p) => stages.push(p.message) }), first);
+    assert.equal(stages.length, 0, stages.join('\n'));
+    writeFileSync(path.join(ws, 'requirements.txt'), `${requirement(`${MARKER}-edited`)}\n`);
+    const second = await ensureImage(client, runtime().values, new Set(), { runtime: runtime(), onProgress: (p) => stages.push(p.message) });
+    made.add(second);
+    assert.notEqual(second, first);
+    assert.notEqual(imageId(second), imageId(first));
+    assert.ok(stages.includes('building the runtime (1 of 1 requirements)'), stages.join('\n'));
+  });
+
+  it('a requirement that does not exist is an error at its line, exit 2', async () => {
+    writeFileSync(path.join(ws, 'requirements.txt'), `${requirement(MARKER)}\n\nno-such-package-${MARKER}==1.0\n`);
+    const result = await cli(['parse', 'dags', '--engine', 'docker'], { cwd: ws });
+    assert.equal(result.code, 2, result.stdout + result.stderr);
+    assert.match(result.stdout, new RegExp(`^requirements\\.txt:3:1: error: pip: .*no-such-package-${MARKER}`, 'm'));
+    assert.doesNotMatch(result.stdout + result.stderr, /at .*\.js:\d+/); // no stack trace of ours
+  });
+
+  it('a requirement that would change Airflow\'s version is refused at its line', async () => {
+    writeFileSync(path.join(ws, 'requirements.txt'), `${requirement(MARKER)}\napache-airflow==2.11.2\n`);
+    const { docker: client } = await connectDocker('unix:///var/run/docker.sock');
+    await assert.rejects(ensureImage(client, runtime().values, new Set(), { runtime: runtime() }), (error: EngineError) => {
+      assert.equal(error.code, 'image-build-failed');
+      assert.deepEqual(error.problems?.map((p) => [p.file, p.start.line]), [[path.join(ws, 'requirements.txt'), 2]]);
+      assert.match(error.message, /"apache-airflow==2\.11\.2" would change Airflow's version, which the runtime holds at the base image's \(3\.3\.2\)/);
+      return true;
+    });
+  });
+});
