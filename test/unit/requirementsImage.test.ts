@@ -1,0 +1,71 @@
+/** The image build's pure parts: pip's settings as pip reports them, and pip's failures put at their lines. */
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { pipConfFor, readPipConfigList } from '../../src/core/engine/docker/hostPip';
+import { type Additions, builtImageName, requirementFailure } from '../../src/core/engine/docker/requirementsImage';
+import { requirementLines } from '../../src/core/runtime/requirements';
+
+const additions = (text: string, file = '/ws/requirements.txt'): Additions => ({ requirementsText: text, requirements: requirementLines(text, '/ws'), requirementsFile: file, packages: [] });
+const PIP = { extraIndexUrls: [], trustedHosts: [] };
+
+describe('the host\'s pip settings', () => {
+  it('are read from `pip config list`, its environment first, then install, then global', () => {
+    const listed = [
+      ":env:.cert='/etc/ssl/certs/ca-certificates.crt'",
+      ":env:.find-links='/opt/wheels'",
+      "global.cert='/elsewhere.pem'",
+      "global.index-url='https://user:secret@pypi.example.invalid/simple'",
+      "install.index-url='https://mirror.example.invalid/simple'",
+      "global.trusted-host='pypi.example.invalid mirror.example.invalid'",
+    ].join('\n');
+    assert.deepEqual(readPipConfigList(listed), {
+      cert: '/etc/ssl/certs/ca-certificates.crt', 'index-url': 'https://mirror.example.invalid/simple', 'trusted-host': 'pypi.example.invalid mirror.example.invalid',
+    });
+  });
+
+  it('become a pip.conf of those settings only, the CA at the build\'s own path', () => {
+    const conf = pipConfFor({ indexUrl: 'https://i.invalid/simple', extraIndexUrls: ['https://x.invalid/simple'], trustedHosts: ['i.invalid'], caBundle: 'PEM' }, '/b/ca.crt');
+    assert.match(conf, /^index-url = https:\/\/i\.invalid\/simple$/m);
+    assert.match(conf, /^extra-index-url = https:\/\/x\.invalid\/simple$/m);
+    assert.match(conf, /^trusted-host = i\.invalid$/m);
+    assert.match(conf, /^cert = \/b\/ca\.crt$/m);
+  });
+});
+
+describe('the built image\'s name', () => {
+  it('changes with the requirements as pip reads them, not with comments, and its label holds no password', () => {
+    const pip = { ...PIP, indexUrl: 'https://user:secret@pypi.example.invalid/simple' };
+    const a = builtImageName('sha256:1', 'base:1', additions('six==1.16.0\n'), pip);
+    assert.equal(builtImageName('sha256:1', 'base:1', additions('# pinned\nsix==1.16.0  # why\n'), pip).tag, a.tag);
+    assert.notEqual(builtImageName('sha256:1', 'base:1', additions('six==1.17.0\n'), pip).tag, a.tag);
+    assert.notEqual(builtImageName('sha256:2', 'base:1', additions('six==1.16.0\n'), pip).tag, a.tag);
+    assert.match(a.tag, /^airflow-runtime-built:[0-9a-f]{24}$/);
+    assert.doesNotMatch(a.label, /secret/);
+  });
+});
+
+describe('pip\'s failure at its line', () => {
+  it('a requirement that does not exist, by its name', () => {
+    const tail = 'ERROR: Could not find a version that satisfies the requirement nopkg==1.0 (from versions: none)\nERROR: No matching distribution found for nopkg==1.0\n';
+    const error = requirementFailure(tail, additions('six\n\n# x\nnopkg==1.0\n'), {});
+    assert.equal(error.code, 'image-build-failed');
+    assert.deepEqual(error.problems?.map((p) => [p.file, p.start.line]), [['/ws/requirements.txt', 4]]);
+    assert.match(error.message, /^\/ws\/requirements\.txt:4: error: pip: Could not find a version that satisfies the requirement nopkg==1\.0/);
+  });
+
+  it('a line pip names, mapped through the build\'s file of one requirement per line', () => {
+    const tail = 'ERROR: Invalid requirement: \'x y\' (from line 2 of /airflow-runtime-build/requirements.txt)\n';
+    assert.deepEqual(requirementFailure(tail, additions('six\n\n\nx y\n'), {}).problems?.map((p) => p.start.line), [4]);
+  });
+
+  it('a requirement that would change Airflow\'s version, at its line, saying so', () => {
+    const tail = [
+      'ERROR: Cannot install apache-airflow==2.11.2 because these package versions have conflicting dependencies.',
+      '', 'The conflict is caused by:', '    The user requested apache-airflow==2.11.2', '    The user requested (constraint) apache-airflow==3.3.2',
+      '', 'ERROR: ResolutionImpossible: for help visit https://pip.pypa.io/en/latest/topics/dependency-resolution/#dealing-with-dependency-conflicts',
+    ].join('\n');
+    const error = requirementFailure(tail, additions('six\napache-airflow==2.11.2\n'), {});
+    assert.deepEqual(error.problems?.map((p) => p.start.line), [2]);
+    assert.match(error.message, /"apache-airflow==2\.11\.2" would change Airflow's version, which the runtime holds at the base image's \(3\.3\.2\)/);
+  });
+});
