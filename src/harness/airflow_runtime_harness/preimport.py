@@ -191,6 +191,7 @@ class PreImporter:
         if not batch:
             return False
         started = time.monotonic()
+        threads = _threads()
         verdicts = probe(batch, _child_path(folder))
         before = len(sys.modules)
         for name, optional in batch:
@@ -213,7 +214,7 @@ class PreImporter:
         print(f"airflow-runtime harness: pre-import: {len(sys.modules) - before} modules in "
               f"{time.monotonic() - started:.2f}s" + (f"; left to the DAG files: {', '.join(refused)}" if refused else ""),
               file=sys.stderr)
-        if _threads() > 1:
+        if _threads() > threads:
             # a module that started a thread here and not in the probe: we cannot take it back, so stop adding
             self.broken = "a pre-imported module started a thread in the server"
         return len(sys.modules) != before
@@ -296,6 +297,7 @@ def probe(batch: list, child_path: list) -> dict:
             os._exit(code)
     os.close(write_fd)
     verdicts: dict = {}
+    last = None
     data = b""
     deadline = time.monotonic() + PROBE_SECONDS
     try:
@@ -310,17 +312,20 @@ def probe(batch: list, child_path: list) -> dict:
             *lines, data = data.split(b"\n")
             for line in lines:
                 item = json.loads(line)
-                verdicts[item["name"]] = item["verdict"]
+                verdicts[item["name"]] = last = item["verdict"]
     finally:
         os.close(read_fd)
         try:
             os.killpg(pid, signal.SIGKILL)
         except (ProcessLookupError, PermissionError):
             pass
-        os.waitpid(pid, 0)
+        _, status = os.waitpid(pid, 0)
     stuck = next((name for name, _ in batch if name not in verdicts), None)
     if stuck is not None and time.monotonic() >= deadline:
         verdicts[stuck] = f"did not finish importing within {PROBE_SECONDS:g}s"
+    elif stuck is not None and (last is None or last in ("ok", "absent") or last.startswith("failed")):
+        # not stopped by us after a refusal: the import of `stuck` ended the probe (a crash in native code, os._exit)
+        verdicts[stuck] = f"ended the process while it was imported (wait status {status})"
     return verdicts
 
 
