@@ -64,6 +64,11 @@ export function cleanupAll(): void {
   }
 }
 
+/** Registers a cleanup step of a test (e.g. removing containers that a component of the deployment started). */
+export function onCleanup(step: () => void): void {
+  cleanups.push(step);
+}
+
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   process.once(signal, () => {
     log(`${signal}: removing what this run started`);
