@@ -83,7 +83,7 @@ class ContainerTaskExecutor(BaseExecutor):
         self.running.add(key)
         try:
             container_id = self.launcher.launch(workload, log_folder)
-        except LauncherError as exc:
+        except Exception as exc:  # LauncherError says why; anything else (Docker gone mid-call) fails the task too
             message = f"airflow-runtime: task {key.dag_id}.{key.task_id} was not started: {exc}"
             self.log.error("%s", message)
             self._append_task_log(key, message)
@@ -93,6 +93,13 @@ class ContainerTaskExecutor(BaseExecutor):
         self.log.info("Started %s in container %s", key, container_id[:12])
 
     def sync(self) -> None:
+        try:
+            self._sync()
+        except Exception as exc:
+            # Docker away for a moment must not stop the scheduler: the containers are looked at again next beat
+            self.log.warning("ContainerTaskExecutor could not look at its containers: %s", exc)
+
+    def _sync(self) -> None:
         if self._containers:
             by_id = {c["Id"]: c for c in self.launcher.containers()}
             for key, container_id in list(self._containers.items()):
