@@ -4,7 +4,7 @@
  * what changed; `--fix` writes only with the flag and reports the re-parse; exit codes 0, 1 and 2.
  */
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
 import * as path from 'node:path';
 import { after, describe, it } from 'node:test';
 import { cli, dockerProblem, image, needs, ourContainers, scratchWorkspace, VERSIONS } from './support';
@@ -60,7 +60,10 @@ const project = () => scratchWorkspace('upgrade', {
 describe('upgrade-check from Airflow 2 to Airflow 3, on Docker', { ...needs(dockerProblem()), timeout: 600_000 }, () => {
   const workspaces: string[] = [];
   const ws = () => { const dir = project(); workspaces.push(dir); return dir; };
-  after(() => assert.deepEqual(ourContainers(...workspaces), [], 'no container of ours is left'));
+  after(() => {
+    assert.deepEqual(ourContainers(...workspaces), [], 'no container of ours is left');
+    for (const dir of workspaces) rmSync(dir, { recursive: true, force: true });
+  });
 
   it('says what breaks and what changes, per line, and exits 1 when a file breaks; writes nothing', async () => {
     const dir = ws();
