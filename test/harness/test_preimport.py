@@ -41,6 +41,14 @@ with DAG("never", start_date=datetime.datetime(2024, 1, 1)):
 '''
 
 
+WARNING = '''import datetime
+import sys
+sys.path.insert(0, {corpus!r})
+import cgi  # DeprecationWarning at import (Python 3.11)
+from _compat import DAG
+with DAG("warns", start_date=datetime.datetime(2024, 1, 1), schedule=None):
+    pass
+'''
 LAZY = HEADER.replace("{watch}", '("wave",)') + '''
 def load():
     import wave
@@ -66,6 +74,7 @@ def project(tmp_path_factory) -> tuple[Path, Path]:
     (dags / "shared_user.py").write_text(SHARED.format(corpus=str(CORPUS)))
     (dags / "failing.py").write_text(FAILING)
     (dags / "lazy.py").write_text(LAZY.format(corpus=str(CORPUS)))
+    (dags / "warns.py").write_text(WARNING.format(corpus=str(CORPUS)))
     return root, dags
 
 
@@ -130,6 +139,17 @@ def test_a_failing_pre_import_leaves_the_file_its_own_import_error(servers, proj
     assert "winreg" in error["message"], error
     assert [(e["file"], e["line"], e["message"]) for e in without["importErrors"]] == \
         [(error["file"], error["line"], error["message"])]
+
+
+def test_a_module_that_warns_at_import_is_left_to_the_file_which_keeps_its_warning(servers, project):
+    _, dags = project
+    found = {}
+    for kind in ("pre", "plain"):
+        result = _parse(servers[kind], dags / "warns.py", dags)
+        assert result["importErrors"] == [], result["importErrors"]
+        found[kind] = [(w["file"], w["line"], w["category"]) for w in result["warnings"] if "cgi" in w["message"]]
+    assert "cgi (warned at import: DeprecationWarning" in "".join(servers["pre"]._stderr)
+    assert found["pre"] == found["plain"] == [(str(dags / "warns.py"), 4, "DeprecationWarning")], found
 
 
 def test_the_pre_import_is_learned_from_what_children_imported(servers, project):
