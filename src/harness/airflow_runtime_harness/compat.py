@@ -57,8 +57,9 @@ def stability_check(file: str):
     return level, sorted(found)
 
 
-def use_dags_folder(folder: str) -> None:
-    """Point Airflow at this DAGs folder, also after import (serve forks one Airflow for many folders)."""
+def use_dags_folder(folder: str, on_sys_path: bool = True) -> None:
+    """Point Airflow at this DAGs folder, also after import (serve forks one Airflow for many folders). Without
+    `on_sys_path` (serve's pre-import, which must never import from the workspace) sys.path is left alone."""
     folder = os.path.abspath(folder)
     os.environ["AIRFLOW__CORE__DAGS_FOLDER"] = folder
     from airflow import settings
@@ -68,7 +69,7 @@ def use_dags_folder(folder: str) -> None:
         conf.add_section("core")
     conf.set("core", "dags_folder", folder)
     settings.DAGS_FOLDER = folder
-    if folder not in sys.path:
+    if on_sys_path and folder not in sys.path:
         sys.path.append(folder)  # as Airflow's prepare_syspath does: helpers import by name
 
 

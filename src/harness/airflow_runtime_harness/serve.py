@@ -148,6 +148,10 @@ def _accept(line: bytes, default_timeout, pending, reply) -> None:
 def _pre_import(pre: preimport.PreImporter, request: _Request) -> bool:
     """The server imports what this file will (see preimport.py); True when a child forked ahead is stale."""
     try:
+        from . import compat
+
+        # Airflow's configuration as the child will have it, for a module that reads it at import
+        compat.use_dags_folder(request.folder, on_sys_path=False)
         changed = pre.prepare(request.file, request.folder)
     except Exception as exc:  # an optimisation: never a reason to fail a parse
         pre.broken = f"{type(exc).__name__}: {exc}"
