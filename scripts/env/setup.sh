@@ -52,7 +52,7 @@ chain docker docker.sh images.sh production.sh &
 docker_chain=$!
 chain venvs venvs.sh k8s-provider.sh &
 venvs_chain=$!
-chain editor code-server.sh &
+chain editor code-server.sh ruff.sh &
 editor_chain=$!
 failed=0
 for pid in $docker_chain $venvs_chain $editor_chain; do wait "$pid" || failed=1; done
