@@ -1,5 +1,6 @@
 import { cleanupCommand } from './cleanup';
 import { doctorCommand } from './doctor';
+import { downCommand } from './down';
 import { exportCommand } from './export';
 import { mcpCommand } from './mcp';
 import { parseCommand } from './parse';
@@ -7,6 +8,7 @@ import { renderCommand } from './render';
 import { resolveCommand } from './resolve';
 import { runCommand } from './run';
 import { testDagCommand } from './testDag';
+import { upCommand } from './up';
 import { upgradeCheckCommand } from './upgradeCheck';
 import { EXIT, MAIN_HELP, UsageError } from './usage';
 import { validateCommand } from './validate';
@@ -22,6 +24,8 @@ const COMMANDS: Record<string, Command> = {
   render: renderCommand,
   'upgrade-check': upgradeCheckCommand,
   export: exportCommand,
+  up: upCommand,
+  down: downCommand,
   mcp: mcpCommand,
   doctor: doctorCommand,
   cleanup: cleanupCommand,

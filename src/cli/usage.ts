@@ -18,6 +18,8 @@ Usage:
   airflow-runtime validate [runtime files...]   check runtime files (all under this folder by default)
   airflow-runtime resolve <dag_file>            show a DAG file's effective runtime and where each value came from
   airflow-runtime export [PATH]                 write the production manifest and deployment commands (--out DIR)
+  airflow-runtime up [PATH]                     run a real Airflow 3 of the project here: each task in its runtime's container
+  airflow-runtime down [PATH]                   stop and remove it (--volumes: its database and logs too)
   airflow-runtime mcp                           a Model Context Protocol server on stdio: these verbs as tools for coding assistants
   airflow-runtime doctor                        check engines, images and interpreters; say what to fix
   airflow-runtime cleanup [--all] [--dry-run]     remove what we started that nothing uses any more
