@@ -9,7 +9,8 @@ import { type EngineChoice, selectEngine } from '../core/engine/select';
 import type { Engine } from '../core/engine/types';
 import { hasErrors, type Problem } from '../core/problems';
 import { recordReportedAirflow } from '../core/runtime/reportedAirflow';
-import { type DagFileJudge, findDagFiles, NEVER_WALKED, walkPythonFiles } from '../core/workspace/dagFiles';
+import { type DagFileJudge, findDagFiles, walkPythonFiles } from '../core/workspace/dagFiles';
+import { DEPENDENCY_FOLDERS } from '../core/workspace/walk';
 import { displayPath, formatProblems } from './display';
 import { announcing } from './notices';
 import { terminalProgress } from './progress';
@@ -278,7 +279,7 @@ export function whyNoDagFiles(paths: readonly string[], judge: DagFileJudge, cwd
     if (!verdict.isDag) skippedFiles.push(`${displayPath(file, cwd)}: ${verdict.reason}`);
   }, (folder, name) => {
     // hidden folders (.git, .vscode) go unsaid: nobody keeps DAGs there
-    if (!name.startsWith('.')) skippedFolders.push(`${displayPath(folder, cwd)}/ (${NEVER_WALKED.has(name) ? 'a dependency folder' : 'an .airflowignore excludes it'})`);
+    if (!name.startsWith('.')) skippedFolders.push(`${displayPath(folder, cwd)}/ (${DEPENDENCY_FOLDERS.has(name) ? 'a dependency folder' : 'an .airflowignore excludes it'})`);
   });
   for (const given of paths) {
     const absolute = path.resolve(cwd, given);

@@ -4,7 +4,7 @@ import { hostAccessFromEnvironment } from '../core/runtime/hostPowers';
 import { readRuntimeText } from '../core/runtime/read';
 import { type Layer, resolveRuntime, type EffectiveRuntime } from '../core/runtime/resolve';
 import { readWorkspaceSettings } from '../core/runtime/settings';
-import { DagFileJudge, type DagFileRule, dagFileRuleOf } from '../core/workspace/dagFiles';
+import { DagFileJudge, dagFileRuleOf, rulePerFolder } from '../core/workspace/dagFiles';
 import { findProjectRoot } from '../core/workspace/root';
 
 /** The DAG file's project (root.ts: from the files, the same from every current folder), unless `--workspace` names it. */
@@ -48,13 +48,8 @@ export function runtimeFor(dagFile: string, options: Where): EffectiveRuntime {
  * effective runtime (the Airflow major, `[core]` settings), resolved once per folder.
  */
 export function dagFileJudge(options: Where): DagFileJudge {
-  const rules = new Map<string, DagFileRule>();
   return new DagFileJudge(
     (file) => workspaceRootFor(file, options.cwd, options.workspace),
-    (folder) => {
-      let rule = rules.get(folder);
-      if (!rule) rules.set(folder, (rule = dagFileRuleOf(runtimeFor(path.join(folder, '__folder__.py'), options).values)));
-      return rule;
-    },
+    rulePerFolder((folder) => dagFileRuleOf(runtimeFor(path.join(folder, '__folder__.py'), options).values)),
   );
 }

@@ -2,7 +2,7 @@ import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import { FILE_START, hasErrors, type Problem } from '../core/problems';
 import { readRuntimeFile, readRuntimeText, unreadableRuntimeFile } from '../core/runtime/read';
-import { findRuntimeFiles } from '../core/workspace/scan';
+import { findRuntimeFiles } from '../core/workspace/runtimeFiles';
 import { findProjectRoot } from '../core/workspace/root';
 import { countProblems, displayPath, formatProblems } from './display';
 import { hostAccessOf } from './runtimeFor';

@@ -11,7 +11,7 @@ import { TaskRuns } from '../core/project/taskRuns';
 import { WorkspaceParser } from '../core/project/workspaceParser';
 import { dagFilesAffectedBy, runtimeFileScope } from '../core/runtime/names';
 import { recordReportedAirflow } from '../core/runtime/reportedAirflow';
-import { DagFileJudge, type DagFileRule, dagFileRuleOf } from '../core/workspace/dagFiles';
+import { DagFileJudge, type DagFileRule, dagFileRuleOf, rulePerFolder } from '../core/workspace/dagFiles';
 import { affectsRuntimes, readSettings, runtimeSettingsLayer, SECTION, userHostAccess } from './settings';
 
 /**
@@ -210,16 +210,11 @@ export class Project implements vscode.Disposable {
     const rules = new Map<string, DagFileRule>();
     this.judgeRules = rules;
     const { safeMode } = readSettings();
-    return new DagFileJudge((file) => this.workspaceRootOf(file), (folder) => {
-      let rule = rules.get(folder);
-      if (!rule) {
-        rule = dagFileRuleOf(this.runtimes.runtimeOfFolder(folder).values);
-        // the setting can only turn safe mode off, as [core] dag_discovery_safe_mode does
-        if (!safeMode) rule = { ...rule, safeMode: false };
-        rules.set(folder, rule);
-      }
-      return rule;
-    });
+    return new DagFileJudge((file) => this.workspaceRootOf(file), rulePerFolder((folder) => {
+      const rule = dagFileRuleOf(this.runtimes.runtimeOfFolder(folder).values);
+      // the setting can only turn safe mode off, as [core] dag_discovery_safe_mode does
+      return safeMode ? rule : { ...rule, safeMode: false };
+    }, rules));
   }
 }
 

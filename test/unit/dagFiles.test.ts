@@ -1,11 +1,13 @@
 /** Which files are DAG files: Airflow's rule (safe mode per major, .airflowignore in both syntaxes, the DAGs folder). */
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, describe, it } from 'node:test';
 import { airflowMajorOf, DagFileJudge, type DagFileRule, dagFileRuleOf, findDagFiles } from '../../src/core/workspace/dagFiles';
 import { recordReportedAirflow } from '../../src/core/runtime/reportedAirflow';
+import { findRuntimeFiles } from '../../src/core/workspace/runtimeFiles';
+import { DEPENDENCY_FOLDERS } from '../../src/core/workspace/walk';
 
 const roots: string[] = [];
 function tree(files: Record<string, string>): string {
@@ -131,5 +133,24 @@ describe('the Airflow version that decides the rule', () => {
       if (before === undefined) delete process.env.AIRFLOW_RUNTIME_CACHE_DIR;
       else process.env.AIRFLOW_RUNTIME_CACHE_DIR = before;
     }
+  });
+});
+
+describe('the folders no walk goes into', () => {
+  it('are the editor\'s default exclude globs too: one list', () => {
+    const manifest = JSON.parse(readFileSync(path.join(__dirname, '..', '..', 'package.json'), 'utf8')) as { contributes: { configuration: { properties: Record<string, { default?: unknown }> } } };
+    const globs = manifest.contributes.configuration.properties['airflowRuntime.dagFiles.exclude'].default as string[];
+    assert.deepEqual(new Set(globs.map((glob) => /^\*\*\/([^/]+)\/\*\*$/.exec(glob)?.[1])), new Set(DEPENDENCY_FOLDERS));
+  });
+
+  it('the runtime files of a tree are found outside hidden and dependency folders', () => {
+    const root = mkdtempSync(path.join(os.tmpdir(), 'walk-'));
+    for (const folder of ['dags', 'dags/.hidden', 'dags/node_modules/x', 'dags/.ruff_cache', 'dags/sub']) mkdirSync(path.join(root, folder), { recursive: true });
+    for (const folder of ['dags', 'dags/.hidden', 'dags/node_modules/x', 'dags/.ruff_cache', 'dags/sub']) {
+      writeFileSync(path.join(root, folder, 'airflow-runtime.yaml'), 'image: x\n');
+      writeFileSync(path.join(root, folder, 'a.py'), '# airflow dag\n');
+    }
+    assert.deepEqual(findRuntimeFiles(root).map((file) => path.relative(root, file)), ['dags/airflow-runtime.yaml', 'dags/sub/airflow-runtime.yaml']);
+    rmSync(root, { recursive: true, force: true });
   });
 });

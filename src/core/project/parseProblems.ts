@@ -2,6 +2,7 @@ import { readdirSync, statSync } from 'node:fs';
 import * as path from 'node:path';
 import type { ImportErrorInfo, ParseResult } from '../engine/parseResult';
 import { findProjectRoot } from '../workspace/root';
+import { isUnwalkedFolder } from '../workspace/walk';
 
 /** A problem a parse found, in the file where it really is (the DAG file or a helper module it imports). */
 export interface ParseProblem {
@@ -79,8 +80,6 @@ export function frameLineIn(traceback: string | undefined, file: string): number
 }
 
 const MISSING_TOP_LEVEL = /^ModuleNotFoundError: No module named '([A-Za-z_][\w]*)'$/;
-/** Folders that hold dependencies or caches, not the project's packages. */
-const NOT_SEARCHED = new Set(['node_modules', '__pycache__', 'venv', '.venv', 'site-packages']);
 
 /**
  * What to do when an import fails on a top-level package that is right there in the project (`from dags.common
@@ -101,7 +100,7 @@ export function importHint(error: Pick<ImportErrorInfo, 'message'>, workspaceRoo
 function packageFolder(root: string, name: string): string | undefined {
   let entries: string[] = [];
   try {
-    entries = readdirSync(root).filter((entry) => !entry.startsWith('.') && !NOT_SEARCHED.has(entry));
+    entries = readdirSync(root).filter((entry) => !isUnwalkedFolder(entry));
   } catch {
     return undefined;
   }

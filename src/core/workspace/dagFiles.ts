@@ -1,4 +1,4 @@
-import { closeSync, fstatSync, openSync, readdirSync, readFileSync, readSync, statSync } from 'node:fs';
+import { closeSync, fstatSync, openSync, readFileSync, readSync, statSync } from 'node:fs';
 import * as path from 'node:path';
 import ignore from 'ignore';
 import { isInside } from '../runtime/checks';
@@ -6,6 +6,7 @@ import { declaredAirflowOf } from '../runtime/declaredAirflow';
 import { reportedAirflowOf } from '../runtime/reportedAirflow';
 import type { RuntimeValues } from '../runtime/values';
 import { hostDagRoot } from './projectLayout';
+import { isUnwalkedFolder, walkFiles } from './walk';
 
 /**
  * Which files are DAG files: Airflow's own rule, in one place for the CLI and the extension (DESIGN.md,
@@ -26,9 +27,6 @@ export interface DagFileRule {
   ignoreSyntax: IgnoreSyntax;
   safeMode: boolean;
 }
-
-/** Folders never walked: dependencies and tools' caches (hidden folders are skipped too). */
-export const NEVER_WALKED = new Set(['node_modules', '__pycache__', 'venv', '.venv', 'site-packages']);
 
 /** Airflow reads the whole file; a DAG file larger than this is read this far. */
 const HEURISTIC_BYTES = 8 * 1024 * 1024;
@@ -225,7 +223,7 @@ export class DagFileJudge {
   /** Whether a walk goes into this folder: not hidden, not a dependency folder, not excluded by .airflowignore. */
   walksInto(folder: string): boolean {
     const name = path.basename(folder);
-    if (name.startsWith('.') || NEVER_WALKED.has(name)) return false;
+    if (isUnwalkedFolder(name)) return false;
     const workspaceRoot = this.workspaceRootOf(folder);
     const dagRoot = hostDagRoot(path.join(folder, '__probe__.py'), workspaceRoot);
     return !this.excludedBy(folder, true, dagRoot, this.ruleFor(path.dirname(folder)));
@@ -266,25 +264,23 @@ export interface FoundDagFiles {
 }
 
 /**
+ * A folder's rule, made by `ruleOf` once per folder (a folder's rule comes from its effective runtime, which is
+ * resolved once per folder): what a judge asks for each file and folder it looks at.
+ */
+export function rulePerFolder(ruleOf: (folder: string) => DagFileRule, rules = new Map<string, DagFileRule>()): (folder: string) => DagFileRule {
+  return (folder) => {
+    let rule = rules.get(folder);
+    if (!rule) rules.set(folder, (rule = ruleOf(folder)));
+    return rule;
+  };
+}
+
+/**
  * The one walk of a folder as Airflow walks its DAGs folder: into the folders the rule walks into, calling `onPython`
  * for each `.py` file and `onSkippedFolder` for each folder it does not walk into.
  */
 export function walkPythonFiles(dir: string, judge: DagFileJudge, onPython: (file: string) => void, onSkippedFolder?: (folder: string, name: string) => void): void {
-  let entries;
-  try {
-    entries = readdirSync(dir, { withFileTypes: true });
-  } catch {
-    return;
-  }
-  for (const entry of entries) {
-    const full = path.join(dir, entry.name);
-    if (entry.isDirectory()) {
-      if (judge.walksInto(full)) walkPythonFiles(full, judge, onPython, onSkippedFolder);
-      else onSkippedFolder?.(full, entry.name);
-    } else if (entry.isFile() && entry.name.endsWith('.py')) {
-      onPython(full);
-    }
-  }
+  walkFiles(dir, (folder) => judge.walksInto(folder), (file, name) => { if (name.endsWith('.py')) onPython(file); }, onSkippedFolder);
 }
 
 /** DAG files named by the user: files as given (with a note when the rule skips them), folders walked by the rule. */

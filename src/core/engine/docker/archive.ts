@@ -3,6 +3,7 @@ import * as path from 'node:path';
 import { Readable } from 'node:stream';
 import createIgnore from '@balena/dockerignore';
 import { extract as tarExtract, pack as tarPack } from 'tar-stream';
+import { DEPENDENCY_FOLDERS, VCS_FOLDERS } from '../../workspace/walk';
 import { EngineError } from '../errors';
 
 /** One file, folder or symlink of a tar archive; `name` is its '/'-separated path in the archive, no leading '/'. */
@@ -33,7 +34,7 @@ export interface TreeSnapshot {
 }
 
 /** Folders never copied into a runtime: version control, dependencies, caches, virtualenvs. */
-export const SKIPPED_FOLDERS = new Set(['.git', '.hg', '.svn', 'node_modules', '__pycache__', '.venv', 'venv', '.tox', '.nox', '.mypy_cache', '.pytest_cache', '.ruff_cache', 'site-packages']);
+export const SKIPPED_FOLDERS: ReadonlySet<string> = new Set([...VCS_FOLDERS, ...DEPENDENCY_FOLDERS]);
 
 export interface CopyLimits {
   bytes: number;
