@@ -29,6 +29,8 @@ if (process.env.AIRFLOW_RUNTIME_SKIP_SETUP !== '1') stage('set-up (scripts/env/s
 stage('lint', ...npm('lint'));
 stage('types', ...npm('typecheck'));
 stage('build', ...npm('build'));
+// the bundles are fresh for every stage below: packaging the .vsix (e2e, fresh) does not build them again
+env.AIRFLOW_RUNTIME_BUNDLES_FRESH = '1';
 stage('unit', ...npm('test:unit'));
 stage('cli', ...npm('test:cli'));
 stage('harness and policy (real Airflow)', ...npm('test:harness'));
