@@ -92,7 +92,7 @@ export interface HarnessSetup {
 }
 
 /**
- * The runtime's view of a DAG file's project (DESIGN.md, "What a DAG file sees"), for `docker` (paths in the
+ * The runtime's view of a DAG file's project (docs/contracts.md, "What a DAG file sees"), for `docker` (paths in the
  * container, project folders placed beside `dagsFolder`) or `local` (host paths, nothing moved).
  * sys.path gets, in order: the runtime file's own PYTHONPATH, the project root for Astro, the plugins and
  * config folders and the runtime file's `pythonPath`, then the harness.

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 
 /**
- * The parse result the harness writes (DESIGN.md, "Parse result"), with paths as the host sees them. Its one
+ * The parse result the harness writes (docs/contracts.md, "Parse result"), with paths as the host sees them. Its one
  * definition is media/parse-result.schema.json: these types and the harness's output are checked against it.
  */
 export const PARSE_RESULT_FORMAT = 'airflow-runtime/parse-result@1';

@@ -9,7 +9,7 @@ import { hostDagRoot } from './projectLayout';
 import { isUnwalkedFolder, walkFiles } from './walk';
 
 /**
- * Which files are DAG files: Airflow's own rule, in one place for the CLI and the extension (DESIGN.md,
+ * Which files are DAG files: Airflow's own rule, in one place for the CLI and the extension (docs/contracts.md,
  * "Which files are DAG files"). A `.py` file in a DAGs folder that
  * - is not excluded by an `.airflowignore` in its folder or above (up to the DAGs folder), in the syntax
  *   `[core] dag_ignore_file_syntax` says (`regexp` by default on Airflow 2, `glob` on Airflow 3);

@@ -3,7 +3,7 @@ import * as path from 'node:path';
 import { isInside } from '../runtime/checks';
 
 /**
- * How a project is laid out, which decides what its DAG files see (DESIGN.md, "What a DAG file sees"):
+ * How a project is laid out, which decides what its DAG files see (docs/contracts.md, "What a DAG file sees"):
  * - `astro`: an Astro project (`.astro/`, `dags/`, `include/`, `plugins/`). Its images put the project
  *   root on PYTHONPATH, so `from include.helpers import x` works.
  * - `airflow`: the official image's layout (`dags/`, `plugins/`, `config/` beside each other in
