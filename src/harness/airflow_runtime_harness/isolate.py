@@ -26,8 +26,8 @@ from . import reap
 TAIL_BYTES = 16 * 1024
 GRACE_SECONDS = 2.0
 # The timeout is the DAG file's budget (like dagbag_import_timeout), so it starts when the child
-# says "started" (one START byte on the result pipe), after Airflow's own import; until then the
-# child gets this long to import Airflow.
+# says "started" (one START byte on the result pipe), when the DAG file's own code starts; until then
+# the child gets this long to import Airflow and set up the DagBag.
 STARTUP_SECONDS = 120.0
 START = b"\x00"
 END = b"\n"  # after a complete result (JSON on one line); a result cut short lacks it

@@ -52,8 +52,9 @@ class _FileHooks:
     """Wraps the loader that executes the DAG file: we keep its exception (full traceback,
     Airflow keeps 2 frames) and every warning it raises, located at the user's line."""
 
-    def __init__(self, user: UserFiles):
+    def __init__(self, user: UserFiles, on_start=None):
         self.user = user
+        self.on_start = on_start
         self.exception: BaseException | None = None
         self.warnings: list[dict] = []
         self._seen: set = set()
@@ -94,6 +95,12 @@ class _FileHooks:
 
         def exec_dag_file(loader, module):
             hooks._raw = []
+            if hooks.on_start is not None:
+                start, hooks.on_start = hooks.on_start, None
+                # the DAG file's own code runs now: from here on the clock is the file's, as Airflow's
+                # dagbag_import_timeout covers the file's import (not the DagBag's set-up before it, which a
+                # loaded machine can make take seconds)
+                start()
             try:
                 with warnings.catch_warnings():
                     warnings.simplefilter("always")
@@ -145,8 +152,6 @@ def parse_in_process(file: str, folder: str, on_start=None) -> dict:
     compat.use_dags_folder(folder)
     result = _base_result(file, folder, compat.VERSION)
     lines = CreationLines(user)
-    if on_start is not None:
-        on_start()  # Airflow is imported: from here on the clock is the DAG file's
 
     # Airflow 3.2+'s DAG processor checks the file's source before it parses it
     level, unstable = compat.stability_check(file)
@@ -159,7 +164,7 @@ def parse_in_process(file: str, folder: str, on_start=None) -> dict:
         return result
 
     lines.install(compat.dag_class(), compat.operator_partial_class(), compat.dag_node_class())
-    hooks = _FileHooks(user)
+    hooks = _FileHooks(user, on_start)
     hooks.install()
     try:
         bag = compat.load_file(file, folder)
