@@ -38,7 +38,7 @@ export function activate(context: vscode.ExtensionContext): AirflowRuntimeApi {
   const testing = new TaskTesting(project);
   const graphs = new DagGraphPanels(project, context.extensionUri);
   context.subscriptions.push(project, slowWork, tree, testing, graphs, vscode.window.createTreeView('airflowRuntime.dagFiles', { treeDataProvider: tree, showCollapseAll: true }));
-  registerRuntimeFileDiagnostics(context, (file) => project.runtimesChanged(file));
+  registerRuntimeFileDiagnostics(context, (file, changedAt) => project.runtimesChanged(file, changedAt));
   registerRuntimeFileEditing(context);
   registerParseDiagnostics(context, project);
   registerEngineDiagnostics(context, project);

@@ -139,13 +139,13 @@ export class Project implements vscode.Disposable {
    * changes no value (a comment) parses nothing. Saving and the file watcher both call this: the second
    * call finds nothing changed.
    */
-  runtimesChanged(changedFile?: string): void {
+  /** `changedAt`: when the change was made, when it was not to the runtime file itself (its requirements file). */
+  runtimesChanged(changedFile?: string, changedAt = changedFile ? modifiedAt(changedFile) : undefined): void {
     const all = this.parser.states.files;
     const affected = changedFile ? dagFilesAffectedBy(changedFile, all) : all;
     const before = new Map(affected.map((file) => [file, runtimeFingerprint(this.runtimes.peek(file))]));
     this.runtimes.invalidate();
     this.airflowIgnoreChanged(); // the Airflow version or [core] settings may say otherwise now
-    const changedAt = changedFile ? modifiedAt(changedFile) : undefined;
     const changed = affected.filter((file) => before.get(file) !== runtimeFingerprint(this.runtimes.runtimeOf(file)));
     const parsedBefore = changed.filter((file) => { const record = this.parser.states.get(file); return !!(record?.result || record?.failure); });
     this.parser.states.markStale(changed, changedAt);

@@ -2,6 +2,7 @@ import * as path from 'node:path';
 import type { Problem } from '../problems';
 import type { HostAccess } from '../runtime/checks';
 import { readRuntimeText } from '../runtime/read';
+import { dependencyDigest } from '../runtime/requirements';
 import { type EffectiveRuntime, type Layer, resolveRuntime } from '../runtime/resolve';
 
 export interface RuntimeInputs {
@@ -51,13 +52,13 @@ export class RuntimeIndex {
 
   private resolve(dagFile: string): EffectiveRuntime {
     const settings = this.inputs.settings();
-    return resolveRuntime(dagFile, {
+    return withDigest(resolveRuntime(dagFile, {
       workspaceRoot: this.inputs.workspaceRootOf(dagFile),
       readText: readRuntimeText,
       settings: settings?.layer,
       settingsProblems: settings?.problems,
       hostAccess: this.inputs.hostAccess?.(),
-    });
+    }));
   }
 
   forget(dagFile: string): void {
@@ -65,7 +66,16 @@ export class RuntimeIndex {
   }
 }
 
+/** What the files a runtime names (its requirements) held when it was resolved. */
+const digests = new WeakMap<EffectiveRuntime, string>();
+
+function withDigest(runtime: EffectiveRuntime): EffectiveRuntime {
+  digests.set(runtime, dependencyDigest(runtime.values));
+  return runtime;
+}
+
 /** What a parse of a DAG file depends on in its runtime: equal fingerprints parse the same. */
 export function runtimeFingerprint(runtime: EffectiveRuntime | undefined): string {
-  return runtime ? JSON.stringify([runtime.values, runtime.problems.map((p) => `${p.severity} ${p.message}`), runtime.hostAccess.allowed]) : '';
+  // the requirements file's content too: its edit changes the runtime's image, as an edit of the runtime file does
+  return runtime ? JSON.stringify([runtime.values, runtime.problems.map((p) => `${p.severity} ${p.message}`), runtime.hostAccess.allowed, digests.get(runtime) ?? '']) : '';
 }

@@ -253,10 +253,11 @@ function checkRequirements(values: RuntimeValues, context: FieldCheckContext): v
     const at: KeyPath = file ? ['requirements'] : ['requirements', line.line - 1];
     const elsewhere = file ? { file, line: line.line } : undefined;
     if (line.problem) {
-      findings.push({ severity: 'error', code: 'bad-value', at, elsewhere, drop: ['requirements'], message: line.problem });
+      // kept, not dropped: the error stops a parse by itself, and the file stays watched for the fix
+      findings.push({ severity: 'error', code: 'bad-value', at, elsewhere, message: line.problem });
     } else if (line.localPath) {
       if (!probe.kind(line.localPath)) {
-        findings.push({ severity: 'error', code: 'missing-path', at, elsewhere, drop: ['requirements'], message: `"${line.text}": ${line.localPath} does not exist` });
+        findings.push({ severity: 'error', code: 'missing-path', at, elsewhere, message: `"${line.text}": ${line.localPath} does not exist` });
       } else if (outside(line.localPath)) {
         power('requirement-outside', at, `"${line.text}" installs from ${real(line.localPath)}, outside the workspace (its setup code runs at the install)`, { drop: ['requirements'], elsewhere });
       }
@@ -279,7 +280,7 @@ function checkPackages(values: RuntimeValues, { expect, probe, findings }: Field
   for (const item of packageLines(source)) {
     if (!item.problem) continue;
     findings.push({ severity: 'error', code: 'bad-value', at: file ? ['packages'] : ['packages', item.line - 1],
-      elsewhere: file ? { file, line: item.line } : undefined, drop: ['packages'], message: item.problem });
+      elsewhere: file ? { file, line: item.line } : undefined, message: item.problem });
   }
 }
 

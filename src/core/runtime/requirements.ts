@@ -2,7 +2,10 @@
  * A runtime's `requirements` (a pip requirements file or a list) and `packages` (Debian packages), read line by
  * line with their places: what the image build and the local venv install, and where a complaint about one goes.
  */
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
+import type { RuntimeValues } from './values';
 
 /** One requirement or option as pip reads it, at its line (1-based) of the file, or its index + 1 in a list. */
 export interface RequirementLine {
@@ -108,4 +111,22 @@ export function packageLines(source: string | readonly string[]): { line: number
     }
   });
   return out;
+}
+
+/** The files a runtime's values name besides runtime files (its requirements and packages files), absolute. */
+export function dependenciesOf(values: RuntimeValues, baseDir: string): string[] {
+  return [values.requirements, values.packages].filter((v): v is string => typeof v === 'string').map((v) => path.resolve(baseDir, v));
+}
+
+/** What those files hold now, as one hash: a runtime whose requirements file changed is another runtime. */
+export function dependencyDigest(values: RuntimeValues, baseDir = '/'): string {
+  const hash = createHash('sha256');
+  for (const file of dependenciesOf(values, baseDir)) {
+    try {
+      hash.update(file).update('\0').update(readFileSync(file)).update('\0');
+    } catch {
+      hash.update(file).update('\0missing\0');
+    }
+  }
+  return hash.digest('hex');
 }
