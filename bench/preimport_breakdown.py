@@ -12,6 +12,7 @@ Stages, each on every file (one process: the harness's server state, then forks 
   childPre        the harness's parse in a fresh fork after the pre-import (what `serve` forks now)
   learnedModules  modules the server imported (a count)
 """
+
 from __future__ import annotations
 
 import json
@@ -62,6 +63,7 @@ def main() -> None:
             if result["importErrors"]:
                 raise SystemExit(result["importErrors"][0]["message"])
             return preimport.imported_since(before)
+
         return job
 
     plain = [in_child(parse(f))[0] for f in files]
@@ -88,8 +90,17 @@ def main() -> None:
 
     gc.freeze()
     after = [in_child(parse(f))[0] for f in files]
-    print(json.dumps({"dagbag": statistics.median(dagbag), "childPlain": statistics.median(plain), "preImport": pre_ms,
-                      "childPre": statistics.median(after), "learnedModules": len(sys.modules) - before}))
+    print(
+        json.dumps(
+            {
+                "dagbag": statistics.median(dagbag),
+                "childPlain": statistics.median(plain),
+                "preImport": pre_ms,
+                "childPre": statistics.median(after),
+                "learnedModules": len(sys.modules) - before,
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -3,6 +3,7 @@
 Each test runs a server with the pre-import and, where it proves the test can fail, one without
 (`--no-pre-import`): the DAG files write what they saw into their DAG's tags.
 """
+
 from __future__ import annotations
 
 import os
@@ -15,7 +16,9 @@ HEADER = '''import sys
 SEEN = sorted(m for m in {watch} if m in sys.modules)
 sys.path.insert(0, {corpus!r})
 '''
-MARKS = HEADER.replace("{watch}", '("sqlparse",)') + '''import sqlparse
+MARKS = (
+    HEADER.replace("{watch}", '("sqlparse",)')
+    + '''import sqlparse
 MARKED = getattr(sqlparse, "MARKED_BY", None)
 sqlparse.MARKED_BY = {name!r}
 sqlparse.format = None
@@ -25,13 +28,17 @@ with DAG({name!r}, start_date=datetime.datetime(2024, 1, 1), schedule=None,
          tags=["seen:" + ",".join(SEEN), f"marked:{{MARKED}}"]):
     pass
 '''
-SHARED = HEADER.replace("{watch}", '("include", "include.shared")') + '''from include.shared import VALUE
+)
+SHARED = (
+    HEADER.replace("{watch}", '("include", "include.shared")')
+    + '''from include.shared import VALUE
 from _compat import DAG
 import datetime
 with DAG("shared", start_date=datetime.datetime(2024, 1, 1), schedule=None,
          tags=["seen:" + ",".join(SEEN), f"value:{{VALUE}}"]):
     pass
 '''
+)
 FAILING = '''import datetime
 
 import dateutil.tz.win  # fails on Linux: six.moves has no winreg
@@ -49,7 +56,9 @@ from _compat import DAG
 with DAG("warns", start_date=datetime.datetime(2024, 1, 1), schedule=None):
     pass
 '''
-LAZY = HEADER.replace("{watch}", '("wave",)') + '''
+LAZY = (
+    HEADER.replace("{watch}", '("wave",)')
+    + '''
 def load():
     import wave
     return wave
@@ -59,6 +68,7 @@ import datetime
 with DAG("lazy", start_date=datetime.datetime(2024, 1, 1), schedule=None, tags=["seen:" + ",".join(SEEN)]):
     pass
 '''
+)
 
 
 @pytest.fixture(scope="module")
@@ -137,8 +147,9 @@ def test_a_failing_pre_import_leaves_the_file_its_own_import_error(servers, proj
     [error] = with_pre["importErrors"]
     assert (error["file"], error["line"]) == (str(dags / "failing.py"), 3), error
     assert "winreg" in error["message"], error
-    assert [(e["file"], e["line"], e["message"]) for e in without["importErrors"]] == \
-        [(error["file"], error["line"], error["message"])]
+    assert [(e["file"], e["line"], e["message"]) for e in without["importErrors"]] == [
+        (error["file"], error["line"], error["message"])
+    ]
 
 
 def test_a_module_that_warns_at_import_is_left_to_the_file_which_keeps_its_warning(servers, project):

@@ -17,6 +17,7 @@ has the same cost and `[dag_processor] parsing_pre_import_modules` for it. We do
   import error, warning or side effect stays the file's own, at its line.
 - **Off** with `serve --no-pre-import` (the engines pass it for the setting and the CLI flag).
 """
+
 from __future__ import annotations
 
 import ast
@@ -44,8 +45,9 @@ LEARN = False
 PROBE_SECONDS = 20.0
 # A child reports at most this many learned modules (a file importing half of PyPI still costs one line).
 MAX_LEARNED = 2000
-_SIGNALS = tuple(s for s in ("SIGTERM", "SIGINT", "SIGHUP", "SIGALRM", "SIGCHLD", "SIGUSR1", "SIGUSR2", "SIGPIPE")
-                 if hasattr(signal, s))
+_SIGNALS = tuple(
+    s for s in ("SIGTERM", "SIGINT", "SIGHUP", "SIGALRM", "SIGCHLD", "SIGUSR1", "SIGUSR2", "SIGPIPE") if hasattr(signal, s)
+)
 
 
 def _roots() -> tuple[str, ...]:
@@ -101,8 +103,13 @@ def imported_since(before: set) -> list:
     names = []
     for name, module in list(sys.modules.items()):
         # under its own name only: `requests.packages.idna` is `idna` again, filed under another name
-        if name not in before and module is not None and getattr(module, "__name__", None) == name \
-                and _plausible(name) and installed(module):
+        if (
+            name not in before
+            and module is not None
+            and getattr(module, "__name__", None) == name
+            and _plausible(name)
+            and installed(module)
+        ):
             names.append(name)
             if len(names) >= MAX_LEARNED:
                 break
@@ -110,8 +117,11 @@ def imported_since(before: set) -> list:
 
 
 def _plausible(name: str) -> bool:
-    return bool(name) and all(part.isidentifier() for part in name.split(".")) \
+    return (
+        bool(name)
+        and all(part.isidentifier() for part in name.split("."))
         and not name.startswith(("airflow_runtime_harness", "__main__"))
+    )
 
 
 def static_imports(file: str) -> list:
@@ -172,7 +182,9 @@ class PreImporter:
 
     def learn(self, names) -> None:
         for name in list(names or ())[:MAX_LEARNED]:  # what a child says is only a hint: the probe decides
-            if isinstance(name, str) and _plausible(name) and name not in self.done and name not in self.refused and name not in sys.modules:
+            if not isinstance(name, str) or not _plausible(name):
+                continue
+            if name not in self.done and name not in self.refused and name not in sys.modules:
                 self.learned.append((name, False))
 
     def prepare(self, file: str, folder: str) -> bool:
@@ -211,9 +223,11 @@ class PreImporter:
         self.imported += len(sys.modules) - before
         self.seconds += time.monotonic() - started
         refused = [f"{name} ({self.refused[name]})" for name, _ in batch if name in self.refused]
-        print(f"airflow-runtime harness: pre-import: {len(sys.modules) - before} modules in "
-              f"{time.monotonic() - started:.2f}s" + (f"; left to the DAG files: {', '.join(refused)}" if refused else ""),
-              file=sys.stderr)
+        print(
+            f"airflow-runtime harness: pre-import: {len(sys.modules) - before} modules in "
+            f"{time.monotonic() - started:.2f}s" + (f"; left to the DAG files: {', '.join(refused)}" if refused else ""),
+            file=sys.stderr,
+        )
         if _threads() > threads:
             # a module that started a thread here and not in the probe: we cannot take it back, so stop adding
             self.broken = "a pre-imported module started a thread in the server"
@@ -380,10 +394,10 @@ def _try_one(name: str, optional: bool, child_path: list, installed_path: list) 
             continue
         if from_elsewhere(module):
             return f"loaded {added} from outside the installed packages"
-        if "." not in added and getattr(module, "__spec__", None) is not None \
-                and module.__spec__.origin not in ("built-in", "frozen"):
+        module_spec = getattr(module, "__spec__", None)
+        if "." not in added and module_spec is not None and module_spec.origin not in ("built-in", "frozen"):
             spec = importlib.machinery.PathFinder.find_spec(added, child_path)
-            if spec is None or spec.origin != module.__spec__.origin:
+            if spec is None or spec.origin != module_spec.origin:
                 return f"{added} is another module on the DAG files' sys.path"
     return "ok"
 
@@ -395,13 +409,27 @@ def _spec_module(spec) -> ModuleType:
 
 
 def _state() -> tuple:
-    return (_threads(), _has_children(), dict(os.environ), os.getcwd(), list(sys.meta_path), list(sys.path_hooks),
-            tuple(signal.getsignal(getattr(signal, s)) for s in _SIGNALS))
+    return (
+        _threads(),
+        _has_children(),
+        dict(os.environ),
+        os.getcwd(),
+        list(sys.meta_path),
+        list(sys.path_hooks),
+        tuple(signal.getsignal(getattr(signal, s)) for s in _SIGNALS),
+    )
 
 
 def _changed(before: tuple, after: tuple) -> str | None:
-    what = ("started a thread", "started a process", "changed the environment", "changed the working folder",
-            "added an import hook", "added a path hook", "changed a signal handler")
+    what = (
+        "started a thread",
+        "started a process",
+        "changed the environment",
+        "changed the working folder",
+        "added an import hook",
+        "added a path hook",
+        "changed a signal handler",
+    )
     for label, old, new in zip(what, before, after):
         if label == "started a thread" and new > old or label == "started a process" and new and not old:
             return label
