@@ -78,7 +78,7 @@ def main():
         started = time.perf_counter()
         parse_in_process(file, folder)
         times["harness"].append(ms(time.perf_counter() - started))
-    for file in files:
+    for _file in files:  # one fork per file, as the server makes
         started = time.perf_counter()
         pid = os.fork()
         if pid == 0:
@@ -110,16 +110,18 @@ def main():
 def serve_round_trip(folder, files):
     proc = subprocess.Popen([sys.executable, "-m", "airflow_runtime_harness", "serve"], stdin=subprocess.PIPE,
                             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, bufsize=1)
-    proc.stdout.readline()
+    stdin, stdout = proc.stdin, proc.stdout
+    assert stdin is not None and stdout is not None  # both asked for as pipes
+    stdout.readline()
     took = []
     for i, file in enumerate([files[0]] + files):
         started = time.perf_counter()
-        proc.stdin.write(json.dumps({"id": i, "file": file, "dagsFolder": folder, "timeout": 60}) + "\n")
-        proc.stdin.flush()
-        json.loads(proc.stdout.readline())
+        stdin.write(json.dumps({"id": i, "file": file, "dagsFolder": folder, "timeout": 60}) + "\n")
+        stdin.flush()
+        json.loads(stdout.readline())
         if i:
             took.append(ms(time.perf_counter() - started))
-    proc.stdin.close()
+    stdin.close()
     proc.wait(timeout=60)
     return statistics.median(took)
 

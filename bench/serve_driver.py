@@ -22,16 +22,18 @@ def main():
     env.update(PYTHONPATH=harness, AIRFLOW_RUNTIME_CACHE=cache, PYTHONUNBUFFERED="1")
     proc = subprocess.Popen([sys.executable, "-m", "airflow_runtime_harness", "serve"], stdin=subprocess.PIPE,
                             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env, text=True, bufsize=1)
-    if not json.loads(proc.stdout.readline()).get("ready"):
+    stdin, stdout = proc.stdin, proc.stdout
+    assert stdin is not None and stdout is not None  # both asked for as pipes
+    if not json.loads(stdout.readline()).get("ready"):
         raise SystemExit("serve did not start")
 
     def send(i, file):
-        proc.stdin.write(json.dumps({"id": i, "file": file, "dagsFolder": folder, "timeout": 60,
+        stdin.write(json.dumps({"id": i, "file": file, "dagsFolder": folder, "timeout": 60,
                                      "out": os.path.join(out_dir, f"{i}.json")}) + "\n")
-        proc.stdin.flush()
+        stdin.flush()
 
     def receive():
-        reply = json.loads(proc.stdout.readline())
+        reply = json.loads(stdout.readline())
         if not reply.get("ok"):
             raise SystemExit(f"serve failed: {reply}")
         return reply
@@ -54,7 +56,7 @@ def main():
             receive()
             times.append((time.perf_counter() - began) * 1000)
     wall = (time.perf_counter() - started) * 1000
-    proc.stdin.close()
+    stdin.close()
     proc.wait(timeout=60)
     print(json.dumps({"times": times, "wall": wall}))
 

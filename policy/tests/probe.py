@@ -66,7 +66,7 @@ def describe(dag, template):
         pod = task.executor_config.get("pod_override") if isinstance(task.executor_config, dict) else None
         tasks[task.task_id] = {"queue": task.queue, "executor": getattr(task, "executor", None),
                                "pod_override": to_dict(pod) if pod is not None else None}
-        if template:
+        if template and scheduled is not None:
             tasks[task.task_id]["pod"] = to_dict(constructed_pod(scheduled, scheduled.get_task(task.task_id), template))
     return {"fileloc": dag.fileloc, "tasks": tasks}
 

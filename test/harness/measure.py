@@ -18,7 +18,8 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from conftest import CORPUS, IMAGE_VERSIONS as VERSIONS, Server, harness_env, venv_python  # noqa: E402
+from conftest import CORPUS, Server, harness_env, venv_python  # noqa: E402
+from conftest import IMAGE_VERSIONS as VERSIONS
 from expected import EXPECTED  # noqa: E402
 from test_fidelity import example_files  # noqa: E402
 

@@ -5,7 +5,6 @@ import json
 import subprocess
 
 import pytest
-
 from conftest import CORPUS, HARNESS_SRC, IMAGE, SESSION_CACHE, TIMINGS, docker_available, image_available, unavailable
 from expected import EXPECTED, HANG, check
 

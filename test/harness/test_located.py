@@ -9,7 +9,6 @@ import shutil
 import subprocess
 
 import pytest
-
 from conftest import REPO, harness_env
 
 SHARED = REPO / "test" / "projects" / "shared"

@@ -3,7 +3,6 @@ Airflow's log lines mask them too: Airflow 2's airflow.utils.log.secrets_masker,
 from __future__ import annotations
 
 import subprocess
-import sys
 import textwrap
 
 from conftest import HARNESS_SRC, harness_env

@@ -6,7 +6,6 @@ import subprocess
 import time
 
 import pytest
-
 from conftest import CORPUS, TIMINGS, Server, harness_env
 from expected import EXPECTED, HANG, VARIABLE_SET, check
 
@@ -103,7 +102,6 @@ def test_cold_timeout(cold):
 
 
 def test_warnings_have_locations(served, matrix_version):
-    version = matrix_version
     for result in served.values():
         for w in result["warnings"]:
             assert w["file"] and isinstance(w["line"], int) and w["category"] and "message" in w

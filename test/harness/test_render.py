@@ -6,7 +6,6 @@ import subprocess
 from pathlib import Path
 
 import pytest
-
 from conftest import harness_env
 
 DAG_FILE = Path(__file__).with_name("render_dags") / "render_tasks.py"

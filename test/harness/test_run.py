@@ -9,7 +9,6 @@ import uuid
 from pathlib import Path
 
 import pytest
-
 from conftest import TIMINGS, harness_env
 
 DAG_FILE = Path(__file__).with_name("run_dags") / "run_tasks.py"

@@ -219,11 +219,10 @@ def _live_task_instances(ids: set[str]) -> set[str]:
             continue
     if not wanted:
         return set()
-    from sqlalchemy import select
-
     from airflow.models.taskinstance import TaskInstance
     from airflow.utils.session import create_session
     from airflow.utils.state import State
+    from sqlalchemy import select
 
     with create_session() as session:
         rows = session.execute(select(TaskInstance.id).where(TaskInstance.id.in_(wanted),

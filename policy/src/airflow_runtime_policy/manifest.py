@@ -102,7 +102,7 @@ def _validate(path: str, doc: object) -> Manifest:
             id=_text(item, "id", where, fail),
             image=_text(item, "image", where, fail),
             queue=_text(item, "queue", where, fail),
-            executor=_text(item, "executor", where, fail, optional=True),
+            executor=_optional_text(item, "executor", where, fail),
             env=_env(item.get("env") or {}, where, fail),
             **_resources(item.get("resources") or {}, where, fail),
             bundles=_bundle_names(item.get("bundles") or [], where, fail),
@@ -137,13 +137,15 @@ def _list(doc: dict, key: str, fail) -> list:
     return value
 
 
-def _text(item: dict, key: str, where: str, fail, optional: bool = False) -> str | None:
+def _text(item: dict, key: str, where: str, fail) -> str:
     value = item.get(key)
-    if value is None and optional:
-        return None
     if not isinstance(value, str) or not value:
         raise fail(f"{where}.{key} must be a non-empty string")
     return value
+
+
+def _optional_text(item: dict, key: str, where: str, fail) -> str | None:
+    return None if item.get(key) is None else _text(item, key, where, fail)
 
 
 def _env(env: object, where: str, fail) -> dict[str, str | None]:

@@ -101,7 +101,6 @@ def main(argv=None) -> int:
 
 def _parse(args) -> int:
     from .parse import parse_isolated, write_result
-
     from .reap import become_subreaper, kill_descendants
 
     if not os.path.isfile(args.file):

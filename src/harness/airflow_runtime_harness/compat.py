@@ -77,7 +77,7 @@ def _bundle_dag_bag_class():
     """Airflow 3's BundleDagBag: in dag_processing (3.2+), in models (3.1); None before 3.1."""
     for module in ("airflow.dag_processing.dagbag", "airflow.models.dagbag"):
         try:
-            return getattr(__import__(module, fromlist=["BundleDagBag"]), "BundleDagBag")
+            return __import__(module, fromlist=["BundleDagBag"]).BundleDagBag
         except (ImportError, AttributeError):
             continue
     return None

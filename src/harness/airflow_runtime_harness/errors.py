@@ -123,7 +123,7 @@ def exception_message(exc: BaseException) -> str:
 
 def import_error_from_exception(exc: BaseException, user: UserFiles, fallback_file: str) -> dict:
     loc = None
-    if isinstance(exc, SyntaxError) and user.contains(exc.filename):
+    if isinstance(exc, SyntaxError) and exc.filename is not None and user.contains(exc.filename):
         # the parser's own position: line and (1-based) column of the offending token
         loc = (exc.filename, exc.lineno or 1, exc.offset or 1)
     seen = set()

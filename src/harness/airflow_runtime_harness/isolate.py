@@ -20,6 +20,7 @@ import signal
 import sys
 import time
 import traceback
+from typing import Callable
 
 from . import reap
 
@@ -48,7 +49,7 @@ class Outcome:
         self.output_tail = bytearray()
         self.killed = False  # we had to kill the child at the hard deadline
         self.started = False  # the child had imported Airflow and started the job
-        self.status = None  # wait status of the child
+        self.status: int | None = None  # wait status of the child
 
     @property
     def output(self) -> dict:
@@ -85,8 +86,9 @@ class Child:
         self.sent_at = None
         self._result = bytearray()
         self._started = False
-        self._hard_deadline = None
-        self._exited_at = None
+        self._hard_deadline: float | None = None
+        self._exited_at: float | None = None
+        self._on_start: Callable[[], None] | None = None
         out_r, out_w = os.pipe()
         res_r, res_w = os.pipe()
         req_r, req_w = os.pipe()
@@ -189,6 +191,7 @@ class Child:
             pid, status = os.waitpid(self.pid, os.WNOHANG)
             if pid:
                 self.outcome.status = status
+                self._exited_at = time.monotonic()
         return self.outcome.status is None
 
     def on_readable(self, fd: int) -> bool:
@@ -201,7 +204,7 @@ class Child:
             if not self._started and chunk.startswith(START):
                 self._started = self.outcome.started = True
                 chunk = chunk[1:]
-                if getattr(self, "_on_start", None) is not None:
+                if self._on_start is not None:
                     self._on_start()
                 self._hard_deadline = None if self.timeout is None else time.monotonic() + self.timeout + GRACE_SECONDS
             self._result += chunk
@@ -250,7 +253,8 @@ class Child:
             _kill_group(self.pid)
             _, outcome.status = os.waitpid(self.pid, 0)
             self._exited_at = now - (DRAIN_AFTER_EXIT_SECONDS - 0.2)  # drain what is buffered, briefly
-        if outcome.status is not None and (not self.fds or now - self._exited_at > DRAIN_AFTER_EXIT_SECONDS):
+        exited_at = self._exited_at if self._exited_at is not None else now
+        if outcome.status is not None and (not self.fds or now - exited_at > DRAIN_AFTER_EXIT_SECONDS):
             self._finish()
         return self.done
 
@@ -366,7 +370,7 @@ def _read_line(fd: int) -> bytes:
     return bytes(data)
 
 
-def _close_quietly(fd: int) -> None:
+def _close_quietly(fd: int | None) -> None:
     if fd is None or fd < 0:
         return
     try:

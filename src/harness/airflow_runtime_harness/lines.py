@@ -255,7 +255,7 @@ def _reachable_ids(value, depth: int = 5, limit: int = 5000) -> set:
     return seen
 
 
-def _frames_deepest_first(exc: BaseException) -> list:
+def _frames_deepest_first(exc: BaseException | None) -> list:
     """The frames of an exception's traceback and of the exceptions it was raised from, deepest first (the
     cause ran deeper than the wrapper that re-raised it)."""
     chain: list = []

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import os
 
-
 # The project's other folders that hold the user's code (plugins/, include/, a runtime file's
 # pythonPath), as the engine placed them in the runtime: os.pathsep-separated.
 USER_PATHS_ENV = "AIRFLOW_RUNTIME_USER_PATHS"

@@ -123,11 +123,11 @@ def _field_by_field(klass, rendered: dict):
                 raise FieldFailed(name, template, exc) from exc
             rendered[name] = getattr(parent, name, None)
 
-    setattr(klass, "_do_render_template_fields", one_at_a_time)
+    klass._do_render_template_fields = one_at_a_time
     try:
         yield
     finally:
-        setattr(klass, "_do_render_template_fields", original)
+        klass._do_render_template_fields = original
 
 
 def _text(value) -> str:

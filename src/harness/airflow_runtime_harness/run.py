@@ -46,7 +46,7 @@ def in_run_process(args, work, what: str) -> int:
     subreaper = become_subreaper()  # before the task starts anything
     for stream in (sys.stdout, sys.stderr):
         try:
-            stream.reconfigure(line_buffering=True)  # log lines as they happen
+            stream.reconfigure(line_buffering=True)  # type: ignore[attr-defined]  # a TextIOWrapper: log lines as they happen
         except Exception:
             pass
     file = os.path.abspath(args.file)
