@@ -7,6 +7,7 @@ Each test runs a server with the pre-import and, where it proves the test can fa
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 
 import pytest
@@ -107,6 +108,16 @@ def _parse(server: Server, file: Path, dags: Path) -> dict:
     return reply["result"]
 
 
+def _logged(server: Server, text: str) -> bool:
+    """The server said `text` on stderr (printed before the child was forked; read by another thread)."""
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if text in "".join(server._stderr):
+            return True
+        time.sleep(0.05)
+    raise AssertionError(f"the server never said {text!r}:\n" + "".join(server._stderr)[-2000:])
+
+
 def _tags(result: dict) -> dict:
     assert result["importErrors"] == [], result["importErrors"]
     [dag] = result["dags"]
@@ -141,8 +152,7 @@ def test_a_failing_pre_import_leaves_the_file_its_own_import_error(servers, proj
     with_pre = _parse(servers["pre"], dags / "failing.py", dags)
     without = _parse(servers["plain"], dags / "failing.py", dags)
     # the server tried it and left it to the file ...
-    log = "".join(servers["pre"]._stderr)
-    assert "left to the DAG files: dateutil.tz.win (failed" in log, log[-2000:]
+    assert _logged(servers["pre"], "left to the DAG files: dateutil.tz.win (failed")
     # ... whose import error is where it would be without any pre-import: at the file's import line
     [error] = with_pre["importErrors"]
     assert (error["file"], error["line"]) == (str(dags / "failing.py"), 3), error
@@ -159,7 +169,7 @@ def test_a_module_that_warns_at_import_is_left_to_the_file_which_keeps_its_warni
         result = _parse(servers[kind], dags / "warns.py", dags)
         assert result["importErrors"] == [], result["importErrors"]
         found[kind] = [(w["file"], w["line"], w["category"]) for w in result["warnings"] if "cgi" in w["message"]]
-    assert "cgi (warned at import: DeprecationWarning" in "".join(servers["pre"]._stderr)
+    assert _logged(servers["pre"], "cgi (warned at import: DeprecationWarning")
     assert found["pre"] == found["plain"] == [(str(dags / "warns.py"), 4, "DeprecationWarning")], found
 
 
