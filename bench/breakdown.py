@@ -13,6 +13,7 @@ Stages, each on every file:
   prewarmedFaults    its page faults during the parse
   serveRoundTrip     one request through `serve` (fork ahead, parse, result back on the pipe), one after another
 """
+
 import json
 import os
 import resource
@@ -64,8 +65,9 @@ def main():
     import logging
 
     logging.disable(logging.INFO)  # the floor's process logs the same lines; keep both quiet
-    times = {k: [] for k in ("dagbag", "serializer", "harness", "fork", "child", "childFaults",
-                             "prewarmedChild", "prewarmedFaults")}
+    times = {
+        k: [] for k in ("dagbag", "serializer", "harness", "fork", "child", "childFaults", "prewarmedChild", "prewarmedFaults")
+    }
     for file in files:
         started = time.perf_counter()
         bag = compat.load_file(file, folder)
@@ -93,6 +95,7 @@ def main():
             before, started = faults(), time.perf_counter()
             parse_in_process(file, folder)
             return [ms(time.perf_counter() - started), faults() - before]
+
         return run
 
     for file in files:
@@ -108,8 +111,14 @@ def main():
 
 
 def serve_round_trip(folder, files):
-    proc = subprocess.Popen([sys.executable, "-m", "airflow_runtime_harness", "serve"], stdin=subprocess.PIPE,
-                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, bufsize=1)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "airflow_runtime_harness", "serve"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+        bufsize=1,
+    )
     stdin, stdout = proc.stdin, proc.stdout
     assert stdin is not None and stdout is not None  # both asked for as pipes
     stdout.readline()

@@ -10,6 +10,7 @@ Usage: python floor.py warm FILE...   -> JSON {"dagbag": {file: ms}, "serializer
                                          each file is parsed by DagBag in a fork of it, N at once (Airflow's
                                          [dag_processor] parsing_processes, default 2); nothing pre-imported
 """
+
 import json
 import sys
 import time
@@ -21,18 +22,22 @@ warnings.simplefilter("ignore")
 def dagbag(path):
     try:
         from airflow.models.dagbag import DagBag  # Airflow 2
+
         return DagBag(path, include_examples=False, safe_mode=False)
     except TypeError:  # Airflow 3 has no include_examples
         from airflow.dag_processing.dagbag import DagBag
+
         return DagBag(path, safe_mode=False)
 
 
 def serialize(dag):
     try:
         from airflow.serialization.serialized_objects import DagSerialization  # Airflow 3
+
         return DagSerialization.to_dict(dag)
     except ImportError:
         from airflow.serialization.serialized_objects import SerializedDAG
+
         return SerializedDAG.to_dict(dag)
 
 

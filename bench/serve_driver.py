@@ -7,6 +7,7 @@ Usage: python serve_driver.py HARNESS_DIR CACHE_DIR DAGS_FOLDER OUT_DIR MODE FIL
 Prints JSON {"times": [ms per request], "wall": ms}. Requests name an `out` file, which every
 version of the protocol understands, so an older harness can be measured the same way.
 """
+
 import json
 import os
 import subprocess
@@ -20,16 +21,25 @@ def main():
     harness, cache, folder, out_dir, mode, *files = sys.argv[1:]
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW", "PYTHON")) and k != "VIRTUAL_ENV"}
     env.update(PYTHONPATH=harness, AIRFLOW_RUNTIME_CACHE=cache, PYTHONUNBUFFERED="1")
-    proc = subprocess.Popen([sys.executable, "-m", "airflow_runtime_harness", "serve"], stdin=subprocess.PIPE,
-                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env, text=True, bufsize=1)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "airflow_runtime_harness", "serve"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        env=env,
+        text=True,
+        bufsize=1,
+    )
     stdin, stdout = proc.stdin, proc.stdout
     assert stdin is not None and stdout is not None  # both asked for as pipes
     if not json.loads(stdout.readline()).get("ready"):
         raise SystemExit("serve did not start")
 
     def send(i, file):
-        stdin.write(json.dumps({"id": i, "file": file, "dagsFolder": folder, "timeout": 60,
-                                     "out": os.path.join(out_dir, f"{i}.json")}) + "\n")
+        stdin.write(
+            json.dumps({"id": i, "file": file, "dagsFolder": folder, "timeout": 60, "out": os.path.join(out_dir, f"{i}.json")})
+            + "\n"
+        )
         stdin.flush()
 
     def receive():

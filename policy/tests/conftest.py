@@ -5,6 +5,7 @@ shared venvs stay untouched; Airflow must find the policy through its `airflow.p
 
 Environment (as test/harness): AIRFLOW_VERSIONS, AIRFLOW_RUNTIME_ENV_CACHE, AIRFLOW_RUNTIME_REQUIRE_REAL=1.
 """
+
 from __future__ import annotations
 
 import json
@@ -25,6 +26,7 @@ VERSIONS = os.environ.get("AIRFLOW_VERSIONS", "2.11.2 3.3.2").split()
 ENV_CACHE = Path(os.environ.get("AIRFLOW_RUNTIME_ENV_CACHE", Path.home() / ".cache" / "airflow-runtime-env"))
 REQUIRE_REAL = os.environ.get("AIRFLOW_RUNTIME_REQUIRE_REAL") == "1"
 
+
 def unavailable(reason: str):
     if REQUIRE_REAL:
         pytest.fail(f"REQUIRED real component missing: {reason}")
@@ -43,12 +45,12 @@ def policy_target(tmp_path_factory) -> Path:
     source = tmp_path_factory.mktemp("policy-source") / "policy"
     shutil.copytree(POLICY, source, ignore=shutil.ignore_patterns("tests", "build", "*.egg-info", "__pycache__"))
     wheels = tmp_path_factory.mktemp("policy-wheel")
-    subprocess.run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", str(source), "-w", str(wheels)],
-                   check=True)
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", str(source), "-w", str(wheels)], check=True)
     (wheel,) = wheels.glob("airflow_runtime_policy-*.whl")
     target = tmp_path_factory.mktemp("policy-target")
-    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--target", str(target),
-                    str(wheel)], check=True)
+    subprocess.run(
+        [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--target", str(target), str(wheel)], check=True
+    )
     return target
 
 
@@ -57,8 +59,7 @@ def kubernetes_overlay():
     """The cncf.kubernetes provider beside each venv (scripts/env/k8s-provider.sh; seconds when cached)."""
     done = subprocess.run([str(REPO / "scripts" / "env" / "k8s-provider.sh")], capture_output=True, text=True)
     if done.returncode != 0:
-        pytest.fail("the cncf.kubernetes provider could not be installed beside the Airflow venvs:\n"
-                    + done.stdout + done.stderr)
+        pytest.fail("the cncf.kubernetes provider could not be installed beside the Airflow venvs:\n" + done.stdout + done.stderr)
     return lambda version: ENV_CACHE / "overlays" / f"cncf-kubernetes-{version}"
 
 
@@ -77,8 +78,9 @@ def probe(version, policy_target, tmp_path):
     if not python.exists():
         unavailable(f"venv for Airflow {version} not found at {python} (run scripts/env/venvs.sh)")
 
-    def run(project: Path, env: dict, bags: list[str] | None = None, overlay: Path | None = None,
-            pod_template: Path | None = None) -> dict:
+    def run(
+        project: Path, env: dict, bags: list[str] | None = None, overlay: Path | None = None, pod_template: Path | None = None
+    ) -> dict:
         dags = project / "dags"
         # Airflow 3 parses bundle by bundle (one per runtime folder, as export writes them); Airflow 2's
         # scheduler the whole folder, or its standalone processors one `--subdir` each
@@ -86,29 +88,33 @@ def probe(version, policy_target, tmp_path):
             bag_requests = [{"folder": str(dags), "bundle": None}]
         else:
             bag_requests = [{"folder": str(dags / f), "bundle": f} for f in bags or ["team_a", "team_b", "loose"]]
-        request = {"bags": bag_requests,
-                   "pod_template": str(pod_template) if pod_template else None}
+        request = {"bags": bag_requests, "pod_template": str(pod_template) if pod_template else None}
         home = tmp_path / "airflow-home"
         home.mkdir(exist_ok=True)
-        full_env = {k: v for k, v in os.environ.items()
-                    if not k.startswith(("AIRFLOW", "PYTHON")) and k != "VIRTUAL_ENV"}
-        full_env.update({
-            "AIRFLOW_HOME": str(home),
-            "AIRFLOW__CORE__DAGS_FOLDER": str(dags),
-            "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home}/airflow.db",
-            "PYTHONDONTWRITEBYTECODE": "1",
-            "PYTHONPATH": os.pathsep.join(str(p) for p in (policy_target, overlay) if p),
-        })
+        full_env = {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW", "PYTHON")) and k != "VIRTUAL_ENV"}
+        full_env.update(
+            {
+                "AIRFLOW_HOME": str(home),
+                "AIRFLOW__CORE__DAGS_FOLDER": str(dags),
+                "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+                "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home}/airflow.db",
+                "PYTHONDONTWRITEBYTECODE": "1",
+                "PYTHONPATH": os.pathsep.join(str(p) for p in (policy_target, overlay) if p),
+            }
+        )
         full_env.update(env)
-        done = subprocess.run([str(python), str(HERE / "probe.py"), json.dumps(request)], env=full_env,
-                              capture_output=True, text=True, timeout=300)
+        done = subprocess.run(
+            [str(python), str(HERE / "probe.py"), json.dumps(request)], env=full_env, capture_output=True, text=True, timeout=300
+        )
         lines = [line for line in done.stdout.splitlines() if line.startswith("PROBE ")]
         assert done.returncode == 0 and lines, f"probe failed ({done.returncode}):\n{done.stdout}\n{done.stderr}"
-        report = json.loads(lines[-1][len("PROBE "):])
+        report = json.loads(lines[-1][len("PROBE ") :])
         report["log"] = done.stdout + done.stderr
-        assert {"name": "airflow_runtime_policy", "module": "airflow_runtime_policy.hooks",
-                "distribution": "airflow-runtime-policy"} in report["plugins"], report["plugins"]
+        assert {
+            "name": "airflow_runtime_policy",
+            "module": "airflow_runtime_policy.hooks",
+            "distribution": "airflow-runtime-policy",
+        } in report["plugins"], report["plugins"]
         return report
 
     return run

@@ -3,6 +3,7 @@ plugins Airflow loaded and what every task looks like afterwards.
 
 argv[1]: {"bags": [{"folder": path, "bundle": name}], "pod_template": path or null}
 """
+
 import json
 import sys
 
@@ -17,20 +18,20 @@ AIRFLOW3 = airflow.__version__.startswith("3.")
 def policy_plugins() -> list:
     getter = getattr(settings, "get_policy_plugin_manager", None)  # Airflow 3; a module global on 2.x
     manager = getter() if getter else settings.POLICY_PLUGIN_MANAGER
-    return [{"name": manager.get_name(plugin), "module": getattr(plugin, "__name__", None),
-             "distribution": dist.metadata["name"]} for plugin, dist in manager.list_plugin_distinfo()]
+    return [
+        {"name": manager.get_name(plugin), "module": getattr(plugin, "__name__", None), "distribution": dist.metadata["name"]}
+        for plugin, dist in manager.list_plugin_distinfo()
+    ]
 
 
 def load_bag(folder: str, bundle: str):
     if AIRFLOW3:  # as the DAG processor parses one bundle
         from airflow.dag_processing.dagbag import BundleDagBag
 
-        return BundleDagBag(dag_folder=folder, bundle_path=folder, bundle_name=bundle,
-                            load_op_links=False, safe_mode=False)
+        return BundleDagBag(dag_folder=folder, bundle_path=folder, bundle_name=bundle, load_op_links=False, safe_mode=False)
     from airflow.models.dagbag import DagBag
 
-    return DagBag(dag_folder=folder, include_examples=False, safe_mode=False, read_dags_from_db=False,
-                  load_op_links=False)
+    return DagBag(dag_folder=folder, include_examples=False, safe_mode=False, read_dags_from_db=False, load_op_links=False)
 
 
 def round_trip(dag):
@@ -52,11 +53,19 @@ def constructed_pod(dag, task, template: str):
     from airflow.providers.cncf.kubernetes.pod_generator import PodGenerator
 
     return PodGenerator.construct_pod(
-        dag_id=dag.dag_id, task_id=task.task_id, pod_id="probe", try_number=1,
-        kube_image="apache/airflow:executor-default", date=None, args=["airflow", "tasks", "run"],
+        dag_id=dag.dag_id,
+        task_id=task.task_id,
+        pod_id="probe",
+        try_number=1,
+        kube_image="apache/airflow:executor-default",
+        date=None,
+        args=["airflow", "tasks", "run"],
         pod_override_object=task.executor_config.get("pod_override"),
         base_worker_pod=PodGenerator.deserialize_model_file(template),
-        namespace="airflow", scheduler_job_id="1", run_id="manual")
+        namespace="airflow",
+        scheduler_job_id="1",
+        run_id="manual",
+    )
 
 
 def describe(dag, template):
@@ -64,8 +73,11 @@ def describe(dag, template):
     tasks = {}
     for task in dag.tasks:
         pod = task.executor_config.get("pod_override") if isinstance(task.executor_config, dict) else None
-        tasks[task.task_id] = {"queue": task.queue, "executor": getattr(task, "executor", None),
-                               "pod_override": to_dict(pod) if pod is not None else None}
+        tasks[task.task_id] = {
+            "queue": task.queue,
+            "executor": getattr(task, "executor", None),
+            "pod_override": to_dict(pod) if pod is not None else None,
+        }
         if template and scheduled is not None:
             tasks[task.task_id]["pod"] = to_dict(constructed_pod(scheduled, scheduled.get_task(task.task_id), template))
     return {"fileloc": dag.fileloc, "tasks": tasks}

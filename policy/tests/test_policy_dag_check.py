@@ -1,5 +1,6 @@
 """dag_policy: a DAG parsed in another runtime than its own, or with a manifest that cannot be used,
 is an import error that says why."""
+
 import json
 
 from .support import RUNTIME_A, RUNTIME_B
@@ -10,8 +11,7 @@ def errors_for(report: dict, name: str) -> list[str]:
 
 
 def test_a_dag_parsed_by_another_runtimes_processor_is_an_import_error_naming_its_runtime(project, probe):
-    report = probe(project, {"AIRFLOW_RUNTIME_MANIFEST": str(project / "manifest.json"),
-                             "AIRFLOW_RUNTIME_ID": RUNTIME_B})
+    report = probe(project, {"AIRFLOW_RUNTIME_MANIFEST": str(project / "manifest.json"), "AIRFLOW_RUNTIME_ID": RUNTIME_B})
 
     (error,) = errors_for(report, "orders.py")
     assert "AirflowClusterPolicyViolation" in error
@@ -22,16 +22,16 @@ def test_a_dag_parsed_by_another_runtimes_processor_is_an_import_error_naming_it
 
 
 def test_a_dag_not_in_the_manifest_is_refused_by_a_processor_that_knows_its_runtime(project, probe):
-    report = probe(project, {"AIRFLOW_RUNTIME_MANIFEST": str(project / "manifest.json"),
-                             "AIRFLOW_RUNTIME_ID": RUNTIME_A})
+    report = probe(project, {"AIRFLOW_RUNTIME_MANIFEST": str(project / "manifest.json"), "AIRFLOW_RUNTIME_ID": RUNTIME_A})
 
     (error,) = errors_for(report, "unlisted.py")
     assert "loose/unlisted.py is not in the manifest" in error
 
 
 def test_a_dag_parsed_in_its_own_runtime_loads(project, probe):
-    report = probe(project, {"AIRFLOW_RUNTIME_MANIFEST": str(project / "manifest.json"),
-                             "AIRFLOW_RUNTIME_ID": RUNTIME_A}, bags=["team_a"])
+    report = probe(
+        project, {"AIRFLOW_RUNTIME_MANIFEST": str(project / "manifest.json"), "AIRFLOW_RUNTIME_ID": RUNTIME_A}, bags=["team_a"]
+    )
 
     assert report["import_errors"] == {}
     assert list(report["dags"]) == ["orders"]

@@ -1,4 +1,5 @@
 """task_policy in Celery and executor modes, and when there is nothing to route by."""
+
 from .support import RUNTIME_A
 
 
@@ -23,12 +24,14 @@ def test_a_dag_file_not_in_the_manifest_is_left_alone_and_logged(project, probe)
 
 
 def test_executor_mode_sets_the_runtimes_executor_alias_and_nothing_else(project, probe):
-    report = probe(project, {"AIRFLOW_RUNTIME_MANIFEST": str(project / "manifest.json"),
-                             "AIRFLOW_RUNTIME_MODE": "executor"})
+    report = probe(project, {"AIRFLOW_RUNTIME_MANIFEST": str(project / "manifest.json"), "AIRFLOW_RUNTIME_MODE": "executor"})
 
     orders = report["dags"]["orders"]["tasks"]
-    assert {t: orders[t]["executor"] for t in orders} == {"extract": "celery_team_a", "own_pod": "celery_team_a",
-                                                          "load": "celery_team_a"}
+    assert {t: orders[t]["executor"] for t in orders} == {
+        "extract": "celery_team_a",
+        "own_pod": "celery_team_a",
+        "load": "celery_team_a",
+    }
     assert report["dags"]["report"]["tasks"]["render"]["executor"] is None  # runtime B names no executor
     assert set(queues(report, "orders").values()) == {"default"}
 
@@ -45,7 +48,8 @@ def test_without_a_manifest_nothing_changes(project, probe):
 def test_the_manifest_is_found_by_dags_folder_when_it_is_set_apart_from_airflows(project, probe, tmp_path):
     elsewhere = tmp_path / "link-to-dags"
     elsewhere.symlink_to(project / "dags")  # e.g. git-sync's symlinked checkout
-    report = probe(project, {"AIRFLOW_RUNTIME_MANIFEST": str(project / "manifest.json"),
-                             "AIRFLOW_RUNTIME_DAGS_FOLDER": str(elsewhere)})
+    report = probe(
+        project, {"AIRFLOW_RUNTIME_MANIFEST": str(project / "manifest.json"), "AIRFLOW_RUNTIME_DAGS_FOLDER": str(elsewhere)}
+    )
 
     assert queues(report, "report") == {"render": "airflow-runtime-rt-bbbbbbbbbbbb"}

@@ -7,6 +7,7 @@ Environment:
   AIRFLOW_RUNTIME_ENV_CACHE   where scripts/env built the venvs (default ~/.cache/airflow-runtime-env)
   AIRFLOW_RUNTIME_REQUIRE_REAL=1  a missing venv, image or Docker engine FAILS instead of skipping (CI)
 """
+
 from __future__ import annotations
 
 import collections
@@ -55,9 +56,11 @@ def venv_python(version: str) -> Path:
 
 
 def harness_env(extra: dict | None = None, cache: Path | None = None) -> dict:
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("AIRFLOW_VAR_", "AIRFLOW_CONN_", "AIRFLOW__", "PYTHON"))
-           and k not in ("AIRFLOW_HOME", "VIRTUAL_ENV")}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("AIRFLOW_VAR_", "AIRFLOW_CONN_", "AIRFLOW__", "PYTHON")) and k not in ("AIRFLOW_HOME", "VIRTUAL_ENV")
+    }
     env["PYTHONPATH"] = str(HARNESS_SRC)
     env["PYTHONDONTWRITEBYTECODE"] = "1"
     env["AIRFLOW_RUNTIME_CACHE"] = str(cache or SESSION_CACHE)
@@ -67,8 +70,7 @@ def harness_env(extra: dict | None = None, cache: Path | None = None) -> dict:
 
 # One harness cache (private AIRFLOW_HOME + migrated template DB) for the whole session,
 # kept between sessions so the one-off `db migrate` is paid once per machine.
-SESSION_CACHE = Path(os.environ.get("AIRFLOW_RUNTIME_TEST_CACHE",
-                                    Path(tempfile.gettempdir()) / "airflow-runtime-harness-tests"))
+SESSION_CACHE = Path(os.environ.get("AIRFLOW_RUNTIME_TEST_CACHE", Path(tempfile.gettempdir()) / "airflow-runtime-harness-tests"))
 
 
 @pytest.fixture(scope="session", params=IMAGE_VERSIONS)
@@ -93,6 +95,7 @@ def python_for():
         if not py.exists():
             unavailable(f"venv for Airflow {version} not found at {py} (run scripts/env/venvs.sh)")
         return py
+
     return get
 
 
@@ -100,8 +103,9 @@ class Server:
     """A `serve` process: one JSON request per line in, one reply per line out."""
 
     def __init__(self, argv: list[str], env: dict):
-        self.proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                     stderr=subprocess.PIPE, env=env, text=True, bufsize=1)
+        self.proc = subprocess.Popen(
+            argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, text=True, bufsize=1
+        )
         self._stderr = []
         threading.Thread(target=lambda: self._stderr.extend(self.proc.stderr), daemon=True).start()
         ready = self.proc.stdout.readline()
@@ -164,7 +168,9 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
         tr.section("airflow harness: fidelity with Airflow's own DagBag on its example DAGs")
         for key in sorted(FIDELITY):
             agree, total, bad = FIDELITY[key]
-            tr.write_line(f"fidelity airflow {key}: {agree}/{total} files agree" + (f" (differ: {', '.join(bad)})" if bad else ""))
+            tr.write_line(
+                f"fidelity airflow {key}: {agree}/{total} files agree" + (f" (differ: {', '.join(bad)})" if bad else "")
+            )
     if TIMINGS:
         tr.section("airflow harness: timings")
         for key in sorted(TIMINGS):

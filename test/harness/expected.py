@@ -10,7 +10,10 @@ EXPECTED = {
     "classic.py": {
         "dags": {
             "classic": {
-                "line": 10, "schedule": "@daily", "tags": ["classic", "corpus"], "owner": "team-a",
+                "line": 10,
+                "schedule": "@daily",
+                "tags": ["classic", "corpus"],
+                "owner": "team-a",
                 "tasks": {
                     "start": (17, [], ["say_hello"], None, False),
                     "say_hello": (18, ["start"], ["shard_0", "shard_1", "shard_2"], None, False),
@@ -26,7 +29,9 @@ EXPECTED = {
     "decorated.py": {
         "dags": {
             "decorated": {
-                "line": 6, "schedule": None, "tags": ["corpus"],
+                "line": 6,
+                "schedule": None,
+                "tags": ["corpus"],
                 "tasks": {
                     "extract": (12, [], ["transform"], None, False),
                     "transform": (16, ["extract"], ["load"], None, False),
@@ -39,7 +44,9 @@ EXPECTED = {
     "groups.py": {
         "dags": {
             "groups": {
-                "line": 5, "schedule": None, "tags": [],
+                "line": 5,
+                "schedule": None,
+                "tags": [],
                 "tasks": {
                     "begin": (6, [], ["section.a"], None, False),
                     "section.a": (8, ["begin"], ["section.b"], "section", False),
@@ -54,7 +61,9 @@ EXPECTED = {
     "mapping.py": {
         "dags": {
             "mapping": {
-                "line": 5, "schedule": None, "tags": [],
+                "line": 5,
+                "schedule": None,
+                "tags": [],
                 "tasks": {
                     "numbers": (7, [], ["double"], None, False),
                     "double": (11, ["numbers"], ["echo"], None, True),
@@ -66,17 +75,22 @@ EXPECTED = {
     },
     "multi.py": {
         "dags": {
-            "multi_first": {"line": 5, "schedule": None, "tags": [],
-                            "tasks": {"only": (6, [], [], None, False)}},
-            "multi_second": {"line": 8, "schedule": "@hourly", "tags": [],
-                             "tasks": {"x": (9, [], ["y"], None, False), "y": (10, ["x"], [], None, False)}},
+            "multi_first": {"line": 5, "schedule": None, "tags": [], "tasks": {"only": (6, [], [], None, False)}},
+            "multi_second": {
+                "line": 8,
+                "schedule": "@hourly",
+                "tags": [],
+                "tasks": {"x": (9, [], ["y"], None, False), "y": (10, ["x"], [], None, False)},
+            },
         },
         "errors": [],
     },
     "generated.py": {
         "dags": {
             f"generated_{name}": {
-                "line": 7, "schedule": None, "tags": [],
+                "line": 7,
+                "schedule": None,
+                "tags": [],
                 "tasks": {f"{name}_step_{i}": (9, [], [], None, False) for i in range(2)},
             }
             for name in ("alpha", "beta", "gamma")
@@ -92,16 +106,14 @@ EXPECTED = {
     "duplicate_task.py": {"dags": {}, "errors": [("duplicate_task.py", 7, None, "same")]},
     "variable.py": {"dags": {}, "errors": [("variable.py", 10, None, "corpus_env")]},
     "loud.py": {
-        "dags": {"loud": {"line": 10, "schedule": None, "tags": [],
-                          "tasks": {"quiet_task": (11, [], [], None, False)}}},
+        "dags": {"loud": {"line": 10, "schedule": None, "tags": [], "tasks": {"quiet_task": (11, [], [], None, False)}}},
         "errors": [],
     },
 }
 
 # variable.py with AIRFLOW_VAR_CORPUS_ENV=prod
 VARIABLE_SET = {
-    "dags": {"variable_prod": {"line": 12, "schedule": None, "tags": [],
-                               "tasks": {"uses_variable": (13, [], [], None, False)}}},
+    "dags": {"variable_prod": {"line": 12, "schedule": None, "tags": [], "tasks": {"uses_variable": (13, [], [], None, False)}}},
     "errors": [],
 }
 
@@ -135,8 +147,7 @@ def check(result: dict, expected: dict, corpus_root: str, name: str) -> None:
         if "owner" in exp:
             assert dag["owner"] == exp["owner"]
         assert isinstance(dag["serialized"], dict) and dag["serialized"]
-        tasks = {t["taskId"]: (t["line"], t["upstream"], t["downstream"], t["taskGroup"], t["mapped"])
-                 for t in dag["tasks"]}
+        tasks = {t["taskId"]: (t["line"], t["upstream"], t["downstream"], t["taskGroup"], t["mapped"]) for t in dag["tasks"]}
         assert tasks == {k: (v[0], list(v[1]), list(v[2]), v[3], v[4]) for k, v in exp["tasks"].items()}
         for t in dag["tasks"]:
             assert t["file"] == f"{root}/{name}"

@@ -6,6 +6,7 @@ time, in one warm process) and we record DAG ids, task ids, edges and import-err
 Only the environment comes from the harness (private AIRFLOW_HOME, migrated SQLite DB), so both
 sides see the same config; no harness parsing code is used.
 """
+
 import inspect
 import json
 import os
@@ -35,13 +36,19 @@ for folder, file in pairs:
             except ImportError:  # 3.0: the DAG processor's DagBag(bundle_path=...)
                 BundleDagBag = None
         if BundleDagBag is not None:
-            bag = BundleDagBag(dag_folder=file, bundle_path=Path(folder), load_op_links=False, safe_mode=False,
-                               **({"bundle_name": "dags-folder"} if "bundle_name" in inspect.signature(BundleDagBag.__init__).parameters else {}))
+            bag = BundleDagBag(
+                dag_folder=file,
+                bundle_path=Path(folder),
+                load_op_links=False,
+                safe_mode=False,
+                **(
+                    {"bundle_name": "dags-folder"} if "bundle_name" in inspect.signature(BundleDagBag.__init__).parameters else {}
+                ),
+            )
         else:
             from airflow.models.dagbag import DagBag
 
-            bag = DagBag(dag_folder=file, bundle_path=Path(folder), include_examples=False,
-                         load_op_links=False, safe_mode=False)
+            bag = DagBag(dag_folder=file, bundle_path=Path(folder), include_examples=False, load_op_links=False, safe_mode=False)
     else:
         from airflow.models.dagbag import DagBag
 

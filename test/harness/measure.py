@@ -7,6 +7,7 @@ cold  = a fresh `python -m airflow_runtime_harness parse` per file (imports Airf
 warm  = one `serve` process, one forked child per file
 dagbag = Airflow's own DagBag, all files in one warm process (no fork, no serialization, no JSON)
 """
+
 from __future__ import annotations
 
 import json
@@ -36,13 +37,41 @@ def main() -> None:
         tmp = Path(tempfile.mkdtemp())
         env = harness_env()
         # warm-up: the one-off DB migration must not count as a cold parse
-        subprocess.run([str(python), "-m", "airflow_runtime_harness", "parse", "--file", files[0][1],
-                        "--dags-folder", files[0][0], "--out", str(tmp / "w.json")], env=env, capture_output=True)
+        subprocess.run(
+            [
+                str(python),
+                "-m",
+                "airflow_runtime_harness",
+                "parse",
+                "--file",
+                files[0][1],
+                "--dags-folder",
+                files[0][0],
+                "--out",
+                str(tmp / "w.json"),
+            ],
+            env=env,
+            capture_output=True,
+        )
         cold = []
         for folder, file in files:
             t = time.monotonic()
-            subprocess.run([str(python), "-m", "airflow_runtime_harness", "parse", "--file", file,
-                            "--dags-folder", folder, "--out", str(tmp / "c.json")], env=env, capture_output=True)
+            subprocess.run(
+                [
+                    str(python),
+                    "-m",
+                    "airflow_runtime_harness",
+                    "parse",
+                    "--file",
+                    file,
+                    "--dags-folder",
+                    folder,
+                    "--out",
+                    str(tmp / "c.json"),
+                ],
+                env=env,
+                capture_output=True,
+            )
             cold.append(time.monotonic() - t)
         t = time.monotonic()
         server = Server([str(python), "-m", "airflow_runtime_harness", "serve"], env)
@@ -54,13 +83,18 @@ def main() -> None:
             warm.append(time.monotonic() - t)
         server.close()
         ref = tmp / "ref.json"
-        subprocess.run([str(python), str(Path(__file__).with_name("fidelity_reference.py")), str(ref)]
-                       + [f"{f}:{p}" for f, p in files], env=env, capture_output=True, check=True)
+        subprocess.run(
+            [str(python), str(Path(__file__).with_name("fidelity_reference.py")), str(ref)] + [f"{f}:{p}" for f, p in files],
+            env=env,
+            capture_output=True,
+            check=True,
+        )
         dagbag_total = json.loads(ref.read_text())["_seconds"]
-        rows.append((version, len(files), statistics.median(cold), statistics.median(warm), startup,
-                     dagbag_total / len(files)))
-    print(f"{'airflow':<9} {'files':>5} {'cold parse (median)':>20} {'warm serve (median)':>20} "
-          f"{'serve startup':>14} {'own DagBag (mean)':>18}")
+        rows.append((version, len(files), statistics.median(cold), statistics.median(warm), startup, dagbag_total / len(files)))
+    print(
+        f"{'airflow':<9} {'files':>5} {'cold parse (median)':>20} {'warm serve (median)':>20} "
+        f"{'serve startup':>14} {'own DagBag (mean)':>18}"
+    )
     for v, n, c, w, s, d in rows:
         print(f"{v:<9} {n:>5} {c * 1000:>17.0f} ms {w * 1000:>17.0f} ms {s * 1000:>11.0f} ms {d * 1000:>15.0f} ms")
 

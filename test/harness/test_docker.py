@@ -1,4 +1,5 @@
 """The same corpus inside the real images (`docker run` with the harness mounted read-only)."""
+
 from __future__ import annotations
 
 import json
@@ -15,14 +16,31 @@ _results: dict = {}
 def docker_argv(version: str, out_dir, *args: str, interactive: bool = False) -> list[str]:
     cache = SESSION_CACHE / f"docker-{version}"  # the migrated template DB survives the container
     cache.mkdir(parents=True, exist_ok=True)
-    return ["docker", "run", "--rm", *(["-i"] if interactive else []), "--network", "none",
-            "-v", f"{HARNESS_SRC}:/opt/airflow-runtime/harness:ro",
-            "-v", f"{CORPUS}:{DAGS}:ro",
-            "-v", f"{out_dir}:/out",
-            "-v", f"{cache}:/opt/airflow-runtime/cache",
-            "-e", "PYTHONPATH=/opt/airflow-runtime/harness",
-            "-e", "AIRFLOW_RUNTIME_CACHE=/opt/airflow-runtime/cache",
-            IMAGE.format(version), "python", "-m", "airflow_runtime_harness", *args]
+    return [
+        "docker",
+        "run",
+        "--rm",
+        *(["-i"] if interactive else []),
+        "--network",
+        "none",
+        "-v",
+        f"{HARNESS_SRC}:/opt/airflow-runtime/harness:ro",
+        "-v",
+        f"{CORPUS}:{DAGS}:ro",
+        "-v",
+        f"{out_dir}:/out",
+        "-v",
+        f"{cache}:/opt/airflow-runtime/cache",
+        "-e",
+        "PYTHONPATH=/opt/airflow-runtime/harness",
+        "-e",
+        "AIRFLOW_RUNTIME_CACHE=/opt/airflow-runtime/cache",
+        IMAGE.format(version),
+        "python",
+        "-m",
+        "airflow_runtime_harness",
+        *args,
+    ]
 
 
 @pytest.fixture(scope="session")
@@ -36,15 +54,32 @@ def in_docker(image_version, tmp_path_factory):
         out.chmod(0o777)
         names = list(EXPECTED) + ["hang.py"]
         requests = "".join(
-            json.dumps({"id": n, "file": f"{DAGS}/{n}", "dagsFolder": DAGS, "out": f"/out/{n}.json",
-                        "timeout": 3 if n == "hang.py" else 60}) + "\n" for n in names)
-        proc = subprocess.run(docker_argv(version, out, "serve", interactive=True), input=requests,
-                              capture_output=True, text=True, timeout=300)
+            json.dumps(
+                {
+                    "id": n,
+                    "file": f"{DAGS}/{n}",
+                    "dagsFolder": DAGS,
+                    "out": f"/out/{n}.json",
+                    "timeout": 3 if n == "hang.py" else 60,
+                }
+            )
+            + "\n"
+            for n in names
+        )
+        proc = subprocess.run(
+            docker_argv(version, out, "serve", interactive=True), input=requests, capture_output=True, text=True, timeout=300
+        )
         replies = [json.loads(line) for line in proc.stdout.splitlines()]
         assert replies and replies[0].get("ready"), proc.stderr[-3000:]
         assert all(r["ok"] for r in replies[1:]), replies
-        cold = subprocess.run(docker_argv(version, out, "parse", "--file", f"{DAGS}/classic.py", "--dags-folder", DAGS,
-                                          "--out", "/out/cold-classic.json"), capture_output=True, text=True, timeout=300)
+        cold = subprocess.run(
+            docker_argv(
+                version, out, "parse", "--file", f"{DAGS}/classic.py", "--dags-folder", DAGS, "--out", "/out/cold-classic.json"
+            ),
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
         assert cold.returncode == 0, cold.stderr[-3000:]
         _results[version] = {n: json.loads((out / f"{n}.json").read_text()) for n in names}
         _results[version]["cold-classic"] = json.loads((out / "cold-classic.json").read_text())

@@ -1,5 +1,6 @@
 """Fidelity: on every example DAG shipped inside the installed Airflow, our result agrees with
 Airflow's own DagBag (same DAG ids, task ids, edges, import-error files)."""
+
 from __future__ import annotations
 
 import json
@@ -21,15 +22,13 @@ def example_files(python: Path) -> list[tuple[str, str]]:
         "    for f in sorted(files):\n"
         "        if f.endswith('.py') and f != '__init__.py': print(top + ':' + os.path.join(d, f))\n"
     )
-    out = subprocess.run([str(python), "-c", code], capture_output=True, text=True, check=True,
-                         env=harness_env()).stdout
+    out = subprocess.run([str(python), "-c", code], capture_output=True, text=True, check=True, env=harness_env()).stdout
     return [tuple(line.split(":", 1)) for line in out.splitlines()]
 
 
 def ours(result: dict) -> dict:
     return {
-        "dags": {d["dagId"]: {t["taskId"]: [t["upstream"], t["downstream"]] for t in d["tasks"]}
-                 for d in result["dags"]},
+        "dags": {d["dagId"]: {t["taskId"]: [t["upstream"], t["downstream"]] for t in d["tasks"]} for d in result["dags"]},
         "errorFiles": [result["file"]] if result["importErrors"] else [],
     }
 
@@ -40,9 +39,14 @@ def test_fidelity_examples(matrix_version, python_for, tmp_path):
     files = example_files(python)
     assert len(files) > 20, files
     ref_path = tmp_path / "reference.json"
-    subprocess.run([str(python), str(Path(__file__).with_name("fidelity_reference.py")), str(ref_path)]
-                   + [f"{folder}:{file}" for folder, file in files],
-                   check=True, env=harness_env(), capture_output=True, timeout=600)
+    subprocess.run(
+        [str(python), str(Path(__file__).with_name("fidelity_reference.py")), str(ref_path)]
+        + [f"{folder}:{file}" for folder, file in files],
+        check=True,
+        env=harness_env(),
+        capture_output=True,
+        timeout=600,
+    )
     reference = json.loads(ref_path.read_text())
 
     server = Server([str(python), "-m", "airflow_runtime_harness", "serve"], harness_env())
@@ -61,5 +65,6 @@ def test_fidelity_examples(matrix_version, python_for, tmp_path):
         server.close()
     FIDELITY[version] = (len(files) - len(differ), len(files), differ)
     TIMINGS[f"example DAGs airflow {version} ({len(files)} files)"] = (
-        f"warm serve {total_ms / 1000:.1f}s, Airflow's own DagBag (one warm process) {reference['_seconds']:.1f}s")
+        f"warm serve {total_ms / 1000:.1f}s, Airflow's own DagBag (one warm process) {reference['_seconds']:.1f}s"
+    )
     assert not differ, f"{len(differ)} example files differ from Airflow's DagBag: {differ}"

@@ -1,6 +1,7 @@
 """Nothing a DAG file starts outlives its parse, and a harness ends with its owner; a DAG that ends the
 parsing process is told at its line. Processes are found by a marker unique to each test (a sleep of an
 odd length), never by a common name."""
+
 from __future__ import annotations
 
 import json
@@ -43,9 +44,24 @@ def test_a_double_forked_daemon_is_killed_after_a_cold_parse(version, python_for
     marker = _marker()
     dag = tmp_path / "daemon.py"
     dag.write_text(DAEMON.format(marker=marker))
-    done = subprocess.run([str(python_for(version)), "-m", "airflow_runtime_harness", "parse", "--file", str(dag),
-                           "--dags-folder", str(tmp_path), "--out", str(tmp_path / "out.json")],
-                          env=harness_env(), capture_output=True, text=True, timeout=180)
+    done = subprocess.run(
+        [
+            str(python_for(version)),
+            "-m",
+            "airflow_runtime_harness",
+            "parse",
+            "--file",
+            str(dag),
+            "--dags-folder",
+            str(tmp_path),
+            "--out",
+            str(tmp_path / "out.json"),
+        ],
+        env=harness_env(),
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     time.sleep(0.2)
     assert _running(marker) == [], "the daemon survived the parse"
@@ -55,8 +71,15 @@ def test_a_double_forked_daemon_is_killed_after_a_warm_parse(version, python_for
     marker = _marker()
     dag = tmp_path / "daemon.py"
     dag.write_text(DAEMON.format(marker=marker))
-    proc = subprocess.Popen([str(python_for(version)), "-m", "airflow_runtime_harness", "serve"], stdin=subprocess.PIPE,
-                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=harness_env(), text=True, bufsize=1)
+    proc = subprocess.Popen(
+        [str(python_for(version)), "-m", "airflow_runtime_harness", "serve"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        env=harness_env(),
+        text=True,
+        bufsize=1,
+    )
     try:
         assert json.loads(proc.stdout.readline())["ready"]
         proc.stdin.write(json.dumps({"id": 1, "file": str(dag), "dagsFolder": str(tmp_path), "timeout": 60}) + "\n")
@@ -74,9 +97,24 @@ def test_os_exit_at_import_is_an_import_error_at_its_line(version, python_for, t
     dag = tmp_path / "exits.py"
     dag.write_text("import os\nfrom airflow import DAG\n\nos._exit(7)\n")
     out = tmp_path / "out.json"
-    done = subprocess.run([str(python_for(version)), "-m", "airflow_runtime_harness", "parse", "--file", str(dag),
-                           "--dags-folder", str(tmp_path), "--out", str(out)],
-                          env=harness_env(), capture_output=True, text=True, timeout=180)
+    done = subprocess.run(
+        [
+            str(python_for(version)),
+            "-m",
+            "airflow_runtime_harness",
+            "parse",
+            "--file",
+            str(dag),
+            "--dags-folder",
+            str(tmp_path),
+            "--out",
+            str(out),
+        ],
+        env=harness_env(),
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
     assert done.returncode == 1, done.stderr[-3000:]
     [error] = json.loads(out.read_text())["importErrors"]
     assert (error["line"], error["message"].split(":")[0]) == (4, "SystemExit"), error
@@ -89,9 +127,15 @@ def test_serve_ends_at_once_when_its_owner_is_gone(version, python_for, tmp_path
     marker = _marker()
     dag = tmp_path / "hang.py"
     dag.write_text(f"import subprocess\nfrom airflow import DAG\nsubprocess.run(['sleep', '{marker}'])\n")
-    proc = subprocess.Popen([str(python_for(version)), "-m", "airflow_runtime_harness", "serve"], stdin=subprocess.PIPE,
-                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=harness_env({"AIRFLOW_RUNTIME_OWNER_STDIN": "1"}),
-                            text=True, bufsize=1)
+    proc = subprocess.Popen(
+        [str(python_for(version)), "-m", "airflow_runtime_harness", "serve"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        env=harness_env({"AIRFLOW_RUNTIME_OWNER_STDIN": "1"}),
+        text=True,
+        bufsize=1,
+    )
     try:
         assert json.loads(proc.stdout.readline())["ready"]
         proc.stdin.write(json.dumps({"id": 1, "file": str(dag), "dagsFolder": str(tmp_path), "timeout": 600}) + "\n")
@@ -115,10 +159,26 @@ def test_a_parse_ends_with_its_owner(version, python_for, tmp_path):
     marker = _marker()
     dag = tmp_path / "hang.py"
     dag.write_text(f"import subprocess\nfrom airflow import DAG\nsubprocess.run(['sleep', '{marker}'])\n")
-    proc = subprocess.Popen([str(python_for(version)), "-m", "airflow_runtime_harness", "parse", "--file", str(dag),
-                             "--dags-folder", str(tmp_path), "--out", str(tmp_path / "out.json"), "--timeout", "600"],
-                            stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            env=harness_env({"AIRFLOW_RUNTIME_OWNER_STDIN": "1"}))
+    proc = subprocess.Popen(
+        [
+            str(python_for(version)),
+            "-m",
+            "airflow_runtime_harness",
+            "parse",
+            "--file",
+            str(dag),
+            "--dags-folder",
+            str(tmp_path),
+            "--out",
+            str(tmp_path / "out.json"),
+            "--timeout",
+            "600",
+        ],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env=harness_env({"AIRFLOW_RUNTIME_OWNER_STDIN": "1"}),
+    )
     try:
         for _ in range(300):
             if _running(marker):

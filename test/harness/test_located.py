@@ -2,6 +2,7 @@
 a @task of include/ called once per DAG file is at its call in the DAG file; a helper that fails at import is
 the DAG file's error at the helper's line, related to the DAG file's import line; a DAG argument the serializer
 rejects is at that argument; no traceback carries the harness's own frames."""
+
 from __future__ import annotations
 
 import json
@@ -55,9 +56,25 @@ def project(tmp_path_factory):
 def parse(python, project, name: str, out) -> dict:
     env = harness_env({"PYTHONPATH": f"{harness_env()['PYTHONPATH']}:{project}", "AIRFLOW_RUNTIME_USER_PATHS": str(project)})
     target = out / f"{name}.json"
-    run = subprocess.run([str(python), "-m", "airflow_runtime_harness", "parse", "--file", str(project / "dags" / name),
-                          "--dags-folder", str(project / "dags"), "--out", str(target)],
-                         env=env, cwd=project, capture_output=True, text=True, timeout=300)
+    run = subprocess.run(
+        [
+            str(python),
+            "-m",
+            "airflow_runtime_harness",
+            "parse",
+            "--file",
+            str(project / "dags" / name),
+            "--dags-folder",
+            str(project / "dags"),
+            "--out",
+            str(target),
+        ],
+        env=env,
+        cwd=project,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert target.exists(), run.stdout + run.stderr
     return json.loads(target.read_text())
 
@@ -73,8 +90,12 @@ def test_a_helper_task_called_once_is_at_its_call_in_the_dag_file(version, pytho
 def test_a_failing_helper_is_at_its_line_related_to_each_importers_import(version, python_for, project, tmp_path):
     for name, line in (("report_a.py", 3), ("report_b.py", 5)):
         [error] = parse(python_for(version), project, name, tmp_path)["importErrors"]
-        assert (error["file"], error["line"], error["column"], error["message"]) == \
-            (str(project / "include" / "db.py"), 5, 8, "KeyError: 'PGHOST'")
+        assert (error["file"], error["line"], error["column"], error["message"]) == (
+            str(project / "include" / "db.py"),
+            5,
+            8,
+            "KeyError: 'PGHOST'",
+        )
         assert [(r["file"], r["line"]) for r in error["related"]] == [(str(project / "dags" / name), line)]
 
 

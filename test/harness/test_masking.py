@@ -1,5 +1,6 @@
 """The runtime's secrets are registered with Airflow's own secrets masker before a task runs (masking.py), so that
 Airflow's log lines mask them too: Airflow 2's airflow.utils.log.secrets_masker, Airflow 3's airflow.sdk.log."""
+
 from __future__ import annotations
 
 import subprocess
@@ -42,5 +43,11 @@ def test_secrets_found_without_airflow(monkeypatch):
     from airflow_runtime_harness.masking import runtime_secrets
 
     found = runtime_secrets(SECRET_ENV, hide=lambda key: "api_key" in key)
-    assert set(found) == {"probe%2Fpa55word", "probe/pa55word", "probe-extra-s3cret", "probe-json-pa55",
-                          "probe-extra-2", "probe-api-key-1"}
+    assert set(found) == {
+        "probe%2Fpa55word",
+        "probe/pa55word",
+        "probe-extra-s3cret",
+        "probe-json-pa55",
+        "probe-extra-2",
+        "probe-api-key-1",
+    }

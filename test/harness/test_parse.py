@@ -1,4 +1,5 @@
 """The corpus, parsed on the host venvs: warm (serve) for every file, cold (the CLI) for a few."""
+
 from __future__ import annotations
 
 import json
@@ -23,8 +24,12 @@ def served(matrix_version, python_for, tmp_path_factory):
         try:
             results = {}
             for name in list(EXPECTED) + ["hang.py"]:
-                reply = server.request(file=str(CORPUS / name), dagsFolder=str(CORPUS),
-                                       out=str(out / (name + ".json")), timeout=3 if name == "hang.py" else 60)
+                reply = server.request(
+                    file=str(CORPUS / name),
+                    dagsFolder=str(CORPUS),
+                    out=str(out / (name + ".json")),
+                    timeout=3 if name == "hang.py" else 60,
+                )
                 assert reply["ok"], reply
                 results[name] = json.loads((out / (name + ".json")).read_text())
             _served[version] = results
@@ -45,10 +50,22 @@ def cold(version, python_for, tmp_path_factory):
         }
         procs = {}
         for name, (extra, args) in jobs.items():
-            argv = [str(python_for(version)), "-m", "airflow_runtime_harness", "parse", "--file", str(CORPUS / name),
-                    "--dags-folder", str(CORPUS), "--out", str(out / (name + ".json"))] + args
-            procs[name] = (time.monotonic(), subprocess.Popen(argv, env=harness_env(extra), stdout=subprocess.PIPE,
-                                                             stderr=subprocess.STDOUT))
+            argv = [
+                str(python_for(version)),
+                "-m",
+                "airflow_runtime_harness",
+                "parse",
+                "--file",
+                str(CORPUS / name),
+                "--dags-folder",
+                str(CORPUS),
+                "--out",
+                str(out / (name + ".json")),
+            ] + args
+            procs[name] = (
+                time.monotonic(),
+                subprocess.Popen(argv, env=harness_env(extra), stdout=subprocess.PIPE, stderr=subprocess.STDOUT),
+            )
         results = {}
         for name, (started, proc) in procs.items():
             text = proc.communicate(timeout=120)[0].decode(errors="replace")

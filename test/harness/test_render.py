@@ -1,4 +1,5 @@
 """`render`: a task's templated fields for a logical date, as `airflow tasks render`; a broken template named."""
+
 from __future__ import annotations
 
 import json
@@ -41,12 +42,22 @@ def renders(version, python_for):
     if version not in _renders:
         procs = {}
         for name, args in CASES.items():
-            argv = [str(python_for(version)), "-m", "airflow_runtime_harness", "render", "--file", str(DAG_FILE),
-                    "--dag-id", "render_tasks", *args]
+            argv = [
+                str(python_for(version)),
+                "-m",
+                "airflow_runtime_harness",
+                "render",
+                "--file",
+                str(DAG_FILE),
+                "--dag-id",
+                "render_tasks",
+                *args,
+            ]
             env = harness_env({"AIRFLOW_VAR_RENDER_GREETING": "hello-from-env", "AIRFLOW_RUNTIME_EVENTS": "1"})
             procs[name] = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        _renders[version] = {name: (proc.wait(timeout=300), proc.stdout.read(), proc.stderr.read())
-                             for name, proc in procs.items()}
+        _renders[version] = {
+            name: (proc.wait(timeout=300), proc.stdout.read(), proc.stderr.read()) for name, proc in procs.items()
+        }
     return _renders[version]
 
 
@@ -63,8 +74,14 @@ def test_render_undefined_names_field_and_template(renders):
     code, out, err = renders["undefined"]
     assert code == 1, out + err
     failed = [e for e in _events(err) if e["event"] == "render-failed"]
-    assert failed == [{"event": "render-failed", "field": "bash_command", "template": "echo {{ no_such_value.here }}",
-                       "message": "UndefinedError: 'no_such_value' is undefined"}]
+    assert failed == [
+        {
+            "event": "render-failed",
+            "field": "bash_command",
+            "template": "echo {{ no_such_value.here }}",
+            "message": "UndefinedError: 'no_such_value' is undefined",
+        }
+    ]
     assert "Traceback" not in out + err
 
 
@@ -96,12 +113,30 @@ def test_render_usage_problems_exit_2(renders):
 def test_render_long_value_in_pieces(version, python_for, tmp_path):
     """A value longer than one event line arrives whole, in order."""
     dag = tmp_path / "long_render.py"
-    dag.write_text(DAG_FILE.read_text().replace('dag_id="render_tasks"', 'dag_id="long_render"')
-                   + '    BashOperator(task_id="long", bash_command="echo " + "{{ ds }}-" * 3000)\n')
-    proc = subprocess.run([str(python_for(version)), "-m", "airflow_runtime_harness", "render", "--file", str(dag),
-                           "--dag-id", "long_render", "--task-id", "long", "--date", "2024-03-05"],
-                          env=harness_env({"AIRFLOW_VAR_RENDER_GREETING": "x"}), capture_output=True, text=True,
-                          timeout=300)
+    dag.write_text(
+        DAG_FILE.read_text().replace('dag_id="render_tasks"', 'dag_id="long_render"')
+        + '    BashOperator(task_id="long", bash_command="echo " + "{{ ds }}-" * 3000)\n'
+    )
+    proc = subprocess.run(
+        [
+            str(python_for(version)),
+            "-m",
+            "airflow_runtime_harness",
+            "render",
+            "--file",
+            str(dag),
+            "--dag-id",
+            "long_render",
+            "--task-id",
+            "long",
+            "--date",
+            "2024-03-05",
+        ],
+        env=harness_env({"AIRFLOW_VAR_RENDER_GREETING": "x"}),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     events = [e for e in _events(proc.stderr) if e["event"] == "rendered" and e["field"] == "bash_command"]
     assert len(events) > 1 and [e["last"] for e in events] == [False] * (len(events) - 1) + [True]

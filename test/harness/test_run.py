@@ -1,4 +1,5 @@
 """`run`: one task like `airflow tasks test`, exit codes, env Variables, no process left behind."""
+
 from __future__ import annotations
 
 import os
@@ -34,11 +35,20 @@ def runs(version, python_for):
     if version not in _runs:
         procs = {}
         for task in ("succeed", "fail", "read_variable", "spawn_daemon"):
-            argv = [str(python_for(version)), "-m", "airflow_runtime_harness", "run", "--file", str(DAG_FILE),
-                    "--dag-id", "run_tasks", "--task-id", task]
+            argv = [
+                str(python_for(version)),
+                "-m",
+                "airflow_runtime_harness",
+                "run",
+                "--file",
+                str(DAG_FILE),
+                "--dag-id",
+                "run_tasks",
+                "--task-id",
+                task,
+            ]
             env = harness_env({"AIRFLOW_VAR_RUN_GREETING": "hello-from-env", "DAEMON_MARKER": MARKER + version})
-            procs[task] = (time.monotonic(), subprocess.Popen(argv, env=env, stdout=subprocess.PIPE,
-                                                              stderr=subprocess.STDOUT))
+            procs[task] = (time.monotonic(), subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT))
         results = {}
         for task, (started, proc) in procs.items():
             out = proc.communicate(timeout=300)[0].decode(errors="replace")
@@ -76,12 +86,14 @@ def test_run_kills_double_forked_daemon(runs, version):
 def test_run_unknown_ids_exit_2(version, python_for):
     py = str(python_for(version))
     base = [py, "-m", "airflow_runtime_harness", "run", "--file", str(DAG_FILE)]
-    proc = subprocess.run(base + ["--dag-id", "nope", "--task-id", "x"], env=harness_env(),
-                          capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        base + ["--dag-id", "nope", "--task-id", "x"], env=harness_env(), capture_output=True, text=True, timeout=120
+    )
     assert proc.returncode == 2
     assert "run_tasks" in proc.stderr  # lists what exists
-    proc = subprocess.run(base + ["--dag-id", "run_tasks", "--task-id", "nope"], env=harness_env(),
-                          capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        base + ["--dag-id", "run_tasks", "--task-id", "nope"], env=harness_env(), capture_output=True, text=True, timeout=120
+    )
     assert proc.returncode == 2
     assert "succeed" in proc.stderr and "spawn_daemon" in proc.stderr
 
@@ -90,8 +102,18 @@ def test_a_dag_file_that_does_not_load_is_the_users_failure_said_once_at_its_lin
     """Exit 1 (not a usage error), `path:line:col: error: message` once, and the traceback once (Airflow's own log)."""
     dag = tmp_path / "broken.py"
     dag.write_text("from airflow import DAG\nimport module_that_is_not_here\n")
-    argv = [str(python_for(version)), "-m", "airflow_runtime_harness", "run", "--file", str(dag),
-            "--dag-id", "broken", "--task-id", "first"]
+    argv = [
+        str(python_for(version)),
+        "-m",
+        "airflow_runtime_harness",
+        "run",
+        "--file",
+        str(dag),
+        "--dag-id",
+        "broken",
+        "--task-id",
+        "first",
+    ]
     proc = subprocess.run(argv, env=harness_env(), capture_output=True, text=True, timeout=300)
     said = proc.stdout + proc.stderr
     assert proc.returncode == 1, said
@@ -102,6 +124,11 @@ def test_a_dag_file_that_does_not_load_is_the_users_failure_said_once_at_its_lin
 def test_the_harness_names_its_temp_folders_for_its_owner(python_for, tmp_path):
     """`airflow-runtime-<kind>-<owner pid>-*`, as the engines name theirs: `cleanup` can tell whose they are."""
     code = "from airflow_runtime_harness import env; print(env.own_temp_dir('home'))"
-    made = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
-                          env=harness_env({"TMPDIR": str(tmp_path), "AIRFLOW_RUNTIME_OWNER": "somehost:4242"})).stdout.strip()
+    made = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        check=True,
+        env=harness_env({"TMPDIR": str(tmp_path), "AIRFLOW_RUNTIME_OWNER": "somehost:4242"}),
+    ).stdout.strip()
     assert Path(made).parent == tmp_path and Path(made).name.startswith("airflow-runtime-home-4242-"), made

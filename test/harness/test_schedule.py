@@ -1,4 +1,5 @@
 """A DAG's schedule reads the same on Airflow 2 and 3 where the author wrote the same: upgrade-check compares them."""
+
 from __future__ import annotations
 
 import subprocess

@@ -1,4 +1,5 @@
 """`serve`: one forked child per request, nothing leaks between parses, hung children are killed."""
+
 from __future__ import annotations
 
 import json
@@ -52,8 +53,7 @@ def test_serve_isolates_and_survives_hangs(version, python_for, tmp_path):
             assert [d["dagId"] for d in result["dags"]] == [name]
 
         started = time.monotonic()
-        hung = server.request(file=str(CORPUS / "hang.py"), dagsFolder=str(CORPUS), out=str(tmp_path / "h.json"),
-                              timeout=2)
+        hung = server.request(file=str(CORPUS / "hang.py"), dagsFolder=str(CORPUS), out=str(tmp_path / "h.json"), timeout=2)
         assert hung["ok"] and hung["timedOut"] is True, hung
         assert time.monotonic() - started < 10
         after = server.request(file=str(CORPUS / "classic.py"), dagsFolder=str(CORPUS), out=str(tmp_path / "c.json"))
@@ -84,9 +84,15 @@ def test_serve_answers_requests_at_once_in_any_order_with_results_inline(version
     names = [f"clean_{i}" for i in range(6)]
     for name in names:
         (folder / f"{name}.py").write_text(NO_TRACE.format(corpus=str(CORPUS), name=name))
-    proc = subprocess.Popen([str(python_for(version)), "-m", "airflow_runtime_harness", "serve", "--concurrency", "3"],
-                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-                            env=harness_env(), text=True, bufsize=1)
+    proc = subprocess.Popen(
+        [str(python_for(version)), "-m", "airflow_runtime_harness", "serve", "--concurrency", "3"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        env=harness_env(),
+        text=True,
+        bufsize=1,
+    )
     try:
         hello = json.loads(proc.stdout.readline())
         assert hello["ready"] and hello["concurrency"] == 3 and hello["warmup"] is None, hello
@@ -129,7 +135,7 @@ def _children(pid: int) -> list[int]:
                     stat = fh.read()
             except OSError:
                 continue
-            if int(stat[stat.rfind(")") + 2:].split()[1]) == pid:
+            if int(stat[stat.rfind(")") + 2 :].split()[1]) == pid:
                 found.append(int(name))
     return found
 
@@ -140,15 +146,16 @@ def _alive(pid: int) -> bool:
             stat = fh.read()
     except OSError:
         return False
-    return stat[stat.rfind(")") + 2:].split()[0] != "Z"  # a zombie is dead, waiting to be reaped
+    return stat[stat.rfind(")") + 2 :].split()[0] != "Z"  # a zombie is dead, waiting to be reaped
 
 
 def test_serve_killed_leaves_no_child(version, python_for, tmp_path):
     """Its children leave its process group (setsid); killed while one hangs, it must not leave them behind."""
     server = Server([str(python_for(version)), "-m", "airflow_runtime_harness", "serve"], harness_env())
     try:
-        server.proc.stdin.write(json.dumps({"id": 1, "file": str(CORPUS / "hang.py"), "dagsFolder": str(CORPUS),
-                                            "timeout": 60}) + "\n")
+        server.proc.stdin.write(
+            json.dumps({"id": 1, "file": str(CORPUS / "hang.py"), "dagsFolder": str(CORPUS), "timeout": 60}) + "\n"
+        )
         server.proc.stdin.flush()
         deadline = time.monotonic() + 10
         while len(_children(server.proc.pid)) < 2 and time.monotonic() < deadline:

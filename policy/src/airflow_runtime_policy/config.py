@@ -1,4 +1,5 @@
 """The policy's settings, from the environment each time a hook runs (so a test or a process can change them)."""
+
 from __future__ import annotations
 
 import os
@@ -30,8 +31,7 @@ class PolicyConfig:
 def load_config() -> PolicyConfig | None:
     """None when AIRFLOW_RUNTIME_MANIFEST is unset; ManifestError when the settings cannot be used."""
     # set but empty is a deployment that meant to set it (a template with no value): never silently off
-    settings = (("AIRFLOW_RUNTIME_MANIFEST", "the manifest's path"),
-                ("AIRFLOW_RUNTIME_ID", "this DAG processor's runtime id"))
+    settings = (("AIRFLOW_RUNTIME_MANIFEST", "the manifest's path"), ("AIRFLOW_RUNTIME_ID", "this DAG processor's runtime id"))
     for name, what in settings:
         if name in os.environ and not os.environ[name].strip():
             raise ManifestError(f"{name} is set but empty: set it to {what}, or unset it")
@@ -45,8 +45,9 @@ def load_config() -> PolicyConfig | None:
         try:
             import kubernetes.client  # noqa: F401
         except ImportError:
-            raise ManifestError("AIRFLOW_RUNTIME_MODE=kubernetes needs the `kubernetes` client "
-                                "(install apache-airflow-providers-cncf-kubernetes)") from None
+            raise ManifestError(
+                "AIRFLOW_RUNTIME_MODE=kubernetes needs the `kubernetes` client (install apache-airflow-providers-cncf-kubernetes)"
+            ) from None
     return PolicyConfig(
         manifest=read_manifest(path),
         mode=mode,

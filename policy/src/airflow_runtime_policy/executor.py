@@ -10,6 +10,7 @@ The launcher (launcher.py) makes the containers; this class tracks them for the 
 - a task killed from the UI or the REST API: Airflow's supervisor in the container is told so on its next
   heartbeat and ends the task, then the container ends; `revoke_task` removes it at once.
 """
+
 from __future__ import annotations
 
 import os
@@ -62,8 +63,11 @@ class ContainerTaskExecutor(BaseExecutor):
         launcher = self.launcher
         launcher.client  # noqa: B018  (Docker unreachable: the scheduler stops now, saying where it looked)
         launcher.manifest()
-        self.log.info("ContainerTaskExecutor: tasks run in their runtimes' containers (deployment %s, manifest %s)",
-                      launcher.settings.deployment, launcher.settings.manifest_path)
+        self.log.info(
+            "ContainerTaskExecutor: tasks run in their runtimes' containers (deployment %s, manifest %s)",
+            launcher.settings.deployment,
+            launcher.settings.manifest_path,
+        )
         self._sweep(force=True)
 
     def _process_workloads(self, workloads: Sequence[ExecutorWorkload]) -> None:
@@ -118,13 +122,15 @@ class ContainerTaskExecutor(BaseExecutor):
             return
         code = self.launcher.exit_code(container_id)
         if code != 0:
-            self.log.warning("The container of %s exited with %s; its last lines:\n%s", key, code,
-                             self.launcher.output(container_id, tail=40))
+            self.log.warning(
+                "The container of %s exited with %s; its last lines:\n%s", key, code, self.launcher.output(container_id, tail=40)
+            )
         if code != 0 and log_path and not os.path.exists(log_path):
             # It ended before Airflow's supervisor wrote the task's log (an image without Airflow, a bad
             # bundle): what it printed is the only account, so it becomes the task's log.
-            self._append_task_log(key, f"airflow-runtime: the task's container exited with {code}:\n"
-                                       + self.launcher.output(container_id), log_path)
+            self._append_task_log(
+                key, f"airflow-runtime: the task's container exited with {code}:\n" + self.launcher.output(container_id), log_path
+            )
         self.launcher.remove(container_id)
         if code == 0:
             self.success(key)
@@ -153,8 +159,11 @@ class ContainerTaskExecutor(BaseExecutor):
                 continue
             first = self._orphans_seen.setdefault(container_id, now)
             if not ti_id or now - first >= ORPHAN_GRACE:
-                self.log.warning("Removing container %s: its task instance %s is not queued or running",
-                                 container_id[:12], ti_id or "(unknown)")
+                self.log.warning(
+                    "Removing container %s: its task instance %s is not queued or running",
+                    container_id[:12],
+                    ti_id or "(unknown)",
+                )
                 self.launcher.remove(container_id)
                 self._orphans_seen.pop(container_id, None)
 
@@ -225,6 +234,7 @@ def _live_task_instances(ids: set[str]) -> set[str]:
     from sqlalchemy import select
 
     with create_session() as session:
-        rows = session.execute(select(TaskInstance.id).where(TaskInstance.id.in_(wanted),
-                                                             TaskInstance.state.in_(State.adoptable_states)))
+        rows = session.execute(
+            select(TaskInstance.id).where(TaskInstance.id.in_(wanted), TaskInstance.state.in_(State.adoptable_states))
+        )
         return {str(row[0]) for row in rows}

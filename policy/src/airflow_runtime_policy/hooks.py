@@ -8,6 +8,7 @@ Failure rules (a broken setting must never pass silently, nor crash the schedule
 - a DAG file not in the manifest: its tasks are left alone (logged once per file); with AIRFLOW_RUNTIME_ID
   set, `dag_policy` rejects it, since no processor can know it parses it in the right runtime.
 """
+
 from __future__ import annotations
 
 import logging
@@ -54,12 +55,14 @@ def dag_policy(dag) -> None:
         raise AirflowClusterPolicyViolation(
             f"airflow-runtime-policy: DAG file {relative or dag.fileloc} is not in the manifest "
             f"{config.manifest.path}, so this processor (AIRFLOW_RUNTIME_ID={config.runtime_id}) cannot tell "
-            "whether it parses it in its own runtime: re-run `airflow-runtime export` and deploy the manifest")
+            "whether it parses it in its own runtime: re-run `airflow-runtime export` and deploy the manifest"
+        )
     if runtime.id != config.runtime_id:
         raise AirflowClusterPolicyViolation(
             f"airflow-runtime-policy: DAG file {relative} belongs to runtime {runtime.id} (image {runtime.image}) "
             f"but was parsed by the processor of runtime {config.runtime_id}: parse it in runtime {runtime.id}, "
-            "or, if its runtime file changed, re-run `airflow-runtime export` and deploy the manifest")
+            "or, if its runtime file changed, re-run `airflow-runtime export` and deploy the manifest"
+        )
 
 
 @hookimpl
@@ -75,8 +78,10 @@ def task_policy(task) -> None:
     relative = config.relative_path(fileloc) if fileloc else None
     runtime = config.manifest.runtime_of(relative) if relative else None
     if runtime is None:
-        _log_once(logging.WARNING, f"DAG file {relative or fileloc} is not in the manifest "
-                                   f"{config.manifest.path}: its tasks are left as they are")
+        _log_once(
+            logging.WARNING,
+            f"DAG file {relative or fileloc} is not in the manifest {config.manifest.path}: its tasks are left as they are",
+        )
         return
     _route(task, runtime, config)
 
@@ -96,8 +101,11 @@ def _route(task, runtime: Runtime, config: PolicyConfig) -> None:
         if runtime.executor is None:
             return
         if not hasattr(task, "executor"):
-            _log_once(logging.ERROR, "AIRFLOW_RUNTIME_MODE=executor needs Airflow 2.10 or later "
-                                     "(tasks have no executor field): tasks are left as they are")
+            _log_once(
+                logging.ERROR,
+                "AIRFLOW_RUNTIME_MODE=executor needs Airflow 2.10 or later "
+                "(tasks have no executor field): tasks are left as they are",
+            )
             return
         _set(task, "executor", runtime.executor)
     else:
@@ -114,8 +122,11 @@ def _merge_pods(ours, theirs):
     try:
         from airflow.providers.cncf.kubernetes.pod_generator import PodGenerator
     except ImportError:
-        _log_once(logging.WARNING, "a task has its own pod_override and the cncf.kubernetes provider is not "
-                                   "installed to merge it: the task's pod_override is kept as it is")
+        _log_once(
+            logging.WARNING,
+            "a task has its own pod_override and the cncf.kubernetes provider is not "
+            "installed to merge it: the task's pod_override is kept as it is",
+        )
         return theirs
     return PodGenerator.reconcile_pods(ours, theirs)
 

@@ -1,4 +1,5 @@
 """The production manifest (`airflow-runtime/manifest@1`), read once per process and file version."""
+
 from __future__ import annotations
 
 import hashlib
@@ -19,8 +20,9 @@ class ManifestError(Exception):
 
 
 # The HostConfig fields `export` may write in a runtime's `container.hostConfig` (src/core/engine/docker/hardening.ts)
-HOST_CONFIG_KEYS = frozenset({"SecurityOpt", "CapDrop", "CapAdd", "PidsLimit", "Tmpfs", "Memory", "MemorySwap",
-                              "NanoCpus", "ReadonlyRootfs"})
+HOST_CONFIG_KEYS = frozenset(
+    {"SecurityOpt", "CapDrop", "CapAdd", "PidsLimit", "Tmpfs", "Memory", "MemorySwap", "NanoCpus", "ReadonlyRootfs"}
+)
 
 
 @dataclass(frozen=True)
@@ -92,7 +94,8 @@ def _validate(path: str, doc: object) -> Manifest:
     if doc.get("format") != FORMAT:
         raise ManifestError(
             f"the manifest {path} has format {doc.get('format')!r}; this airflow-runtime-policy reads {FORMAT!r}"
-            " (install the policy version that matches the airflow-runtime that exported it)")
+            " (install the policy version that matches the airflow-runtime that exported it)"
+        )
     runtimes = {}
     for index, item in enumerate(_list(doc, "runtimes", fail)):
         where = f"runtimes[{index}]"
@@ -109,11 +112,12 @@ def _validate(path: str, doc: object) -> Manifest:
             container=_container(item.get("container"), where, fail),
         )
         if not QUEUE_NAME.fullmatch(runtime.queue):
-            raise fail(f"{where}.queue {runtime.queue[:80]!r} is not a queue name (letters, digits, _, -, . and :, "
-                       "at most 200 characters)")
+            raise fail(
+                f"{where}.queue {runtime.queue[:80]!r} is not a queue name (letters, digits, _, -, . and :, "
+                "at most 200 characters)"
+            )
         if runtime.id in runtimes:
-            raise fail(f"{where}.id {runtime.id!r} is a duplicate: two runtimes with one id would route its DAG "
-                       "files to either")
+            raise fail(f"{where}.id {runtime.id!r} is a duplicate: two runtimes with one id would route its DAG files to either")
         runtimes[runtime.id] = runtime
     files = {}
     for index, item in enumerate(_list(doc, "files", fail)):
@@ -171,8 +175,7 @@ def _resources(resources: object, where: str, fail) -> dict:
 
 
 def _bundle_names(bundles: object, where: str, fail: Callable[[str], ManifestError]) -> tuple[str, ...]:
-    if not isinstance(bundles, list) or not all(isinstance(b, dict) and isinstance(b.get("name"), str)
-                                                for b in bundles):
+    if not isinstance(bundles, list) or not all(isinstance(b, dict) and isinstance(b.get("name"), str) for b in bundles):
         raise fail(f"{where}.bundles must be a list of {{name, path}}")
     return tuple(b["name"] for b in bundles)
 
@@ -187,16 +190,25 @@ def _container(container: object, where: str, fail: Callable[[str], ManifestErro
     if user is not None and (not isinstance(user, str) or not user):
         raise fail(f"{where}.user must be a non-empty string or null")
     unprivileged = container.get("unprivileged")
-    if (not isinstance(unprivileged, dict) or not isinstance(unprivileged.get("user"), str)
-            or not isinstance(unprivileged.get("env", {}), dict)
-            or not all(isinstance(v, str) for v in unprivileged.get("env", {}).values())):
+    if (
+        not isinstance(unprivileged, dict)
+        or not isinstance(unprivileged.get("user"), str)
+        or not isinstance(unprivileged.get("env", {}), dict)
+        or not all(isinstance(v, str) for v in unprivileged.get("env", {}).values())
+    ):
         raise fail(f"{where}.unprivileged must be {{user, env}}")
     host_config = container.get("hostConfig")
     if not isinstance(host_config, dict):
         raise fail(f"{where}.hostConfig must be an object")
     unknown = sorted(set(host_config) - HOST_CONFIG_KEYS)
     if unknown:
-        raise fail(f"{where}.hostConfig has {', '.join(unknown)}, which this airflow-runtime-policy does not know "
-                   "(install the policy version that matches the airflow-runtime that exported it)")
-    return ContainerRules(user=user, unprivileged_user=unprivileged["user"],
-                          unprivileged_env=dict(unprivileged.get("env", {})), host_config=dict(host_config))
+        raise fail(
+            f"{where}.hostConfig has {', '.join(unknown)}, which this airflow-runtime-policy does not know "
+            "(install the policy version that matches the airflow-runtime that exported it)"
+        )
+    return ContainerRules(
+        user=user,
+        unprivileged_user=unprivileged["user"],
+        unprivileged_env=dict(unprivileged.get("env", {})),
+        host_config=dict(host_config),
+    )

@@ -1,4 +1,5 @@
 """The KubernetesExecutor `pod_override` of a runtime: container `base` with its image, env and resources."""
+
 from __future__ import annotations
 
 import re
@@ -37,8 +38,11 @@ def pod_override(runtime: Runtime, secret: str | None):
         if value is not None:
             env.append(k8s.V1EnvVar(name=name, value=value))
         elif secret:
-            env.append(k8s.V1EnvVar(name=name, value_from=k8s.V1EnvVarSource(
-                secret_key_ref=k8s.V1SecretKeySelector(name=secret, key=name))))
+            env.append(
+                k8s.V1EnvVar(
+                    name=name, value_from=k8s.V1EnvVarSource(secret_key_ref=k8s.V1SecretKeySelector(name=secret, key=name))
+                )
+            )
     amounts = {}
     if runtime.memory is not None:
         amounts["memory"] = kubernetes_memory(runtime.memory)

@@ -3,6 +3,7 @@
 Exit codes: 0 success; 1 the user's DAG or task failed (import error, timeout, task failure);
 2 usage or harness/infrastructure error (message on stderr).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -25,10 +26,12 @@ def _parser() -> argparse.ArgumentParser:
     parse.add_argument("--file", required=True)
     parse.add_argument("--dags-folder", required=True)
     parse.add_argument("--out", required=True)
-    parse.add_argument("--timeout", type=float, default=300.0,
-                       help="the DAG file's own budget, from the moment Airflow is imported")
-    parse.add_argument("--start-timeout", type=float, default=None,
-                       help="budget for importing Airflow before the file runs (default: 120)")
+    parse.add_argument(
+        "--timeout", type=float, default=300.0, help="the DAG file's own budget, from the moment Airflow is imported"
+    )
+    parse.add_argument(
+        "--start-timeout", type=float, default=None, help="budget for importing Airflow before the file runs (default: 120)"
+    )
 
     _in_runtime(sub, "run", "run one task the way `airflow tasks test` does", task=True)
     test = _in_runtime(sub, "test-dag", "run the whole DAG the way `airflow dags test` (dag.test()) does", task=False)
@@ -39,10 +42,15 @@ def _parser() -> argparse.ArgumentParser:
 
     serve = sub.add_parser("serve", help="warm mode: parse requests as JSON lines on stdin")
     serve.add_argument("--timeout", type=float, default=300.0, help="default per-request timeout")
-    serve.add_argument("--concurrency", type=int, default=None,
-                       help="requests parsed at once, each in its own child (default: CPUs, at most 4)")
-    serve.add_argument("--no-pre-import", dest="pre_import", action="store_false",
-                       help="do not import the installed modules the DAG files use in the server before forking")
+    serve.add_argument(
+        "--concurrency", type=int, default=None, help="requests parsed at once, each in its own child (default: CPUs, at most 4)"
+    )
+    serve.add_argument(
+        "--no-pre-import",
+        dest="pre_import",
+        action="store_false",
+        help="do not import the installed modules the DAG files use in the server before forking",
+    )
     return p
 
 
@@ -112,15 +120,17 @@ def _parse(args) -> int:
     if debug.asked():
         return _parse_under_debugger(args, version)
     try:
-        result = parse_isolated(args.file, args.dags_folder, args.timeout if args.timeout > 0 else None, version,
-                                start_timeout=args.start_timeout)
+        result = parse_isolated(
+            args.file, args.dags_folder, args.timeout if args.timeout > 0 else None, version, start_timeout=args.start_timeout
+        )
     finally:
         if subreaper:
             kill_descendants(grace=0.1)
     if "harnessError" in result:
         tail = result.get("output", {}).get("tail", "")
-        raise env.HarnessError(result["harnessError"] + "\n" + result.get("traceback", "") + tail[-4000:],
-                               result.get("code", "harness-failed"))
+        raise env.HarnessError(
+            result["harnessError"] + "\n" + result.get("traceback", "") + tail[-4000:], result.get("code", "harness-failed")
+        )
     write_result(result, args.out)
     return 1 if (result["importErrors"] or result["timedOut"]) else 0
 

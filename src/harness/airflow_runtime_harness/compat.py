@@ -1,4 +1,5 @@
 """The few places where Airflow 2.x and 3.x differ, chosen by the installed version."""
+
 from __future__ import annotations
 
 import datetime
@@ -94,16 +95,19 @@ def load_file(file: str, folder: str):
 
             # 3.2+ names the bundle; 3.1's BundleDagBag takes only its path
             named = "bundle_name" in inspect.signature(bundle_bag.__init__).parameters
-            return bundle_bag(dag_folder=file, bundle_path=Path(folder), load_op_links=False, safe_mode=False,
-                              **({"bundle_name": BUNDLE_NAME} if named else {}))
+            return bundle_bag(
+                dag_folder=file,
+                bundle_path=Path(folder),
+                load_op_links=False,
+                safe_mode=False,
+                **({"bundle_name": BUNDLE_NAME} if named else {}),
+            )
         from airflow.models.dagbag import DagBag
 
-        return DagBag(dag_folder=file, bundle_path=Path(folder), include_examples=False,
-                      load_op_links=False, safe_mode=False)
+        return DagBag(dag_folder=file, bundle_path=Path(folder), include_examples=False, load_op_links=False, safe_mode=False)
     from airflow.models.dagbag import DagBag
 
-    return DagBag(dag_folder=file, include_examples=False, safe_mode=False, read_dags_from_db=False,
-                  load_op_links=False)
+    return DagBag(dag_folder=file, include_examples=False, safe_mode=False, read_dags_from_db=False, load_op_links=False)
 
 
 BUNDLE_NAME = "dags-folder"  # Airflow 3's default bundle for [core] dags_folder
@@ -226,11 +230,21 @@ def preload() -> None:
 
     names = ["airflow.serialization.serialized_objects"]
     if AIRFLOW3:
-        names += ["airflow.dag_processing.dagbag", "airflow.sdk", "airflow.providers.standard.operators.python",
-                  "airflow.providers.standard.operators.bash", "airflow.providers.standard.operators.empty"]
+        names += [
+            "airflow.dag_processing.dagbag",
+            "airflow.sdk",
+            "airflow.providers.standard.operators.python",
+            "airflow.providers.standard.operators.bash",
+            "airflow.providers.standard.operators.empty",
+        ]
     else:
-        names += ["airflow.models.dagbag", "airflow.decorators", "airflow.operators.python",
-                  "airflow.operators.bash", "airflow.operators.empty"]
+        names += [
+            "airflow.models.dagbag",
+            "airflow.decorators",
+            "airflow.operators.python",
+            "airflow.operators.bash",
+            "airflow.operators.empty",
+        ]
     for name in names:
         try:
             importlib.import_module(name)

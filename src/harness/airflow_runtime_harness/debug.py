@@ -4,6 +4,7 @@ The engine sets AIRFLOW_RUNTIME_DEBUG_PORT (and _HOST: 0.0.0.0 in a container, w
 127.0.0.1 only; 127.0.0.1 locally) and PATHS_FROM_ECLIPSE_TO_PYTHON, debugpy's own server-side path map from
 host paths to the runtime's: a client that sets breakpoints by host path needs no path mapping of its own.
 """
+
 from __future__ import annotations
 
 import os

@@ -8,6 +8,7 @@ Everything here runs BEFORE Airflow is imported, because Airflow reads its confi
   interpreter prefix, behind a file lock so parallel harnesses migrate once; each harness process
   then copies it (a few MB, milliseconds), so nothing a DAG or task writes leaks into the next.
 """
+
 from __future__ import annotations
 
 import atexit
@@ -160,7 +161,10 @@ def _migrate(db: str, home: str, log_path: str) -> None:
     with open(log_path, "wb") as log:
         code = subprocess.call(
             [sys.executable, "-m", "airflow", "db", "migrate"],
-            env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
         )
     if code != 0 or not os.path.exists(db):
         with open(log_path, "rb") as log:
@@ -188,7 +192,9 @@ def _checked_template(version: str, expected: dict) -> str:
     if not mine or not os.path.exists(mine[0]):
         raise HarnessError(f"the runtime cache has no checked template database for this runtime ({folder})", "cache-unprepared")
     if _sha256(mine[0]) != expected[mine[0]]:
-        raise HarnessError(f"the template database in the runtime cache was changed since it was made ({mine[0]})", "cache-tampered")
+        raise HarnessError(
+            f"the template database in the runtime cache was changed since it was made ({mine[0]})", "cache-tampered"
+        )
     return mine[0]
 
 

@@ -1,4 +1,5 @@
 """Import errors located at the deepest user frame (the DAG file or a helper it imports)."""
+
 from __future__ import annotations
 
 import io
@@ -145,6 +146,11 @@ def import_error_from_exception(exc: BaseException, user: UserFiles, fallback_fi
         # a helper module failed: the DAG file's own line that imported (or called) it is where its author looks
         importer = dag_file_frame_of_traceback(exc, user)
         if importer is not None:
-            error["related"] = [{"file": user.display(user.dag_file_as_run), "line": importer[0],
-                                 "message": "the DAG file reaches the failing module here"}]
+            error["related"] = [
+                {
+                    "file": user.display(user.dag_file_as_run),
+                    "line": importer[0],
+                    "message": "the DAG file reaches the failing module here",
+                }
+            ]
     return error

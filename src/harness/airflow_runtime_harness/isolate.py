@@ -10,6 +10,7 @@ the last TAIL_BYTES, so a DAG printing gigabytes costs no memory.
 The child also runs a watchdog thread (see parse.py) that reports where it was stuck; if even that
 cannot run (native code holding the GIL), we kill the child's whole process group at the deadline.
 """
+
 from __future__ import annotations
 
 import json

@@ -23,6 +23,7 @@ Two deliberate exceptions, both "where a person would look":
 Edges are recorded too (``DAGNode._set_relatives``: ``>>``, ``set_upstream``, ``chain``): the line
 that made each one, so that a cycle can be reported at the edge that closed it.
 """
+
 from __future__ import annotations
 
 import functools

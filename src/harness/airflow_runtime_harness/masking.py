@@ -5,6 +5,7 @@ The secrets are what the host treats as secret (src/core/runtime/secrets.ts): co
 (`AIRFLOW_CONN_*`, URI or JSON), and Variables (`AIRFLOW_VAR_*`) whose key Airflow deems sensitive, with
 Airflow's own rule (`should_hide_value_for_key`, which reads `[core] sensitive_var_conn_names`).
 """
+
 from __future__ import annotations
 
 import json
@@ -103,7 +104,7 @@ def runtime_secrets(environ=None, hide=None) -> list[str]:
         if name.startswith(CONN_PREFIX):
             found += connection_secrets(text)
         elif name.startswith(VAR_PREFIX):
-            found += variable_secrets(name[len(VAR_PREFIX):].lower(), text, hide)
+            found += variable_secrets(name[len(VAR_PREFIX) :].lower(), text, hide)
     return [secret for secret in dict.fromkeys(found) if secret]
 
 

@@ -1,4 +1,5 @@
 """The `parse` verb: one DAG file through Airflow's own DagBag, into the parse result."""
+
 from __future__ import annotations
 
 import functools
@@ -13,7 +14,7 @@ import time
 import traceback
 import warnings
 
-from . import RESULT_FORMAT
+from . import RESULT_FORMAT, preimport
 from .errors import (
     exception_message,
     import_error_from_exception,
@@ -21,7 +22,6 @@ from .errors import (
     user_frame_of_traceback,
     without_harness_frames,
 )
-from . import preimport
 from .isolate import START, _write_all, run_isolated
 from .paths import UserFiles
 
@@ -73,8 +73,7 @@ class _FileHooks:
         if key in self._seen or len(self.warnings) >= MAX_WARNINGS:
             return
         self._seen.add(key)
-        item = {"file": self.user.display(filename), "line": lineno, "category": category.__name__,
-                "message": str(message)}
+        item = {"file": self.user.display(filename), "line": lineno, "category": category.__name__, "message": str(message)}
         if internal:
             # not raised by the user's code: Airflow/library noise, labelled so engines can filter it
             item["internal"] = True
@@ -158,8 +157,9 @@ def parse_in_process(file: str, folder: str, on_start=None) -> dict:
     stability = [_stability_item(user.display(file), *found) for found in unstable]
     if level == "error" and stability:
         # as the DAG processor does at this level: the file's DAGs are not loaded at all
-        result["importErrors"] = [{**item, "message": f"DAG stability check failed: {item['message']}",
-                                   "traceback": ""} for item in stability]
+        result["importErrors"] = [
+            {**item, "message": f"DAG stability check failed: {item['message']}", "traceback": ""} for item in stability
+        ]
         result["durationMs"] = int((time.monotonic() - started) * 1000)
         return result
 
@@ -189,39 +189,56 @@ def parse_in_process(file: str, folder: str, on_start=None) -> dict:
         }
         for task in dag.tasks:
             task_file, task_line, definition_file, definition_line = lines.task_location(task, dag_file)
-            entry["tasks"].append({
-                "taskId": task.task_id,
-                "operator": getattr(task, "task_type", type(task).__name__),
-                "operatorName": getattr(task, "operator_name", None),
-                "file": user.display(task_file) if task_file else None,
-                "line": task_line,
-                "definitionLine": definition_line,
-                "definitionFile": user.display(definition_file) if definition_file else None,
-                "upstream": sorted(task.upstream_task_ids),
-                "downstream": sorted(task.downstream_task_ids),
-                "taskGroup": compat.task_group_id(task),
-                "mapped": compat.is_mapped(task),
-                "mapCount": compat.parse_time_map_count(task) if compat.is_mapped(task) else None,
-            })
+            entry["tasks"].append(
+                {
+                    "taskId": task.task_id,
+                    "operator": getattr(task, "task_type", type(task).__name__),
+                    "operatorName": getattr(task, "operator_name", None),
+                    "file": user.display(task_file) if task_file else None,
+                    "line": task_line,
+                    "definitionLine": definition_line,
+                    "definitionFile": user.display(definition_file) if definition_file else None,
+                    "upstream": sorted(task.upstream_task_ids),
+                    "downstream": sorted(task.downstream_task_ids),
+                    "taskGroup": compat.task_group_id(task),
+                    "mapped": compat.is_mapped(task),
+                    "mapCount": compat.parse_time_map_count(task) if compat.is_mapped(task) else None,
+                }
+            )
         entry["tasks"].sort(key=lambda t: (t["line"] or 0, t["taskId"]))
         try:
             entry["serialized"] = json.loads(json.dumps(compat.serialize(dag), default=str))
         except Exception as exc:
             # as Airflow's DAG processor does: a DAG that does not serialize is an import error, here at
             # the task the serializer rejects when one does, with the DAG as the related place
-            error = {"file": entry["file"], "line": dag_line or 1, "column": 1,
-                     "message": exception_message(exc), "traceback": traceback.format_exc()}
+            error = {
+                "file": entry["file"],
+                "line": dag_line or 1,
+                "column": 1,
+                "message": exception_message(exc),
+                "traceback": traceback.format_exc(),
+            }
             culprit = _unserializable_task(dag, entry["tasks"])
-            argument = _rejected_argument(exc, entry["file"], dag_line, lines.rejected_argument(dag, exc), user) \
-                if culprit is None else None
+            argument = (
+                _rejected_argument(exc, entry["file"], dag_line, lines.rejected_argument(dag, exc), user)
+                if culprit is None
+                else None
+            )
             if argument is not None:
-                error.update(file=user.display(argument[0]), line=argument[1], column=argument[2],
-                             related=[_dag_related(dag.dag_id, entry["file"], dag_line)])
+                error.update(
+                    file=user.display(argument[0]),
+                    line=argument[1],
+                    column=argument[2],
+                    related=[_dag_related(dag.dag_id, entry["file"], dag_line)],
+                )
             if culprit is not None:
                 task, why = culprit
-                error.update(file=task["file"] or entry["file"], line=task["line"] or dag_line or 1,
-                             message=f"{exception_message(exc)} (task '{task['taskId']}': {why})",
-                             related=[_dag_related(dag.dag_id, entry["file"], dag_line)])
+                error.update(
+                    file=task["file"] or entry["file"],
+                    line=task["line"] or dag_line or 1,
+                    message=f"{exception_message(exc)} (task '{task['taskId']}': {why})",
+                    related=[_dag_related(dag.dag_id, entry["file"], dag_line)],
+                )
             failed_dag_errors.append(error)
             continue
         result["dags"].append(entry)
@@ -247,11 +264,13 @@ def parse_in_process(file: str, folder: str, on_start=None) -> dict:
 
 def _dag_level_error(text: str, err_file: str, bag, lines, user: UserFiles) -> dict:
     bagged = set(bag.dags)
-    candidates = [(d, f, ln) for d, f, ln in lines.dags.values()
-                  if d.dag_id not in bagged and f and os.path.realpath(f) == os.path.realpath(err_file)]
+    candidates = [
+        (d, f, ln)
+        for d, f, ln in lines.dags.values()
+        if d.dag_id not in bagged and f and os.path.realpath(f) == os.path.realpath(err_file)
+    ]
     # prefer the DAG the message names; else the first DAG of the file that did not make it
-    named = [c for c in candidates if f"'{c[0].dag_id}'" in text or f" {c[0].dag_id}" in text
-             or f"{c[0].dag_id}." in text]
+    named = [c for c in candidates if f"'{c[0].dag_id}'" in text or f" {c[0].dag_id}" in text or f"{c[0].dag_id}." in text]
     pick = (named or sorted(candidates, key=lambda c: c[2] or 0) or [None])[0]
     first_line = text.strip().splitlines()[-1] if text.strip() else text
     error = {
@@ -264,9 +283,12 @@ def _dag_level_error(text: str, err_file: str, bag, lines, user: UserFiles) -> d
     edge = _closing_edge(pick[0], lines) if pick and "cycle" in text.lower() else None
     if edge is not None:
         (up, down), (edge_file, edge_line, _) = edge
-        error.update(file=user.display(edge_file), line=edge_line,
-                     message=f"{first_line} (the edge {up} >> {down} closes the cycle)",
-                     related=[_dag_related(pick[0].dag_id, user.display(pick[1]), pick[2])])
+        error.update(
+            file=user.display(edge_file),
+            line=edge_line,
+            message=f"{first_line} (the edge {up} >> {down} closes the cycle)",
+            related=[_dag_related(pick[0].dag_id, user.display(pick[1]), pick[2])],
+        )
     return error
 
 
@@ -285,7 +307,7 @@ def _closing_edge(dag, lines):
         path.append(node)
         for nxt in graph.get(node, ()):
             if state.get(nxt) == 1:
-                return path[path.index(nxt):] + [nxt]
+                return path[path.index(nxt) :] + [nxt]
             if nxt not in state:
                 found = visit(nxt)
                 if found:
@@ -306,8 +328,12 @@ def _closing_edge(dag, lines):
 
 
 # What a serializer's message names -> the DAG arguments that give it
-_ARGUMENTS_BY_WORD = {"timetable": ("schedule", "timetable", "schedule_interval"), "param": ("params",),
-                      "default_args": ("default_args",), "callback": ("on_success_callback", "on_failure_callback")}
+_ARGUMENTS_BY_WORD = {
+    "timetable": ("schedule", "timetable", "schedule_interval"),
+    "param": ("params",),
+    "default_args": ("default_args",),
+    "callback": ("on_success_callback", "on_failure_callback"),
+}
 
 
 def _rejected_argument(exc: BaseException, file: str, dag_line, name, user: UserFiles):
@@ -365,8 +391,13 @@ def _unserializable_task(dag, tasks: list):
 
 
 def _stability_item(file: str, line: int, col: int, code: str, message: str) -> dict:
-    return {"file": file, "line": line, "column": (col or 0) + 1, "category": "RuntimeVaryingValueWarning",
-            "message": f"{message} ({code}): the DAG changes on every parse, so Airflow makes a new DAG version each time"}
+    return {
+        "file": file,
+        "line": line,
+        "column": (col or 0) + 1,
+        "category": "RuntimeVaryingValueWarning",
+        "message": f"{message} ({code}): the DAG changes on every parse, so Airflow makes a new DAG version each time",
+    }
 
 
 # -- child job with a watchdog ---------------------------------------------------------------
@@ -377,13 +408,15 @@ def _timed_out_result(file: str, folder: str, timeout, frame, version) -> dict:
     loc = user_frame_of_stack(frame, user) if frame is not None else None
     stack = "".join(traceback.format_stack(frame)) if frame is not None else ""
     where = f" (it was running line {loc[1]} of {os.path.basename(loc[0])})" if loc else ""
-    result["importErrors"] = [{
-        "file": user.display(loc[0]) if loc else os.path.abspath(file),
-        "line": loc[1] if loc else 1,
-        "column": loc[2] if loc else 1,
-        "message": f"TimeoutError: parsing did not finish within {timeout:g}s{where}",
-        "traceback": "Stack of the parsing thread when it was stopped:\n" + stack,
-    }]
+    result["importErrors"] = [
+        {
+            "file": user.display(loc[0]) if loc else os.path.abspath(file),
+            "line": loc[1] if loc else 1,
+            "column": loc[2] if loc else 1,
+            "message": f"TimeoutError: parsing did not finish within {timeout:g}s{where}",
+            "traceback": "Stack of the parsing thread when it was stopped:\n" + stack,
+        }
+    ]
     result["durationMs"] = int(timeout * 1000)
     return result
 
@@ -403,14 +436,16 @@ def _ended_result(file: str, folder: str, frame, version, how) -> dict:
     user = UserFiles(file, folder)
     result = _base_result(file, folder, version)
     loc = user_frame_of_stack(frame, user) if frame is not None else None
-    result["importErrors"] = [{
-        "file": user.display(loc[0]) if loc else os.path.abspath(file),
-        "line": loc[1] if loc else 1,
-        "column": loc[2] if loc else 1,
-        "message": f"SystemExit: the DAG file's code ended the parsing process ({how}) while it was imported; "
-                   "Airflow's DAG processor would lose this file the same way",
-        "traceback": "".join(traceback.format_stack(frame)) if frame is not None else "",
-    }]
+    result["importErrors"] = [
+        {
+            "file": user.display(loc[0]) if loc else os.path.abspath(file),
+            "line": loc[1] if loc else 1,
+            "column": loc[2] if loc else 1,
+            "message": f"SystemExit: the DAG file's code ended the parsing process ({how}) while it was imported; "
+            "Airflow's DAG processor would lose this file the same way",
+            "traceback": "".join(traceback.format_stack(frame)) if frame is not None else "",
+        }
+    ]
     return result
 
 
@@ -436,7 +471,10 @@ def parse_job(result_fd: int, request: dict, timeout):
         # Only this process's: a child the DAG forks inherits the patch, and its exit is its own business.
         if os.getpid() == me and lock.acquire(blocking=False):
             version = sys.modules["airflow"].__version__ if "airflow" in sys.modules else None
-            _write_all(result_fd, json.dumps(_ended_result(file, folder, sys._getframe(1), version, f"os._exit({status})")).encode() + b"\n")
+            _write_all(
+                result_fd,
+                json.dumps(_ended_result(file, folder, sys._getframe(1), version, f"os._exit({status})")).encode() + b"\n",
+            )
         real_exit(status)
 
     def watchdog():
@@ -466,8 +504,9 @@ def parse_job(result_fd: int, request: dict, timeout):
     return data
 
 
-def result_of(outcome, file: str, folder: str, timeout: float | None, version: str | None, started: float,
-              learned: list | None = None) -> dict:
+def result_of(
+    outcome, file: str, folder: str, timeout: float | None, version: str | None, started: float, learned: list | None = None
+) -> dict:
     """The final result from a child's Outcome: its own result plus output, or a timeout we imposed. What the
     child imported from the installed packages goes to `learned`, never into the result."""
     result = None
@@ -483,8 +522,10 @@ def result_of(outcome, file: str, folder: str, timeout: float | None, version: s
         if outcome.killed and not outcome.started:
             # never got to the DAG file: the runtime (importing Airflow) is what was slow
             waited = time.monotonic() - started
-            result = {"harnessError": f"the runtime did not start within {waited:.0f}s (importing Airflow took longer)",
-                      "code": "start-timeout"}
+            result = {
+                "harnessError": f"the runtime did not start within {waited:.0f}s (importing Airflow took longer)",
+                "code": "start-timeout",
+            }
         elif outcome.killed:
             # not even the watchdog thread could run: native code holding the GIL
             result = _timed_out_result(file, folder, timeout, None, version)
@@ -501,15 +542,17 @@ def result_of(outcome, file: str, folder: str, timeout: float | None, version: s
     return result
 
 
-def parse_isolated(file: str, folder: str, timeout: float | None, version: str | None,
-                   start_timeout: float | None = None) -> dict:
+def parse_isolated(
+    file: str, folder: str, timeout: float | None, version: str | None, start_timeout: float | None = None
+) -> dict:
     """Parse in a forked child and assemble the final result (output, timeout). The engine is told
     when the file starts running (an event on stderr), so its own deadline can start there too."""
     from .env import emit_event
 
     started = time.monotonic()
-    outcome = run_isolated(parse_job, {"file": file, "folder": folder}, timeout, start_timeout,
-                           on_start=lambda: emit_event("started"))
+    outcome = run_isolated(
+        parse_job, {"file": file, "folder": folder}, timeout, start_timeout, on_start=lambda: emit_event("started")
+    )
     return result_of(outcome, file, folder, timeout, version, started)
 
 

@@ -1,4 +1,5 @@
 """Which files belong to the user (the DAGs folder) and which to Airflow or libraries."""
+
 from __future__ import annotations
 
 import os
@@ -32,7 +33,7 @@ class UserFiles:
             real = os.path.realpath(filename)
             # site-packages below the DAGs folder (a venv inside the repo) is not user code
             hit = real == self.dag_file or any(
-                real.startswith(folder) and os.sep + "site-packages" + os.sep not in real[len(folder) - 1:]
+                real.startswith(folder) and os.sep + "site-packages" + os.sep not in real[len(folder) - 1 :]
                 for folder in self.folders
             )
             self._cache[filename] = hit

@@ -4,6 +4,7 @@ We become a child subreaper (prctl PR_SET_CHILD_SUBREAPER), so even double-forke
 re-parented to us instead of init; after the task we kill every descendant and reap them.
 In a container the container's end does the rest; elsewhere we do what we can and say so.
 """
+
 from __future__ import annotations
 
 import ctypes
@@ -67,7 +68,7 @@ def _children_by_scan() -> dict[int, list[int]]:
         except OSError:
             continue
         # the command name may hold spaces and parens: fields start after the last ')'
-        fields = stat[stat.rfind(b")") + 2:].split()
+        fields = stat[stat.rfind(b")") + 2 :].split()
         children.setdefault(int(fields[1]), []).append(int(name))
     return children
 

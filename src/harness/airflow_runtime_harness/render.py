@@ -7,6 +7,7 @@ time, so that each field's rendered value is told to the engine (``rendered`` ev
 event line), and a template that fails names its field and its template (a ``render-failed`` event, exit 1)
 instead of a traceback. Airflow's own printout is not shown: the events are the output.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -50,8 +51,7 @@ def _render(args, file: str, folder: str) -> int:
         with _field_by_field(_renderer_class(task), rendered), contextlib.redirect_stdout(io.StringIO()):
             _airflow_render(args, dag)
     except FieldFailed as failed:
-        env.emit_event("render-failed", field=failed.field, template=_text(failed.template)[:4000],
-                       message=_reason(failed.cause))
+        env.emit_event("render-failed", field=failed.field, template=_text(failed.template)[:4000], message=_reason(failed.cause))
         return 1
     except env.HarnessError:
         raise
@@ -62,10 +62,16 @@ def _render(args, file: str, folder: str) -> int:
     for name in task.template_fields:
         value = rendered.get(name)
         text = _text(value)
-        pieces = [text[i:i + PIECE] for i in range(0, len(text), PIECE)] or [""]
+        pieces = [text[i : i + PIECE] for i in range(0, len(text), PIECE)] or [""]
         for i, piece in enumerate(pieces):
-            env.emit_event("rendered", field=name, text=piece, last=i == len(pieces) - 1,
-                           renderer=renderers.get(name), pythonType=type(value).__name__)
+            env.emit_event(
+                "rendered",
+                field=name,
+                text=piece,
+                last=i == len(pieces) - 1,
+                renderer=renderers.get(name),
+                pythonType=type(value).__name__,
+            )
     return 0
 
 

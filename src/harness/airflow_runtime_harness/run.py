@@ -13,6 +13,7 @@ A mapped task cannot run alone: what it expands over is usually an upstream task
 private metadata DB does not have. It runs in ``dag.test()``, where every task but it and its upstream
 tasks, and every map index but the chosen one, is skipped (see _run_mapped).
 """
+
 from __future__ import annotations
 
 import os
@@ -65,8 +66,11 @@ def in_run_process(args, work, what: str) -> int:
     finally:
         left = kill_descendants()
         if left:
-            print(f"airflow-runtime harness: stopped {left} process(es) {what} left behind"
-                  + ("" if subreaper else " (not a subreaper: double-forked ones may survive)"), file=sys.stderr)
+            print(
+                f"airflow-runtime harness: stopped {left} process(es) {what} left behind"
+                + ("" if subreaper else " (not a subreaper: double-forked ones may survive)"),
+                file=sys.stderr,
+            )
 
 
 class DagFileFailed(Exception):
@@ -104,8 +108,10 @@ def _say_import_error(file: str, folder: str, bag, exception) -> None:
     if exception is not None:
         errors = [import_error_from_exception(exception, user, file)]
     else:  # a DAG-level error (a cycle, a policy): Airflow's text, at the file
-        errors = [{"file": user.display(file), "line": 1, "column": 1,
-                   "message": (text.strip().splitlines() or [""])[-1]} for text in bag.import_errors.values()]
+        errors = [
+            {"file": user.display(file), "line": 1, "column": 1, "message": (text.strip().splitlines() or [""])[-1]}
+            for text in bag.import_errors.values()
+        ]
     for error in errors:
         message = " ".join(error["message"].split("\n")).strip()
         print(f"{error['file']}:{error['line']}:{error['column']}: error: {message}", flush=True)
@@ -161,8 +167,9 @@ def _run(args, file: str, folder: str) -> int:
         state = getattr(ti, "state", None)
         state = str(getattr(state, "value", state) or "")
         if state not in ("success", "skipped"):
-            print(f"airflow-runtime harness: task {args.dag_id}.{args.task_id} ended in state {state or 'unknown'}",
-                  file=sys.stderr)
+            print(
+                f"airflow-runtime harness: task {args.dag_id}.{args.task_id} ended in state {state or 'unknown'}", file=sys.stderr
+            )
             return 1
     return 0
 
@@ -174,12 +181,12 @@ def check_map_index(args, task) -> None:
     count = compat.parse_time_map_count(task)
     if args.map_index is None or args.map_index < 0:
         known = f"map indexes 0 to {count - 1}" if count else "its map indexes are known once its upstream tasks have run"
-        raise env.HarnessError(
-            f"task '{args.task_id}' is mapped ({known}): choose one with --map-index N", "mapped-needs-index")
+        raise env.HarnessError(f"task '{args.task_id}' is mapped ({known}): choose one with --map-index N", "mapped-needs-index")
     if count is not None and args.map_index >= count:
         raise env.HarnessError(
             f"task '{args.task_id}' has map indexes 0 to {count - 1}; there is no map index {args.map_index}",
-            "mapped-needs-index")
+            "mapped-needs-index",
+        )
 
 
 def _run_mapped(args, dag, task) -> int:
@@ -191,8 +198,10 @@ def _run_mapped(args, dag, task) -> int:
     needed = set(dag.partial_subset([args.task_id], include_upstream=True, include_downstream=False).task_dict)
     upstream = sorted(needed - {args.task_id})
     if upstream:
-        print(f"airflow-runtime harness: running {', '.join(upstream)} first: "
-              f"'{args.task_id}' is mapped over their output", file=sys.stderr)
+        print(
+            f"airflow-runtime harness: running {', '.join(upstream)} first: '{args.task_id}' is mapped over their output",
+            file=sys.stderr,
+        )
 
     module, name = compat.dag_test_task_runner()
     original = getattr(module, name)
@@ -219,7 +228,9 @@ def _run_mapped(args, dag, task) -> int:
     if args.map_index not in seen and not failed:
         raise env.HarnessError(
             f"task '{args.task_id}' expanded to {len(seen)} task instance(s) (map indexes 0 to {len(seen) - 1}); "
-            f"there is no map index {args.map_index}", "mapped-needs-index")
+            f"there is no map index {args.map_index}",
+            "mapped-needs-index",
+        )
     state = states.get((args.task_id, args.map_index), "")
     if state in ("success", "skipped"):
         return 0

@@ -15,6 +15,7 @@ Every request is parsed in a fresh fork of this process, which has imported Airf
 harness's own DAG (warmup.py) but never a user's file: a child's imports, globals and sys.modules die
 with it. One child is kept forked ahead of the next request, so the fork is not on its path.
 """
+
 from __future__ import annotations
 
 import collections
@@ -72,8 +73,19 @@ def serve(default_timeout: float | None, concurrency: int | None = None, pre_imp
     concurrency = concurrency or default_concurrency()
     pre = preimport.PreImporter() if pre_import else None
     preimport.LEARN = pre is not None
-    replies.write(json.dumps({"ready": True, "airflowVersion": version, "pid": os.getpid(),
-                              "concurrency": concurrency, "warmup": problem, "preImport": pre is not None}) + "\n")
+    replies.write(
+        json.dumps(
+            {
+                "ready": True,
+                "airflowVersion": version,
+                "pid": os.getpid(),
+                "concurrency": concurrency,
+                "warmup": problem,
+                "preImport": pre is not None,
+            }
+        )
+        + "\n"
+    )
 
     def reply(message: dict) -> None:
         replies.write(json.dumps(message, default=str) + "\n")
@@ -166,12 +178,17 @@ def _reply_for(request: _Request, outcome, version, learned: list | None = None)
     try:
         result = result_of(outcome, request.file, request.folder, request.timeout, version, request.started, learned)
         if "harnessError" in result:
-            raise env.HarnessError(result["harnessError"] + "\n" + result.get("traceback", ""),
-                                   result.get("code", "harness-failed"))
-        message = {"id": request.id, "ok": True,
-                   "durationMs": int((time.monotonic() - request.started) * 1000),
-                   "timedOut": result["timedOut"], "dags": len(result["dags"]),
-                   "importErrors": len(result["importErrors"])}
+            raise env.HarnessError(
+                result["harnessError"] + "\n" + result.get("traceback", ""), result.get("code", "harness-failed")
+            )
+        message = {
+            "id": request.id,
+            "ok": True,
+            "durationMs": int((time.monotonic() - request.started) * 1000),
+            "timedOut": result["timedOut"],
+            "dags": len(result["dags"]),
+            "importErrors": len(result["importErrors"]),
+        }
         if request.out:
             write_result(result, request.out)
             message["out"] = os.path.abspath(request.out)

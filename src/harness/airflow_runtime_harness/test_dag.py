@@ -4,6 +4,7 @@ Each task instance's start and end are told to the engine as events (``task``: t
 duration), so the editor can show every task's state as the run goes; the log streams as it happens. Exit 0
 when the run succeeds, 1 when it fails.
 """
+
 from __future__ import annotations
 
 import json
@@ -45,8 +46,13 @@ def _test(args, file: str, folder: str, conf) -> int:
                 ti.refresh_from_db()
             except Exception:
                 pass
-            env.emit_event("task", taskId=ti.task_id, mapIndex=ti.map_index, state=state_of(ti) or "unknown",
-                           durationMs=int((time.monotonic() - started) * 1000))
+            env.emit_event(
+                "task",
+                taskId=ti.task_id,
+                mapIndex=ti.map_index,
+                state=state_of(ti) or "unknown",
+                durationMs=int((time.monotonic() - started) * 1000),
+            )
 
     setattr(module, name, told)
     try:
@@ -58,6 +64,9 @@ def _test(args, file: str, folder: str, conf) -> int:
         env.emit_event("task", taskId=ti.task_id, mapIndex=ti.map_index, state=state_of(ti) or "none", final=True)
     state = state_of(run)
     failed = sorted({ti.task_id for ti in run.get_task_instances() if state_of(ti) in ("failed", "upstream_failed")})
-    print(f"airflow-runtime harness: DAG {args.dag_id} run {state or 'unknown'}"
-          + (f"; failed: {', '.join(failed)}" if failed else ""), file=sys.stderr)
+    print(
+        f"airflow-runtime harness: DAG {args.dag_id} run {state or 'unknown'}"
+        + (f"; failed: {', '.join(failed)}" if failed else ""),
+        file=sys.stderr,
+    )
     return 0 if state == "success" else 1

@@ -9,6 +9,7 @@ server; its module and its folder on sys.path are removed afterwards.
 `gc.freeze()` then moves everything the server holds out of the collector's reach, so a collection
 in a child does not touch (and copy) the pages of the server's objects.
 """
+
 from __future__ import annotations
 
 import gc

@@ -1,5 +1,6 @@
 """The harness's own DAG file, parsed by `serve` before it forks (see warmup.py). Uses what most DAG
 files use, through import paths that raise no deprecation warning, and has no side effects."""
+
 import datetime
 
 try:  # Airflow 3
@@ -20,8 +21,15 @@ def _noop(**_):
     return None
 
 
-with DAG(dag_id="harness_warmup_classic", schedule="@daily", start_date=datetime.datetime(2024, 1, 1),
-         catchup=False, tags=["harness"], params={"n": 1}, default_args={"retries": 1}):
+with DAG(
+    dag_id="harness_warmup_classic",
+    schedule="@daily",
+    start_date=datetime.datetime(2024, 1, 1),
+    catchup=False,
+    tags=["harness"],
+    params={"n": 1},
+    default_args={"retries": 1},
+):
     first = BashOperator(task_id="bash", bash_command="echo {{ ds }}")
     second = PythonOperator(task_id="python", python_callable=_noop, op_kwargs={"x": 1})
     with TaskGroup("group"):
