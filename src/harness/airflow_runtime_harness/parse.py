@@ -13,6 +13,7 @@ import threading
 import time
 import traceback
 import warnings
+from typing import Any
 
 from . import RESULT_FORMAT, preimport
 from .errors import (
@@ -25,7 +26,7 @@ from .errors import (
 from .isolate import START, _write_all, run_isolated
 from .paths import UserFiles
 
-compat = None  # the module, once Airflow is imported (parse_in_process)
+compat: Any = None  # the module, once Airflow is imported (parse_in_process)
 
 MAX_WARNINGS = 200
 # What a serve child imported from the installed packages (for the server's pre-import); never in a result.
@@ -123,7 +124,7 @@ class _FileHooks:
                 loader.exec_module = functools.partial(exec_dag_file, loader)
 
         self._undo = (loader_cls, loader_cls.__dict__.get("__init__"))
-        loader_cls.__init__ = __init__
+        loader_cls.__init__ = __init__  # pyright: ignore[reportAttributeAccessIssue]
 
     def uninstall(self):
         loader_cls, old = self._undo
@@ -281,7 +282,7 @@ def _dag_level_error(text: str, err_file: str, bag, lines, user: UserFiles) -> d
         "traceback": text,
     }
     edge = _closing_edge(pick[0], lines) if pick and "cycle" in text.lower() else None
-    if edge is not None:
+    if edge is not None and pick:
         (up, down), (edge_file, edge_line, _) = edge
         error.update(
             file=user.display(edge_file),
@@ -509,7 +510,7 @@ def result_of(
 ) -> dict:
     """The final result from a child's Outcome: its own result plus output, or a timeout we imposed. What the
     child imported from the installed packages goes to `learned`, never into the result."""
-    result = None
+    result: Any = None
     if outcome.result:
         try:
             result = json.loads(outcome.result)
