@@ -1,10 +1,11 @@
 import { parseArgs } from 'node:util';
 import { connectDocker, ourContainers } from '../core/engine/docker/dockerEngine';
+import { oldBuiltImages } from '../core/engine/docker/requirementsImage';
 import { describeFailure } from '../core/engine/errors';
 import { harnessProcesses, type Leftover, tempFolders } from '../core/engine/owner';
 import { EXIT } from './usage';
 
-export const CLEANUP_HELP = `Usage: airflow-runtime cleanup [--all] [--dry-run]
+export const CLEANUP_HELP = `Usage: airflow-runtime cleanup [--all] [--images] [--dry-run]
 
 Removes what airflow-runtime started and nothing uses any more: containers, local harness processes and temp
 folders of this user on this machine whose owner (an editor window or a CLI process) is gone. Containers of
@@ -14,13 +15,16 @@ and temp folder is said with whose it is (project folder, age, owner pid) before
 Options:
   --all       remove every container of ours on this engine (any user or machine, in use or not), and this
               user's harness processes and temp folders in use too
+  --images    also remove the images built from runtimes' requirements that a newer build of the same
+              requirements file replaced (with --all: every one of them), when no container uses them; never an
+              image we did not build
   --dry-run   say what would be removed, remove nothing
 
 Exit codes: 0 done (Docker not reachable is said, not an error: there is nothing of ours there to remove);
 2 bad usage.`;
 
 export async function cleanupCommand(args: string[], out: (line: string) => void, err: (line: string) => void): Promise<number> {
-  const { values: flags } = parseArgs({ args, strict: true, options: { all: { type: 'boolean' }, 'dry-run': { type: 'boolean' }, help: { type: 'boolean', short: 'h' } } });
+  const { values: flags } = parseArgs({ args, strict: true, options: { all: { type: 'boolean' }, images: { type: 'boolean' }, 'dry-run': { type: 'boolean' }, help: { type: 'boolean', short: 'h' } } });
   if (flags.help) {
     out(CLEANUP_HELP);
     return EXIT.ok;
@@ -41,6 +45,13 @@ export async function cleanupCommand(args: string[], out: (line: string) => void
       if (!dryRun) await connection.docker.getContainer(container.id).remove({ force: true }).catch(() => undefined);
       out(`${verb} ${name}`);
       removed++;
+    }
+    if (flags.images) {
+      for (const image of await oldBuiltImages(connection.docker, all)) {
+        if (!dryRun) await connection.docker.getImage(image.tag).remove().catch((error: Error) => err(`airflow-runtime: ${image.tag} not removed: ${error.message}`));
+        out(`${verb} image ${image.what}`);
+        removed++;
+      }
     }
   } catch (error) {
     err(`airflow-runtime: containers not checked: ${describeFailure(error)}`);

@@ -5,12 +5,14 @@ import { version } from '../../package.json';
 import { BUNDLE_CONFIG_FILE, bundleConfigText, COMMANDS_FILE, deployCommandsText } from '../core/export/fragments';
 import { buildManifest, type Manifest, MANIFEST_FILE, manifestText, type RuntimeFacts } from '../core/export/manifest';
 import { WriteError, writeFilesAtomically } from '../core/export/write';
+import { describeFailure, engineErrorOf } from '../core/engine/errors';
 import { compareProblems, hasErrors, type Problem } from '../core/problems';
 import { isInside } from '../core/runtime/checks';
 import type { EffectiveRuntime } from '../core/runtime/resolve';
 import { findDagFiles } from '../core/workspace/dagFiles';
 import { hostDagRoot } from '../core/workspace/projectLayout';
 import { displayPath, formatProblems } from './display';
+import { terminalProgress } from './progress';
 import { dagFileJudge, hostAccessOf, runtimeFor } from './runtimeFor';
 import { EXIT, UsageError } from './usage';
 
@@ -80,6 +82,7 @@ export async function exportCommand(args: string[], out: (line: string) => void,
     return EXIT.configOrInfra;
   }
 
+  if (!await withBuiltImages(resolved, cwd, err)) return EXIT.configOrInfra;
   const dagRoot = dagRootOf(resolved, projectRoot, cwd);
   const show = (file: string) => displayPath(file, cwd);
   const digests = await imageDigests(new Set(resolved.map((r) => r.runtime.values.image ?? '')));
@@ -147,6 +150,33 @@ function commonDagsFolder(facts: ReadonlyMap<string, RuntimeFacts>): string {
     throw new UsageError(`the runtimes name different dagsFolder values (${folders.join(', ')}): say where the deployment keeps the DAGs folder with --deployment-dags-folder`, 'export');
   }
   return folders[0];
+}
+
+/**
+ * Runtimes of `image` plus `requirements`/`packages` run their built image in production too: it is built here if it
+ * is not yet (Docker needed), and the manifest names it. False (said) when it cannot be built.
+ */
+async function withBuiltImages(resolved: { runtime: EffectiveRuntime }[], cwd: string, err: (line: string) => void): Promise<boolean> {
+  const { hasAdditions } = await import('../core/engine/docker/requirementsImage');
+  if (!resolved.some((r) => hasAdditions(r.runtime.values))) return true;
+  const [{ connectDocker }, { ensureImage }] = await Promise.all([import('../core/engine/docker/dockerEngine'), import('../core/engine/docker/images')]);
+  const progress = terminalProgress();
+  try {
+    const { docker } = await connectDocker();
+    for (const entry of resolved) {
+      if (!hasAdditions(entry.runtime.values)) continue;
+      const image = await ensureImage(docker, entry.runtime.values, new Set(), { runtime: entry.runtime, onProgress: progress.report });
+      entry.runtime = { ...entry.runtime, values: { ...entry.runtime.values, image } };
+    }
+    return true;
+  } catch (error) {
+    const failure = engineErrorOf(error);
+    for (const line of formatProblems(failure.problems ?? [], cwd)) err(line);
+    err(`airflow-runtime: nothing written: a runtime's image (its image plus requirements) could not be built: ${describeFailure(failure)}`);
+    return false;
+  } finally {
+    progress.clear();
+  }
 }
 
 /** Each image's repo digest when a Docker engine answers; null for all when none does (export never needs Docker). */

@@ -22,7 +22,7 @@ Usage:
   airflow-runtime down [PATH]                   stop and remove it (--volumes: its database and logs too)
   airflow-runtime mcp                           a Model Context Protocol server on stdio: these verbs as tools for coding assistants
   airflow-runtime doctor                        check engines, images and interpreters; say what to fix
-  airflow-runtime cleanup [--all] [--dry-run]     remove what we started that nothing uses any more
+  airflow-runtime cleanup [--all] [--dry-run]     remove what we started that nothing uses any more (--images: old built images)
 
 Engines: --engine auto (Docker when reachable, else the local runtime emulator), docker, local.
 

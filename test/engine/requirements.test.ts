@@ -7,7 +7,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { rmSync, writeFileSync } from 'node:fs';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, describe, it } from 'node:test';
@@ -15,9 +15,10 @@ import { connectDocker } from '../../src/core/engine/docker/dockerEngine';
 import { ensureImage } from '../../src/core/engine/docker/images';
 import { BUILT_REPOSITORY } from '../../src/core/engine/docker/requirementsImage';
 import type { EngineError } from '../../src/core/engine/errors';
+import { MANIFEST_FILE } from '../../src/core/export/manifest';
 import { readRuntimeText } from '../../src/core/runtime/read';
 import { resolveRuntime } from '../../src/core/runtime/resolve';
-import { cli, type CliResult, dockerProblem, image, needs, scratchWorkspace } from './support';
+import { cli, type CliResult, dockerProblem, image, needs, sandboxProblem, scratchWorkspace } from './support';
 
 const VERSION = '3.3.2';
 const MARKER = `airflow-runtime-test-${process.pid}-${Date.now()}`;
@@ -36,7 +37,7 @@ const docker = (...args: string[]) => spawnSync('docker', ['-H', 'unix:///var/ru
 const imageId = (tag: string) => docker('image', 'inspect', '--format', '{{.Id}}', tag).stdout.trim();
 const builtTags = () => new Set(docker('image', 'ls', BUILT_REPOSITORY, '--format', '{{.Repository}}:{{.Tag}}').stdout.split('\n').filter(Boolean));
 
-describe('runtimes without Dockerfiles: image + requirements', { ...needs(dockerProblem()), timeout: 900_000 }, () => {
+describe('runtimes without Dockerfiles: image + requirements', { ...needs(dockerProblem(), sandboxProblem()), timeout: 900_000 }, () => {
   const ws = scratchWorkspace('requirements', {
     'airflow-runtime.yaml': `image: ${image(VERSION)}\npull: never\nrequirements: requirements.txt\n`,
     'requirements.txt': `# what the DAGs need\n${requirement(MARKER)}\n`,
@@ -45,9 +46,12 @@ describe('runtimes without Dockerfiles: image + requirements', { ...needs(docker
   const dagFile = path.join(ws, 'dags/needs_inflection.py');
   const before = builtTags();
   const made = new Set<string>();
+  const venvs = new Set<string>();
   const runtime = () => resolveRuntime(dagFile, { workspaceRoot: ws, readText: readRuntimeText });
   after(() => {
     for (const tag of builtTags()) if (!before.has(tag) && made.has(tag)) docker('rmi', '-f', tag);
+    // this run's venv only (its key holds this run's marker)
+    for (const venv of venvs) rmSync(venv, { recursive: true, force: true });
     rmSync(ws, { recursive: true, force: true });
   });
 
@@ -93,7 +97,7 @@ describe('runtimes without Dockerfiles: image + requirements', { ...needs(docker
     assert.equal(imageId(first), id);
   });
 
-  it('an edit of the requirements file makes a new image; a comment alone does not', async () => {
+  it('an edit of the requirements file makes a new image (the old one is cleanup\'s); a comment alone does not', async () => {
     assert.ok(first, 'needs the first test');
     const { docker: client } = await connectDocker('unix:///var/run/docker.sock');
     writeFileSync(path.join(ws, 'requirements.txt'), `# a comment changes nothing\n${requirement(MARKER)}  # still\n`);
@@ -106,6 +110,16 @@ describe('runtimes without Dockerfiles: image + requirements', { ...needs(docker
     assert.notEqual(second, first);
     assert.notEqual(imageId(second), imageId(first));
     assert.ok(stages.includes('building the runtime (1 of 1 requirements)'), stages.join('\n'));
+    // the first build is the old one now: `cleanup --images` would remove it, and keep the new one
+    const cleanup = await cli(['cleanup', '--images', '--dry-run'], { cwd: ws });
+    assert.equal(cleanup.code, 0, cleanup.stderr);
+    assert.match(cleanup.stdout, new RegExp(`^would remove image ${first} \\(.*replaced by a newer build\\)$`, 'm'));
+    assert.doesNotMatch(cleanup.stdout, new RegExp(second));
+    // production runs what the editor parsed in: export names the built image, not the base
+    const exported = await cli(['export', '.', '--out', path.join(ws, 'deploy')], { cwd: ws });
+    assert.equal(exported.code, 0, exported.stdout + exported.stderr);
+    const manifest = JSON.parse(readFileSync(path.join(ws, 'deploy', MANIFEST_FILE), 'utf8')) as { runtimes: { image: string }[] };
+    assert.deepEqual(manifest.runtimes.map((r) => r.image), [second]);
   });
 
   it('a requirement that does not exist is an error at its line, exit 2', async () => {
@@ -114,6 +128,22 @@ describe('runtimes without Dockerfiles: image + requirements', { ...needs(docker
     assert.equal(result.code, 2, result.stdout + result.stderr);
     assert.match(result.stdout, new RegExp(`^requirements\\.txt:3:1: error: pip: .*no-such-package-${MARKER}`, 'm'));
     assert.doesNotMatch(result.stdout + result.stderr, /at .*\.js:\d+/); // no stack trace of ours
+  });
+
+  it('the local emulator builds its venv from the same requirements, and says once that packages are Docker\'s', async () => {
+    writeFileSync(path.join(ws, 'requirements.txt'), `${requirement(MARKER)}\n`);
+    writeFileSync(path.join(ws, 'airflow-runtime.yaml'), `image: ${image(VERSION)}\npull: never\nrequirements: requirements.txt\npackages: [libpq5]\n`);
+    try {
+      const result = await cli(['parse', 'dags', '--engine', 'local'], { cwd: ws });
+      const venv = /venv (\S+\/venvs\/airflow-[^\s,]+)/.exec(result.stderr)?.[1];
+      if (venv) venvs.add(venv);
+      assert.equal(result.code, 0, result.stdout + result.stderr);
+      assert.match(result.stderr, /needs_inflection\.py: ok: needs_inflection \(1 task\)/);
+      assert.match(result.stderr, /with requirements\.txt/);
+      assert.equal(result.stderr.match(/Debian packages \(libpq5\) cannot be installed by the local emulator/g)?.length, 1, result.stderr);
+    } finally {
+      writeFileSync(path.join(ws, 'airflow-runtime.yaml'), `image: ${image(VERSION)}\npull: never\nrequirements: requirements.txt\n`);
+    }
   });
 
   it('a requirement that would change Airflow\'s version is refused at its line', async () => {

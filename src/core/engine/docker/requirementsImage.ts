@@ -110,6 +110,8 @@ export interface BuildContext {
  */
 export async function imageWithAdditions(docker: Docker, base: string, values: RuntimeValues, options: WorkOptions & BuildContext): Promise<string> {
   const additions = additionsOf(values);
+  // a requirements file of comments only adds nothing: the base image as it is, no tag of ours on it
+  if (additions.packages.length === 0 && installable(additions) === 0) return base;
   const baseInfo = await docker.getImage(base).inspect();
   const pip = hostPipSettings();
   const { tag, label } = builtImageName(baseInfo.Id, base, additions, pip);
@@ -150,7 +152,7 @@ async function buildOnce(docker: Docker, tag: string, label: string, base: Docke
           'check the package names (apt-cache search NAME on a machine of the base image\'s Debian), and that the base image has apt-get');
       }, label);
     }
-    const count = additions.requirements.filter((r) => !r.text.startsWith('-') || r.localPath).length;
+    const count = installable(additions);
     if (count > 0) {
       say(`building the runtime (0 of ${count} requirements)`);
       const files = [
@@ -183,6 +185,11 @@ async function buildOnce(docker: Docker, tag: string, label: string, base: Docke
   function lastLines(text: string, n: number): string {
     return text.trim().split('\n').slice(-n).join(' ').trim();
   }
+}
+
+/** Requirement lines that install something (not options such as `--extra-index-url`). */
+function installable(additions: Additions): number {
+  return additions.requirements.filter((r) => !r.text.startsWith('-') || r.localPath).length;
 }
 
 function aptScript(packages: string[]): string {
@@ -314,4 +321,44 @@ function placeOf(additions: Additions, context: BuildContext): { file: string; l
   if (source?.kind !== 'file') return { file: 'requirements', lineOf: (line) => line };
   const runtimeFile = context.runtime?.files?.find((f) => f.path === source.file);
   return { file: source.file, lineOf: (line) => runtimeFile?.locations.get(`requirements[${line - 1}]`)?.value.start.line ?? source.line };
+}
+
+/** A built image of ours that `cleanup --images` may remove. */
+export interface OldBuiltImage {
+  tag: string;
+  /** For people: what it was built from, and why it is old. */
+  what: string;
+}
+
+/**
+ * Our built images (BUILT_REPOSITORY, with LABEL_INPUTS) that no container uses and a newer build of the same
+ * requirements on the same base replaced; with `all`, every one no container uses. Never anyone else's image.
+ */
+export async function oldBuiltImages(docker: Docker, all: boolean): Promise<OldBuiltImage[]> {
+  const images = (await docker.listImages({ filters: { label: [LABEL_INPUTS] } }))
+    .map((info) => ({ info, tags: (info.RepoTags ?? []).filter((t) => t.startsWith(`${BUILT_REPOSITORY}:`)) }))
+    .filter(({ tags }) => tags.length > 0);
+  const used = new Set((await docker.listContainers({ all: true })).map((c) => c.ImageID));
+  const groups = new Map<string, typeof images>();
+  for (const image of images) {
+    let inputs: { base?: string; requirementsFile?: string } = {};
+    try {
+      inputs = JSON.parse(image.info.Labels?.[LABEL_INPUTS] ?? '{}') as typeof inputs;
+    } catch {
+      // not readable: a group of its own
+    }
+    const group = `${inputs.base ?? ''}\0${inputs.requirementsFile ?? image.info.Id}`;
+    groups.set(group, [...(groups.get(group) ?? []), image]);
+  }
+  const old: OldBuiltImage[] = [];
+  for (const [group, members] of groups) {
+    members.sort((a, b) => b.info.Created - a.info.Created);
+    const [base, file] = group.split('\0');
+    members.forEach(({ info, tags }, index) => {
+      if (used.has(info.Id) || (!all && index === 0)) return;
+      const why = index === 0 ? 'the newest build' : 'replaced by a newer build';
+      for (const tag of tags) old.push({ tag, what: `${tag} (${base} + ${file.startsWith('sha256:') ? 'a list of requirements' : file}, ${why})` });
+    });
+  }
+  return old;
 }

@@ -4,6 +4,7 @@ import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'no
 import * as path from 'node:path';
 import { isPathLike } from '../../runtime/checks';
 import { type DeclaredAirflow, declaredAirflowOf } from '../../runtime/declaredAirflow';
+import { requirementLines } from '../../runtime/requirements';
 import type { RuntimeValues } from '../../runtime/values';
 import { cacheDir } from '../cache';
 import { EngineError } from '../errors';
@@ -53,7 +54,7 @@ export async function resolveInterpreter(values: RuntimeValues, options: WorkOpt
     }, options));
   }
   const declared = declaredAirflowOf(values);
-  if (declared) return { ...await embeddedAirflow(declared, options), embedded: true };
+  if (declared) return { ...await embeddedAirflow(declared, options, runtimeAdditions(values, options)), embedded: true };
   const python = which('python3') ?? which('python');
   if (!python) throw new EngineError('interpreter-missing', 'no python3 on PATH', 'install Python 3.9+ with Airflow, or set local.python in the runtime file');
   return { python, origin: `python3 on PATH (${python}); set local.python or local.requirements to choose` };
@@ -74,7 +75,7 @@ function readRequirements(requirements: string): string {
   try {
     return readFileSync(requirements, 'utf8');
   } catch {
-    throw new EngineError('bad-runtime', `cannot read local.requirements ${requirements}`, 'fix the path in the runtime file');
+    throw new EngineError('bad-runtime', `cannot read the requirements file ${requirements}`, 'fix the path in the runtime file');
   }
 }
 
@@ -110,22 +111,53 @@ export function fullVersion(version: string): string {
  * The embedded default: a venv with `apache-airflow==X` (Airflow's pins applied where we ship them), built once
  * with uv and kept in our cache. The host's python3 when the runtime's Python is not on this machine (said).
  */
-async function embeddedAirflow(declared: DeclaredAirflow, options: WorkOptions): Promise<Interpreter> {
+async function embeddedAirflow(declared: DeclaredAirflow, options: WorkOptions, additions?: LocalAdditions): Promise<Interpreter> {
   const version = fullVersion(declared.version);
   const constraints = constraintsFor(version);
   const wanted = declared.python ? which(`python${declared.python}`) : undefined;
   const base = wanted ?? pythonFor(version);
   if (!base) throw new EngineError('interpreter-missing', `no python3 on PATH to build a local Airflow ${version} with`, 'install Python 3.10+');
   const pythonNote = declared.python && !wanted ? ` (Python ${declared.python} is not on this machine: ${base})` : '';
-  const key = createHash('sha256').update(JSON.stringify([version, base, constraints ? readFileSync(constraints, 'utf8') : ''])).digest('hex').slice(0, 12);
+  const key = createHash('sha256').update(JSON.stringify([version, base, constraints ? readFileSync(constraints, 'utf8') : '', additions?.lines ?? []])).digest('hex').slice(0, 12);
   return once(`airflow-${version}-${key}`, (name) => buildVenv({
     key: name,
     base,
-    install: [`apache-airflow==${version}`],
+    // Airflow named beside the requirements: the runtime's version is held, as in the image built from them
+    install: [`apache-airflow==${version}`, ...additions?.install ?? []],
     constraints,
-    what: `apache-airflow==${version}${constraints ? ' with its pinned constraints' : ' (no constraints shipped for this version)'}`,
-    origin: `a local Airflow ${version} (from ${declared.source})${pythonNote}`,
+    cwd: additions?.cwd,
+    what: `apache-airflow==${version}${additions ? ` and ${additions.what}` : ''}${constraints ? ' with its pinned constraints' : ' (no constraints shipped for this version)'}`,
+    origin: `a local Airflow ${version} (from ${declared.source})${additions ? ` with ${additions.what}` : ''}${pythonNote}`,
   }, options));
+}
+
+/** A runtime's `requirements` as the local venv installs them (the same the Docker engine builds into the image). */
+interface LocalAdditions {
+  install: string[];
+  /** The requirements as pip reads them: the venv's key. */
+  lines: string[];
+  cwd?: string;
+  what: string;
+}
+
+/** Said once per process: Debian packages are the image's, and no venv can have them. */
+const packagesSaid = new Set<string>();
+
+function runtimeAdditions(values: RuntimeValues, options: WorkOptions): LocalAdditions | undefined {
+  if (values.packages !== undefined) {
+    const names = typeof values.packages === 'string' ? path.basename(values.packages) : values.packages.join(', ');
+    if (!packagesSaid.has(names)) {
+      packagesSaid.add(names);
+      options.onNotice?.(`the runtime's Debian packages (${names}) cannot be installed by the local emulator: code that needs them works on the Docker engine only`);
+    }
+  }
+  const declared = values.requirements;
+  if (declared === undefined) return undefined;
+  if (typeof declared === 'string') {
+    const lines = requirementLines(readRequirements(declared), path.dirname(declared)).map((line) => line.text);
+    return { install: ['-r', declared], lines, cwd: path.dirname(declared), what: path.basename(declared) };
+  }
+  return { install: [...declared], lines: [...declared], what: `${declared.length} requirement${declared.length === 1 ? '' : 's'}` };
 }
 
 /** The newest Python each Airflow line supports (Airflow's own matrix): a newer python3 cannot install it. */
