@@ -1,7 +1,11 @@
 import assert from 'node:assert/strict';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
 import { describe, it } from 'node:test';
 import { cursorContext, hoverAt, suggestionsAt } from '../../src/core/runtime/editing';
 import { runtimeFileTemplate } from '../../src/core/runtime/template';
+import { readRuntimeFile } from '../../src/core/runtime/read';
 import { read } from './helpers';
 
 /** The text with `|` marking the cursor, as (text, line, character). */
@@ -87,6 +91,21 @@ describe('the runtime file template', () => {
     const file = read(text, '/ws/dags/etl.airflow-runtime.yaml');
     assert.deepEqual(file.problems, []);
     assert.deepEqual(file.values, { image: 'apache/airflow:2.11.2' });
+  });
+
+  it('in an Astro project\'s root, names the requirements.txt and packages.txt that Astro installs', () => {
+    const root = mkdtempSync(path.join(os.tmpdir(), 'airflow-runtime-astro-'));
+    try {
+      mkdirSync(path.join(root, '.astro'));
+      writeFileSync(path.join(root, 'requirements.txt'), 'six==1.16.0\n');
+      writeFileSync(path.join(root, 'packages.txt'), '');
+      const text = runtimeFileTemplate({ folder: root });
+      const file = readRuntimeFile(path.join(root, 'airflow-runtime.yaml'), text, { workspaceRoot: root });
+      assert.deepEqual(file.problems, []);
+      assert.deepEqual(file.values, { image: 'apache/airflow:2.11.2', requirements: 'requirements.txt', packages: 'packages.txt' });
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
   });
 
   it('every commented field is valid once uncommented', () => {

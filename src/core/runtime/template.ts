@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import * as path from 'node:path';
 import type { EffectiveRuntime } from './resolve';
 import { DEFAULT_IMAGE } from './declaredAirflow';
@@ -16,9 +17,10 @@ export function runtimeFileTemplate(scope: { dagFile?: string; folder?: string }
     '# DAG files are parsed and their tasks run inside this runtime. Hover a key for its documentation;',
     '# Ctrl+Space lists the fields and their values.',
     '',
-    '# The Docker image the DAG files run in: it must contain Airflow and every package they import.',
+    '# The Docker image the DAG files run in: Airflow, and the base of what `requirements` adds.',
     `image: ${image}`,
     '',
+    ...additionsLines(scope.folder),
     '# When to pull the image: always | missing | never',
     '# pull: missing',
     '',
@@ -51,4 +53,26 @@ export function runtimeFileTemplate(scope: { dagFile?: string; folder?: string }
     '#   queue: team_a',
     '',
   ].join('\n');
+}
+
+/**
+ * What the DAGs need on top of the image. In an Astro project's root, the files Astro itself installs
+ * (`requirements.txt`, `packages.txt`) are named; elsewhere, an example to uncomment.
+ */
+function additionsLines(folder: string | undefined): string[] {
+  const astroRoot = folder !== undefined && existsSync(path.join(folder, '.astro'));
+  const named = astroRoot ? ['requirements.txt', 'packages.txt'].filter((name) => existsSync(path.join(folder, name))) : [];
+  if (named.length === 0) {
+    return [
+      '# Python packages the DAGs import, installed on top of the image (built once, reused until they change):',
+      '# a requirements file, or a list.',
+      '# requirements: [pandas==2.2.3]',
+      '',
+    ];
+  }
+  return [
+    '# What Astro installs into this project\'s image: built once on top of `image`, reused until they change.',
+    ...named.map((name) => `${name === 'requirements.txt' ? 'requirements' : 'packages'}: ${name}`),
+    '',
+  ];
 }
