@@ -87,9 +87,11 @@ export async function startDeployment(docker: Docker, request: UpRequest): Promi
   await portIsFree(request.port);
 
   const airflowVersion = await checkRuntimes(docker, request, say);
-  const first = request.manifest.runtimes[0];
+  // The control plane needs Airflow, not any DAG's packages: any runtime's image serves. The first by name, so that
+  // projects sharing an image share its control-plane image too.
+  const base = [...request.manifest.runtimes].map((r) => r.image).sort()[0];
   const images = new Map<string, string>();
-  const controlPlane = await ensureDeployImage(docker, first.image, 'control-plane', say, request.signal);
+  const controlPlane = await ensureDeployImage(docker, base, 'control-plane', say, request.signal);
   for (const runtime of request.manifest.runtimes) {
     images.set(runtime.id, (await ensureDeployImage(docker, runtime.image, 'processor', say, request.signal)).tag);
   }
@@ -251,7 +253,7 @@ async function startComponents(docker: Docker, plan: DeploymentPlan, request: Up
   await migrate.remove({ force: true }).catch(() => undefined);
   say('database migrated');
 
-  for (const spec of plan.components) {
+  const startOne = async (spec: ComponentSpec) => {
     cancelled();
     const container = await docker.createContainer(spec.create);
     if (spec.component === 'api-server') await docker.getNetwork(names.controlNetwork).connect({ Container: container.id });
@@ -262,24 +264,35 @@ async function startComponents(docker: Docker, plan: DeploymentPlan, request: Up
       if (/port is already allocated|address already in use/i.test(message)) throw new DeploymentError(`port ${request.port} on 127.0.0.1 is in use`, 'choose another with --port N');
       throw error;
     }
-  }
-
+  };
   const reported = new Set<string>();
-  await waitUntil('the API server, the scheduler, the triggerer and the DAG processors', request.startMs ?? 10 * 60_000, signal, async () => {
+  const upNow = (component: string, title: string) => {
+    if (reported.has(component)) return;
+    reported.add(component);
+    request.onEvent({ kind: 'up', component, title });
+    if (component === 'api-server') request.onEvent({ kind: 'ui', url: plan.url });
+  };
+  const budget = request.startMs ?? 10 * 60_000;
+
+  // The API server first, answering before anything can launch a task: a task container whose first Execution API
+  // call meets a server still starting times out and is killed (seen on a loaded machine: 22 s for the first call).
+  const [apiServer, ...rest] = plan.components;
+  await startOne(apiServer);
+  await waitUntil('the API server to answer', budget, signal, async () => {
+    await assertRunning(docker, apiServer);
+    return (await healthOf(plan.url)) ? true : undefined;
+  });
+  upNow('api-server', apiServer.title);
+
+  for (const spec of rest) await startOne(spec);
+  await waitUntil('the scheduler, the triggerer and the DAG processors', budget, signal, async () => {
     for (const spec of plan.components) await assertRunning(docker, spec);
     const health = await healthOf(plan.url);
     if (!health) return undefined;
-    const upNow = (component: string, title: string) => {
-      if (reported.has(component)) return;
-      reported.add(component);
-      request.onEvent({ kind: 'up', component, title });
-      if (component === 'api-server') request.onEvent({ kind: 'ui', url: plan.url });
-    };
-    upNow('api-server', 'API server and UI');
     if (health.scheduler === 'healthy') upNow('scheduler', 'scheduler');
     if (health.triggerer === 'healthy') upNow('triggerer', 'triggerer');
     if (health.dag_processor === 'healthy') {
-      for (const spec of plan.components.filter((c) => c.component.startsWith('dag-processor-'))) upNow(spec.component, spec.title);
+      for (const spec of rest.filter((c) => c.component.startsWith('dag-processor-'))) upNow(spec.component, spec.title);
     }
     return reported.size === plan.components.length ? true : undefined;
   });
