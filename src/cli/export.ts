@@ -41,6 +41,8 @@ Options:
   --deployment-dags-folder PATH   the DAGs folder's absolute path in the deployment, for the bundles' paths
                                   (default: the runtimes' dagsFolder, /opt/airflow/dags unless a runtime file says)
   --json                          print the manifest on stdout instead of the summary
+  --push REGISTRY                 push each image built from a runtime's requirements to REGISTRY (host:port[/path])
+                                  and name the pushed image, with its digest, in the manifest
   --workspace DIR                 the project root (default: found from the files, the same from any folder: the nearest folder with .git, .vscode, .astro or dags/ beside include/ or plugins/, else the topmost airflow-runtime.yaml)
   --allow-host-access             read runtime files as if host access were allowed (also AIRFLOW_RUNTIME_ALLOW_HOST_ACCESS=1)
 
@@ -51,7 +53,7 @@ export async function exportCommand(args: string[], out: (line: string) => void,
   const { values: flags, positionals } = parseArgs({
     args, allowPositionals: true, strict: true,
     options: {
-      out: { type: 'string' }, 'deployment-dags-folder': { type: 'string' }, json: { type: 'boolean' },
+      out: { type: 'string' }, 'deployment-dags-folder': { type: 'string' }, json: { type: 'boolean' }, push: { type: 'string' },
       workspace: { type: 'string' }, 'allow-host-access': { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
     },
   });
@@ -82,7 +84,7 @@ export async function exportCommand(args: string[], out: (line: string) => void,
     return EXIT.configOrInfra;
   }
 
-  if (!await withBuiltImages(resolved, cwd, err)) return EXIT.configOrInfra;
+  if (!await withBuiltImages(resolved, cwd, err, flags.push)) return EXIT.configOrInfra;
   const dagRoot = dagRootOf(resolved, projectRoot, cwd);
   const show = (file: string) => displayPath(file, cwd);
   const digests = await imageDigests(new Set(resolved.map((r) => r.runtime.values.image ?? '')));
@@ -156,8 +158,8 @@ function commonDagsFolder(facts: ReadonlyMap<string, RuntimeFacts>): string {
  * Runtimes of `image` plus `requirements`/`packages` run their built image in production too: it is built here if it
  * is not yet (Docker needed), and the manifest names it. False (said) when it cannot be built.
  */
-async function withBuiltImages(resolved: { runtime: EffectiveRuntime }[], cwd: string, err: (line: string) => void): Promise<boolean> {
-  const { hasAdditions } = await import('../core/engine/docker/requirementsImage');
+async function withBuiltImages(resolved: { runtime: EffectiveRuntime }[], cwd: string, err: (line: string) => void, registry?: string): Promise<boolean> {
+  const { hasAdditions, pushBuiltImage } = await import('../core/engine/docker/requirementsImage');
   if (!resolved.some((r) => hasAdditions(r.runtime.values))) return true;
   const [{ connectDocker }, { ensureImage }] = await Promise.all([import('../core/engine/docker/dockerEngine'), import('../core/engine/docker/images')]);
   const progress = terminalProgress();
@@ -167,6 +169,14 @@ async function withBuiltImages(resolved: { runtime: EffectiveRuntime }[], cwd: s
       if (!hasAdditions(entry.runtime.values)) continue;
       const image = await ensureImage(docker, entry.runtime.values, new Set(), { runtime: entry.runtime, onProgress: progress.report });
       entry.runtime = { ...entry.runtime, values: { ...entry.runtime.values, image } };
+    }
+    // each built image once, however many runtimes share it; the manifest then names the pushed one (and its digest)
+    const pushed = new Map<string, string>();
+    for (const entry of registry ? resolved : []) {
+      const built = entry.runtime.values.image!;
+      if (!hasAdditions(entry.runtime.values)) continue;
+      if (!pushed.has(built)) pushed.set(built, (await pushBuiltImage(docker, built, registry!, { onProgress: progress.report })).name);
+      entry.runtime = { ...entry.runtime, values: { ...entry.runtime.values, image: pushed.get(built)! } };
     }
     return true;
   } catch (error) {

@@ -6,8 +6,9 @@
  * first build is a build; the images it made are removed by their exact tags at the end.
  */
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
-import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { type AddressInfo, createServer } from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, describe, it } from 'node:test';
@@ -35,6 +36,41 @@ const DAG = [
 
 const docker = (...args: string[]) => spawnSync('docker', ['-H', 'unix:///var/run/docker.sock', ...args], { encoding: 'utf8' });
 const imageId = (tag: string) => docker('image', 'inspect', '--format', '{{.Id}}', tag).stdout.trim();
+/** Debian's docker-registry (scripts/env/setup.sh installs it). */
+const registryNeeds = () => needs(spawnSync('docker-registry', ['--version']).error ? 'docker-registry is not installed (run scripts/env/setup.sh)' : undefined);
+
+/** A registry of this test's own on a free loopback port, its storage in a temp folder; ready when it says it listens. */
+async function startRegistry(): Promise<{ address: string; stop: () => Promise<void> }> {
+  const port = await new Promise<number>((resolve) => {
+    const server = createServer().listen(0, '127.0.0.1', () => {
+      const { port: free } = server.address() as AddressInfo;
+      server.close(() => resolve(free));
+    });
+  });
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'airflow-runtime-registry-'));
+  writeFileSync(path.join(dir, 'config.yml'), `version: 0.1\nstorage:\n  filesystem:\n    rootdirectory: ${dir}/data\nhttp:\n  addr: 127.0.0.1:${port}\n`);
+  const child = spawn('docker-registry', ['serve', path.join(dir, 'config.yml')], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const ended = new Promise<void>((resolve) => child.on('close', () => resolve()));
+  await new Promise<void>((resolve, reject) => {
+    let said = '';
+    const listen = (chunk: Buffer) => {
+      said += chunk.toString();
+      if (/listening on 127\.0\.0\.1:\d+/.test(said)) resolve();
+    };
+    child.stdout.on('data', listen);
+    child.stderr.on('data', listen);
+    child.on('close', (code) => reject(new Error(`docker-registry ended (${code}): ${said}`)));
+  });
+  return {
+    address: `127.0.0.1:${port}`,
+    async stop() {
+      child.kill();
+      await ended;
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
 const builtTags = () => new Set(docker('image', 'ls', BUILT_REPOSITORY, '--format', '{{.Repository}}:{{.Tag}}').stdout.split('\n').filter(Boolean));
 
 describe('runtimes without Dockerfiles: image + requirements', { ...needs(dockerProblem(), sandboxProblem()), timeout: 900_000 }, () => {
@@ -120,6 +156,29 @@ describe('runtimes without Dockerfiles: image + requirements', { ...needs(docker
     assert.equal(exported.code, 0, exported.stdout + exported.stderr);
     const manifest = JSON.parse(readFileSync(path.join(ws, 'deploy', MANIFEST_FILE), 'utf8')) as { runtimes: { image: string }[] };
     assert.deepEqual(manifest.runtimes.map((r) => r.image), [second]);
+  });
+
+  it('export --push pushes the built image to a real registry on 127.0.0.1, names it with its digest, and it pulls back by digest', registryNeeds(), async () => {
+    assert.ok(first, 'needs the first test');
+    const registry = await startRegistry();
+    try {
+      const out = path.join(ws, 'deploy-pushed');
+      const exported = await cli(['export', '.', '--out', out, '--push', registry.address], { cwd: ws });
+      assert.equal(exported.code, 0, exported.stdout + exported.stderr);
+      const manifest = JSON.parse(readFileSync(path.join(out, MANIFEST_FILE), 'utf8')) as { runtimes: { image: string; digest: string | null }[] };
+      const [runtime] = manifest.runtimes;
+      assert.match(runtime.image, new RegExp(`^${registry.address}/${BUILT_REPOSITORY}:[0-9a-f]{24}$`));
+      assert.match(runtime.digest ?? '', /^sha256:[0-9a-f]{64}$/);
+      const built = imageId(runtime.image);
+      docker('rmi', runtime.image); // only this registry's name: the layers stay under the built tag
+      const byDigest = `${runtime.image.slice(0, runtime.image.lastIndexOf(':'))}@${runtime.digest}`;
+      const pulled = docker('pull', byDigest);
+      assert.equal(pulled.status, 0, pulled.stderr);
+      assert.equal(imageId(byDigest), built);
+      docker('rmi', byDigest);
+    } finally {
+      await registry.stop();
+    }
   });
 
   it('a requirement that does not exist is an error at its line, exit 2', async () => {

@@ -6,6 +6,7 @@ export type EngineErrorCode =
   | 'image-missing'
   | 'image-pull-failed'
   | 'image-build-failed'
+  | 'image-push-failed'
   | 'interpreter-missing'
   | 'venv-build-failed'
   | 'harness-failed'

@@ -362,3 +362,28 @@ export async function oldBuiltImages(docker: Docker, all: boolean): Promise<OldB
   }
   return old;
 }
+
+/**
+ * Pushes a built image to `registry` (`host:port`, or `host:port/path`) under our repository and its content tag;
+ * returns the pushed name and the registry's digest, so that a deployment runs exactly what was parsed in.
+ */
+export async function pushBuiltImage(docker: Docker, tag: string, registry: string, options: WorkOptions = {}): Promise<{ name: string; digest: string }> {
+  const repository = `${registry.replace(/\/+$/, '')}/${BUILT_REPOSITORY}`;
+  const contentTag = tag.slice(tag.lastIndexOf(':') + 1);
+  const name = `${repository}:${contentTag}`;
+  await docker.getImage(tag).tag({ repo: repository, tag: contentTag });
+  options.onProgress?.({ stage: 'pull', message: `pushing ${name}` });
+  let digest: string | undefined;
+  let failure: string | undefined;
+  const stream = await (docker.getImage(name).push({ authconfig: {}, abortSignal: options.signal } as never) as unknown as Promise<NodeJS.ReadableStream>);
+  await new Promise<void>((resolve, reject) => {
+    docker.modem.followProgress(stream, (error: Error | null) => (error ? reject(error) : resolve()), (line: { aux?: { Digest?: string }; error?: string; errorDetail?: { message?: string } }) => {
+      if (line.aux?.Digest) digest = line.aux.Digest;
+      if (line.error || line.errorDetail) failure ??= line.errorDetail?.message ?? line.error;
+    });
+  }).catch((error: Error) => { failure ??= error.message; });
+  if (failure || !digest) {
+    throw new EngineError('image-push-failed', `pushing ${name} failed: ${failure ?? 'the registry gave no digest'}`, `check that ${registry} is a registry this Docker engine can push to (docker push ${name})`);
+  }
+  return { name, digest };
+}
