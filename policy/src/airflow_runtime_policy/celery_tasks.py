@@ -1,4 +1,5 @@
 """The Celery task a lean worker runs (see celery_worker.py): the workload in its runtime's container."""
+
 from __future__ import annotations
 
 import logging
@@ -34,8 +35,7 @@ def execute_workload(input: str) -> None:
     workload = TypeAdapter(ExecuteTask).validate_json(input)
     log.info("Launching %s in its runtime's container", workload.ti.key)
     # the worker's Celery node name (`name@host`): workers on one host network share the host name
-    worker = getattr(execute_workload.request, "hostname", None) or socket.gethostname()
-    code = _the_launcher().run(workload, os.path.expanduser(conf.get("logging", "base_log_folder")),
-                               launched_by=worker)
+    worker = getattr(app.current_task.request, "hostname", None) or socket.gethostname()
+    code = _the_launcher().run(workload, os.path.expanduser(conf.get("logging", "base_log_folder")), launched_by=worker)
     if code != 0:
         raise LauncherError(f"the container of {workload.ti.dag_id}.{workload.ti.task_id} exited with {code}")

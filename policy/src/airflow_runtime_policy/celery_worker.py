@@ -9,6 +9,7 @@ every runtime. The scheduler keeps the stock CeleryExecutor; only the workers ar
 plus the launcher's settings (launcher.py) and a Docker socket. Celery imports `celery_tasks` when the worker
 starts, which puts our `execute_workload` in place of the provider's.
 """
+
 from __future__ import annotations
 
 from typing import Any
