@@ -6,6 +6,7 @@ import { registerDebugging } from './vscode/debugging';
 import { DagGraphPanels } from './vscode/graphPanel';
 import { DagTree } from './vscode/dagTree';
 import { registerLanguageModelTools } from './vscode/languageModelTools';
+import { type LocalAirflowView, registerLocalAirflow } from './vscode/localAirflow';
 import { registerEngineDiagnostics, registerParseDiagnostics } from './vscode/parseDiagnostics';
 import { registerQuickFixes } from './vscode/quickFixes';
 import { Project } from './vscode/project';
@@ -23,6 +24,7 @@ export interface AirflowRuntimeApi {
   testing: TaskTesting;
   graphs: DagGraphPanels;
   statusBar: StatusBarView;
+  localAirflow: LocalAirflowView;
   /** How long activate() took, in ms (reported by the tests: activation must stay cheap). */
   activationMs: number;
 }
@@ -46,6 +48,7 @@ export function activate(context: vscode.ExtensionContext): AirflowRuntimeApi {
   registerDebugging(context, (target) => testing.debugTask(target));
   registerCommands(context, { project, tree, testing, graphs });
   const statusBar = registerStatusBar(context, project, slowWork);
+  const localAirflow = registerLocalAirflow(context, project);
   registerTaskCodeLens(context, project);
   registerLanguageModelTools(context, project, testing);
   registerUpgradeCheck(context, project);
@@ -62,7 +65,7 @@ export function activate(context: vscode.ExtensionContext): AirflowRuntimeApi {
   context.subscriptions.push(vscode.workspace.onDidGrantWorkspaceTrust(() => tree.refresh()));
   const activationMs = performance.now() - started;
   project.log.info(`activated in ${activationMs.toFixed(1)} ms`);
-  return { project, tree, testing, graphs, statusBar, activationMs };
+  return { project, tree, testing, graphs, statusBar, localAirflow, activationMs };
 }
 
 /** Waited for by VS Code: warm runtimes and running parses are stopped, so no container or process is left. */
