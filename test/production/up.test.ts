@@ -77,7 +77,8 @@ describe('airflow-runtime up and down', needs(missing()), () => {
   });
 
   after(() => {
-    // on success `down --volumes` removed all of it; on failure, this run's id finds what is left
+    // on success `down --volumes` removed all of it; on failure, `down` and then this run's id find what is left
+    spawnSync(process.execPath, [CLI, 'down', '--volumes'], { cwd: project, encoding: 'utf8' });
     const left = leftovers(id);
     if (left.containers.length) spawnSync('docker', ['rm', '-f', '-v', ...left.containers]);
     for (const network of left.networks) spawnSync('docker', ['network', 'rm', network]);
