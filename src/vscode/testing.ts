@@ -30,6 +30,13 @@ export interface TaskIds {
   taskId: string;
 }
 
+/** What a run of one item is given besides the item: a launch configuration's, "Run DAG"'s inputs, a tool's hooks. */
+interface RunGiven {
+  launched?: LaunchTarget;
+  dagInputs?: DagRunInputs;
+  foreign?: ForeignRun;
+}
+
 /**
  * The Testing API face: DAG files, their DAGs and tasks as test items with ranges (the gutter run icons), and a
  * run profile that runs each task in its runtime with the log streamed into the test output.
@@ -41,12 +48,8 @@ export class TaskTesting implements vscode.Disposable {
   /** The same run under debugpy: VS Code attaches to it and stops at breakpoints in the DAG file and its helpers. */
   readonly debugProfile: vscode.TestRunProfile;
   private readonly ran = new vscode.EventEmitter<TaskRunReport>();
-  /** Task items started by a launch configuration, with what it said (map index, date). */
-  private readonly launchTargets = new WeakMap<vscode.TestItem, LaunchTarget>();
-  /** Whole-DAG items started by "Run DAG", with the logical date and conf the person gave. */
-  private readonly dagInputs = new WeakMap<vscode.TestItem, DagRunInputs>();
-  /** Task and whole-DAG items whose run an assistant's tool asked for, with its hooks. */
-  private readonly foreignRuns = new WeakMap<vscode.TestItem, ForeignRun>();
+  /** What a run of one item was given besides the item, by its request: two runs of one item never mix them. */
+  private readonly givens = new WeakMap<vscode.TestRunRequest, RunGiven>();
   readonly onDidRunTask = this.ran.event;
   /** Asks which map index to run (a quick pick); the extension's tests answer it themselves. */
   pickMapIndex: MapIndexPicker = pickMapIndex;
@@ -80,8 +83,10 @@ export class TaskTesting implements vscode.Disposable {
   }
 
   /** Runs the given items as if from the Testing view (the same code path for gutter, CodeLens and tree). */
-  async runItems(items: vscode.TestItem[], token = new vscode.CancellationTokenSource().token, debug = false): Promise<void> {
-    await this.run(new vscode.TestRunRequest(items, undefined, debug ? this.debugProfile : this.profile), token, debug);
+  async runItems(items: vscode.TestItem[], token = new vscode.CancellationTokenSource().token, debug = false, given?: RunGiven): Promise<void> {
+    const request = new vscode.TestRunRequest(items, undefined, debug ? this.debugProfile : this.profile);
+    if (given) this.givens.set(request, given);
+    await this.run(request, token, debug);
   }
 
   /** A launch configuration's task, debugged as the Debug profile does it (the file is parsed first if needed). */
@@ -89,8 +94,7 @@ export class TaskTesting implements vscode.Disposable {
     if (!this.taskItem(target.dagFile, target.dagId, target.taskId)) await this.project.parser.parse(target.dagFile);
     const item = this.taskItem(target.dagFile, target.dagId, target.taskId);
     if (!item) return void vscode.window.showErrorMessage(`Airflow: no task ${target.dagId}.${target.taskId} in ${vscode.workspace.asRelativePath(target.dagFile)} (parse it to see its tasks).`);
-    this.launchTargets.set(item, target);
-    await this.runItems([item], undefined, true);
+    await this.runItems([item], undefined, true, { launched: target });
   }
 
   /** The item of a DAG: the group of its tasks and of its whole-DAG item. */
@@ -107,8 +111,7 @@ export class TaskTesting implements vscode.Disposable {
   async runDagWith(file: string, dagId: string, inputs: DagRunInputs, token?: vscode.CancellationToken): Promise<boolean> {
     const item = this.dagRunItem(file, dagId);
     if (!item) return false;
-    this.dagInputs.set(item, inputs);
-    await this.runItems([item], token);
+    await this.runItems([item], token, false, { dagInputs: inputs });
     return true;
   }
 
@@ -117,6 +120,8 @@ export class TaskTesting implements vscode.Disposable {
    * person's run goes; undefined when the parse knows no such task (the caller runs it without the editor).
    */
   async runTaskFor(request: RunRequest): Promise<RunOutcome | undefined> {
+    // a file the editor does not take for a DAG file (a helper, an .airflowignored one) is not made one by a tool
+    if (!this.project.parser.states.get(request.dagFile)) return undefined;
     if (!this.taskItem(request.dagFile, request.dagId, request.taskId)) await this.project.parser.parse(request.dagFile);
     const item = this.taskItem(request.dagFile, request.dagId, request.taskId);
     if (!item) return undefined;
@@ -124,27 +129,22 @@ export class TaskTesting implements vscode.Disposable {
     if (data?.kind === 'task' && data.task.mapped && request.mapIndex === undefined) {
       throw new EngineError('map-index', `${request.dagId}.${request.taskId} is a mapped task: say which map index to run`, 'give mapIndex (0 for the first)');
     }
-    this.launchTargets.set(item, { dagFile: request.dagFile, dagId: request.dagId, taskId: request.taskId, mapIndex: request.mapIndex, date: request.date });
-    return this.runForeign(item, request, () => this.runItems([item], cancellationOf(request.signal)));
+    const launched = { dagFile: request.dagFile, dagId: request.dagId, taskId: request.taskId, mapIndex: request.mapIndex, date: request.date };
+    return this.runForeign(request, (foreign) => this.runItems([item], cancellationOf(request.signal), false, { launched, foreign }));
   }
 
   /** An assistant's whole-DAG run, through the Testing view as "Run DAG" goes; undefined when the parse knows no such DAG. */
   async runDagFor(request: DagTestRequest): Promise<RunOutcome | undefined> {
+    if (!this.project.parser.states.get(request.dagFile)) return undefined;
     if (!this.dagRunItem(request.dagFile, request.dagId)) await this.project.parser.parse(request.dagFile);
     const item = this.dagRunItem(request.dagFile, request.dagId);
     if (!item) return undefined;
-    this.dagInputs.set(item, { date: request.date, conf: request.conf });
-    return this.runForeign(item, request, () => this.runItems([item], cancellationOf(request.signal)));
+    return this.runForeign(request, (foreign) => this.runItems([item], cancellationOf(request.signal), false, { dagInputs: { date: request.date, conf: request.conf }, foreign }));
   }
 
-  private async runForeign(item: vscode.TestItem, hooks: ForeignRun['hooks'], start: () => Promise<void>): Promise<RunOutcome> {
+  private async runForeign(hooks: ForeignRun['hooks'], start: (foreign: ForeignRun) => Promise<void>): Promise<RunOutcome> {
     let result: { outcome: RunOutcome } | { error: unknown } | undefined;
-    this.foreignRuns.set(item, { hooks, settle: (settled) => { result ??= settled; } });
-    try {
-      await start();
-    } finally {
-      this.foreignRuns.delete(item);
-    }
+    await start({ hooks, settle: (settled) => { result ??= settled; } });
     // refused (restricted mode) or cancelled before the engine was asked
     if (!result) throw new EngineError('cancelled', 'the run did not start');
     if ('error' in result) throw result.error;
@@ -214,14 +214,14 @@ export class TaskTesting implements vscode.Disposable {
         const runItem = this.data.get(item)?.kind === 'dag' ? this.runItemOf(item) : item;
         if (token.isCancellationRequested || !runItem || ranWhole.has(runItem)) continue;
         ranWhole.add(runItem);
-        await this.runDag(runItem, run, token);
+        await this.runDag(runItem, run, token, this.givenFor(request, runItem));
       }
       const { tasks, wholeDags } = await this.tasksOf(new vscode.TestRunRequest(request.include?.filter((item) => !dags.includes(item)), request.exclude, request.profile));
       for (const item of tasks) run.enqueued(item);
       const outcomes = new Map<vscode.TestItem, TaskRunReport['outcome']>();
       for (const item of tasks) {
         if (token.isCancellationRequested) run.skipped(item);
-        else outcomes.set(item, await this.runTask(item, run, token, debug));
+        else outcomes.set(item, await this.runTask(item, run, token, debug, this.givenFor(request, item)));
       }
       this.settleDagsOfTasks(wholeDags, outcomes, run);
     } finally {
@@ -260,14 +260,12 @@ export class TaskTesting implements vscode.Disposable {
   }
 
   /** A DAG's whole run (its whole-run item), with the inputs "Run DAG" or a tool gave it. */
-  private async runDag(runItem: vscode.TestItem, run: vscode.TestRun, token: vscode.CancellationToken): Promise<void> {
+  private async runDag(runItem: vscode.TestItem, run: vscode.TestRun, token: vscode.CancellationToken, given: RunGiven = {}): Promise<void> {
     const data = this.data.get(runItem);
     if (data?.kind !== 'dagRun') return;
     const items = new Map<string, vscode.TestItem>();
     runItem.parent?.children.forEach((child) => { const task = this.data.get(child); if (task?.kind === 'task') items.set(task.task.taskId, child); });
-    const inputs = this.dagInputs.get(runItem) ?? {};
-    this.dagInputs.delete(runItem);
-    await runDagItem(this.scope, { runItem, file: data.file, dag: data.dag, items, inputs, foreign: this.foreignRuns.get(runItem) }, run, token);
+    await runDagItem(this.scope, { runItem, file: data.file, dag: data.dag, items, inputs: given.dagInputs ?? {}, foreign: given.foreign }, run, token);
   }
 
   /** What the runs of this face's items need of it. */
@@ -276,12 +274,10 @@ export class TaskTesting implements vscode.Disposable {
   }
 
   /** One task item's run; its outcome. */
-  private async runTask(item: vscode.TestItem, run: vscode.TestRun, token: vscode.CancellationToken, debug: boolean): Promise<TaskRunReport['outcome']> {
+  private async runTask(item: vscode.TestItem, run: vscode.TestRun, token: vscode.CancellationToken, debug: boolean, given: RunGiven = {}): Promise<TaskRunReport['outcome']> {
     const data = this.data.get(item);
     if (data?.kind !== 'task') return 'skipped';
-    const launched = this.launchTargets.get(item);
-    this.launchTargets.delete(item);
-    return runTaskItem(this.scope, { item, file: data.file, dag: data.dag, task: data.task, launched, foreign: this.foreignRuns.get(item) }, run, token, debug);
+    return runTaskItem(this.scope, { item, file: data.file, dag: data.dag, task: data.task, launched: given.launched, foreign: given.foreign }, run, token, debug);
   }
 
   /**
@@ -314,11 +310,11 @@ export class TaskTesting implements vscode.Disposable {
     return { tasks: [...out], wholeDags };
   }
 
-  /**
-   * The whole DAG in its runtime (`test-dag`): every task item follows the run's own states as they change, the
-   * log streams into the output of the whole-DAG item, each task is reported once it has ended, and the whole-DAG
-   * item gets the run's result when it ends.
-   */
+  /** What the request gave `item`: only a request of that one item gives anything (a launch, a tool's call, Run DAG). */
+  private givenFor(request: vscode.TestRunRequest, item: vscode.TestItem): RunGiven {
+    const given = this.givens.get(request);
+    return given && request.include?.length === 1 && request.include[0] === item ? given : {};
+  }
 }
 
 /** A cancellation token that follows an abort signal (none given: one that is never cancelled). */

@@ -21,7 +21,7 @@ export function taskOutcomeOf(states: readonly string[]): 'passed' | 'failed' | 
 
 /** A state as a word: `upstream failed`. */
 export function stateWords(state: string): string {
-  return state.replace('_', ' ');
+  return state.replaceAll('_', ' ');
 }
 
 /** `3 success, 1 failed`: how many task instances ended in each state, in the order first seen. */
