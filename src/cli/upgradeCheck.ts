@@ -111,6 +111,7 @@ export async function upgradeCheckCommand(args: string[], out: (line: string) =>
       await engine.dispose();
     }
     if (cancel.cancelled()) {
+      if (report.fixed) err(`--fix had written ruff's safe fixes before the cancel (${report.fixed.files.map((f) => displayPath(f, cwd)).join(', ')}); they were not checked again`);
       err('cancelled: every container and process of this check was stopped');
       return EXIT.configOrInfra;
     }

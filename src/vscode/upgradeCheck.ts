@@ -44,6 +44,8 @@ export function registerUpgradeCheck(context: vscode.ExtensionContext, project: 
     // findings of a file that is gone would point nowhere
     vscode.workspace.onDidDeleteFiles(({ files }) => checks.forget(files)),
     vscode.workspace.onDidRenameFiles(({ files }) => checks.forget(files.map((f) => f.oldUri))),
+    // ruff's edits are at the places the check saw: once a file changes they would write in the wrong place
+    vscode.workspace.onDidChangeTextDocument(({ document, contentChanges }) => { if (contentChanges.length) checks.edited(document.uri); }),
   );
   return checks;
 }
@@ -70,18 +72,19 @@ export class UpgradeChecks implements vscode.Disposable, vscode.TextDocumentCont
     if (hasErrors(target.problems)) {
       return void vscode.window.showErrorMessage(`Airflow: ${vscode.workspace.asRelativePath(target.label)} has errors (${target.problems[0].message}): fix them, then check again.`);
     }
+    const cancel = new AbortController();
     const report = await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: `Airflow: checking ${files.length} DAG file${files.length === 1 ? '' : 's'} on ${target.label}`, cancellable: true }, async (progress, token) => {
-      const cancel = new AbortController();
       token.onCancellationRequested(() => cancel.abort());
       const { engine } = await this.project.session.engine();
       return checkUpgrade(files, {
         engine, target, jobs: defaultJobs(), signal: cancel.signal,
         runtimeOf: (file) => this.project.runtimes.runtimeOf(file),
         onProgress: (event) => progress.report({ message: event.message.slice(0, 160) }),
-        onFile: (file, done, total) => progress.report({ increment: 100 / total, message: `${done}/${total}: ${path.basename(file.file)} ${file.verdict}` }),
+        onParsed: (file, side, done, total) => progress.report({ increment: 100 / total, message: `${done}/${total}: ${path.basename(file)} ${side}` }),
       }).catch((error: unknown) => { if (cancel.signal.aborted) return undefined; throw error; });
     });
-    if (!report) return undefined;
+    // a cancelled check compared some files only: what it found is not what the workspace would do, so nothing is shown
+    if (!report || cancel.signal.aborted) return undefined;
     this.show(report);
     const s = report.summary;
     const words = `${s.breaks} break, ${s.changes} change, ${s.unchanged} unchanged${s.notChecked ? `, ${s.notChecked} not checked` : ''}`;
@@ -100,6 +103,12 @@ export class UpgradeChecks implements vscode.Disposable, vscode.TextDocumentCont
     this.fixes.clear();
     this.report = undefined;
     this.changed.fire(REPORT_URI);
+  }
+
+  /** A file changed since the check: its quick fixes are dropped (its findings stay until the next check). */
+  edited(uri: vscode.Uri): void {
+    const prefix = `${path.resolve(uri.fsPath)}:`;
+    for (const key of [...this.fixes.keys()]) if (key.startsWith(prefix)) this.fixes.delete(key);
   }
 
   forget(uris: readonly vscode.Uri[]): void {
@@ -123,7 +132,7 @@ export class UpgradeChecks implements vscode.Disposable, vscode.TextDocumentCont
       if (!finding?.fix || !diagnostic.range.intersection(range)) continue;
       const action = new vscode.CodeAction(`${finding.fix.message} (ruff ${finding.rule}${finding.fix.applicability === 'safe' ? '' : `, ${finding.fix.applicability} fix: check it`})`, vscode.CodeActionKind.QuickFix);
       action.edit = new vscode.WorkspaceEdit();
-      for (const edit of finding.fix.edits) action.edit.replace(document.uri, rangeOfEdit(edit), edit.content);
+      for (const edit of finding.fix.edits) action.edit.replace(document.uri, rangeOfEdit(edit, document), edit.content);
       action.diagnostics = [diagnostic];
       action.isPreferred = finding.fix.applicability === 'safe';
       actions.push(action);
@@ -195,8 +204,13 @@ function lineRange(line: number | null, column: number | null): vscode.Range {
   return new vscode.Range(at, at.translate(0, 1000));
 }
 
-function rangeOfEdit(edit: Pick<RuffEdit, 'start' | 'end'>): vscode.Range {
-  return new vscode.Range(edit.start.line - 1, edit.start.column - 1, edit.end.line - 1, edit.end.column - 1);
+/** ruff's 1-based line and code-point column as the editor's range (UTF-16 columns, read off the document when it is there). */
+function rangeOfEdit(edit: Pick<RuffEdit, 'start' | 'end'>, document?: vscode.TextDocument): vscode.Range {
+  const at = ({ line, column }: RuffEdit['start']) => {
+    const text = document && line - 1 < document.lineCount ? document.lineAt(line - 1).text : undefined;
+    return new vscode.Position(line - 1, text === undefined ? column - 1 : [...text].slice(0, column - 1).join('').length);
+  };
+  return new vscode.Range(at(edit.start), at(edit.end));
 }
 
 /** The report document: a summary, then per file its verdict, findings, and DAGs before and after. */

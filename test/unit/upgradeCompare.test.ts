@@ -4,7 +4,9 @@ import { describe, it } from 'node:test';
 import type { DagInfo, ParseResult, TaskInfo } from '../../src/core/engine/parseResult';
 import { readRuntimeFile } from '../../src/core/runtime/read';
 import { fileLayer, resolveRuntime } from '../../src/core/runtime/resolve';
-import { imageTarget } from '../../src/core/upgrade/check';
+import { EngineError } from '../../src/core/engine/errors';
+import type { Engine, ParseRequest } from '../../src/core/engine/types';
+import { checkUpgrade, imageTarget } from '../../src/core/upgrade/check';
 import { compareParses, sideNames, staticFindingText } from '../../src/core/upgrade/compare';
 import { airflowRulesFor, applyEdits, readRuffOutput } from '../../src/core/upgrade/ruff';
 import { withLayer } from '../../src/core/runtime/resolve';
@@ -121,5 +123,41 @@ describe('the target applied to a runtime', () => {
     assert.deepEqual(target.values.env, { A: '1', B: '3' });
     assert.equal(target.values.image, 'airflow:3.3.2');
     assert.deepEqual(target.problems, []);
+  });
+});
+
+describe('checkUpgrade over an engine', () => {
+  const files: Record<string, string> = { '/ws/dags/airflow-runtime.yaml': 'image: airflow:2.11.2\n' };
+  const runtimeOf = (file: string) => resolveRuntime(file, { workspaceRoot: '/ws', readText: (f) => files[f], probe: fakeDisk('dags/') });
+  const engineOf = (kind: 'docker' | 'local', parse: (request: ParseRequest) => Promise<ParseResult>): Engine => ({
+    kind, describe: () => kind, parse, run: async () => ({ exitCode: 0, durationMs: 0 }), testDag: async () => ({ exitCode: 0, durationMs: 0 }),
+    render: async () => ({ exitCode: 0, fields: [], durationMs: 0 }), invalidate: () => 0, dispose: async () => undefined,
+  });
+
+  it('a target image that cannot be had is tried once, not once per file: every file is not checked, with its words', async () => {
+    const asked: string[] = [];
+    const engine = engineOf('docker', async (request) => {
+      asked.push(`${request.runtime.values.image} ${request.dagFile}`);
+      if (request.runtime.values.image === 'nope:1') throw new EngineError('image-missing', 'nope:1 is not on this engine');
+      return result('2.11.2', []);
+    });
+    const report = await checkUpgrade(['/ws/dags/a.py', '/ws/dags/b.py', '/ws/dags/c.py'], { engine, runtimeOf, target: imageTarget('nope:1'), jobs: 1 });
+    assert.deepEqual(asked, ['nope:1 /ws/dags/a.py']);
+    assert.deepEqual(report.files.map((f) => [f.verdict, f.error?.code]), [['not-checked', 'image-missing'], ['not-checked', 'image-missing'], ['not-checked', 'image-missing']]);
+  });
+
+  it('on the local emulator, an image the emulator ran in the same interpreter is not checked, and says why', async () => {
+    const engine = engineOf('local', async () => result('2.11.2', [dag('etl', [task('a')])]));
+    const report = await checkUpgrade(['/ws/dags/a.py'], { engine, runtimeOf, target: imageTarget('airflow:3.3.2'), jobs: 1 });
+    assert.equal(report.files[0].verdict, 'not-checked');
+    assert.equal(report.files[0].error?.code, 'same-runtime');
+    assert.match(report.files[0].error!.message, /same interpreter.*--engine docker/);
+  });
+
+  it('says each parse as it is done, both sides counted', async () => {
+    const seen: string[] = [];
+    const engine = engineOf('docker', async (request) => result(request.runtime.values.image === 'airflow:3.3.2' ? '3.3.2' : '2.11.2', []));
+    await checkUpgrade(['/ws/dags/a.py', '/ws/dags/b.py'], { engine, runtimeOf, target: imageTarget('airflow:3.3.2'), jobs: 1, onParsed: (file, side, done, total) => seen.push(`${done}/${total} ${file.split('/').pop()} ${side}`) });
+    assert.deepEqual(seen, ['1/4 a.py on airflow:3.3.2', '2/4 b.py on airflow:3.3.2', '3/4 a.py in its runtime', '4/4 b.py in its runtime']);
   });
 });

@@ -73,7 +73,12 @@ export interface UpgradeCheckOptions extends WorkOptions {
   allWarnings?: boolean;
   /** A file was compared (for progress). */
   onFile?(file: FileUpgrade, done: number, total: number): void;
+  /** A file was parsed on one side (`in its runtime`, `on <target>`): `done` of `total` parses, both sides counted. */
+  onParsed?(file: string, side: string, done: number, total: number): void;
 }
+
+/** Failures of a runtime itself (not of a file): after one, no other file of that runtime is tried on it. */
+const RUNTIME_FAILURES: ReadonlySet<string> = new Set(['engine-unreachable', 'image-missing', 'image-pull-failed', 'image-build-failed', 'interpreter-missing', 'venv-build-failed', 'start-timeout', 'bad-runtime']);
 
 /**
  * Each DAG file parsed in its runtime and in the same runtime with the target applied, compared (compare.ts), with
@@ -91,12 +96,13 @@ export async function checkUpgrade(files: readonly string[], options: UpgradeChe
     if (options.fix && fixable.length && !options.signal?.aborted) {
       const applied = checked.reduce((n, f) => n + f.static.filter((s) => s.fix?.applicability === 'safe').length, 0);
       await fixWithRuff(ruff, fixable, rules, options.signal);
+      // written: said even if what follows fails or is cancelled
+      report.fixed = { files: fixable, applied };
       const again = await compareAll(fixable, options, false);
       attachStatic(again, await runRuff(ruff, staticFiles(again), rules, { signal: options.signal }));
       const byFile = new Map(again.map((f) => [f.file, f]));
       checked = checked.map((f) => byFile.get(f.file) ?? f);
       report.files = checked;
-      report.fixed = { files: fixable, applied };
     }
   } catch (error) {
     report.static.error = options.signal?.aborted ? 'cancelled' : describeFailure(error);
@@ -172,12 +178,14 @@ async function compareAll(files: readonly string[], options: UpgradeCheckOptions
   const parsed = (results: Map<string, ParseResult | { error: unknown }>) => [...results.keys()].filter((file) => !('error' in results.get(file)!));
   let before: Map<string, ParseResult | { error: unknown }>;
   let after: Map<string, ParseResult | { error: unknown }>;
+  const onTarget = `on ${options.target.label}`;
+  const progress = { done: 0, total: sides.size * 2 };
   if (targetFirst) {
-    after = await parseEach([...sides.keys()], (file) => sides.get(file)!.target, options);
-    before = await parseEach(parsed(after), (file) => sides.get(file)!.current, options);
+    after = await parseEach([...sides.keys()], (file) => sides.get(file)!.target, options, onTarget, progress);
+    before = await parseEach(parsed(after), (file) => sides.get(file)!.current, options, 'in its runtime', progress);
   } else {
-    before = await parseEach([...sides.keys()], (file) => sides.get(file)!.current, options);
-    after = await parseEach(parsed(before), (file) => sides.get(file)!.target, options);
+    before = await parseEach([...sides.keys()], (file) => sides.get(file)!.current, options, 'in its runtime', progress);
+    after = await parseEach(parsed(before), (file) => sides.get(file)!.target, options, onTarget, progress);
   }
   for (const [file, { current, target }] of sides) {
     const was = before.get(file);
@@ -187,6 +195,8 @@ async function compareAll(files: readonly string[], options: UpgradeCheckOptions
     let outcome: FileUpgrade;
     if (failed) {
       outcome = { file, verdict: 'not-checked', static: [], runtimeProblems: target.problems, error: { code: engineErrorOf(failed.error).code, message: `not parsed ${failed.side}: ${describeFailure(failed.error)}` } };
+    } else if (sameInterpreter(options, was as ParseResult, now as ParseResult)) {
+      outcome = { file, verdict: 'not-checked', static: [], runtimeProblems: target.problems, error: { code: 'same-runtime', message: `the local runtime emulator ran both sides in the same interpreter (Airflow ${(was as ParseResult).airflowVersion}, Python ${(was as ParseResult).pythonVersion}): it cannot stand in for ${options.target.label}; check with Docker (--engine docker), or give --to-runtime a runtime file whose local.requirements pin the target's Airflow` } };
     } else {
       const names = { current: sideOf(current, was as ParseResult), target: sideOf(target, now as ParseResult) };
       const comparison = compareParses(file, was as ParseResult, now as ParseResult, names, { workspaceRoot: current.workspaceRoot, allWarnings: options.allWarnings });
@@ -198,22 +208,41 @@ async function compareAll(files: readonly string[], options: UpgradeCheckOptions
   return out;
 }
 
-/** Each file parsed in the runtime `runtimeOf` gives it, `jobs` at once: its result (without Airflow's serialized DAG), or why not. */
-async function parseEach(files: readonly string[], runtimeOf: (file: string) => EffectiveRuntime, options: UpgradeCheckOptions): Promise<Map<string, ParseResult | { error: unknown }>> {
+/**
+ * An image-only target on the local runtime emulator: both sides ran one interpreter (the emulator cannot run an
+ * image it has no Airflow version for, and `local.python` or `local.requirements` win over `image`).
+ */
+function sameInterpreter(options: UpgradeCheckOptions, was: ParseResult, now: ParseResult): boolean {
+  const imageOnly = Object.keys(options.target.layer.values).every((key) => key === 'image');
+  return options.engine.kind === 'local' && imageOnly && was.airflowVersion === now.airflowVersion && was.pythonVersion === now.pythonVersion;
+}
+
+/**
+ * Each file parsed in the runtime `runtimeOf` gives it, `jobs` at once: its result (without Airflow's serialized DAG),
+ * or why not. A runtime that cannot be had (its image, its build, its engine) fails the rest of its files with the
+ * same error, untried: a mistyped image is not pulled again for every file.
+ */
+async function parseEach(files: readonly string[], runtimeOf: (file: string) => EffectiveRuntime, options: UpgradeCheckOptions, side: string, progress: { done: number; total: number }): Promise<Map<string, ParseResult | { error: unknown }>> {
   const out = new Map<string, ParseResult | { error: unknown }>();
+  const failedRuntimes = new Map<string, unknown>();
   let next = 0;
   const worker = async () => {
     while (next < files.length && !options.signal?.aborted) {
       const file = files[next++];
       const runtime = runtimeOf(file);
+      const key = JSON.stringify([runtime.values.image, runtime.values.build, runtime.values.local, runtime.values.requirements]);
+      const known = failedRuntimes.get(key);
       try {
+        if (known !== undefined) throw known;
         const result = await options.engine.parse({ dagFile: file, runtime, signal: options.signal, onProgress: options.onProgress, onNotice: options.onNotice });
         recordReportedAirflow(runtime.values, result.airflowVersion);
         out.set(file, { ...result, dags: result.dags.map(({ serialized: _, ...dag }) => dag) });
       } catch (error) {
         if (options.signal?.aborted) break;
+        if (RUNTIME_FAILURES.has(engineErrorOf(error).code)) failedRuntimes.set(key, error);
         out.set(file, { error });
       }
+      options.onParsed?.(file, side, ++progress.done, progress.total);
     }
   };
   await Promise.all(Array.from({ length: Math.max(1, Math.min(options.jobs, files.length)) }, worker));
