@@ -116,7 +116,8 @@ try {
     await openFile(page, 'regional_reports.py');
     const toast = page.locator('.notifications-toasts .notification-toast', { hasText: /starting airflow-runtime-test\/airflow:3\.3\.2/ }).first();
     await toast.waitFor({ timeout: 60_000 });
-    const cancellable = await toast.locator('.monaco-button, .action-label', { hasText: /Cancel/ }).count();
+    // its Cancel button, while the notification is up (it closes when the runtime has started)
+    const cancellable = await poll(async () => (await toast.locator('.monaco-button, .action-label', { hasText: /Cancel/ }).count()) > 0, 3_000, 100);
     const staged = await poll(async () => (await row.seen()).some((description) => /starting airflow|parsing/.test(description)), 30_000, 100);
     const seen = await row.seen();
     await row.stop();
