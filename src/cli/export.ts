@@ -18,7 +18,7 @@ import { EXIT, UsageError } from './usage';
 
 export const DEFAULT_OUT = 'airflow-runtime-export';
 
-export const EXPORT_HELP = `Usage: airflow-runtime export [PATH] [--out DIR] [--deployment-dags-folder PATH] [--json] [--workspace DIR]
+export const EXPORT_HELP = `Usage: airflow-runtime export [PATH] [--out DIR] [--push REGISTRY] [--deployment-dags-folder PATH] [--json] [--workspace DIR]
 
 Resolves the runtime of every DAG file under PATH (the project root; default: the current folder) and writes
 what a real Airflow deployment needs to parse and run each DAG file in its own runtime. Nothing is parsed and no
