@@ -62,6 +62,9 @@ const processesOf = (project: string) => spawnSync('ps', ['-eo', 'pid,args'], { 
 
 interface DagRun { dag_run_id: string; state: string }
 
+/** A DAG file whose third line fails in every image. */
+const BROKEN = ['# Cannot be imported.', 'from airflow.sdk import dag', 'import not_installed_anywhere  # noqa', ''].join('\n');
+
 describe('airflow-runtime up and down', needs(missing()), () => {
   let project: string;
   let airflow2: string;
@@ -76,14 +79,19 @@ describe('airflow-runtime up and down', needs(missing()), () => {
     id = deploymentId(project);
   });
 
-  after(() => {
+  // Ctrl-C on the test run (deployment.ts exits from its signal handler, before after()): the exit still removes it
+  process.once('exit', () => removeLeftovers());
+  after(() => removeLeftovers());
+
+  function removeLeftovers(): void {
+    if (!project) return;
     // on success `down --volumes` removed all of it; on failure, `down` and then this run's id find what is left
     spawnSync(process.execPath, [CLI, 'down', '--volumes'], { cwd: project, encoding: 'utf8' });
     const left = leftovers(id);
     if (left.containers.length) spawnSync('docker', ['rm', '-f', '-v', ...left.containers]);
     for (const network of left.networks) spawnSync('docker', ['network', 'rm', network]);
     if (left.volumes.length) spawnSync('docker', ['volume', 'rm', '-f', ...left.volumes]);
-  });
+  }
 
   /** Both @once DAGs parsed in their own processors and run to success (in their own images with the container executor). */
   async function runsByThemselves(upStderr: string): Promise<void> {
@@ -155,7 +163,9 @@ describe('airflow-runtime up and down', needs(missing()), () => {
     assert.deepEqual(processesOf(project), []);
   });
 
-  it('keeps the run history for a second up, and Ctrl-C stops and removes it', { timeout: 15 * 60_000 }, async () => {
+  it('keeps the run history for a second up, streams a DAG processor\'s import error at its line, and Ctrl-C stops and removes it', { timeout: 15 * 60_000 }, async () => {
+    // a DAG file only the second up sees: its processor's import error is printed where it is
+    writeFileSync(path.join(project, 'dags', 'plain', 'broken.py'), BROKEN);
     const child = spawn(process.execPath, [CLI, 'up', '--port', String(port)], { cwd: project, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
@@ -171,6 +181,10 @@ describe('airflow-runtime up and down', needs(missing()), () => {
         const { dag_runs: runs } = await api.get<{ dag_runs: DagRun[] }>(`/api/v2/dags/${dagId}/dagRuns`);
         assert.ok(runs.some((r) => r.state === 'success'), `${dagId}'s first run is still there: ${JSON.stringify(runs)}`);
       }
+      const importError = /^dags\/plain\/broken\.py:3:1: error: ModuleNotFoundError: No module named 'not_installed_anywhere'/m;
+      await waitFor('the import error of dags/plain/broken.py in the output of up', 3 * 60_000, () => (importError.test(stdout) ? true : undefined), () => {
+        if (child.exitCode !== null) throw new Error(`up exited ${child.exitCode}:\n${stdout}${stderr}`);
+      });
     } finally {
       child.kill('SIGINT');
     }
