@@ -95,6 +95,8 @@ describe('ContainerTaskExecutor: each task in its runtime\'s container, under a 
     mkdirSync(logs);
     chmodSync(logs, 0o777);
 
+    // killed on every way out (an interrupted run too), not only after the tests
+    onCleanup(() => events?.kill());
     events = spawn('docker', ['events', '--format', '{{json .}}', '--filter', `label=${DEPLOYMENT_LABEL}=${RUN}`, '--filter', 'event=start'], { stdio: ['ignore', 'pipe', 'ignore'] });
     events.stdout!.on('data', (chunk: Buffer) => {
       for (const line of chunk.toString().split('\n').filter(Boolean)) {

@@ -84,6 +84,8 @@ describe('lean Celery workers: one pool runs every runtime, each task in its ima
     mkdirSync(logs);
     chmodSync(logs, 0o777);
 
+    // killed on every way out (an interrupted run too), not only after the tests
+    onCleanup(() => events?.kill());
     events = spawn('docker', ['events', '--format', '{{json .}}', '--filter', `label=${DEPLOYMENT_LABEL}=${RUN}`, '--filter', 'event=start'], { stdio: ['ignore', 'pipe', 'ignore'] });
     events.stdout!.on('data', (chunk: Buffer) => {
       for (const line of chunk.toString().split('\n').filter(Boolean)) {
