@@ -27,6 +27,7 @@ const npm = (script) => ['npm', ['run', '--silent', script]];
 
 if (process.env.AIRFLOW_RUNTIME_SKIP_SETUP !== '1') stage('set-up (scripts/env/setup.sh)', path.join(REPO, 'scripts', 'env', 'setup.sh'), []);
 stage('lint', ...npm('lint'));
+stage('lint (Python: ruff, its format check, pyright)', ...npm('lint:python'));
 stage('types', ...npm('typecheck'));
 stage('build', ...npm('build'));
 // the bundles are fresh for every stage below: packaging the .vsix (e2e, fresh) does not build them again
