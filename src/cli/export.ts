@@ -2,7 +2,7 @@ import { existsSync, statSync } from 'node:fs';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import { version } from '../../package.json';
-import { BUNDLE_CONFIG_FILE, bundleConfigText, COMMANDS_FILE, deployCommandsText } from '../core/export/fragments';
+import { BUNDLE_CONFIG_FILE, bundleConfigText, COMMANDS_FILE, deployCommandsText, WORKER_MODES, type WorkerMode } from '../core/export/fragments';
 import { buildManifest, type Manifest, MANIFEST_FILE, manifestText, type RuntimeFacts } from '../core/export/manifest';
 import { WriteError, writeFilesAtomically } from '../core/export/write';
 import { describeFailure, engineErrorOf } from '../core/engine/errors';
@@ -18,7 +18,7 @@ import { EXIT, UsageError } from './usage';
 
 export const DEFAULT_OUT = 'airflow-runtime-export';
 
-export const EXPORT_HELP = `Usage: airflow-runtime export [PATH] [--out DIR] [--push REGISTRY] [--deployment-dags-folder PATH] [--json] [--workspace DIR]
+export const EXPORT_HELP = `Usage: airflow-runtime export [PATH] [--out DIR] [--push REGISTRY] [--workers per-image|lean] [--deployment-dags-folder PATH] [--json] [--workspace DIR]
 
 Resolves the runtime of every DAG file under PATH (the project root; default: the current folder) and writes
 what a real Airflow deployment needs to parse and run each DAG file in its own runtime. Nothing is parsed and no
@@ -43,6 +43,10 @@ Options:
   --json                          print the manifest on stdout instead of the summary
   --push REGISTRY                 push each image built from a runtime's requirements to REGISTRY (host:port[/path])
                                   and name the pushed image, with its digest, in the manifest
+  --workers per-image|lean        how the Celery workers reach a task's image (the worker lines of the commands):
+                                  per-image (default): one worker pool per runtime, in its image, on its queue
+                                  (Airflow 2 and 3); lean: identical lean workers that launch every task in its
+                                  runtime's image (Airflow 3; airflow-runtime-policy[launcher], a Docker socket)
   --workspace DIR                 the project root (default: found from the files, the same from any folder: the nearest folder with .git, .vscode, .astro or dags/ beside include/ or plugins/, else the topmost airflow-runtime.yaml)
   --allow-host-access             read runtime files as if host access were allowed (also AIRFLOW_RUNTIME_ALLOW_HOST_ACCESS=1)
 
@@ -53,7 +57,7 @@ export async function exportCommand(args: string[], out: (line: string) => void,
   const { values: flags, positionals } = parseArgs({
     args, allowPositionals: true, strict: true,
     options: {
-      out: { type: 'string' }, 'deployment-dags-folder': { type: 'string' }, json: { type: 'boolean' }, push: { type: 'string' },
+      out: { type: 'string' }, 'deployment-dags-folder': { type: 'string' }, json: { type: 'boolean' }, push: { type: 'string' }, workers: { type: 'string' },
       workspace: { type: 'string' }, 'allow-host-access': { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
     },
   });
@@ -65,6 +69,8 @@ export async function exportCommand(args: string[], out: (line: string) => void,
   const cwd = process.cwd();
   const projectRoot = path.resolve(positionals[0] ?? '.');
   if (!isFolder(projectRoot)) throw new UsageError(`no such folder: ${positionals[0]}`, 'export');
+  const workers = (flags.workers ?? 'per-image') as WorkerMode;
+  if (!WORKER_MODES.includes(workers)) throw new UsageError(`--workers is per-image or lean, not "${flags.workers}"`, 'export');
   const deploymentFolder = flags['deployment-dags-folder'];
   if (deploymentFolder !== undefined && !deploymentFolder.startsWith('/')) {
     throw new UsageError(`--deployment-dags-folder must be an absolute path in the deployment (/opt/airflow/dags), not "${deploymentFolder}"`, 'export');
@@ -95,13 +101,18 @@ export async function exportCommand(args: string[], out: (line: string) => void,
     return EXIT.configOrInfra;
   }
 
+  const airflow2 = manifest.runtimes.filter((runtime) => facts.get(runtime.id)?.airflowMajor === 2);
+  if (workers === 'lean' && airflow2.length) {
+    err(`airflow-runtime: nothing written: lean workers launch tasks through Airflow 3's Execution API, and ${airflow2.map((r) => r.id).join(', ')} ${airflow2.length === 1 ? 'runs' : 'run'} Airflow 2: use --workers per-image (one worker pool per runtime image) for ${airflow2.length === 1 ? 'it' : 'them'}`);
+    return EXIT.configOrInfra;
+  }
   const deploymentDagsFolder = deploymentFolder ?? commonDagsFolder(facts);
   const outDir = path.resolve(flags.out ?? path.join(projectRoot, DEFAULT_OUT));
   try {
     writeFilesAtomically(outDir, {
       [MANIFEST_FILE]: manifestText(manifest),
       [BUNDLE_CONFIG_FILE]: bundleConfigText(manifest, deploymentDagsFolder),
-      [COMMANDS_FILE]: deployCommandsText(manifest, facts, deploymentDagsFolder),
+      [COMMANDS_FILE]: deployCommandsText(manifest, facts, deploymentDagsFolder, workers),
     });
   } catch (error) {
     if (!(error instanceof WriteError)) throw error;
@@ -115,7 +126,7 @@ export async function exportCommand(args: string[], out: (line: string) => void,
     err(`note: the runtimes run Airflow ${[...majors].sort().join(' and ')}; one deployment runs one Airflow version, so its DAG processors and workers use the runtimes of that version (the others need a deployment of their own)`);
   }
   if (flags.json) out(manifestText(manifest).trimEnd());
-  else for (const line of summary(manifest, facts, path.relative(cwd, outDir) || '.', deploymentDagsFolder)) out(line);
+  else for (const line of summary(manifest, facts, path.relative(cwd, outDir) || '.', deploymentDagsFolder, workers)) out(line);
   return EXIT.ok;
 }
 
@@ -204,7 +215,7 @@ async function imageDigests(images: Set<string>): Promise<Map<string, string | n
   return digests;
 }
 
-function summary(manifest: Manifest, facts: ReadonlyMap<string, RuntimeFacts>, outShown: string, deploymentDagsFolder: string): string[] {
+function summary(manifest: Manifest, facts: ReadonlyMap<string, RuntimeFacts>, outShown: string, deploymentDagsFolder: string, workers: WorkerMode): string[] {
   const bundles = manifest.runtimes.reduce((n, r) => n + r.bundles.length, 0);
   const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
   const lines = [`${plural(manifest.files.length, 'DAG file')} in ${manifest.dagsFolder}/: ${plural(manifest.runtimes.length, 'runtime')}, ${plural(bundles, 'bundle')} (deployed at ${deploymentDagsFolder})`];
@@ -217,6 +228,7 @@ function summary(manifest: Manifest, facts: ReadonlyMap<string, RuntimeFacts>, o
     }
     if (secrets.length) lines.push(`  secrets the deployment supplies: ${secrets.join(', ')}`);
   }
+  lines.push(workers === 'lean' ? 'workers: lean (one pool of identical workers launches each task in its runtime\'s image)' : 'workers: per-image (one worker pool per runtime, in its image, on its queue)');
   lines.push(`wrote ${outShown}/${MANIFEST_FILE}, ${BUNDLE_CONFIG_FILE}, ${COMMANDS_FILE}`);
   return lines;
 }

@@ -1,7 +1,7 @@
 /** `airflow-runtime export`, run as a user runs it. Needs `npm run build`. */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { before, describe, it } from 'node:test';
@@ -90,6 +90,24 @@ describe('airflow-runtime export', () => {
       assert.ok(commands.includes(`AIRFLOW_RUNTIME_ID=${runtime.id} airflow celery worker --queues ${runtime.queue}\n`), runtime.id);
       for (const bundle of runtime.bundles) assert.ok(commands.includes(`AIRFLOW_RUNTIME_ID=${runtime.id} airflow dag-processor --bundle-name ${bundle.name}\n`), bundle.name);
     }
+  });
+
+  it('--workers says how Celery workers reach a task\'s image: lean ones only for Airflow 3 runtimes', () => {
+    const ws = splitWorkspace();
+    const refused = cli(['export', '--workers', 'lean'], ws);
+    assert.equal(refused.code, 2, refused.stderr);
+    assert.match(refused.stderr, /nothing written: lean workers launch tasks through Airflow 3's Execution API, and rt-[0-9a-f]{12} runs Airflow 2: use --workers per-image/);
+    assert.ok(!existsSync(path.join(ws, 'airflow-runtime-export')), 'nothing is written when export refuses');
+    rmSync(path.join(ws, 'dags/team_a'), { recursive: true });
+    const lean = cli(['export', '--workers', 'lean'], ws);
+    assert.equal(lean.code, 0, lean.stderr);
+    assert.match(lean.stdout, /^workers: lean \(one pool of identical workers launches each task in its runtime's image\)$/m);
+    const commands = readFileSync(path.join(ws, 'airflow-runtime-export/deploy-commands.sh'), 'utf8');
+    assert.match(commands, /^AIRFLOW__CELERY__CELERY_CONFIG_OPTIONS=airflow_runtime_policy\.celery_worker\.CELERY_CONFIG airflow celery worker --queues \S+$/m);
+    assert.doesNotMatch(commands, /^AIRFLOW_RUNTIME_ID=\S+ airflow celery worker/m, 'no per-image pool');
+    const bad = cli(['export', '--workers', 'fat'], ws);
+    assert.equal(bad.code, 2);
+    assert.match(bad.stderr, /--workers is per-image or lean, not "fat"/);
   });
 
   it('gives the same bytes when run again on unchanged files, wherever it is run from', () => {
