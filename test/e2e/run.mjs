@@ -7,7 +7,7 @@ import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'nod
 import path from 'node:path';
 import { copyExamples, ensureCodeServer, freePort, installedCodeServer, packageExtension, REPO, scratch, startCodeServer } from '../../scripts/start.mjs';
 import { launchChromium, recordConsole } from './browser.mjs';
-import { activityBarItem, editorLines, openFile, runCommand, viewRows, watchRowDescriptions } from './workbench.mjs';
+import { activityBarItem, clickAtLine, editorLines, openFile, runCommand, viewRows, watchRowDescriptions } from './workbench.mjs';
 
 const RESULTS = path.join(REPO, 'test-results', 'e2e');
 const IMAGE_2 = 'airflow-runtime-test/airflow:2.11.2';
@@ -129,7 +129,7 @@ try {
     await page.locator('.notifications-toasts .notification-toast', { hasText: /starting airflow-runtime-test/ }).first().waitFor({ state: 'detached', timeout: 180_000 });
     const icons = () => editorLines(page, '.testing-run-glyph');
     if (!(await poll(async () => (await icons()).includes(buildReportLine), 120_000))) throw new Error(`run icons at ${await icons()}, none at ${buildReportLine}`);
-    await page.locator(`.editor-group-container.active .monaco-editor .testing-run-glyph[data-airflow-line="${buildReportLine}"]`).first().click();
+    await clickAtLine(page, '.testing-run-glyph', buildReportLine);
     const input = page.locator('.quick-input-widget input');
     await input.waitFor({ timeout: 30_000 });
     await page.locator('.quick-input-widget', { hasText: /which map index/ }).waitFor({ timeout: 10_000 });
@@ -187,8 +187,7 @@ try {
   });
 
   await step('clicking the run icon of extract runs it in its runtime, and it passes', async () => {
-    await editorLines(page, '.testing-run-glyph');   // marks the icons with their lines
-    await page.locator(`.editor-group-container.active .monaco-editor .testing-run-glyph[data-airflow-line="${extractLine}"]`).first().click();
+    await clickAtLine(page, '.testing-run-glyph', extractLine);
     const passed = async () => (await editorLines(page, '.codicon-testing-passed-icon')).includes(extractLine);
     if (!(await poll(passed, 180_000))) {
       throw new Error(`the gutter icon at line ${extractLine} did not turn to passed (passed at ${await editorLines(page, '.codicon-testing-passed-icon')})`);

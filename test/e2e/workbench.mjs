@@ -85,6 +85,8 @@ export function editorLines(page, selector) {
       return { line: Number(element.textContent.trim()), top: box.top, bottom: box.bottom };
     });
     const lines = new Set();
+    // the editor re-uses its glyph elements for other lines as it re-renders: no mark of an earlier call may stay
+    for (const element of editor.querySelectorAll('[data-airflow-line]')) element.removeAttribute('data-airflow-line');
     for (const element of editor.querySelectorAll(selector)) {
       const box = element.getBoundingClientRect();
       const middle = (box.top + box.bottom) / 2;
@@ -120,4 +122,22 @@ export async function watchRowDescriptions(page, paneTitle, label) {
     seen: () => page.evaluate((key) => window[key].seen, key),
     stop: () => page.evaluate((key) => window[key].stop(), key),
   };
+}
+
+/**
+ * Clicks the element matching `selector` (a gutter icon) drawn at `line` of the active editor, once the editor has
+ * stopped moving (a panel closing re-lays it out, and its elements are re-used for other lines as it does).
+ */
+export async function clickAtLine(page, selector, line) {
+  const layout = () => page.evaluate(() => [...document.querySelectorAll('.editor-group-container.active .monaco-editor .margin-view-overlays .line-numbers')]
+    .map((element) => `${element.textContent.trim()}@${Math.round(element.getBoundingClientRect().top)}`).join(','));
+  let last = await layout();
+  for (let settled = 0; settled < 2;) {
+    await page.waitForTimeout(250);
+    const now = await layout();
+    settled = now === last ? settled + 1 : 0;
+    last = now;
+  }
+  if (!(await editorLines(page, selector)).includes(line)) throw new Error(`no ${selector} at line ${line}`);
+  await page.locator(`.editor-group-container.active .monaco-editor ${selector}[data-airflow-line="${line}"]`).first().click();
 }
