@@ -18,7 +18,7 @@ import * as path from 'node:path';
 import { cacheDir } from '../src/core/engine/cache';
 import { defaultJobs } from '../src/core/engine/capacity';
 import { connectDocker, DockerEngine } from '../src/core/engine/docker/dockerEngine';
-import { hostHarnessDir } from '../src/core/engine/layout';
+import { hostHarnessDir } from '../src/core/harness/layout';
 import { LocalEngine } from '../src/core/engine/local/localEngine';
 import type { Engine } from '../src/core/engine/types';
 import { commandBench } from './commands';

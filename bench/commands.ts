@@ -18,7 +18,7 @@ import { homedir, tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { cacheDir } from '../src/core/engine/cache';
 import { connectDocker, DockerEngine } from '../src/core/engine/docker/dockerEngine';
-import { hostHarnessDir } from '../src/core/engine/layout';
+import { hostHarnessDir } from '../src/core/harness/layout';
 import { LocalEngine } from '../src/core/engine/local/localEngine';
 import { resolveRuntime } from '../src/core/runtime/resolve';
 import { writeProject } from './projectCorpus';

@@ -3,7 +3,7 @@ import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import { defaultJobs } from '../core/engine/capacity';
 import { describeFailure, engineErrorOf } from '../core/engine/errors';
-import type { ParseResult, TaskInfo } from '../core/engine/parseResult';
+import type { ParseResult, TaskInfo } from '../core/harness/parseResult';
 import { hiddenWarnings, importHint, type ParseProblem, parseProblems } from '../core/project/parseProblems';
 import { type EngineChoice, selectEngine } from '../core/engine/select';
 import type { Engine } from '../core/engine/types';

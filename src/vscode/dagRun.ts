@@ -1,6 +1,6 @@
 import * as vscode from 'vscode';
 import { describeFailure, isCancelled } from '../core/engine/errors';
-import type { DagInfo } from '../core/engine/parseResult';
+import type { DagInfo } from '../core/harness/parseResult';
 import type { RunOutcome, TaskStateEvent } from '../core/engine/types';
 import { taskOutcomeOf } from '../core/project/dagRunStates';
 import type { ForeignRun, RunScope, TaskRunReport } from './taskRun';

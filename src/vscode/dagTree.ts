@@ -1,7 +1,7 @@
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { whatToDoText } from '../core/engine/errors';
-import { type DagInfo, type ImportErrorInfo, operatorLabel, type TaskInfo } from '../core/engine/parseResult';
+import { type DagInfo, type ImportErrorInfo, operatorLabel, type TaskInfo } from '../core/harness/parseResult';
 import { type DagFileRecord, type ParseState, stateOf } from '../core/project/dagFileStates';
 import type { EngineStatus } from '../core/project/engineSession';
 import { describeSource } from '../core/runtime/describe';

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { connect, type Socket } from 'node:net';
 import * as vscode from 'vscode';
-import { hostHarnessDir } from '../core/engine/layout';
+import { hostHarnessDir } from '../core/harness/layout';
 import { dapFrame, DapReader } from '../core/engine/dapFraming';
 import type { DebugOptions } from '../core/engine/types';
 import { SECTION } from './settings';

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import * as vscode from 'vscode';
 import { whatToDoText } from '../core/engine/errors';
-import type { ParseResult } from '../core/engine/parseResult';
+import type { ParseResult } from '../core/harness/parseResult';
 import { type ParseProblem, parseProblems } from '../core/project/parseProblems';
 import type { Project } from './project';
 import { SECTION } from './settings';

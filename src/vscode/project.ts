@@ -2,7 +2,7 @@ import { statSync } from 'node:fs';
 import * as path from 'node:path';
 import picomatch from 'picomatch';
 import * as vscode from 'vscode';
-import type { ParseResult } from '../core/engine/parseResult';
+import type { ParseResult } from '../core/harness/parseResult';
 import type { ProgressEvent } from '../core/engine/types';
 import { EngineSession } from '../core/project/engineSession';
 import { RunStates } from '../core/project/runStates';

@@ -2,7 +2,7 @@ import * as path from 'node:path';
 import { existsSync } from 'node:fs';
 import * as vscode from 'vscode';
 import { describeFailure, isCancelled } from '../core/engine/errors';
-import type { DagInfo, TaskInfo } from '../core/engine/parseResult';
+import type { DagInfo, TaskInfo } from '../core/harness/parseResult';
 import { lastException } from '../core/engine/traceback';
 import type { DagTestRequest, RunOutcome, RunRequest } from '../core/engine/types';
 import { attachOnReady, type LaunchTarget } from './debugging';

@@ -1,7 +1,7 @@
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { EngineError } from '../core/engine/errors';
-import { type DagInfo, operatorLabel, type ParseResult, type TaskInfo } from '../core/engine/parseResult';
+import { type DagInfo, operatorLabel, type ParseResult, type TaskInfo } from '../core/harness/parseResult';
 import type { DagTestRequest, RunOutcome, RunRequest } from '../core/engine/types';
 import { dagKey, dagRunKey, taskKey } from '../core/project/itemKeys';
 import { type DagRunInputs, runDagItem } from './dagRun';

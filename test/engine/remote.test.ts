@@ -8,7 +8,7 @@ import { rmSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { after, describe, it } from 'node:test';
 import { connectDocker, DockerEngine } from '../../src/core/engine/docker/dockerEngine';
-import type { ParseResult } from '../../src/core/engine/parseResult';
+import type { ParseResult } from '../../src/core/harness/parseResult';
 import { runtimeFor } from '../../src/cli/runtimeFor';
 import { cli, comparable, dockerProblem, EXAMPLES, image, needs, ourContainers, REMOTE, remoteProblem, scratchWorkspace } from './support';
 

@@ -8,7 +8,7 @@ import { BoundedLog } from '../../src/core/assist/boundedLog';
 import { projectPath } from '../../src/core/assist/projectPaths';
 import { callTool, TOOL_SPECS, type ToolHost } from '../../src/core/assist/tools';
 import { EngineError } from '../../src/core/engine/errors';
-import type { ParseResult } from '../../src/core/engine/parseResult';
+import type { ParseResult } from '../../src/core/harness/parseResult';
 import type { Engine } from '../../src/core/engine/types';
 import type { EffectiveRuntime } from '../../src/core/runtime/resolve';
 

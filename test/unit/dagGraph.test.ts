@@ -1,7 +1,7 @@
 /** The graph view's model: what a parse result becomes (groups, mapped tasks, edges), folded groups, and the layout. */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import type { DagInfo, TaskInfo } from '../../src/core/engine/parseResult';
+import type { DagInfo, TaskInfo } from '../../src/core/harness/parseResult';
 import { dagGraphOf, visibleGraph } from '../../src/core/graph/dagGraph';
 import { elkInputOf, layoutGraph, nodeWidth } from '../../src/core/graph/layout';
 import { durationText, LONGEST_DURATION, NODE_HEIGHT, NODE_ROWS } from '../../src/core/graph/nodeText';

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { EmbeddedDefaultEngine, imageUnavailableCause, localFallbackOf } from '../../src/core/engine/embeddedDefault';
 import { EngineError } from '../../src/core/engine/errors';
-import type { ParseResult } from '../../src/core/engine/parseResult';
+import type { ParseResult } from '../../src/core/harness/parseResult';
 import type { Engine, ParseRequest } from '../../src/core/engine/types';
 import { fullVersion } from '../../src/core/engine/local/interpreter';
 import { declaredAirflowOf } from '../../src/core/runtime/declaredAirflow';

@@ -6,7 +6,7 @@ import * as path from 'node:path';
 import { describe, it } from 'node:test';
 import { defaultJobs } from '../../src/core/engine/capacity';
 import { describeFailure, EngineError, engineErrorOf } from '../../src/core/engine/errors';
-import { harnessFailure } from '../../src/core/engine/harnessEvents';
+import { harnessFailure } from '../../src/core/harness/harnessEvents';
 import { ageOf, ME, ownTempDir, parseOwner, removable, tempFolders } from '../../src/core/engine/owner';
 
 const GB = 1024 ** 3;

@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { it } from 'node:test';
 import { parseProblemLines } from '../../src/cli/parse';
-import type { ParseResult } from '../../src/core/engine/parseResult';
+import type { ParseResult } from '../../src/core/harness/parseResult';
 import { parseProblems } from '../../src/core/project/parseProblems';
 
 const failing = (dagFile: string, importLine: number): ParseResult => ({

@@ -9,7 +9,7 @@ import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { test } from 'node:test';
 import Ajv from 'ajv';
-import type { DagInfo, ImportErrorInfo, ParseResult, ParseWarningInfo, RelatedLocation, TaskInfo } from '../../src/core/engine/parseResult';
+import type { DagInfo, ImportErrorInfo, ParseResult, ParseWarningInfo, RelatedLocation, TaskInfo } from '../../src/core/harness/parseResult';
 
 const schema = JSON.parse(readFileSync(path.join(__dirname, '../../media/parse-result.schema.json'), 'utf8'));
 

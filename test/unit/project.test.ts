@@ -4,7 +4,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { describe, it } from 'node:test';
 import { EngineError } from '../../src/core/engine/errors';
-import type { ParseResult } from '../../src/core/engine/parseResult';
+import type { ParseResult } from '../../src/core/harness/parseResult';
 import { DagFileStates, stateOf } from '../../src/core/project/dagFileStates';
 import { EngineSession } from '../../src/core/project/engineSession';
 import { frameLineIn, hiddenWarnings, importHint, parseProblems } from '../../src/core/project/parseProblems';

@@ -1,7 +1,7 @@
 /** upgrade-check's pure parts: two parses of a DAG file compared, ruff's JSON read, ruff's edits applied. */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import type { DagInfo, ParseResult, TaskInfo } from '../../src/core/engine/parseResult';
+import type { DagInfo, ParseResult, TaskInfo } from '../../src/core/harness/parseResult';
 import { readRuntimeFile } from '../../src/core/runtime/read';
 import { fileLayer, resolveRuntime } from '../../src/core/runtime/resolve';
 import { EngineError } from '../../src/core/engine/errors';

@@ -4,7 +4,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { describe, it } from 'node:test';
 import { runtimeEnvironment } from '../../src/core/engine/environment';
-import type { ParseResult } from '../../src/core/engine/parseResult';
+import type { ParseResult } from '../../src/core/harness/parseResult';
 import { redactingEngine } from '../../src/core/engine/redacting';
 import type { Engine, RunRequest } from '../../src/core/engine/types';
 import { effectiveRuntimeYaml } from '../../src/core/runtime/describe';

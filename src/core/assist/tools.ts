@@ -1,6 +1,6 @@
 import { statSync } from 'node:fs';
 import Ajv, { type ValidateFunction } from 'ajv';
-import type { ParseResult } from '../engine/parseResult';
+import type { ParseResult } from '../harness/parseResult';
 import { dagRunConfProblem, logicalDateProblem } from '../engine/runInputs';
 import { lastException } from '../engine/traceback';
 import type { Engine, ProgressEvent, TaskStateEvent } from '../engine/types';

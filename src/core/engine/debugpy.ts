@@ -1,7 +1,7 @@
 import { type AddressInfo, createServer } from 'node:net';
 import * as path from 'node:path';
 import { cacheDir } from './cache';
-import type { HarnessSetup } from './layout';
+import type { HarnessSetup } from '../harness/layout';
 import type { WorkOptions } from './types';
 import { ensureWheel } from './wheels';
 

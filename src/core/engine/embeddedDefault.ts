@@ -2,7 +2,7 @@ import { declaredAirflowOf, DEFAULT_IMAGE } from '../runtime/declaredAirflow';
 import type { EffectiveRuntime } from '../runtime/resolve';
 import { EngineError } from './errors';
 import { localSandbox } from './local/sandbox';
-import type { ParseResult } from './parseResult';
+import type { ParseResult } from '../harness/parseResult';
 import type { DagTestRequest, Engine, ParseRequest, RenderOutcome, RenderRequest, RunOutcome, RunRequest, WorkOptions } from './types';
 
 /** A runtime's image is known unavailable this long: a folder of files tries the registry once, not once per file. */

@@ -3,7 +3,7 @@ import { createInterface } from 'node:readline';
 import type { ServeChannel } from './warm';
 import { readdirSync, readFileSync } from 'node:fs';
 import { EngineError } from './errors';
-import { harnessEvent, type HarnessEvent, StagedDeadline, withoutEvents } from './harnessEvents';
+import { harnessEvent, type HarnessEvent, StagedDeadline, withoutEvents } from '../harness/harnessEvents';
 import { lineSplitter } from './lines';
 
 /** Every descendant of `rootPid` (Linux /proc), deepest last; empty elsewhere. */

@@ -1,7 +1,7 @@
 import type { EffectiveRuntime } from '../runtime/resolve';
 import { secretsOfEnvironment, textRedactor } from '../runtime/secrets';
 import { runtimeEnvironment } from './environment';
-import type { ParseResult } from './parseResult';
+import type { ParseResult } from '../harness/parseResult';
 import type { DagTestRequest, Engine, RenderOutcome, RenderRequest, RunRequest } from './types';
 
 /** What replaces the runtime's secrets with `***` in a text: the runtime's environment says what they are. */

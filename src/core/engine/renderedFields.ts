@@ -1,5 +1,5 @@
 import { EngineError } from './errors';
-import type { HarnessEvent } from './harnessEvents';
+import type { HarnessEvent } from '../harness/harnessEvents';
 import { type HarnessJob, jobName, type RenderedField, type RenderOutcome, type RenderRequest, type RunOutcome, type TemplateFailure } from './types';
 
 /**

@@ -1,5 +1,5 @@
 import type { EffectiveRuntime } from '../runtime/resolve';
-import type { ParseResult } from './parseResult';
+import type { ParseResult } from '../harness/parseResult';
 
 export type EngineKind = 'docker' | 'local';
 

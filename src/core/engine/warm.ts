@@ -2,8 +2,8 @@ import { existsSync } from 'node:fs';
 import * as path from 'node:path';
 import type { EffectiveRuntime } from '../runtime/resolve';
 import { EngineError } from './errors';
-import { BACKSTOP_MARGIN_MS, HARNESS_KILL_GRACE_MS, harnessEvent, harnessFailure, startTimeout, withoutEvents } from './harnessEvents';
-import type { ParseResult } from './parseResult';
+import { BACKSTOP_MARGIN_MS, HARNESS_KILL_GRACE_MS, harnessEvent, harnessFailure, startTimeout, withoutEvents } from '../harness/harnessEvents';
+import type { ParseResult } from '../harness/parseResult';
 
 /** How an engine runs its warm runtimes. */
 export interface WarmOptions {

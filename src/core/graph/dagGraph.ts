@@ -1,5 +1,5 @@
-import type { DagInfo } from '../engine/parseResult';
-import { operatorLabel } from '../engine/parseResult';
+import type { DagInfo } from '../harness/parseResult';
+import { operatorLabel } from '../harness/parseResult';
 
 /**
  * A DAG as the graph view draws it, built from the parse result alone: tasks, the task groups that hold them

@@ -1,4 +1,4 @@
-import type { ParseResult } from '../engine/parseResult';
+import type { ParseResult } from '../harness/parseResult';
 import type { Problem } from '../problems';
 import { Emitter } from './emitter';
 

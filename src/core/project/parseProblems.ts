@@ -1,6 +1,6 @@
 import { readdirSync, statSync } from 'node:fs';
 import * as path from 'node:path';
-import type { ImportErrorInfo, ParseResult } from '../engine/parseResult';
+import type { ImportErrorInfo, ParseResult } from '../harness/parseResult';
 import { findProjectRoot } from '../workspace/root';
 import { isUnwalkedFolder } from '../workspace/walk';
 

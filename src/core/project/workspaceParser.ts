@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
 import { engineErrorOf, isCancelled, whatToDoText } from '../engine/errors';
-import type { ParseResult } from '../engine/parseResult';
+import type { ParseResult } from '../harness/parseResult';
 import type { DebugOptions, ProgressEvent } from '../engine/types';
 import { DagFileStates } from './dagFileStates';
 import type { EngineSession } from './engineSession';

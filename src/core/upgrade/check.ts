@@ -1,7 +1,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { describeFailure, engineErrorOf } from '../engine/errors';
-import type { ParseResult } from '../engine/parseResult';
+import type { ParseResult } from '../harness/parseResult';
 import type { Engine, WorkOptions } from '../engine/types';
 import { FILE_START, hasErrors, type Problem } from '../problems';
 import type { HostAccess } from '../runtime/checks';

@@ -1,4 +1,4 @@
-import { type DagInfo, operatorLabel, type ParseResult } from '../engine/parseResult';
+import { type DagInfo, operatorLabel, type ParseResult } from '../harness/parseResult';
 import { type ParseProblem, type ParseProblemOptions, parseProblems } from '../project/parseProblems';
 import type { StaticFinding } from './ruff';
 

@@ -4,7 +4,7 @@ import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import type { ParseResult } from '../../../src/core/engine/parseResult';
+import type { ParseResult } from '../../../src/core/harness/parseResult';
 import type { TaskRunReport } from '../../../src/vscode/testing';
 import { drawnState, extensionApi, gutterItemAt, recordTestRuns, runTask, workspaceFile } from './workspace';
 

@@ -9,7 +9,7 @@ import type { RuntimeValues } from '../../runtime/values';
 import { cacheDir } from '../cache';
 import { EngineError } from '../errors';
 import { exclusiveLock } from '../fileLock';
-import { hostHarnessDir } from '../layout';
+import { hostHarnessDir } from '../../harness/layout';
 import { runProcess } from '../processTree';
 import type { WorkOptions } from '../types';
 import { hostEnvironment } from './hostEnvironment';

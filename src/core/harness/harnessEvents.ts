@@ -1,5 +1,5 @@
-import { EngineError, type EngineErrorCode } from './errors';
-import type { TaskStateEvent } from './types';
+import { EngineError, type EngineErrorCode } from '../engine/errors';
+import type { TaskStateEvent } from '../engine/types';
 
 /** A line on the harness's stderr that is an event for us, not output (see the harness's env.emit_event). */
 export const EVENT_MARKER = '@@airflow-runtime-event';

@@ -6,7 +6,7 @@ import { schemaAt } from '../runtime/schema';
 import { parseDuration } from '../runtime/units';
 import type { RuntimeValues } from '../runtime/values';
 import { hostDagRoot, layoutRootIn, type ProjectFolder, projectLayout, runtimePathOf } from '../workspace/projectLayout';
-import { runtimeEnvironment } from './environment';
+import { runtimeEnvironment } from '../engine/environment';
 
 export { hostDagRoot };
 
