@@ -187,6 +187,16 @@ describe('bad input yields problems at their line and column', () => {
     assert.deepEqual(file.values, { image: 'x' });
   });
 
+  it('a list item left out leaves the items after it as they are', () => {
+    const disk = fakeDisk('dags/b/', 'dags/c/');
+    const mounts = (first: string) => read(`mounts:\n  - ${first}\n  - {source: b, target: /b}\n  - {source: c, target: /c}\n`, undefined, disk);
+    for (const first of ['{target: /a}', '!!binary aGVsbG8=']) {
+      const file = mounts(first);
+      assert.deepEqual(where(file).length, 1, first);
+      assert.deepEqual(file.values, { mounts: [{ source: 'b', target: '/b' }, { source: 'c', target: '/c' }] }, first);
+    }
+  });
+
   it('binary data from a !!binary tag', () => {
     assert.deepEqual(where(read('image: !!binary aGVsbG8=\n')), ['1:17 error wrong-type']);
     assert.deepEqual(where(read('!!binary aGVsbG8=\n')), ['1:10 error not-a-mapping']);

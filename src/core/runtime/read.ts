@@ -165,7 +165,8 @@ export function readRuntimeFile(filePath: string, text: string, context: ReadCon
   }
 
   const values = data as Record<string, unknown>;
-  const dropped: KeyPath[] = [];
+  // Each step leaves out only what it found: a list index found by an earlier step points at another item now.
+  let dropped: KeyPath[] = [];
   const locate = (keyPath: KeyPath, part: 'key' | 'value'): Range => {
     for (let n = keyPath.length; n >= 0; n--) {
       const location = locations.get(keyPathString(keyPath.slice(0, n)));
@@ -178,6 +179,7 @@ export function readRuntimeFile(filePath: string, text: string, context: ReadCon
     dropped.push(keyPath);
   }
   dropPaths(values, dropped);
+  dropped = [];
   for (const complaint of schemaComplaints(values)) {
     problems.push(problem('error', complaint.code, complaint.message, locate(complaint.at, complaint.part), complaint.replacements));
     dropped.push(complaint.drop);
@@ -197,6 +199,7 @@ export function readRuntimeFile(filePath: string, text: string, context: ReadCon
   }
 
   const baseDir = path.dirname(filePath);
+  dropped = [];
   const findings = [
     ...checkPaths(values as RuntimeValues, baseDir, context.workspaceRoot, context.probe ?? nodeFileProbe, context.hostAccess),
     ...checkAirflowNames(values as RuntimeValues),
