@@ -18,7 +18,7 @@ export function announcing(engine: Engine, err: (line: string) => void): Engine 
     run: (request) => engine.run({ ...request, onNotice }),
     testDag: (request) => engine.testDag({ ...request, onNotice }),
     render: (request) => engine.render({ ...request, onNotice }),
-    invalidate: (changedFile, changedAt) => engine.invalidate(changedFile, changedAt),
+    retireWarmRuntimes: (changedFile, changedAt) => engine.retireWarmRuntimes(changedFile, changedAt),
     dispose: () => engine.dispose(),
   };
 }

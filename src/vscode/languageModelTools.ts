@@ -28,7 +28,7 @@ function shownInEditor(engine: Engine, testing: TaskTesting): Engine {
     run: async (request) => (await testing.runTaskFor(request)) ?? engine.run(request),
     testDag: async (request) => (await testing.runDagFor(request)) ?? engine.testDag(request),
     render: (request) => engine.render(request),
-    invalidate: (changedFile, changedAt) => engine.invalidate(changedFile, changedAt),
+    retireWarmRuntimes: (changedFile, changedAt) => engine.retireWarmRuntimes(changedFile, changedAt),
     // the session owns the engine: a tool's call never ends it
     dispose: async () => undefined,
   };

@@ -144,14 +144,14 @@ export class Project implements vscode.Disposable {
     const all = this.parser.states.files;
     const affected = changedFile ? dagFilesAffectedBy(changedFile, all) : all;
     const before = new Map(affected.map((file) => [file, runtimeFingerprint(this.runtimes.peek(file))]));
-    this.runtimes.invalidate();
+    this.runtimes.forgetAll();
     this.airflowIgnoreChanged(); // the Airflow version or [core] settings may say otherwise now
     const changed = affected.filter((file) => before.get(file) !== runtimeFingerprint(this.runtimes.runtimeOf(file)));
     const parsedBefore = changed.filter((file) => { const record = this.parser.states.get(file); return !!(record?.result || record?.failure); });
     this.parser.states.markStale(changed, changedAt);
     this.runtimesRedrawn.fire(affected);
     if (this.isTrusted && readSettings().parseOnSave) for (const file of parsedBefore) void this.parser.parse(file);
-    void this.session.invalidate(changedFile, changedAt).then((stopped) => {
+    void this.session.retireWarmRuntimes(changedFile, changedAt).then((stopped) => {
       if (stopped) this.log.info(`stopped ${stopped} warm runtime(s) made from the old ${changedFile ? vscode.workspace.asRelativePath(changedFile) : 'settings'}`);
     });
   }

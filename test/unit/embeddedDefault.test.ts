@@ -67,7 +67,7 @@ function fakeEngine(kind: 'docker' | 'local', parse: (request: ParseRequest) => 
     kind, calls: 0, describe: () => kind,
     parse: (request: ParseRequest) => { engine.calls++; return parse(request); },
     run: () => Promise.reject(new Error('not used')), testDag: () => Promise.reject(new Error('not used')), render: () => Promise.reject(new Error('not used')),
-    invalidate: () => 0, dispose: async () => undefined,
+    retireWarmRuntimes: () => 0, dispose: async () => undefined,
   };
   return engine;
 }

@@ -214,7 +214,7 @@ describe('problems of a parse', () => {
 });
 
 describe('the engine session', () => {
-  const engine = { kind: 'local' as const, describe: () => 'local', parse: async () => result(), run: async () => ({ exitCode: 0 as const, durationMs: 1 }), testDag: async () => ({ exitCode: 0 as const, durationMs: 1 }), render: async () => ({ exitCode: 0 as const, fields: [], durationMs: 1 }), invalidate: () => 0, dispose: async () => undefined };
+  const engine = { kind: 'local' as const, describe: () => 'local', parse: async () => result(), run: async () => ({ exitCode: 0 as const, durationMs: 1 }), testDag: async () => ({ exitCode: 0 as const, durationMs: 1 }), render: async () => ({ exitCode: 0 as const, fields: [], durationMs: 1 }), retireWarmRuntimes: () => 0, dispose: async () => undefined };
 
   it('chooses the engine once, on first use, and says which', async () => {
     let selections = 0;

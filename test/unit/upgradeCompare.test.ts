@@ -131,7 +131,7 @@ describe('checkUpgrade over an engine', () => {
   const runtimeOf = (file: string) => resolveRuntime(file, { workspaceRoot: '/ws', readText: (f) => files[f], probe: fakeDisk('dags/') });
   const engineOf = (kind: 'docker' | 'local', parse: (request: ParseRequest) => Promise<ParseResult>): Engine => ({
     kind, describe: () => kind, parse, run: async () => ({ exitCode: 0, durationMs: 0 }), testDag: async () => ({ exitCode: 0, durationMs: 0 }),
-    render: async () => ({ exitCode: 0, fields: [], durationMs: 0 }), invalidate: () => 0, dispose: async () => undefined,
+    render: async () => ({ exitCode: 0, fields: [], durationMs: 0 }), retireWarmRuntimes: () => 0, dispose: async () => undefined,
   });
 
   it('a target image that cannot be had is tried once, not once per file: every file is not checked, with its words', async () => {

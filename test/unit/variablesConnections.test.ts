@@ -180,7 +180,7 @@ describe('secrets', () => {
 describe('an engine hands on no secret', () => {
   const runtime = resolveIn({ 'dags/airflow-runtime.yaml': 'variables:\n  api_token: tok-0123456789\n' }, 'dags/etl.py');
   const fake: Engine = {
-    kind: 'local', describe: () => 'fake', invalidate: () => 0, dispose: async () => {},
+    kind: 'local', describe: () => 'fake', retireWarmRuntimes: () => 0, dispose: async () => {},
     async parse() {
       return { importErrors: [{ file: 'x', line: 1, column: 1, message: 'KeyError: tok-0123456789', traceback: 'tok-0123456789' }], warnings: [], output: { bytes: 1, truncated: false, tail: 'tok-0123456789' } } as unknown as ParseResult;
     },

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { EngineError } from '../../src/core/engine/errors';
-import { invalidate, PRE_IMPORT_ALLOWANCE_MS, type ServeChannel, serveArgs, startOnce, stopAll, type WarmPool, type WarmScope, WarmServer } from '../../src/core/engine/warm';
+import { PRE_IMPORT_ALLOWANCE_MS, retireServersAfterChange, type ServeChannel, serveArgs, startOnce, stopAll, type WarmPool, type WarmScope, WarmServer } from '../../src/core/engine/warm';
 
 /** A harness `serve` on the other end of a channel: we see what is sent and answer by hand. */
 class FakeHarness implements ServeChannel {
@@ -276,7 +276,7 @@ describe('the warm pool', () => {
     const files = ['/ws/airflow-runtime.yaml', '/ws/dags/a.airflow-runtime.yaml'];
     await startOnce(servers, 'a', start('a'), scope('/ws/dags', files));
     await startOnce(servers, 'b', start('b'), scope('/ws/dags', ['/ws/airflow-runtime.yaml']));
-    assert.equal(invalidate(servers, '/ws/dags/a.airflow-runtime.yaml', undefined, () => true), 0);
+    assert.equal(retireServersAfterChange(servers, '/ws/dags/a.airflow-runtime.yaml', undefined, () => true), 0);
     // a comment added: the same key, the same server
     assert.equal((await startOnce(servers, 'a', start('a-again'), scope('/ws/dags', files))).name, 'a');
     // a value changed: a new key for the same runtime files retires the old server
@@ -292,10 +292,10 @@ describe('the warm pool', () => {
     await startOnce(servers, 'b', start('b'), scope('/ws/dags', ['/ws/airflow-runtime.yaml']));
     await startOnce(servers, 'c', start('c'), scope('/ws2/dags', ['/ws2/airflow-runtime.yaml']));
     const gone = () => false;
-    assert.equal(invalidate(servers, '/ws/dags/a.airflow-runtime.yaml', undefined, gone), 1);
+    assert.equal(retireServersAfterChange(servers, '/ws/dags/a.airflow-runtime.yaml', undefined, gone), 1);
     await tick();
     assert.deepEqual([...channels].filter(([, c]) => c.stopped).map(([n]) => n), ['a']);
-    assert.equal(invalidate(servers, '/ws/airflow-runtime.yaml', undefined, gone), 1);
+    assert.equal(retireServersAfterChange(servers, '/ws/airflow-runtime.yaml', undefined, gone), 1);
     assert.deepEqual([...servers.keys()], ['c']);
     await stopAll(servers);
   });
@@ -304,7 +304,7 @@ describe('the warm pool', () => {
     const { servers, start } = pool();
     await startOnce(servers, 'a', start('a'), scope('/ws/dags', ['/ws/airflow-runtime.yaml']));
     await startOnce(servers, 'c', start('c'), scope('/ws2/dags', []));
-    assert.equal(invalidate(servers, '/ws/dags/team/airflow-runtime.yaml'), 1);
+    assert.equal(retireServersAfterChange(servers, '/ws/dags/team/airflow-runtime.yaml'), 1);
     assert.deepEqual([...servers.keys()], ['c']);
     await stopAll(servers);
   });
@@ -313,8 +313,8 @@ describe('the warm pool', () => {
     const { servers, start } = pool();
     const changedAt = Date.now() - 1000;
     await startOnce(servers, 'a', start('a'), scope('/ws/dags', ['/ws/airflow-runtime.yaml']));
-    assert.equal(invalidate(servers, '/ws/dags/team/airflow-runtime.yaml', changedAt), 0);
-    assert.equal(invalidate(servers, '/ws/dags/team/airflow-runtime.yaml', Date.now() + 1000), 1);
+    assert.equal(retireServersAfterChange(servers, '/ws/dags/team/airflow-runtime.yaml', changedAt), 0);
+    assert.equal(retireServersAfterChange(servers, '/ws/dags/team/airflow-runtime.yaml', Date.now() + 1000), 1);
     await stopAll(servers);
   });
 
@@ -322,9 +322,9 @@ describe('the warm pool', () => {
     const { servers, start } = pool();
     await startOnce(servers, 'unscoped', start('unscoped'));
     await startOnce(servers, 'scoped', start('scoped'), scope('/ws/dags', ['/ws/airflow-runtime.yaml']));
-    assert.equal(invalidate(servers, '/elsewhere/airflow-runtime.yaml'), 1);
+    assert.equal(retireServersAfterChange(servers, '/elsewhere/airflow-runtime.yaml'), 1);
     assert.deepEqual([...servers.keys()], ['scoped']);
-    assert.equal(invalidate(servers), 1);
+    assert.equal(retireServersAfterChange(servers), 1);
     assert.equal(servers.size, 0);
   });
 });

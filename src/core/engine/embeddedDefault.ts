@@ -74,9 +74,9 @@ export class EmbeddedDefaultEngine implements Engine {
     return this.route(request, (engine) => engine.render(request));
   }
 
-  invalidate(changedFile?: string, changedAt?: number): number {
+  retireWarmRuntimes(changedFile?: string, changedAt?: number): number {
     this.unavailable.clear();
-    return this.docker.invalidate(changedFile, changedAt) + (this.localEngine?.invalidate(changedFile, changedAt) ?? 0);
+    return this.docker.retireWarmRuntimes(changedFile, changedAt) + (this.localEngine?.retireWarmRuntimes(changedFile, changedAt) ?? 0);
   }
 
   async dispose(): Promise<void> {

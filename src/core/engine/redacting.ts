@@ -42,7 +42,7 @@ export function redactingEngine(engine: Engine): Engine {
     run: (request) => redacted(request.runtime, (redact) => engine.run(withLog(request, redact))),
     testDag: (request) => redacted(request.runtime, (redact) => engine.testDag(withLog(request, redact))),
     render: (request) => redacted(request.runtime, async (redact) => redactRendered(await engine.render(withLog(request, redact)), redact)),
-    invalidate: (changedFile, changedAt) => engine.invalidate(changedFile, changedAt),
+    retireWarmRuntimes: (changedFile, changedAt) => engine.retireWarmRuntimes(changedFile, changedAt),
     dispose: () => engine.dispose(),
   };
 }

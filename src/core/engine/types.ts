@@ -147,6 +147,6 @@ export interface Engine {
    * A runtime file changed (at `changedAt`; none named: a setting): warm runtimes it may concern are retired
    * where the next parse could not tell (see warm.ts `invalidate`). Returns how many.
    */
-  invalidate(changedFile?: string, changedAt?: number): number;
+  retireWarmRuntimes(changedFile?: string, changedAt?: number): number;
   dispose(): Promise<void>;
 }

@@ -331,7 +331,7 @@ export async function startOnce<E extends { server: WarmServer }>(pool: WarmPool
  * one; a server without a scope, by any change. A server whose runtime was read after `changedAt` already has
  * the change (file watchers report late) and is kept. Returns how many were retired.
  */
-export function invalidate(pool: WarmPool<{ server: WarmServer }>, changedFile?: string, changedAt?: number, exists: (file: string) => boolean = existsSync): number {
+export function retireServersAfterChange(pool: WarmPool<{ server: WarmServer }>, changedFile?: string, changedAt?: number, exists: (file: string) => boolean = existsSync): number {
   const known = scopesOf(pool);
   const changed = changedFile === undefined ? undefined : path.resolve(changedFile);
   const current = (scope: WarmScope | undefined) => changedAt !== undefined && scope?.startedAt !== undefined && scope.startedAt > changedAt;

@@ -54,9 +54,9 @@ export class EngineSession {
   }
 
   /** A runtime file (or, with none named, a setting) changed: the engine retires the warm runtimes it must. */
-  async invalidate(changedFile?: string, changedAt?: number): Promise<number> {
+  async retireWarmRuntimes(changedFile?: string, changedAt?: number): Promise<number> {
     if (this.current.state !== 'ready' || !this.selection) return 0;
-    return this.selection.then((selected) => selected.engine.invalidate(changedFile, changedAt), () => 0);
+    return this.selection.then((selected) => selected.engine.retireWarmRuntimes(changedFile, changedAt), () => 0);
   }
 
   /** Drop the engine (its warm runtimes stop); the next use chooses again. */

@@ -43,7 +43,7 @@ export class RuntimeIndex {
   }
 
   /** Forget everything (a runtime file or a setting changed); returns the DAG files whose runtime was known. */
-  invalidate(): string[] {
+  forgetAll(): string[] {
     const files = [...this.cache.keys()];
     this.cache.clear();
     this.folders.clear();

@@ -14,7 +14,7 @@ import { ME, ownerId, ownTempDir, parseOwner, removable } from '../owner';
 import { isParseResult, mapResultPaths, type ParseResult, readParseResult } from '../../harness/parseResult';
 import { type DagTestRequest, type Engine, type HarnessJob, harnessRunArgs, jobName, type ParseRequest, type RenderOutcome, type RenderRequest, type RunOutcome, type RunRequest, type WorkOptions } from '../types';
 import { renderThrough } from '../renderedFields';
-import { invalidate, type ServeChannel, serveArgs, startOnce, stopAll, type WarmOptions, type WarmPool, warmScope, WarmServer } from '../warm';
+import { retireServersAfterChange, type ServeChannel, serveArgs, startOnce, stopAll, type WarmOptions, type WarmPool, warmScope, WarmServer } from '../warm';
 import { type ArchiveEntry, checkLimits, copyLimits, firstFileOf, megabytes, packEntries, snapshotTrees, type TreeSnapshot, treeChanges } from './archive';
 import { dockerOptions, type EndpointCandidate, endpointCandidates } from './endpoint';
 import { CONTAINER_DEBUG_PORT, CONTAINER_DEBUGPY, debuggableSetup, ensureDebugpy, freeLocalPort } from '../debugpy';
@@ -227,8 +227,8 @@ export class DockerEngine implements Engine {
       { what: `${jobName(job)} could not be run in ${image}`, runtime: image });
   }
 
-  invalidate(changedFile?: string, changedAt?: number): number {
-    return invalidate(this.warmServers, changedFile, changedAt);
+  retireWarmRuntimes(changedFile?: string, changedAt?: number): number {
+    return retireServersAfterChange(this.warmServers, changedFile, changedAt);
   }
 
   async dispose(): Promise<void> {

@@ -8,7 +8,7 @@ import { deadlineOf, harnessSetup, type HarnessSetup, hostHarnessDir, parseNetwo
 import { OWNER_VARIABLE, ownerId, ownTempDir } from '../owner';
 import { type ParseResult, readParseResult } from '../../harness/parseResult';
 import { processChannel, type ProcessOptions, type ProcessOutcome, runProcess } from '../processTree';
-import { invalidate, serveArgs, startOnce, stopAll, type WarmOptions, type WarmPool, warmScope, WarmServer } from '../warm';
+import { retireServersAfterChange, serveArgs, startOnce, stopAll, type WarmOptions, type WarmPool, warmScope, WarmServer } from '../warm';
 import { debuggableSetup, ensureDebugpy, freeLocalPort } from '../debugpy';
 import { harnessFailure, type HarnessEvent, taskStateOf } from '../../harness/harnessEvents';
 import { renderThrough } from '../renderedFields';
@@ -168,8 +168,8 @@ export class LocalEngine implements Engine {
     await stopAll(this.warmServers);
   }
 
-  invalidate(changedFile?: string, changedAt?: number): number {
-    return invalidate(this.warmServers, changedFile, changedAt);
+  retireWarmRuntimes(changedFile?: string, changedAt?: number): number {
+    return retireServersAfterChange(this.warmServers, changedFile, changedAt);
   }
 
   /**
