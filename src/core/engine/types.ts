@@ -145,7 +145,7 @@ export interface Engine {
   render(request: RenderRequest): Promise<RenderOutcome>;
   /**
    * A runtime file changed (at `changedAt`; none named: a setting): warm runtimes it may concern are retired
-   * where the next parse could not tell (see warm.ts `invalidate`). Returns how many.
+   * where the next parse could not tell (see warm.ts `retireServersAfterChange`). Returns how many.
    */
   retireWarmRuntimes(changedFile?: string, changedAt?: number): number;
   dispose(): Promise<void>;
