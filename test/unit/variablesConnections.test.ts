@@ -12,7 +12,7 @@ import { hoverAt, suggestionsAt } from '../../src/core/runtime/editing';
 import { resolveRuntime } from '../../src/core/runtime/resolve';
 import { redactedValues, redactUri, secretsOfEnvironment, textRedactor } from '../../src/core/runtime/secrets';
 import { settingsLayer } from '../../src/core/runtime/settings';
-import { lineSplitter } from '../../src/core/engine/lines';
+import { lineSplitter } from '../../src/core/engine/lineSplitter';
 import { fakeDisk, read, where } from './helpers';
 
 const PASSWORD = 'pa55:w/rd@s3cret';

@@ -4,7 +4,7 @@ import type { ServeChannel } from './warm';
 import { readdirSync, readFileSync } from 'node:fs';
 import { EngineError } from './errors';
 import { harnessEvent, type HarnessEvent, StagedDeadline, withoutEvents } from '../harness/harnessEvents';
-import { lineSplitter } from './lines';
+import { lineSplitter } from './lineSplitter';
 
 /** Every descendant of `rootPid` (Linux /proc), deepest last; empty elsewhere. */
 export function descendants(rootPid: number): number[] {

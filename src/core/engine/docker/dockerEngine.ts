@@ -7,7 +7,7 @@ import type Docker from 'dockerode';
 import type { RuntimeValues } from '../../runtime/values';
 import { CheckedTemplates } from '../checkedTemplates';
 import { EngineError, isRuntimeEnded } from '../errors';
-import { lineSplitter } from '../lines';
+import { lineSplitter } from '../lineSplitter';
 import { harnessEvent, type HarnessEvent, harnessFailure, StagedDeadline, taskStateOf, withoutEvents } from '../../harness/harnessEvents';
 import { CONTAINER_CACHE, CONTAINER_HARNESS, CONTAINER_OUT, deadlineOf, harnessSetup, type HarnessSetup, parseNetworkOf, PathMap, type Placement } from '../../harness/layout';
 import { ME, ownerId, ownTempDir, parseOwner, removable } from '../owner';

@@ -23,7 +23,7 @@ import type { RuntimeValues } from '../../runtime/values';
 import { cacheDir } from '../cache';
 import { EngineError } from '../errors';
 import { exclusiveLock } from '../fileLock';
-import { lineSplitter } from '../lines';
+import { lineSplitter } from '../lineSplitter';
 import { ownerId } from '../owner';
 import type { WorkOptions } from '../types';
 import { hostPipSettings, type HostPipSettings, pipConfFor } from './hostPip';

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { lineSplitter } from '../../src/core/engine/lines';
+import { lineSplitter } from '../../src/core/engine/lineSplitter';
 
 describe('splitting output into lines', () => {
   it('joins lines cut across chunks and hands on the last one at the end', () => {
