@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { EngineError } from '../../src/core/engine/errors';
-import { PRE_IMPORT_ALLOWANCE_MS, retireServersAfterChange, type ServeChannel, serveArgs, startOnce, stopAll, type WarmPool, type WarmScope, WarmServer } from '../../src/core/engine/warm';
+import { retireServersAfterChange, type ServeChannel, serveArgs, startOnce, stopAll, type WarmPool, type WarmScope, WarmServer } from '../../src/core/engine/warm';
+import { PRE_IMPORT_ALLOWANCE_MS } from '../../src/core/engine/deadlines';
 
 /** A harness `serve` on the other end of a channel: we see what is sent and answer by hand. */
 class FakeHarness implements ServeChannel {

@@ -3,7 +3,8 @@ import { createInterface } from 'node:readline';
 import type { ServeChannel } from './warm';
 import { readdirSync, readFileSync } from 'node:fs';
 import { EngineError } from './errors';
-import { harnessEvent, type HarnessEvent, StagedDeadline, withoutEvents } from '../harness/harnessEvents';
+import { harnessEvent, type HarnessEvent, withoutEvents } from '../harness/harnessEvents';
+import { type JobDeadline, singleDeadline, StagedDeadline } from './deadlines';
 import { lineSplitter } from './lineSplitter';
 
 /** Every descendant of `rootPid` (Linux /proc), deepest last; empty elsewhere. */
@@ -95,7 +96,7 @@ export function runProcess(command: string, args: string[], options: ProcessOpti
     let stopped: EngineError | undefined;
     let failure: HarnessEvent | undefined;
     let started = false;
-    let deadline: { started(): void; clear(): void } | undefined;
+    let deadline: JobDeadline | undefined;
     const splitters = {
       stdout: lineSplitter((line) => options.onLine?.(line, 'stdout'), keep),
       stderr: lineSplitter((line) => {
@@ -123,8 +124,7 @@ export function runProcess(command: string, args: string[], options: ProcessOpti
     if (options.startMs !== undefined && options.deadlineMs) {
       deadline = new StagedDeadline(options.startMs, options.deadlineMs, stop, "Airflow's import");
     } else if (options.deadlineMs) {
-      const timer = setTimeout(() => stop(new EngineError('timeout', `stopped after ${Math.round(options.deadlineMs! / 1000)} s (the runtime's timeout)`, 'raise timeouts.run in the runtime file, or find what hangs')), options.deadlineMs);
-      deadline = { started: () => undefined, clear: () => clearTimeout(timer) };
+      deadline = singleDeadline(options.deadlineMs, stop);
     }
     const onAbort = () => stop(new EngineError('cancelled', 'cancelled'));
     options.signal?.addEventListener('abort', onAbort, { once: true });

@@ -2,7 +2,8 @@ import { existsSync } from 'node:fs';
 import * as path from 'node:path';
 import type { EffectiveRuntime } from '../runtime/resolve';
 import { EngineError } from './errors';
-import { BACKSTOP_MARGIN_MS, HARNESS_KILL_GRACE_MS, harnessEvent, harnessFailure, startTimeout, withoutEvents } from '../harness/harnessEvents';
+import { harnessEvent, harnessFailure, withoutEvents } from '../harness/harnessEvents';
+import { startTimeout, warmBackstopMs } from './deadlines';
 import type { ParseResult } from '../harness/parseResult';
 
 /** How an engine runs its warm runtimes. */
@@ -60,19 +61,6 @@ interface InFlight {
   resolve: (reply: ServeReply) => void;
   reject: (error: Error) => void;
 }
-
-/**
- * The harness enforces a request's timeout itself (a watchdog that reports the stuck line, then a kill of
- * the child at timeout + 2 s) and answers with a timed-out result. Our own deadline is only a backstop for
- * a harness that stopped answering, so it comes after the harness's.
- */
-
-/**
- * Before it forks a request's child the harness may pre-import what the file imports: a probe fork with a 20 s
- * deadline (preimport.PROBE_SECONDS), then its own import of what the probe took. The file's own deadline
- * starts in the child, after that; the backstop allows for it.
- */
-export const PRE_IMPORT_ALLOWANCE_MS = 45_000;
 
 /**
  * A warm harness: Airflow imported once, each parse forked from it. Up to the harness's `concurrency`
@@ -209,7 +197,7 @@ export class WarmServer {
   private send(request: ServeRequest, deadlineMs: number, signal?: AbortSignal): Promise<ParseResult | undefined> {
     clearTimeout(this.idleTimer);
     const id = this.nextId++;
-    const backstopMs = Math.max(deadlineMs, request.timeoutSeconds * 1000 + HARNESS_KILL_GRACE_MS) + BACKSTOP_MARGIN_MS + PRE_IMPORT_ALLOWANCE_MS;
+    const backstopMs = warmBackstopMs(deadlineMs, request.timeoutSeconds);
     return new Promise<ParseResult | undefined>((resolve, reject) => {
       let settled = false;
       const settle = (fn: () => void) => {

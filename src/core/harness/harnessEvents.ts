@@ -1,4 +1,5 @@
 import { EngineError, type EngineErrorCode } from '../engine/errors';
+import { startTimeout } from '../engine/deadlines';
 import type { TaskStateEvent } from '../engine/types';
 
 /** A line on the harness's stderr that is an event for us, not output (see the harness's env.emit_event). */
@@ -50,46 +51,6 @@ export function harnessEvent(line: string): HarnessEvent | undefined {
 /** Output for people: the events taken out. */
 export function withoutEvents(text: string): string {
   return text.split('\n').filter((line) => !line.includes(EVENT_MARKER)).join('\n');
-}
-
-/** The harness kills a DAG file's child this long after its deadline, then answers with a timed-out result. */
-export const HARNESS_KILL_GRACE_MS = 2_000;
-/** Our own deadline is a backstop for a harness that stopped answering: it comes after the harness's. */
-export const BACKSTOP_MARGIN_MS = 3_000;
-
-/** The message of a runtime that did not start in time: an infrastructure problem, not the DAG file's. */
-export function startTimeout(startMs: number, what: string): EngineError {
-  const seconds = startMs < 10_000 ? (startMs / 1000).toFixed(1) : String(Math.round(startMs / 1000));
-  return new EngineError('start-timeout', `the runtime did not start within ${seconds} s (${what})`,
-    'the machine may be busy: raise timeouts.start in the runtime file (or the airflowRuntime.timeouts.start setting), or parse fewer files at once (--jobs)');
-}
-
-/**
- * A parse's two deadlines, as Airflow has them: starting the runtime has its own budget; the DAG file's
- * budget starts when the harness says the file started (`started()`). The file's deadline is the harness's
- * to enforce (it answers with an import error at the stuck line), so ours comes after it, as a backstop.
- */
-export class StagedDeadline {
-  private timer?: NodeJS.Timeout;
-  private stage: 'start' | 'work' = 'start';
-
-  constructor(private readonly startMs: number, private readonly workMs: number, private readonly onExpire: (error: EngineError) => void, private readonly what: string) {
-    this.timer = setTimeout(() => this.onExpire(startTimeout(this.startMs, this.what)), startMs);
-  }
-
-  started(): void {
-    if (this.stage !== 'start') return;
-    this.stage = 'work';
-    clearTimeout(this.timer);
-    const backstop = this.workMs + HARNESS_KILL_GRACE_MS + BACKSTOP_MARGIN_MS;
-    this.timer = setTimeout(() => this.onExpire(new EngineError('timeout',
-      `the harness did not answer within ${Math.round(backstop / 1000)} s of the DAG file's start (its deadline is ${Math.round(this.workMs / 1000)} s); it was killed`,
-      'raise timeouts.parse in the runtime file, or find what hangs')), backstop);
-  }
-
-  clear(): void {
-    clearTimeout(this.timer);
-  }
 }
 
 /** How a harness process ended, as an engine saw it. */

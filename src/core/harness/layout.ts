@@ -3,7 +3,6 @@ import * as path from 'node:path';
 import { isInside } from '../runtime/checks';
 import type { EffectiveRuntime } from '../runtime/resolve';
 import { schemaAt } from '../runtime/schema';
-import { parseDuration } from '../runtime/units';
 import type { RuntimeValues } from '../runtime/values';
 import { hostDagRoot, layoutRootIn, type ProjectFolder, projectLayout, runtimePathOf } from '../workspace/projectLayout';
 import { runtimeEnvironment } from '../engine/environment';
@@ -31,11 +30,6 @@ export function hostHarnessDir(): string {
 /** Where the DAG root is inside the runtime; the schema's default when no layer set it. */
 export function dagsFolderOf(values: RuntimeValues): string {
   return values.dagsFolder ?? String(schemaAt(['dagsFolder'])?.default);
-}
-
-/** The host's deadline for a parse, a run or a runtime's start, in milliseconds; the schema's default when no layer set it. */
-export function deadlineOf(values: RuntimeValues, work: 'parse' | 'run' | 'start'): number {
-  return parseDuration(values.timeouts?.[work]) ?? parseDuration(schemaAt(['timeouts', work])?.default)!;
 }
 
 /** Two-way mapping between host paths and runtime paths, longest prefix first. */

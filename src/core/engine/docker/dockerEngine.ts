@@ -8,8 +8,9 @@ import type { RuntimeValues } from '../../runtime/values';
 import { CheckedTemplates } from '../checkedTemplates';
 import { EngineError, isRuntimeEnded } from '../errors';
 import { lineSplitter } from '../lineSplitter';
-import { harnessEvent, type HarnessEvent, harnessFailure, StagedDeadline, taskStateOf, withoutEvents } from '../../harness/harnessEvents';
-import { CONTAINER_CACHE, CONTAINER_HARNESS, CONTAINER_OUT, deadlineOf, harnessSetup, type HarnessSetup, parseNetworkOf, PathMap, type Placement } from '../../harness/layout';
+import { harnessEvent, type HarnessEvent, harnessFailure, taskStateOf, withoutEvents } from '../../harness/harnessEvents';
+import { deadlineOf, type JobDeadline, PREPARE_CACHE_MS, singleDeadline, StagedDeadline } from '../deadlines';
+import { CONTAINER_CACHE, CONTAINER_HARNESS, CONTAINER_OUT, harnessSetup, type HarnessSetup, parseNetworkOf, PathMap, type Placement } from '../../harness/layout';
 import { ME, ownerId, ownTempDir, parseOwner, removable } from '../owner';
 import { isParseResult, mapResultPaths, type ParseResult, readParseResult } from '../../harness/parseResult';
 import { type DagTestRequest, type Engine, type HarnessJob, harnessRunArgs, jobName, type ParseRequest, type RenderOutcome, type RenderRequest, type RunOutcome, type RunRequest, type WorkOptions } from '../types';
@@ -94,8 +95,6 @@ interface RemoteCopy {
   syncing: Promise<void>;
 }
 
-/** `airflow db migrate` of a fresh runtime: tens of seconds, minutes on a busy machine. */
-const PREPARE_CACHE_MS = 10 * 60_000;
 /** The harness's variable for the checked template hashes (env.py CHECKED_TEMPLATES). */
 const CHECKED_TEMPLATES = 'AIRFLOW_RUNTIME_TEMPLATE_HASHES';
 
@@ -533,7 +532,7 @@ export class DockerEngine implements Engine {
     let stopped: EngineError | undefined;
     let failure: HarnessEvent | undefined;
     let started = false;
-    let deadline: { started(): void; clear(): void } | undefined;
+    let deadline: JobDeadline | undefined;
     const keep = 16_384;
     try {
       const stream = await container.attach({ stream: true, stdin: true, stdout: true, stderr: true, hijack: true });
@@ -568,7 +567,7 @@ export class DockerEngine implements Engine {
       };
       deadline = job.startMs !== undefined
         ? new StagedDeadline(job.startMs, job.deadlineMs, stop, "the container's start and Airflow's import")
-        : singleDeadline(job.deadlineMs, stop);
+        : singleDeadline(job.deadlineMs, stop, 'the container was killed');
       await container.start();
       const onAbort = () => stop(new EngineError('cancelled', 'cancelled; the container was killed'));
       job.signal?.addEventListener('abort', onAbort, { once: true });
@@ -592,12 +591,6 @@ export class DockerEngine implements Engine {
       await container.remove({ force: true }).catch(() => undefined);
     }
   }
-}
-
-/** One deadline for the whole job (a task run). */
-function singleDeadline(ms: number, stop: (error: EngineError) => void): { started(): void; clear(): void } {
-  const timer = setTimeout(() => stop(new EngineError('timeout', `stopped after ${Math.round(ms / 1000)} s (the runtime's timeout); the container was killed`, 'raise timeouts.run in the runtime file, or find what hangs')), ms);
-  return { started: () => undefined, clear: () => clearTimeout(timer) };
 }
 
 function copiedSummary(snapshot: TreeSnapshot): string {

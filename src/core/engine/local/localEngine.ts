@@ -4,7 +4,8 @@ import * as path from 'node:path';
 import { cacheDir } from '../cache';
 import { CheckedTemplates, type TemplateHashes } from '../checkedTemplates';
 import { EngineError, isRuntimeEnded } from '../errors';
-import { deadlineOf, harnessSetup, type HarnessSetup, hostHarnessDir, parseNetworkOf } from '../../harness/layout';
+import { deadlineOf, PREPARE_CACHE_MS } from '../deadlines';
+import { harnessSetup, type HarnessSetup, hostHarnessDir, parseNetworkOf } from '../../harness/layout';
 import { OWNER_VARIABLE, ownerId, ownTempDir } from '../owner';
 import { type ParseResult, readParseResult } from '../../harness/parseResult';
 import { processChannel, type ProcessOptions, type ProcessOutcome, runProcess } from '../processTree';
@@ -154,7 +155,7 @@ export class LocalEngine implements Engine {
     const outcome = await runProcess(python, ['-m', 'airflow_runtime_harness', 'prepare-cache'], {
       env: { ...hostEnvironment('harness'), PYTHONPATH: hostHarnessDir(), PYTHONNOUSERSITE: '1', AIRFLOW_RUNTIME_CACHE: cacheDir('harness'), AIRFLOW_RUNTIME_EVENTS: '1', TMPDIR: tmp, PYTHONDONTWRITEBYTECODE: '1' },
       cwd: tmp,
-      deadlineMs: 10 * 60_000,
+      deadlineMs: PREPARE_CACHE_MS,
     }).finally(() => rmSync(tmp, { recursive: true, force: true }));
     try {
       if (outcome.code === 0) return (JSON.parse(outcome.tail.trim().split('\n').filter((l) => l.startsWith('{')).pop() ?? '') as { templates: TemplateHashes }).templates;
