@@ -1,15 +1,17 @@
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
+import { locatedLineOf } from '../core/harness/locatedLine';
 import { displayPath } from './display';
 import { checkRuntimeFlags, inDagRuntime } from './inRuntime';
 import { EXIT, UsageError } from './usage';
 
-export const RUN_HELP = `Usage: airflow-runtime run <dag_file> <dag_id> <task_id> [--date YYYY-MM-DD] [--map-index N] [--engine auto|docker|local] [--image IMG] [--debug [PORT]]
+export const RUN_HELP = `Usage: airflow-runtime run <dag_file> <dag_id> <task_id> [--date YYYY-MM-DD] [--map-index N] [--engine auto|docker|local] [--image IMG] [--debug [PORT]] [--verbose]
 
 Runs one task inside the DAG file's runtime, the way "airflow tasks test" does, and streams its log.
 A mapped task needs --map-index; the upstream tasks it is mapped over run first.
 --debug [PORT] runs it under debugpy, waiting for a Debug Adapter Protocol client on 127.0.0.1:PORT (a free
 port when none is given) before the DAG file is loaded; breakpoints set by host path work as they are.
+--verbose (-v) prints the whole output of the runtime's build (pip, apt-get, uv), each line after "| ".
 Ctrl-C cancels: the container or process tree is killed, nothing is left behind.
 --allow-host-access (or AIRFLOW_RUNTIME_ALLOW_HOST_ACCESS=1) lets runtime files open the host: mounts and
 files outside the workspace, sockets, network: host.
@@ -22,8 +24,8 @@ Exit codes: 0 the task succeeded; 1 it failed, or its DAG file did not load (the
  * prints it: relative to the current folder when below it. Other lines as they are.
  */
 export function locatedHere(line: string, cwd = process.cwd()): string {
-  const match = /^(.+?):\d+:\d+: (?:error|warning): /.exec(line);
-  return match && path.isAbsolute(match[1]) ? displayPath(match[1], cwd) + line.slice(match[1].length) : line;
+  const located = locatedLineOf(line);
+  return located && path.isAbsolute(located.file) ? displayPath(located.file, cwd) + line.slice(located.file.length) : line;
 }
 
 /** `--debug` takes an optional port: `--debug 5678`, `--debug=5678`, or `--debug` alone (any free port). */
@@ -44,6 +46,7 @@ export async function runCommand(args: string[], out: (line: string) => void, er
       debug: { type: 'string' },
       date: { type: 'string' }, 'map-index': { type: 'string' }, engine: { type: 'string', default: 'auto' }, image: { type: 'string' },
       workspace: { type: 'string' }, 'allow-host-access': { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
+      verbose: { type: 'boolean', short: 'v' },
     },
   });
   if (flags.help) {
@@ -62,6 +65,7 @@ export async function runCommand(args: string[], out: (line: string) => void, er
     const outcome = await engine.run({
       dagFile, runtime, dagId, taskId, date: flags.date, mapIndex, signal,
       onProgress: progress.report,
+      onBuildOutput: flags.verbose ? (line) => { progress.clear(); err(`| ${line}`); } : undefined,
       debug: debugPort === undefined ? undefined : {
         port: debugPort || undefined,
         onReady: ({ host, port }) => {

@@ -3,6 +3,7 @@ import * as vscode from 'vscode';
 import { isCancelled } from '../core/engine/errors';
 import type { RenderOutcome } from '../core/engine/types';
 import { logicalDateProblem, today } from '../core/engine/runInputs';
+import { type LocatedLine, locatedLineOf } from '../core/harness/locatedLine';
 import { type RenderSubject, renderedDocument, taskName, templateFailureMessage } from '../core/project/renderedTemplate';
 import { dagKey } from '../core/project/itemKeys';
 import type { Project } from './project';
@@ -10,10 +11,11 @@ import type { MapIndexPicker } from './testing';
 
 export const RENDERED_SCHEME = 'airflow-runtime-rendered';
 
-/** What Show Rendered Template did: the document it opened, or the template that failed; nothing when the person gave up. */
+/** What Show Rendered Template did: the document it opened, the template that failed, or where the DAG file did not load; nothing when the person gave up. */
 export interface RenderShown {
   uri?: vscode.Uri;
   outcome?: RenderOutcome;
+  notLoaded?: LocatedLine;
 }
 
 /** Read-only documents of rendered templates, kept for the session (each render replaces its own). */
@@ -64,6 +66,8 @@ export async function showRenderedTemplate(project: Project, documents: Rendered
   const controller = new AbortController();
   const ended = project.taskRuns.begin({ label: `rendering ${taskName(subject)}`, cancel: () => controller.abort() });
   let rendered: { outcome: RenderOutcome; where: string };
+  let notLoaded: LocatedLine | undefined; // the harness says where the DAG file failed to load
+
   try {
     rendered = await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: `Airflow: rendering ${taskName(subject)} for ${subject.date}`, cancellable: true }, async (progress, token) => {
       token.onCancellationRequested(() => controller.abort());
@@ -73,7 +77,10 @@ export async function showRenderedTemplate(project: Project, documents: Rendered
         where, outcome: await engine.render({
           ...subject, runtime, signal: controller.signal,
           onProgress: (event) => progress.report({ message: event.message }),
-          onLog: (line) => { if (line.trim()) project.log.debug(line); },
+          onLog: (line) => {
+            if (line.trim()) project.log.debug(line);
+            notLoaded = locatedLineOf(line) ?? notLoaded;
+          },
         }),
       };
     });
@@ -90,7 +97,21 @@ export async function showRenderedTemplate(project: Project, documents: Rendered
       .then((choice) => choice && vscode.commands.executeCommand('airflowRuntime.openLocation', task?.file ?? ids.file, task?.line ?? 1));
     return { outcome };
   }
+  if (outcome.exitCode !== 0) return showNotLoaded(project, subject, notLoaded, outcome);
   const uri = documents.show(subject, renderedDocument(subject, outcome, where));
   await vscode.window.showTextDocument(await vscode.workspace.openTextDocument(uri), { preview: true });
   return { uri, outcome };
+}
+
+/** The DAG file did not load, so nothing rendered: its error, at its line, instead of an empty document. */
+function showNotLoaded(project: Project, subject: RenderSubject, located: LocatedLine | undefined, outcome: RenderOutcome): RenderShown {
+  const where = located ? `${path.basename(located.file)}:${located.line}: ${located.message}` : 'its error is in the log';
+  const text = `Airflow: ${taskName(subject)} did not render: ${path.basename(subject.dagFile)} did not load (${where}). Fix it, save, and render again.`;
+  project.log.warn(text);
+  const open = located ? 'Open the Error' : 'Show Log';
+  void vscode.window.showErrorMessage(text, open).then((choice) => {
+    if (choice && located) void vscode.commands.executeCommand('airflowRuntime.openLocation', located.file, located.line);
+    else if (choice) project.log.show();
+  });
+  return { outcome, notLoaded: located };
 }

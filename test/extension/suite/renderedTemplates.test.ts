@@ -1,5 +1,6 @@
 // Show Rendered Template: a task's templated fields for a given date, rendered in its runtime, opened read-only.
 import * as assert from 'node:assert/strict';
+import * as fs from 'node:fs';
 import * as vscode from 'vscode';
 import type { RenderShown } from '../../../src/vscode/renderedTemplates';
 import { extensionApi, workspaceFile } from './workspace';
@@ -31,5 +32,36 @@ suite('rendered templates', () => {
     const file = workspaceFile('dags', 'team_a', 'orders_etl.py');
     const shown = await vscode.commands.executeCommand<RenderShown | undefined>('airflowRuntime.showRenderedTemplate', { file, dagId: 'orders_etl', taskId: 'extract' }, '2024-02-30');
     assert.equal(shown, undefined); // the command wrapper showed the error
+  });
+
+  test('a DAG file that no longer loads says where, instead of an empty document', async () => {
+    const api = await extensionApi();
+    const file = workspaceFile('dags', 'team_a', 'render_broken.py');
+    const dag = [
+      'from datetime import datetime',
+      'from airflow import DAG',
+      'from airflow.operators.bash import BashOperator',
+      '',
+      'with DAG(dag_id="render_broken", schedule=None, start_date=datetime(2024, 1, 1)):',
+      '    BashOperator(task_id="say", bash_command="echo {{ ds }}")',
+      '',
+    ];
+    fs.writeFileSync(file, dag.join('\n'));
+    try {
+      await api.project.reconsider(file);
+      const parsed = await vscode.commands.executeCommand<{ state: string }>('airflowRuntime.parseFile', vscode.Uri.file(file));
+      assert.equal(parsed?.state, 'parsed', JSON.stringify(parsed));
+      fs.writeFileSync(file, [...dag.slice(0, 3), 'raise RuntimeError("broken on purpose")', ...dag.slice(4)].join('\n'));
+
+      const shown = await vscode.commands.executeCommand<RenderShown>('airflowRuntime.showRenderedTemplate', { file, dagId: 'render_broken', taskId: 'say' }, '2024-01-01');
+      assert.equal(shown?.uri, undefined, 'no document for a file that did not load');
+      assert.equal(shown?.outcome?.exitCode, 1, JSON.stringify(shown));
+      assert.equal(shown?.notLoaded?.file, file, JSON.stringify(shown));
+      assert.equal(shown?.notLoaded?.line, 4, JSON.stringify(shown));
+      assert.match(shown?.notLoaded?.message ?? '', /broken on purpose/);
+    } finally {
+      fs.rmSync(file, { force: true });
+      await api.project.reconsider(file);
+    }
   });
 });
