@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
-import { schemaComplaints } from '../../src/core/runtime/read';
+import { schemaComplaints } from '../../src/core/runtime/schemaComplaints';
 import { read } from './helpers';
 
 const VALID = [

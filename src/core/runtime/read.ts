@@ -1,13 +1,11 @@
 import { readFileSync, statSync } from 'node:fs';
 import * as path from 'node:path';
-import type { ErrorObject } from 'ajv';
-import { closest, distance } from 'fastest-levenshtein';
-import { isMap, isScalar, isSeq, Lexer, LineCounter, parseDocument, type Node as YamlNode } from 'yaml';
+import { type Document, isMap, isScalar, isSeq, Lexer, LineCounter, parseDocument, type Node as YamlNode, type YAMLError, type YAMLWarning } from 'yaml';
 import { FILE_START, type Position, type Problem, type ProblemCode, type Severity } from '../problems';
 import { checkAirflowNames } from './airflowEnv';
 import { checkPaths, type FileProbe, type HostAccess, isInside, nodeFileProbe } from './checks';
 import { runtimeFileScope, type RuntimeFileScope } from './names';
-import { schemaAt, validateAgainstSchema } from './schema';
+import { schemaComplaints } from './schemaComplaints';
 import { dropPaths, type KeyPath, keyPathString, type RuntimeValues } from './values';
 
 export interface Range {
@@ -88,6 +86,75 @@ function megabytesOf(bytes: number): string {
   return bytes >= 1024 * 1024 ? `${(bytes / 1024 / 1024).toFixed(1)} MB` : `${Math.round(bytes / 1024)} KB`;
 }
 
+/** Reads one runtime file's text. Never throws: every complaint is a Problem with a position. */
+export function readRuntimeFile(filePath: string, text: string, context: ReadContext): RuntimeFile {
+  const probe = context.probe ?? nodeFileProbe;
+  const refusal = whyNotRead(filePath, text, context.workspaceRoot, probe);
+  if (refusal) return unreadableRuntimeFile(filePath, refusal);
+  const reading = new Reading(filePath, text);
+  const values = readMapping(reading);
+  if (!values) return reading.result({}, true);
+  leaveOutBinaryData(values, reading);
+  leaveOutSchemaErrors(values, reading);
+  checkWhatItNames(values, reading, context, probe);
+  reading.problems.sort((a, b) => a.start.line - b.start.line || a.start.column - b.start.column);
+  return reading.result(values as RuntimeValues, false);
+}
+
+/** One runtime file being read: what it says is wrong so far, where each key stands, and offsets as positions. */
+class Reading {
+  readonly scope: RuntimeFileScope;
+  readonly problems: Problem[] = [];
+  /** By `keyPathString`; '' is the whole document. */
+  readonly locations = new Map<string, Location>();
+  readonly lineCounter = new LineCounter();
+
+  constructor(readonly filePath: string, readonly text: string) {
+    this.scope = runtimeFileScope(filePath) ?? 'folder';
+  }
+
+  at(offset: number): Position {
+    const { line, col } = this.lineCounter.linePos(offset);
+    return { line, column: col };
+  }
+
+  rangeOf(node: YamlNode | null | undefined): Range | undefined {
+    return node?.range ? { start: this.at(node.range[0]), end: this.at(node.range[1]) } : undefined;
+  }
+
+  wholeFile(): Range {
+    return { start: FILE_START, end: this.at(this.text.length) };
+  }
+
+  /** Where to point for a key path: its key or value, else its nearest parent's key, else the whole file. */
+  locate(keyPath: KeyPath, part: 'key' | 'value'): Range {
+    for (let n = keyPath.length; n >= 0; n--) {
+      const location = this.locations.get(keyPathString(keyPath.slice(0, n)));
+      if (location) return (part === 'value' && n === keyPath.length ? location.value : location.key) ?? location.value;
+    }
+    return this.wholeFile();
+  }
+
+  add(severity: Severity, code: ProblemCode, message: string, range: Range, replacements?: string[]): void {
+    this.problems.push({ file: this.filePath, severity, code, message, start: range.start, end: range.end, ...(replacements?.length ? { replacements } : {}) });
+  }
+
+  result(values: RuntimeValues, ignored: boolean): RuntimeFile {
+    return { path: this.filePath, scope: this.scope, values, locations: this.locations, problems: this.problems, ignored };
+  }
+}
+
+/**
+ * Why a runtime file is not read at all (for `unreadableRuntimeFile`): a symlink to a file outside the project,
+ * or more text than a runtime file has. Undefined when it is read.
+ */
+function whyNotRead(filePath: string, text: string, workspaceRoot: string, probe: FileProbe): Error | undefined {
+  if (linksOutside(filePath, workspaceRoot, probe)) return Object.assign(new Error('outside the project'), { code: 'EOUTSIDE' });
+  const size = Buffer.byteLength(text, 'utf8');
+  if (size > MAX_RUNTIME_FILE_BYTES) return Object.assign(new Error('too big'), { code: 'EFBIG', size });
+  return undefined;
+}
+
 /**
  * A runtime file in the workspace that is really elsewhere (a symlink, or a folder symlink on its way): someone
  * else's file would decide what runs, and its lines would be echoed in our messages.
@@ -97,94 +164,88 @@ function linksOutside(filePath: string, workspaceRoot: string, probe: FileProbe)
   return !isInside(probe.realpath(workspaceRoot), probe.realpath(filePath));
 }
 
-/** Reads one runtime file's text. Never throws: every complaint is a Problem with a position. */
-export function readRuntimeFile(filePath: string, text: string, context: ReadContext): RuntimeFile {
-  if (linksOutside(filePath, context.workspaceRoot, context.probe ?? nodeFileProbe)) {
-    return unreadableRuntimeFile(filePath, Object.assign(new Error('outside the project'), { code: 'EOUTSIDE' }));
-  }
-  if (Buffer.byteLength(text, 'utf8') > MAX_RUNTIME_FILE_BYTES) {
-    return unreadableRuntimeFile(filePath, Object.assign(new Error('too big'), { code: 'EFBIG', size: Buffer.byteLength(text, 'utf8') }));
-  }
-  const scope = runtimeFileScope(filePath) ?? 'folder';
-  const problems: Problem[] = [];
-  const locations = new Map<string, Location>();
-  const lineCounter = new LineCounter();
-  const at = (offset: number): Position => {
-    const { line, col } = lineCounter.linePos(offset);
-    return { line, column: col };
-  };
-  const problem = (severity: Severity, code: ProblemCode, message: string, range: Range, replacements?: string[]): Problem =>
-    ({ file: filePath, severity, code, message, start: range.start, end: range.end, ...(replacements?.length ? { replacements } : {}) });
-  const result = (values: RuntimeValues, ignored: boolean): RuntimeFile =>
-    ({ path: filePath, scope, values, locations, problems, ignored });
+/**
+ * The file's YAML as a plain mapping, with the location of every key in `reading`; `{}` for an empty file.
+ * Undefined when nothing of it can be used: too deep or wide, bad syntax, not a mapping (its problems say which).
+ */
+function readMapping(reading: Reading): Record<string, unknown> | undefined {
+  if (tooDeepOrWide(reading)) return undefined;
+  const doc = parseYaml(reading);
+  if (!doc) return undefined;
+  collectLocations(doc.contents, [], reading);
+  return plainMapping(doc, reading);
+}
 
+/** A file too deep or too wide for the YAML reader, said at the place it becomes so (see shapeProblem). */
+function tooDeepOrWide(reading: Reading): boolean {
+  const { text, lineCounter } = reading;
   const shape = shapeProblem(text);
-  if (shape) {
-    lineCounter.addNewLine(0);
-    for (let i = text.indexOf('\n'); i >= 0 && i < shape.offset; i = text.indexOf('\n', i + 1)) lineCounter.addNewLine(i + 1);
-    problems.push(problem('error', 'yaml-syntax', `${shape.message}; this runtime file is ignored`, { start: at(shape.offset), end: at(shape.offset) }));
-    return result({}, true);
-  }
-  const doc = parseDocument(text, { lineCounter, prettyErrors: false, merge: true, uniqueKeys: true });
+  if (!shape) return false;
+  // the YAML reader does not run, so the line counter learns the lines up to the place itself
+  lineCounter.addNewLine(0);
+  for (let i = text.indexOf('\n'); i >= 0 && i < shape.offset; i = text.indexOf('\n', i + 1)) lineCounter.addNewLine(i + 1);
+  const here = reading.at(shape.offset);
+  reading.add('error', 'yaml-syntax', `${shape.message}; this runtime file is ignored`, { start: here, end: here });
+  return true;
+}
+
+/** The YAML document, its warnings said; undefined, with each syntax error said, when it has any. */
+function parseYaml(reading: Reading): Document.Parsed | undefined {
+  const doc = parseDocument(reading.text, { lineCounter: reading.lineCounter, prettyErrors: false, merge: true, uniqueKeys: true });
+  const rangeOf = ({ pos }: YAMLError | YAMLWarning): Range => ({ start: reading.at(pos[0]), end: reading.at(pos[1]) });
   for (const error of doc.errors) {
     // the YAML library turns its own stack overflow into an error at the place it gave up
     const message = /Maximum call stack/.test(error.message)
       ? 'nested too deeply to read (hundreds of levels of [ or {): a runtime file is a few levels deep'
       : firstLine(error.message);
-    problems.push(problem('error', 'yaml-syntax', message, { start: at(error.pos[0]), end: at(error.pos[1]) }));
+    reading.add('error', 'yaml-syntax', message, rangeOf(error));
   }
-  if (problems.length > 0) {
-    const last = problems[problems.length - 1];
-    problems.push(problem('error', 'yaml-syntax', 'this runtime file is ignored until its YAML syntax is fixed', last));
-    return result({}, true);
+  if (doc.errors.length > 0) {
+    const last = reading.problems[reading.problems.length - 1];
+    reading.add('error', 'yaml-syntax', 'this runtime file is ignored until its YAML syntax is fixed', last);
+    return undefined;
   }
-  for (const warning of doc.warnings) {
-    problems.push(problem('warning', 'yaml-syntax', firstLine(warning.message), { start: at(warning.pos[0]), end: at(warning.pos[1]) }));
-  }
+  for (const warning of doc.warnings) reading.add('warning', 'yaml-syntax', firstLine(warning.message), rangeOf(warning));
+  return doc;
+}
 
-  const rangeOf = (node: YamlNode | null | undefined): Range | undefined =>
-    node?.range ? { start: at(node.range[0]), end: at(node.range[1]) } : undefined;
-  collectLocations(doc.contents, [], locations, rangeOf);
-  const wholeFile: Range = { start: FILE_START, end: at(text.length) };
-
+/** The document as plain data when it is a mapping (`{}` and a warning when empty); undefined, and why, when not. */
+function plainMapping(doc: Document.Parsed, reading: Reading): Record<string, unknown> | undefined {
   let data: unknown;
   try {
     data = doc.toJS({ maxAliasCount: 100 });
   } catch (error) {
-    problems.push(problem('error', 'yaml-syntax', `cannot read this YAML: ${firstLine(String((error as Error).message ?? error))}`, wholeFile));
-    return result({}, true);
+    reading.add('error', 'yaml-syntax', `cannot read this YAML: ${firstLine(String((error as Error).message ?? error))}`, reading.wholeFile());
+    return undefined;
   }
   if (data === null || data === undefined) {
-    problems.push(problem('warning', 'empty-file', 'empty runtime file: it changes nothing (add `image:` or another field)', { start: FILE_START, end: FILE_START }));
-    return result({}, false);
+    reading.add('warning', 'empty-file', 'empty runtime file: it changes nothing (add `image:` or another field)', { start: FILE_START, end: FILE_START });
+    return {};
   }
   if (typeof data !== 'object' || Object.getPrototypeOf(data) !== Object.prototype) {
     const found = Array.isArray(data) ? 'a list' : typeof data === 'object' ? 'binary data' : `a ${typeof data}`;
-    problems.push(problem('error', 'not-a-mapping', `a runtime file must be a mapping of keys such as \`image:\`, not ${found}`, locations.get('')?.value ?? wholeFile));
-    return result({}, true);
+    reading.add('error', 'not-a-mapping', `a runtime file must be a mapping of keys such as \`image:\`, not ${found}`, reading.locations.get('')?.value ?? reading.wholeFile());
+    return undefined;
   }
+  return data as Record<string, unknown>;
+}
 
-  const values = data as Record<string, unknown>;
-  // Each step leaves out only what it found: a list index found by an earlier step points at another item now.
-  let dropped: KeyPath[] = [];
-  const locate = (keyPath: KeyPath, part: 'key' | 'value'): Range => {
-    for (let n = keyPath.length; n >= 0; n--) {
-      const location = locations.get(keyPathString(keyPath.slice(0, n)));
-      if (location) return (part === 'value' && n === keyPath.length ? location.value : location.key) ?? location.value;
-    }
-    return wholeFile;
-  };
-  for (const keyPath of normalizeTaggedValues(values)) {
-    problems.push(problem('error', 'wrong-type', `\`${keyPathString(keyPath)}\`: binary data has no place in a runtime file`, locate(keyPath, 'value')));
-    dropped.push(keyPath);
+/** Values YAML tags made that JSON has no word for (`!!binary`): each said at its value and left out. */
+function leaveOutBinaryData(values: Record<string, unknown>, reading: Reading): void {
+  const binary = normalizeTaggedValues(values);
+  for (const keyPath of binary) {
+    reading.add('error', 'wrong-type', `\`${keyPathString(keyPath)}\`: binary data has no place in a runtime file`, reading.locate(keyPath, 'value'));
   }
-  dropPaths(values, dropped);
-  dropped = [];
-  for (const complaint of schemaComplaints(values)) {
-    problems.push(problem('error', complaint.code, complaint.message, locate(complaint.at, complaint.part), complaint.replacements));
-    dropped.push(complaint.drop);
+  dropPaths(values, binary);
+}
+
+/** What the schema refuses: each said at its place and left out, then what that leaves incomplete, silently. */
+function leaveOutSchemaErrors(values: Record<string, unknown>, reading: Reading): void {
+  const complaints = schemaComplaints(values);
+  for (const complaint of complaints) {
+    reading.add('error', complaint.code, complaint.message, reading.locate(complaint.at, complaint.part), complaint.replacements);
   }
-  dropPaths(values, dropped);
+  dropPaths(values, complaints.map((c) => c.drop));
   // Leaving out a bad value can leave its parent incomplete (`build` without its `context`). Those follow
   // from an error already reported, so they are left out silently until what remains fits the schema.
   for (let pass = 0; ; pass++) {
@@ -197,26 +258,27 @@ export function readRuntimeFile(filePath: string, text: string, context: ReadCon
     }
     dropPaths(values, consequences.map((c) => c.drop));
   }
+}
 
-  const baseDir = path.dirname(filePath);
-  dropped = [];
+/**
+ * What the values name on the host and in Airflow (checkPaths, checkAirflowNames), each finding said at its
+ * place (or at its line of a file the runtime file names) and what cannot be used left out.
+ */
+function checkWhatItNames(values: Record<string, unknown>, reading: Reading, context: ReadContext, probe: FileProbe): void {
   const findings = [
-    ...checkPaths(values as RuntimeValues, baseDir, context.workspaceRoot, context.probe ?? nodeFileProbe, context.hostAccess),
+    ...checkPaths(values as RuntimeValues, path.dirname(reading.filePath), context.workspaceRoot, probe, context.hostAccess),
     ...checkAirflowNames(values as RuntimeValues),
   ];
   for (const finding of findings) {
     if (finding.elsewhere) {
       // a line of a file the runtime file names (its requirements): said there, where it is fixed
       const { file, line } = finding.elsewhere;
-      problems.push({ file, severity: finding.severity, code: finding.code, message: finding.message, start: { line, column: 1 }, end: { line, column: 1 } });
+      reading.problems.push({ file, severity: finding.severity, code: finding.code, message: finding.message, start: { line, column: 1 }, end: { line, column: 1 } });
     } else {
-      problems.push(problem(finding.severity, finding.code, finding.message, locate(finding.at, finding.part ?? 'value')));
+      reading.add(finding.severity, finding.code, finding.message, reading.locate(finding.at, finding.part ?? 'value'));
     }
-    if (finding.drop) dropped.push(finding.drop);
   }
-  dropPaths(values, dropped);
-  problems.sort((a, b) => a.start.line - b.start.line || a.start.column - b.start.column);
-  return result(values as RuntimeValues, false);
+  dropPaths(values, findings.flatMap((finding) => (finding.drop ? [finding.drop] : [])));
 }
 
 /** Deeper than this is no runtime file anyone wrote (a Variable's JSON inside airflowConfig is a few levels). */
@@ -294,171 +356,28 @@ function normalizeTaggedValues(node: Record<string, unknown> | unknown[], keyPat
   return binary;
 }
 
-function collectLocations(
-  node: unknown,
-  keyPath: (string | number)[],
-  out: Map<string, Location>,
-  rangeOf: (node: YamlNode | null | undefined) => Range | undefined,
-): void {
-  const own = rangeOf(node as YamlNode);
-  if (keyPath.length === 0 && own) out.set('', { value: own });
+/** The range of every key and value under `node` into `reading.locations`, by `keyPathString`. */
+function collectLocations(node: unknown, keyPath: (string | number)[], reading: Reading): void {
+  const own = reading.rangeOf(node as YamlNode);
+  if (keyPath.length === 0 && own) reading.locations.set('', { value: own });
   if (isMap(node)) {
     for (const pair of node.items) {
       if (!isScalar(pair.key)) continue;
       const key = String(pair.key.value);
       const path = [...keyPath, key];
-      const keyRange = rangeOf(pair.key);
-      const valueRange = rangeOf(pair.value as YamlNode) ?? keyRange;
-      if (valueRange) out.set(keyPathString(path), { key: keyRange, value: valueRange });
-      collectLocations(pair.value, path, out, rangeOf);
+      const keyRange = reading.rangeOf(pair.key);
+      const valueRange = reading.rangeOf(pair.value as YamlNode) ?? keyRange;
+      if (valueRange) reading.locations.set(keyPathString(path), { key: keyRange, value: valueRange });
+      collectLocations(pair.value, path, reading);
     }
   } else if (isSeq(node)) {
     node.items.forEach((item, index) => {
       const path = [...keyPath, index];
-      const range = rangeOf(item as YamlNode);
-      if (range) out.set(keyPathString(path), { value: range });
-      collectLocations(item, path, out, rangeOf);
+      const range = reading.rangeOf(item as YamlNode);
+      if (range) reading.locations.set(keyPathString(path), { value: range });
+      collectLocations(item, path, reading);
     });
   }
-}
-
-/** Schema errors as messages for people, each with the place to point at and the value to leave out. */
-export function schemaComplaints(values: unknown): SchemaComplaint[] {
-  const seen = new Set<string>();
-  const out: SchemaComplaint[] = [];
-  for (const error of validateAgainstSchema(values)) {
-    const complaint = describeSchemaError(error, values);
-    if (!complaint) continue;
-    // One complaint per value: a list where a string belongs need not also be told it is not in the enum.
-    const id = keyPathString(complaint.at);
-    if (seen.has(id)) continue;
-    seen.add(id);
-    out.push(complaint);
-  }
-  return out;
-}
-
-export interface SchemaComplaint {
-  code: ProblemCode;
-  message: string;
-  /** Where to point. */
-  at: KeyPath;
-  part: 'key' | 'value';
-  /** What to leave out of the values. */
-  drop: KeyPath;
-  /** What could stand in its place, best first. */
-  replacements?: string[];
-}
-
-/** The maps whose keys are Airflow's names, and what Airflow calls those names. */
-const AIRFLOW_NAMED: Record<string, string> = { variables: 'variable keys', connections: 'connection ids' };
-
-const TYPE_NAMES: Record<string, string> = {
-  object: 'a mapping', array: 'a list', string: 'a string', number: 'a number', integer: 'a whole number', boolean: 'true or false', null: 'empty',
-};
-
-function describeSchemaError(error: ErrorObject, data: unknown): SchemaComplaint | undefined {
-  const at = pointerToKeyPath(error.instancePath, data);
-  const name = `\`${keyPathString(at) || 'the file'}\``;
-  const params = error.params as Record<string, unknown>;
-  switch (error.keyword) {
-    case 'additionalProperties': {
-      const key = String(params.additionalProperty);
-      const allowed = Object.keys(schemaAt(at)?.properties ?? {});
-      const where = at.length ? ` in ${name}` : '';
-      const hint = suggestion(key, allowed);
-      const message = `unknown key "${key}"${where}` + (hint ? `; did you mean "${hint}"?` : `; expected one of: ${allowed.join(', ')}`);
-      return { code: 'unknown-key', message, at: [...at, key], part: 'key', drop: [...at, key], replacements: hint ? [hint] : undefined };
-    }
-    case 'type': {
-      const names = String(params.type).split(',').map((t) => TYPE_NAMES[t] ?? t);
-      const expected = names.length > 1 ? `${names.slice(0, -1).join(', ')} or ${names[names.length - 1]}` : names[0];
-      // a connection's fields may be secrets: say what kind of value it is, never the value
-      const found = at[0] === 'connections' ? describeKind(error.data) : describeValue(error.data);
-      return { code: 'wrong-type', message: `${name} must be ${expected}, not ${found}`, at, part: 'value', drop: at };
-    }
-    case 'enum': {
-      const allowed = (params.allowedValues as unknown[]).map(String);
-      const hint = suggestion(String(error.data), allowed);
-      const message = `${name} must be one of ${allowed.join(', ')}, not "${String(error.data)}"` + (hint ? `; did you mean "${hint}"?` : '');
-      return { code: 'bad-value', message, at, part: 'value', drop: at, replacements: hint ? [hint, ...allowed.filter((a) => a !== hint)] : allowed };
-    }
-    case 'required':
-      return { code: 'missing-key', message: `${name} needs the key "${String(params.missingProperty)}"`, at, part: 'key', drop: at };
-    case 'format':
-      return params.format === 'duration'
-        ? { code: 'bad-duration', message: `${name}: "${String(error.data)}" is not a duration; write seconds or a number with s, m or h (30s, 5m, 1h)`, at, part: 'value', drop: at }
-        : { code: 'bad-size', message: `${name}: "${String(error.data)}" is not a size; write bytes or a number with k, m or g (512m, 2g)`, at, part: 'value', drop: at };
-    case 'exclusiveMinimum':
-      return { code: 'bad-value', message: `${name} must be greater than ${String(params.limit)}`, at, part: 'value', drop: at };
-    case 'minLength':
-      return { code: 'bad-value', message: `${name} must not be empty`, at, part: 'value', drop: at };
-    case 'propertyNames':
-      return undefined; // reported by the inner error, which names the key
-    case 'maxLength':
-      if (error.propertyName !== undefined) {
-        const key = [...at, error.propertyName];
-        return { code: 'bad-value', message: `"${error.propertyName.slice(0, 40)}…" is too long a name in ${name}: Airflow takes at most ${String(params.limit)} characters`, at: key, part: 'key', drop: key };
-      }
-      return { code: 'bad-value', message: `${name} is ${String(error.data).length} characters long: at most ${String(params.limit)}`, at, part: 'value', drop: at };
-    case 'pattern': {
-      if (error.propertyName !== undefined) {
-        const key = [...at, error.propertyName];
-        const rule = AIRFLOW_NAMED[String(at[0])] !== undefined && at.length === 1
-          ? `${AIRFLOW_NAMED[String(at[0])]} are letters, digits, _, - and . (Airflow's rule)`
-          : 'use letters, digits and _, not starting with a digit';
-        return { code: 'bad-value', message: `"${error.propertyName}" is not a valid name in ${name}: ${rule}`, at: key, part: 'key', drop: key };
-      }
-      if (params.pattern === '^/') {
-        return { code: 'bad-value', message: `${name} must be an absolute path inside the runtime (starting with /), not "${String(error.data)}"`, at, part: 'value', drop: at };
-      }
-      if (at[0] === 'connections') {
-        // never the value: a connection URI holds its password
-        return { code: 'bad-value', message: `${name} must be a connection URI (conn-type://login:password@host:port/schema) or a mapping with conn_type`, at, part: 'value', drop: at };
-      }
-      if (at[0] === 'deploy' && at[1] === 'queue') {
-        return { code: 'bad-value', message: `${name} must be a queue name (letters, digits, _, -, . and :), not "${String(error.data).slice(0, 80)}"`, at, part: 'value', drop: at };
-      }
-      return { code: 'bad-value', message: `${name} must match ${String(params.pattern)}`, at, part: 'value', drop: at };
-    }
-    default:
-      return { code: 'bad-value', message: `${name} ${error.message ?? 'is not valid'}`, at, part: 'value', drop: at };
-  }
-}
-
-/** JSON pointer → key path, with list indexes as numbers. */
-function pointerToKeyPath(pointer: string, data: unknown): (string | number)[] {
-  if (!pointer) return [];
-  const out: (string | number)[] = [];
-  let current: unknown = data;
-  for (const raw of pointer.slice(1).split('/')) {
-    const segment = raw.replace(/~1/g, '/').replace(/~0/g, '~');
-    const key = Array.isArray(current) ? Number(segment) : segment;
-    out.push(key);
-    current = (current as Record<string | number, unknown> | undefined)?.[key];
-  }
-  return out;
-}
-
-function suggestion(word: string, candidates: readonly string[]): string | undefined {
-  if (candidates.length === 0) return undefined;
-  const exactIgnoringCase = candidates.find((c) => c.toLowerCase() === word.toLowerCase());
-  if (exactIgnoringCase) return exactIgnoringCase;
-  const best = closest(word, candidates as string[]);
-  return distance(word, best) <= Math.max(2, Math.floor(best.length / 3)) ? best : undefined;
-}
-
-function describeValue(value: unknown): string {
-  if (value === null || value === undefined) return 'empty';
-  if (Array.isArray(value)) return 'a list';
-  if (typeof value === 'object') return 'a mapping';
-  if (typeof value === 'string') return `the string "${value}"`;
-  return `${typeof value === 'number' ? 'the number' : 'the value'} ${String(value)}`;
-}
-
-function describeKind(value: unknown): string {
-  if (value === null || value === undefined || Array.isArray(value) || typeof value === 'object') return describeValue(value);
-  return TYPE_NAMES[typeof value] ?? 'a value';
 }
 
 function firstLine(message: string): string {

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { findNodeAtLocation, parseTree, type Node as JsonNode } from 'jsonc-parser';
 import { FILE_START, type Position, type Problem } from '../problems';
-import { schemaComplaints } from './read';
+import { schemaComplaints } from './schemaComplaints';
 import type { Layer } from './resolve';
 import { dropPaths, type KeyPath, keyPathString, type RuntimeValues } from './values';
 
