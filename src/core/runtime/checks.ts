@@ -4,7 +4,7 @@ import * as path from 'node:path';
 import type { ProblemCode, Severity } from '../problems';
 import { CONTROL_NAMES, type HostAccess, type HostPowerName, HOW_TO_ALLOW_HOST_ACCESS, networkIsHostPower, NO_HOST_ACCESS } from './hostPowers';
 import { packageLines, requirementLines } from './requirements';
-import type { KeyPath, RuntimeValues } from './values';
+import type { KeyPath, MountSpec, RuntimeValues } from './values';
 
 export { type HostAccess, HOW_TO_ALLOW_HOST_ACCESS, NO_HOST_ACCESS } from './hostPowers';
 
@@ -161,10 +161,18 @@ export const FIELD_CHECKS: { readonly [Field in keyof RuntimeValues]-?: FieldChe
  * Docker would choke on are said at their line, and nothing opens the host (HOST_POWERS) unless `hostAccess`.
  */
 export function checkPaths(values: RuntimeValues, baseDir: string, workspaceRoot: string, probe: FileProbe, hostAccess: HostAccess = NO_HOST_ACCESS): PathFinding[] {
+  const context = fieldCheckContext(baseDir, workspaceRoot, probe, hostAccess);
+  for (const [field, check] of Object.entries(FIELD_CHECKS) as [keyof RuntimeValues, FieldCheck | null][]) {
+    if (check && values[field] !== undefined) check(values, context);
+  }
+  return context.findings;
+}
+
+function fieldCheckContext(baseDir: string, workspaceRoot: string, probe: FileProbe, hostAccess: HostAccess): FieldCheckContext {
   const findings: PathFinding[] = [];
   const real = (p: string) => probe.realpath?.(p) ?? p;
   const workspace = real(workspaceRoot);
-  const context: FieldCheckContext = {
+  return {
     baseDir, workspace, probe, hostAccess, findings, real,
     outside: (absolute) => !isInside(workspace, real(absolute)),
     power(name, at, what, options = {}) {
@@ -186,10 +194,6 @@ export function checkPaths(values: RuntimeValues, baseDir: string, workspaceRoot
       return undefined;
     },
   };
-  for (const [field, check] of Object.entries(FIELD_CHECKS) as [keyof RuntimeValues, FieldCheck | null][]) {
-    if (check && values[field] !== undefined) check(values, context);
-  }
-  return findings;
 }
 
 /** A NUL byte or a space in an image name reaches Docker as a raw API error with no line: said here instead. */
@@ -307,47 +311,66 @@ function checkPythonPath(values: RuntimeValues, { expect, outside, findings }: F
   });
 }
 
+/** Each mount one Docker can make, each target once, and nothing it opens on the host unless granted. */
 function checkMounts(values: RuntimeValues, context: FieldCheckContext): void {
-  const { baseDir, probe, real, outside, power, findings } = context;
   const targets = new Map<string, number>();
   values.mounts!.forEach((mount, index) => {
-    const source = path.resolve(baseDir, mount.source);
-    const at: KeyPath = ['mounts', index, 'source'];
-    const drop: KeyPath = ['mounts', index];
-    if (mount.source.includes(':')) {
-      findings.push({ severity: 'error', code: 'bad-value', at, drop, message: `mount source "${mount.source}" holds ":", which Docker reads as the end of a bind mount's source: rename the folder, or mount its parent` });
-      return;
-    }
-    if (!probe.kind(source)) {
-      findings.push({ severity: 'error', code: 'missing-path', message: `mount source "${mount.source}" does not exist (looked at ${source})`, at, drop });
-      return;
-    }
-    const targetProblem = containerPathProblem(mount.target);
-    if (targetProblem) {
-      findings.push({ severity: 'error', code: 'bad-value', at: ['mounts', index, 'target'], drop, message: `mount target "${mount.target}" ${targetProblem}` });
-      return;
-    }
-    const realSource = real(source);
-    const socket = probe.kind(realSource) === 'socket' ? realSource
-      : probe.kind(realSource) === 'directory' ? SERVICE_SOCKETS.map((s) => path.join(realSource, s)).find((s) => probe.kind(s) === 'socket') : undefined;
-    if (socket) {
-      if (!power('mount-socket', at, `mount source "${mount.source}" ${socket === realSource ? 'is a socket' : `holds the socket ${socket}`} (a host service: the Docker socket is full control of the host)`, { drop })) return;
-    } else if (outside(source)) {
-      const writable = mount.readOnly === false ? ', writable' : '';
-      const alone = mount.allowOutsideWorkspace ? ' (allowOutsideWorkspace alone no longer allows it)' : '';
-      if (!power('mount-outside', at, `mount source "${mount.source}" is outside the workspace (${realSource}${writable})${alone}`, { drop })) return;
-    } else if (mount.readOnly === false) {
-      const control = controlFileIn(realSource, context);
-      if (control && !power('mount-control', at, `mount source "${mount.source}" is writable and ${control}: DAG code could write what git, the editor, direnv or CI run on the host`,
-        { drop, hint: 'mount a subfolder that holds none of them, or set `readOnly: true`' })) return;
-    }
+    if (!mountIsPossible(mount, index, context) || !mountOpensNoHost(mount, index, context)) return;
     const earlier = targets.get(mount.target);
     if (earlier !== undefined) {
-      findings.push({ severity: 'error', code: 'conflict', message: `mount target "${mount.target}" is already used by mounts[${earlier}]`, at: ['mounts', index, 'target'], drop });
+      context.findings.push({ severity: 'error', code: 'conflict', message: `mount target "${mount.target}" is already used by mounts[${earlier}]`, at: ['mounts', index, 'target'], drop: ['mounts', index] });
     } else {
       targets.set(mount.target, index);
     }
   });
+}
+
+/** A source that exists and Docker can name, and a target it can mount on; else a finding, and false. */
+function mountIsPossible(mount: MountSpec, index: number, { baseDir, probe, findings }: FieldCheckContext): boolean {
+  const source = path.resolve(baseDir, mount.source);
+  const at: KeyPath = ['mounts', index, 'source'];
+  const drop: KeyPath = ['mounts', index];
+  if (mount.source.includes(':')) {
+    findings.push({ severity: 'error', code: 'bad-value', at, drop, message: `mount source "${mount.source}" holds ":", which Docker reads as the end of a bind mount's source: rename the folder, or mount its parent` });
+    return false;
+  }
+  if (!probe.kind(source)) {
+    findings.push({ severity: 'error', code: 'missing-path', message: `mount source "${mount.source}" does not exist (looked at ${source})`, at, drop });
+    return false;
+  }
+  const targetProblem = containerPathProblem(mount.target);
+  if (targetProblem) {
+    findings.push({ severity: 'error', code: 'bad-value', at: ['mounts', index, 'target'], drop, message: `mount target "${mount.target}" ${targetProblem}` });
+    return false;
+  }
+  return true;
+}
+
+/**
+ * The host-access rule for a mount's source, after symlinks: a socket, or a folder holding one, is a host service
+ * (mount-socket); else a source outside the workspace is the host's files (mount-outside); else a writable folder
+ * that is, holds or lies in .git, .vscode and the like is the host's code execution (mount-control). False when
+ * one of them is asked for and not granted.
+ */
+function mountOpensNoHost(mount: MountSpec, index: number, context: FieldCheckContext): boolean {
+  const { baseDir, probe, real, outside, power } = context;
+  const source = path.resolve(baseDir, mount.source);
+  const realSource = real(source);
+  const at: KeyPath = ['mounts', index, 'source'];
+  const drop: KeyPath = ['mounts', index];
+  const socket = probe.kind(realSource) === 'socket' ? realSource
+    : probe.kind(realSource) === 'directory' ? SERVICE_SOCKETS.map((s) => path.join(realSource, s)).find((s) => probe.kind(s) === 'socket') : undefined;
+  if (socket) {
+    return power('mount-socket', at, `mount source "${mount.source}" ${socket === realSource ? 'is a socket' : `holds the socket ${socket}`} (a host service: the Docker socket is full control of the host)`, { drop });
+  }
+  if (outside(source)) {
+    const writable = mount.readOnly === false ? ', writable' : '';
+    const alone = mount.allowOutsideWorkspace ? ' (allowOutsideWorkspace alone no longer allows it)' : '';
+    return power('mount-outside', at, `mount source "${mount.source}" is outside the workspace (${realSource}${writable})${alone}`, { drop });
+  }
+  const control = mount.readOnly === false ? controlFileIn(realSource, context) : undefined;
+  return !control || power('mount-control', at, `mount source "${mount.source}" is writable and ${control}: DAG code could write what git, the editor, direnv or CI run on the host`,
+    { drop, hint: 'mount a subfolder that holds none of them, or set `readOnly: true`' });
 }
 
 /**
