@@ -1,6 +1,6 @@
 /**
  * A runtime without a Dockerfile: `image` (the 3.x test image) plus `requirements`, built on first use through this
- * machine's TLS proxy with the host's pip settings alone, reused by content, rebuilt after an edit, and a requirement
+ * machine's TLS proxy with the host's pip settings alone (and failing at the line without them), reused by content, rebuilt after an edit, and a requirement
  * pip cannot install said at its line of the requirements file. One tiny pure-Python package (inflection, 10 KB).
  * Each run's requirement line carries a marker of its own (an environment marker that is always true), so that its
  * first build is a build; the images it made are removed by their exact tags at the end.
@@ -12,9 +12,10 @@ import { type AddressInfo, createServer } from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, describe, it } from 'node:test';
-import { connectDocker } from '../../src/core/engine/docker/dockerEngine';
+import { connectDocker } from '../../src/core/engine/docker/connect';
 import { ensureImage } from '../../src/core/engine/docker/images';
-import { BUILT_REPOSITORY } from '../../src/core/engine/docker/requirementsImage';
+import { hostPipSettings } from '../../src/core/engine/docker/hostPip';
+import { BUILT_REPOSITORY, LABEL_INPUTS } from '../../src/core/engine/docker/requirementsImage';
 import type { EngineError } from '../../src/core/engine/errors';
 import { MANIFEST_FILE } from '../../src/core/export/manifest';
 import { readRuntimeText } from '../../src/core/runtime/read';
@@ -71,6 +72,26 @@ async function startRegistry(): Promise<{ address: string; stop: () => Promise<v
   };
 }
 
+/**
+ * The CAs of this machine's TLS proxy: in the CA bundle the host's pip uses, not in the base image's own. None: no
+ * proxy here to build behind.
+ */
+function proxyCertificates(): string[] {
+  if (dockerProblem()) return [];
+  const certificates = (text: string) => text.match(/-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----/g) ?? [];
+  const base = docker('run', '--rm', '--network', 'none', '--entrypoint', 'cat', image(VERSION), '/etc/ssl/certs/ca-certificates.crt').stdout;
+  const trusted = new Set(certificates(base));
+  return certificates(hostPipSettings().caBundle ?? '').filter((certificate) => !trusted.has(certificate));
+}
+const PROXY_CAS = proxyCertificates();
+const proxyNeeds = () => needs(PROXY_CAS.length ? undefined : 'no TLS proxy here: the host\'s pip trusts no CA that the base image lacks');
+
+/** The image built from this requirements file (by the label that records its inputs), or undefined. */
+function builtFrom(requirementsFile: string): string | undefined {
+  const listed = docker('image', 'ls', '--filter', `label=${LABEL_INPUTS}`, '--format', '{{.Repository}}:{{.Tag}}').stdout.split('\n').filter((t) => t.startsWith(`${BUILT_REPOSITORY}:`));
+  return listed.find((tag) => JSON.parse(docker('image', 'inspect', '--format', `{{index .Config.Labels "${LABEL_INPUTS}"}}`, tag).stdout || '{}').requirementsFile === requirementsFile);
+}
+
 const builtTags = () => new Set(docker('image', 'ls', BUILT_REPOSITORY, '--format', '{{.Repository}}:{{.Tag}}').stdout.split('\n').filter(Boolean));
 
 describe('runtimes without Dockerfiles: image + requirements', { ...needs(dockerProblem(), sandboxProblem()), timeout: 900_000 }, () => {
@@ -119,6 +140,44 @@ describe('runtimes without Dockerfiles: image + requirements', { ...needs(docker
     const label = JSON.parse(docker('image', 'inspect', '--format', '{{index .Config.Labels "airflow-runtime.built-from"}}', first).stdout);
     assert.equal(label.base, image(VERSION));
     assert.equal(label.requirementsFile, path.join(ws, 'requirements.txt'));
+  });
+
+  it('builds behind this machine\'s TLS proxy with the host\'s pip settings alone and keeps no CA; without them it fails at the line', proxyNeeds(), async () => {
+    // nothing in the project about certificates: the runtime file and the requirement a DAG author writes
+    const project = scratchWorkspace('requirements-tls', {
+      'airflow-runtime.yaml': `image: ${image(VERSION)}\npull: never\nrequirements: requirements.txt\n`,
+      'requirements.txt': `# what the DAG needs\n${requirement(`${MARKER}-tls`)}\n`,
+      'dags/needs_inflection.py': DAG,
+    });
+    const requirements = path.join(project, 'requirements.txt');
+    try {
+      const built = await cli(['parse', 'dags', '--engine', 'docker'], { cwd: project });
+      assert.equal(built.code, 0, built.stdout + built.stderr);
+      assert.match(built.stderr, /needs_inflection\.py: ok: needs_inflection \(1 task\)/);
+      const tag = builtFrom(requirements);
+      assert.ok(tag, 'the built image, by its label');
+      made.add(tag);
+      // the CA went in with the build and stayed out of the image: not in a file, not in the label, not in the env
+      const inspect = (name: string) => JSON.parse(docker('image', 'inspect', name).stdout)[0] as { Config: { Env: string[]; Labels: Record<string, string> } };
+      const label = inspect(tag).Config.Labels[LABEL_INPUTS];
+      const caLines = PROXY_CAS.map((certificate) => certificate.split('\n')[2]);
+      for (const line of caLines) assert.ok(!label.includes(line), 'a CA in the label');
+      assert.doesNotMatch(label, /CERTIFICATE|ca-certificates|"cert"/);
+      assert.deepEqual(inspect(tag).Config.Env, inspect(image(VERSION)).Config.Env);
+      const search = docker('run', '--rm', '--network', 'none', '--entrypoint', 'sh', tag, '-c',
+        `ls /airflow-runtime-build 2>&1; grep -rlF ${caLines.map((line) => `-e '${line}'`).join(' ')} --exclude-dir=proc --exclude-dir=sys --exclude-dir=dev / ; echo "grep: $?"`);
+      assert.match(search.stdout, /No such file or directory/);
+      assert.match(search.stdout, /^grep: 1$/m, `files that hold the proxy's CA: ${search.stdout}`);
+      // the same build with the host's pip settings cleared (no CA bundle named, no pip config read) fails at the line
+      writeFileSync(requirements, `# what the DAG needs\n${requirement(`${MARKER}-tls-without-ca`)}\n`);
+      const cleared = { PIP_CERT: '', REQUESTS_CA_BUNDLE: '', SSL_CERT_FILE: '', PIP_CONFIG_FILE: '/dev/null' };
+      const failed = await cli(['parse', 'dags', '--engine', 'docker'], { cwd: project, env: cleared });
+      assert.equal(failed.code, 2, failed.stdout + failed.stderr);
+      assert.match(failed.stdout, /^requirements\.txt:2:1: error: pip: could not verify the TLS certificate of \S+ \(.+\): the build trusts what the host's pip trusts, and the host's pip names no CA bundle/m);
+      assert.equal(builtFrom(requirements), tag, 'no image of the failed build');
+    } finally {
+      rmSync(project, { recursive: true, force: true });
+    }
   });
 
   it('the task runs in the built image, and the next parse builds nothing', async () => {

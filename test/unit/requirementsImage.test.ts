@@ -68,4 +68,18 @@ describe('pip\'s failure at its line', () => {
     assert.deepEqual(error.problems?.map((p) => p.start.line), [2]);
     assert.match(error.message, /"apache-airflow==2\.11\.2" would change Airflow's version, which the runtime holds at the base image's \(3\.3\.2\)/);
   });
+
+  it('an index whose TLS certificate pip could not verify says so, at the requirement, not "no version"', () => {
+    const tail = [
+      'WARNING: Retrying (Retry(total=0, connect=None, read=None, redirect=None, status=None)) after connection broken by \'SSLError(SSLCertVerificationError(1, \'[SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed: self-signed certificate in certificate chain (_ssl.c:992)\'))\': /simple/inflection/',
+      'Could not fetch URL https://pypi.org/simple/inflection/: There was a problem confirming the ssl certificate: HTTPSConnectionPool(host=\'pypi.org\', port=443): Max retries exceeded with url: /simple/inflection/ (Caused by SSLError(SSLCertVerificationError(1, \'[SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed: self-signed certificate in certificate chain (_ssl.c:992)\'))) - skipping',
+      'ERROR: Could not find a version that satisfies the requirement inflection==0.5.1 (from versions: none)',
+      'ERROR: No matching distribution found for inflection==0.5.1',
+    ].join('\n');
+    const bare = requirementFailure(tail, additions('# x\ninflection==0.5.1\n'), {});
+    assert.deepEqual(bare.problems?.map((p) => p.start.line), [2]);
+    assert.match(bare.message, /^\/ws\/requirements\.txt:2: error: pip: could not verify the TLS certificate of pypi\.org \(self-signed certificate in certificate chain\): the build trusts what the host's pip trusts, and the host's pip names no CA bundle/);
+    const given = requirementFailure(tail, additions('inflection==0.5.1\n'), {}, { caFrom: '/etc/ssl/certs/ca.crt' });
+    assert.match(given.message, /it was given the CA bundle \/etc\/ssl\/certs\/ca\.crt of the host's pip, which does not hold this CA/);
+  });
 });

@@ -170,7 +170,7 @@ async function buildOnce(docker: Docker, tag: string, label: string, base: Docke
         say(`building the runtime (${Math.min(counted.size, count)} of ${count} requirements)`);
       };
       image = await runStep(docker, image, base, base.Config?.User ?? '', pipScript(), files, { ...options, onLine }, (tail) => {
-        throw requirementFailure(tail, additions, options);
+        throw requirementFailure(tail, additions, options, pip);
       }, label);
     }
     await docker.getImage(image).tag({ repo: BUILT_REPOSITORY, tag: tag.slice(BUILT_REPOSITORY.length + 1) });
@@ -279,7 +279,7 @@ function packTexts(entries: { name: string; content: string; mode: number }[]): 
  * pip's failure as a problem at the requirement's line: pip names the line (`(from -r FILE (line 3))`) where it
  * can, else the distribution (`No matching distribution found for X`, `The user requested X`), found by name.
  */
-export function requirementFailure(tail: string, additions: Additions, context: BuildContext): EngineError {
+export function requirementFailure(tail: string, additions: Additions, context: BuildContext, pip?: Pick<HostPipSettings, 'caFrom'>): EngineError {
   const lines = tail.split('\n').map((l) => l.trimEnd());
   const errors = lines.filter((l) => /^ERROR: /.test(l)).map((l) => l.replace(/^ERROR: /, ''));
   const byLine = /\(from -r \S+ \(line (\d+)\)\)|\(from line (\d+) of \S+\)/;
@@ -307,11 +307,24 @@ export function requirementFailure(tail: string, additions: Additions, context: 
     const name = /(?:No matching distribution found for|requirement) ([A-Za-z0-9][A-Za-z0-9._-]*)/.exec(reason)?.[1];
     line = name ? additions.requirements.find((r) => r.name && normalName(r.name) === normalName(name))?.line : undefined;
   }
+  // "no version satisfies" hides the cause when the index could not be reached at all
+  if (!airflowHeld) reason = untrustedIndex(lines, pip) ?? reason;
   const { file, lineOf } = placeOf(additions, context);
   const at = lineOf(line ?? 1);
   const problem: Problem = { file, severity: 'error', code: 'bad-value', message: `pip: ${reason}`, start: { line: at, column: 1 }, end: { line: at, column: 1 } };
   return new EngineError('image-build-failed', `${file}:${at}: error: ${problem.message}`,
     'fix the requirement (the build\'s whole log: the output channel in the editor)', [problem]);
+}
+
+/** pip's words when it could not verify the index's TLS certificate (a proxy's CA it was not given), or undefined. */
+function untrustedIndex(lines: string[], pip: Pick<HostPipSettings, 'caFrom'> | undefined): string | undefined {
+  // pip's "Could not fetch URL" line names the host; its retry warnings before it do not
+  const failed = lines.find((l) => /problem confirming the ssl certificate/i.test(l)) ?? lines.find((l) => /CERTIFICATE_VERIFY_FAILED/.test(l));
+  if (!failed) return undefined;
+  const host = /host='([^']+)'|https:\/\/([^/\s]+)/.exec(failed);
+  const why = /certificate verify failed: ([^(']+)/.exec(failed)?.[1]?.trim() ?? 'certificate verify failed';
+  const given = pip?.caFrom ? `it was given the CA bundle ${pip.caFrom} of the host's pip, which does not hold this CA` : 'the host\'s pip names no CA bundle (PIP_CERT, pip config `cert`, REQUESTS_CA_BUNDLE or SSL_CERT_FILE)';
+  return `could not verify the TLS certificate of ${host?.[1] ?? host?.[2] ?? 'the index'} (${why}): the build trusts what the host's pip trusts, and ${given}`;
 }
 
 /** Where the requirements were written: their file, or the runtime file whose list holds them (item n at its line). */
