@@ -14,6 +14,8 @@ export interface WorkOptions {
   onProgress?: (event: ProgressEvent) => void;
   /** Something a person must be told once, beside the result: the engine fell back to the embedded default. */
   onNotice?: (message: string) => void;
+  /** The whole output of a runtime's build (pip, apt-get, uv), line by line: the log a person opens when it fails. */
+  onBuildOutput?: (line: string) => void;
 }
 
 /** Run under debugpy: the harness waits for a Debug Adapter Protocol client before the DAG file's code runs. */

@@ -25,6 +25,7 @@ import { EngineError } from '../errors';
 import { exclusiveLock } from '../fileLock';
 import { lineSplitter } from '../lineSplitter';
 import { ownerId } from '../owner';
+import { SharedWork } from '../sharedWork';
 import type { WorkOptions } from '../types';
 import { hostPipSettings, type HostPipSettings, pipConfFor } from './hostPip';
 
@@ -97,7 +98,14 @@ export function builtImageName(baseId: string, base: string, additions: Addition
 }
 
 /** Builds of this process in flight, by tag: the files of one runtime parsed at once wait for one build. */
-const inFlight = new Map<string, Promise<string>>();
+const inFlight = new Map<string, SharedWork<string>>();
+
+/** pip failed: its output's tail, put at a line by each waiter (its own requirements file and runtime file). */
+class PipFailure extends Error {
+  constructor(readonly tail: string) {
+    super('pip failed');
+  }
+}
 
 export interface BuildContext {
   /** Where `requirements` was said: a list's items are found at their lines of the runtime file. */
@@ -117,13 +125,17 @@ export async function imageWithAdditions(docker: Docker, base: string, values: R
   const { tag, label } = builtImageName(baseInfo.Id, base, additions, pip);
   if (await exists(docker, tag)) return tag;
   let build = inFlight.get(tag);
-  if (!build) {
-    build = buildOnce(docker, tag, label, baseInfo, additions, pip, options);
-    inFlight.set(tag, build);
+  if (!build || build.stopped) {
+    const shared = new SharedWork((work) => buildOnce(docker, tag, label, baseInfo, additions, pip, work));
+    inFlight.set(tag, shared);
     // a failure is remembered only for the files that are waiting for it; the next parse tries again
-    build.then(() => inFlight.delete(tag), () => inFlight.delete(tag));
+    const forget = () => { if (inFlight.get(tag) === shared) inFlight.delete(tag); };
+    void shared.settled.then(forget);
+    build = shared;
   }
-  return build;
+  return build.join(options).catch((error: unknown) => {
+    throw error instanceof PipFailure ? requirementFailure(error.tail, additions, options, pip) : error;
+  });
 }
 
 async function exists(docker: Docker, tag: string): Promise<boolean> {
@@ -136,11 +148,11 @@ async function exists(docker: Docker, tag: string): Promise<boolean> {
   }
 }
 
-async function buildOnce(docker: Docker, tag: string, label: string, base: Docker.ImageInspectInfo, additions: Additions, pip: HostPipSettings, options: WorkOptions & BuildContext): Promise<string> {
+async function buildOnce(docker: Docker, tag: string, label: string, base: Docker.ImageInspectInfo, additions: Additions, pip: HostPipSettings, options: WorkOptions): Promise<string> {
   const say = (message: string) => options.onProgress?.({ stage: 'build', message });
   // the editor and CLIs share the engine: one builds, the others wait and reuse it
   const lock = cacheDir('locks', `${tag.replace(/[^A-Za-z0-9_.-]/g, '_')}.lock`);
-  const release = await exclusiveLock(lock, () => exists(docker, tag), (holder) => say(`waiting for process ${holder}, which builds this runtime's image`));
+  const release = await exclusiveLock(lock, () => exists(docker, tag), (holder) => say(`waiting for process ${holder}, which builds this runtime's image`), options.signal);
   try {
     if (await exists(docker, tag)) return tag;
     const started = Date.now();
@@ -169,8 +181,9 @@ async function buildOnce(docker: Docker, tag: string, label: string, base: Docke
         counted.add(normalName(name));
         say(`building the runtime (${Math.min(counted.size, count)} of ${count} requirements)`);
       };
+      options.onBuildOutput?.(`pip: the host's settings: index ${pip.indexUrl ?? 'pip\'s default'}${pip.extraIndexUrls.length ? ` and ${pip.extraIndexUrls.join(' ')}` : ''}, CA bundle ${pip.caFrom ?? 'none named (pip\'s own)'}`);
       image = await runStep(docker, image, base, base.Config?.User ?? '', pipScript(), files, { ...options, onLine }, (tail) => {
-        throw requirementFailure(tail, additions, options, pip);
+        throw new PipFailure(tail);
       }, label);
     }
     await docker.getImage(image).tag({ repo: BUILT_REPOSITORY, tag: tag.slice(BUILT_REPOSITORY.length + 1) });
@@ -238,7 +251,10 @@ async function runStep(
     const stream = await container.attach({ stream: true, stdout: true, stderr: true });
     const out = new PassThrough();
     docker.modem.demuxStream(stream, out, out);
-    const splitter = lineSplitter((line) => options.onLine?.(line));
+    const splitter = lineSplitter((line) => {
+      options.onBuildOutput?.(line);
+      options.onLine?.(line);
+    });
     out.on('data', (chunk: Buffer) => {
       const text = chunk.toString('utf8');
       tail = (tail + text).slice(-16_384);
@@ -313,7 +329,7 @@ export function requirementFailure(tail: string, additions: Additions, context: 
   const at = lineOf(line ?? 1);
   const problem: Problem = { file, severity: 'error', code: 'bad-value', message: `pip: ${reason}`, start: { line: at, column: 1 }, end: { line: at, column: 1 } };
   return new EngineError('image-build-failed', `${file}:${at}: error: ${problem.message}`,
-    'fix the requirement (the build\'s whole log: the output channel in the editor)', [problem]);
+    'fix the requirement (the build\'s whole log: --verbose in the CLI, the Airflow Runtime output channel in the editor)', [problem]);
 }
 
 /** pip's words when it could not verify the index's TLS certificate (a proxy's CA it was not given), or undefined. */
