@@ -18,7 +18,7 @@ import { cancelOnSignals } from './signals';
 import { dagFileJudge, hostAccessOf, runtimeFor, type Where } from './runtimeFor';
 import { EXIT, UsageError } from './usage';
 
-export const PARSE_HELP = `Usage: airflow-runtime parse <path>... [--engine auto|docker|local] [--image IMG] [--format text|json] [--cold] [--jobs N] [--no-pre-import] [--all-warnings]
+export const PARSE_HELP = `Usage: airflow-runtime parse <path>... [--engine auto|docker|local] [--image IMG] [--format text|json] [--cold] [--jobs N] [--no-pre-import] [--all-warnings] [--verbose]
 
 Parses DAG files (or every DAG file under the folders given) inside their runtime, with Airflow's own DagBag.
 Text output: one line per problem, path:line:col: error|warning: message, then DAGs and tasks per file.
@@ -29,6 +29,8 @@ Options:
   --format text|json           json prints the parse results
   --all-warnings               also print the warnings raised inside Airflow or libraries (hidden by default, as
                                Airflow hides them; the JSON keeps them, marked "internal": true)
+  --verbose, -v                the whole output of a runtime's build (pip, apt-get, uv) as it comes, each line
+                               after "| " (without it, a failed requirement is said at its line in one or two)
   --jobs N                     files parsed at once (default: what this machine holds: ${defaultJobs()} here)
   --cold                       a fresh container (or process) per file instead of one runtime per image
                                that imports Airflow once and parses each file in a forked child (the
@@ -62,7 +64,7 @@ export async function parseCommand(args: string[], out: (line: string) => void, 
     options: {
       engine: { type: 'string', default: 'auto' }, image: { type: 'string' }, format: { type: 'string', default: 'text' },
       jobs: { type: 'string' }, workspace: { type: 'string' }, cold: { type: 'boolean' }, 'allow-host-access': { type: 'boolean' },
-      'all-warnings': { type: 'boolean' }, 'no-pre-import': { type: 'boolean' },
+      'all-warnings': { type: 'boolean' }, 'no-pre-import': { type: 'boolean' }, verbose: { type: 'boolean', short: 'v' },
       // warm is the default now; --warm is still accepted so that scripts written for it keep working
       warm: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
@@ -100,7 +102,7 @@ export async function parseCommand(args: string[], out: (line: string) => void, 
     }
     err(`engine: ${selected.reason}`);
     const engine = announcing(selected.engine, err);
-    const keep = { keep: flags.format === 'json' ? 'all' : 'summary', allWarnings: !!flags['all-warnings'] } as const;
+    const keep = { keep: flags.format === 'json' ? 'all' : 'summary', allWarnings: !!flags['all-warnings'], buildOutput: flags.verbose ? err : undefined } as const;
     let outcomes: FileOutcome[];
     try {
       outcomes = await parseAll(files, engine, jobs, cancel.signal, where, keep);
@@ -130,8 +132,9 @@ export async function parseCommand(args: string[], out: (line: string) => void, 
 }
 
 /** Parses `files` with `jobs` in flight; a file whose runtime files have errors is not parsed (they are its problems). */
-async function parseAll(files: string[], engine: Engine, jobs: number, signal: AbortSignal, where: Where, how: { keep: 'all' | 'summary'; allWarnings: boolean }): Promise<FileOutcome[]> {
+async function parseAll(files: string[], engine: Engine, jobs: number, signal: AbortSignal, where: Where, how: { keep: 'all' | 'summary'; allWarnings: boolean; buildOutput?: (line: string) => void }): Promise<FileOutcome[]> {
   const progress = terminalProgress();
+  const onBuildOutput = how.buildOutput && ((line: string) => { progress.clear(); how.buildOutput!(`| ${line}`); });
   const outcomes: FileOutcome[] = [];
   let next = 0;
   const worker = async () => {
@@ -144,7 +147,7 @@ async function parseAll(files: string[], engine: Engine, jobs: number, signal: A
         outcome.error = { code: 'bad-runtime', message: 'fix the errors of its runtime files (above) first' };
       } else {
         try {
-          const result = await engine.parse({ dagFile: file, runtime, onProgress: progress.report, signal });
+          const result = await engine.parse({ dagFile: file, runtime, onProgress: progress.report, onBuildOutput, signal });
           recordReportedAirflow(runtime.values, result.airflowVersion);
           const options = { allWarnings: how.allWarnings, workspaceRoot: runtime.workspaceRoot };
           outcome.found = parseProblems(file, result, options);

@@ -248,6 +248,19 @@ describe('runtimes without Dockerfiles: image + requirements', { ...needs(docker
     assert.doesNotMatch(result.stdout + result.stderr, /at .*\.js:\d+/); // no stack trace of ours
   });
 
+  it('--verbose prints pip\'s whole output; the error at the line stays one line of pip\'s reason', async () => {
+    writeFileSync(path.join(ws, 'requirements.txt'), `${requirement(MARKER)}\nno-such-package-${MARKER}-verbose==1.0\n`);
+    const result = await cli(['parse', 'dags', '--engine', 'docker', '--verbose'], { cwd: ws });
+    assert.equal(result.code, 2, result.stdout + result.stderr);
+    // what pip said, line by line, after "| ": the host's settings it was given, the requirements it collected
+    assert.match(result.stderr, /^\| pip: the host's settings: index .*, CA bundle \S+/m);
+    assert.match(result.stderr, /^\| Collecting inflection==0\.5\.1/m);
+    assert.match(result.stderr, new RegExp(`^\\| ERROR: No matching distribution found for no-such-package-${MARKER}-verbose==1\\.0`, 'm'));
+    const problems = result.stdout.split('\n').filter((line) => line.startsWith('requirements.txt:'));
+    assert.deepEqual(problems.map((line) => line.split(': error: ')[0]), ['requirements.txt:2:1'], result.stdout);
+    assert.doesNotMatch(result.stdout, /^\| /m);
+  });
+
   it('the local emulator builds its venv from the same requirements, and says once that packages are Docker\'s', async () => {
     writeFileSync(path.join(ws, 'requirements.txt'), `${requirement(MARKER)}\n`);
     writeFileSync(path.join(ws, 'airflow-runtime.yaml'), `image: ${image(VERSION)}\npull: never\nrequirements: requirements.txt\npackages: [libpq5]\n`);

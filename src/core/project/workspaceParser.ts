@@ -79,6 +79,9 @@ export class WorkspaceParser {
     this.states.dispose();
   }
 
+  /** One function for every parse: a build the files of one runtime share logs each line once. */
+  private readonly buildOutput = (line: string) => this.events.log(`build | ${line}`);
+
   private async parseNow(file: string, signal: AbortSignal, debug?: DebugOptions): Promise<void> {
     this.states.startParsing(file);
     const started = Date.now();
@@ -86,7 +89,7 @@ export class WorkspaceParser {
       const runtime = this.runtimes.runtimeOf(file);
       const { engine } = await this.session.engine();
       signal.throwIfAborted();
-      const result = await engine.parse({ dagFile: file, runtime, signal, debug, onProgress: (event) => this.events.onProgress(file, event) });
+      const result = await engine.parse({ dagFile: file, runtime, signal, debug, onProgress: (event) => this.events.onProgress(file, event), onBuildOutput: this.buildOutput });
       // Forgotten (deleted, renamed) while it parsed: its result would bring back what was cleared.
       if (!this.states.get(file)) return;
       signal.throwIfAborted();

@@ -199,7 +199,7 @@ interface VenvRecipe {
 /** A virtualenv per recipe, built once (with uv: seconds, not minutes) and reused. */
 async function buildVenv(recipe: VenvRecipe, asked: WorkOptions): Promise<Interpreter> {
   // shared by every request that waits for it (once): one request's cancel must not end it for the others
-  const options: WorkOptions = { onProgress: asked.onProgress };
+  const options: WorkOptions = { onProgress: asked.onProgress, onBuildOutput: asked.onBuildOutput };
   const venv = cacheDir('venvs', recipe.key);
   const python = path.join(venv, 'bin', 'python');
   const done = path.join(venv, '.complete');
@@ -226,7 +226,10 @@ async function buildVenvLocked(recipe: VenvRecipe, options: WorkOptions, venv: s
   const started = Date.now();
   const step = async (message: string, command: string, args: string[]) => {
     options.onProgress?.({ stage: 'venv', message });
-    const outcome = await runProcess(command, args, { env, signal: options.signal, cwd: recipe.cwd, onLine: (line) => options.onProgress?.({ stage: 'venv', message: line }) });
+    const outcome = await runProcess(command, args, { env, signal: options.signal, cwd: recipe.cwd, onLine: (line) => {
+      options.onProgress?.({ stage: 'venv', message: line });
+      options.onBuildOutput?.(line);
+    } });
     if (outcome.code !== 0) {
       rmSync(venv, { recursive: true, force: true });
       throw new EngineError('venv-build-failed', `building the virtualenv for ${recipe.what} failed:\n${outcome.tail.slice(-3000)}`, 'fix the requirements (they must install apache-airflow), or check that PyPI can be reached');
