@@ -5,6 +5,7 @@ import { EngineError } from './errors';
 import { harnessEvent, harnessFailure, withoutEvents } from '../harness/harnessEvents';
 import { startTimeout, warmBackstopMs } from './deadlines';
 import type { ParseResult } from '../harness/parseResult';
+import type { ServeReady, ServeReply, ServeRequest } from '../harness/serveProtocol';
 
 /** How an engine runs its warm runtimes. */
 export interface WarmOptions {
@@ -36,25 +37,13 @@ export interface ServeChannel {
   stop(): Promise<void>;
 }
 
-export interface ServeRequest {
+/** What a parse asks of a warm server (it goes as a ServeRequest). */
+export interface WarmRequest {
   file: string;
   dagsFolder: string;
   /** Where the harness writes the result. Without it the result comes back in the reply: no file to share. */
   out?: string;
   timeoutSeconds: number;
-}
-
-interface ServeReply {
-  id?: number;
-  ok?: boolean;
-  ready?: boolean;
-  error?: string;
-  /** With `error`: what kind of failure, as the harness's `error` events have it. */
-  code?: string;
-  airflowVersion?: string;
-  /** Requests the harness parses at once (each in its own child); 1 for a harness that does not say. */
-  concurrency?: number;
-  result?: ParseResult;
 }
 
 interface InFlight {
@@ -95,19 +84,19 @@ export class WarmServer {
     }, startupMs);
     let wasReady = false;
     channel.onLine((line) => {
-      let reply: ServeReply;
+      let message: ServeReady | ServeReply;
       try {
-        reply = JSON.parse(line) as ServeReply;
+        message = JSON.parse(line) as ServeReady | ServeReply;
       } catch {
         return; // not ours: the harness keeps stdout for replies, but be lenient
       }
-      if (reply.ready) {
+      if (isReady(message)) {
         wasReady = true;
         clearTimeout(startupTimer);
-        this.concurrency = Math.max(1, Math.floor(reply.concurrency ?? 1));
-        readyResolve(reply.airflowVersion ?? 'unknown');
-      } else if (reply.id !== undefined) {
-        this.inFlight.get(reply.id)?.resolve(reply);
+        this.concurrency = Math.max(1, Math.floor(message.concurrency ?? 1));
+        readyResolve(message.airflowVersion ?? 'unknown');
+      } else if (typeof message.id === 'number') {
+        this.inFlight.get(message.id)?.resolve(message);
       }
     });
     channel.ended.then(() => {
@@ -136,7 +125,7 @@ export class WarmServer {
    * Parses one file. Resolves with the result when the request has no `out` (the harness sends it back),
    * or with undefined once the result file is written.
    */
-  async parse(request: ServeRequest, deadlineMs: number, signal?: AbortSignal): Promise<ParseResult | undefined> {
+  async parse(request: WarmRequest, deadlineMs: number, signal?: AbortSignal): Promise<ParseResult | undefined> {
     // A caller that holds this server is owed an answer even if it is retired while starting.
     this.starting++;
     try {
@@ -194,7 +183,7 @@ export class WarmServer {
     else this.touch();
   }
 
-  private send(request: ServeRequest, deadlineMs: number, signal?: AbortSignal): Promise<ParseResult | undefined> {
+  private send(request: WarmRequest, deadlineMs: number, signal?: AbortSignal): Promise<ParseResult | undefined> {
     clearTimeout(this.idleTimer);
     const id = this.nextId++;
     const backstopMs = warmBackstopMs(deadlineMs, request.timeoutSeconds);
@@ -236,9 +225,9 @@ export class WarmServer {
         this.active--;
         this.pump();
       };
-      const line: Record<string, unknown> = { id, file: request.file, dagsFolder: request.dagsFolder, timeout: request.timeoutSeconds };
-      if (request.out !== undefined) line.out = request.out;
-      this.channel.send(JSON.stringify(line));
+      const message: ServeRequest = { id, file: request.file, dagsFolder: request.dagsFolder, timeout: request.timeoutSeconds };
+      if (request.out !== undefined) message.out = request.out;
+      this.channel.send(JSON.stringify(message));
     });
   }
 
@@ -258,6 +247,11 @@ export class WarmServer {
     this.idleTimer = setTimeout(() => void this.stop(), this.idleMs);
     this.idleTimer.unref?.();
   }
+}
+
+/** The first line of a server, not a reply (a harness that sent something else is not taken as ready). */
+function isReady(message: ServeReady | ServeReply): message is ServeReady {
+  return (message as Partial<ServeReady>).ready === true;
 }
 
 /** What a warm server serves, so that a changed runtime retires it. */
