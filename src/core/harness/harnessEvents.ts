@@ -5,15 +5,18 @@ import type { TaskStateEvent } from '../engine/types';
 /** A line on the harness's stderr that is an event for us, not output (see the harness's env.emit_event). */
 export const EVENT_MARKER = '@@airflow-runtime-event';
 
+/**
+ * What the harness tells the engine beside its output. Its one definition is media/harness-event.schema.json (which
+ * kind carries which fields): this type and the harness's real events are checked against it. Every field but
+ * `event` is optional here: an event is read from a runtime's output, so a reader checks what it uses.
+ */
 export interface HarnessEvent {
-  /** `started`: the DAG file's own code runs from now on; `error`: the harness failed, with a code;
-   * `debug-listening`: debugpy waits for a client; `debug-ended`: the debugged program ended by itself;
-   * `task`: a task instance of a whole-DAG run changed state (TaskStateEvent's fields);
-   * `rendered`: a piece of a rendered templated field; `render-failed`: a field's template did not render;
-   * `import-error`: the DAG file of a run, test-dag or render did not load (the user's failure, exit 1), at `file:line:column`. */
+  /** Which event: what each means and carries is in the schema. */
   event: 'started' | 'error' | 'debug-listening' | 'debug-ended' | 'task' | 'rendered' | 'render-failed' | 'import-error';
   code?: string;
   message?: string;
+  /** `debug-listening`: debugpy's port in the runtime. */
+  port?: number;
   taskId?: string;
   mapIndex?: number;
   state?: string;
