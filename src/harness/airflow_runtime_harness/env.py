@@ -37,7 +37,7 @@ EVENT_MARKER = "@@airflow-runtime-event"
 
 def emit_event(kind: str, **fields) -> None:
     """Tells the engine something (the file started running; a failure with its code) on stderr,
-    on a line of its own, whatever else is written there."""
+    on a line of its own, whatever else is written there. Each kind and its fields: media/harness-event.schema.json."""
     import json
 
     line = f"\n{EVENT_MARKER} {json.dumps({'event': kind, **fields})}\n"

@@ -1,13 +1,8 @@
 """The `serve` verb (warm mode): import Airflow once, warm up, then fork one child per parse request.
 
-Protocol: one JSON request per line on stdin
-  {"id": any, "file": path, "dagsFolder": path, "timeout": seconds, "out": path (optional)}
-and one JSON reply per line on stdout, when that request is done (replies may come out of order:
-up to `concurrency` requests are parsed at once, each in its own child)
-  {"ready": true, "airflowVersion", "pid", "concurrency", "warmup": null | why it failed}  (first line)
-  {"id", "ok": true, "durationMs", "timedOut", "importErrors": n, "dags": n,
-   "out": path (the result was written there) | "result": {...} (no "out" in the request)}
-  {"id", "ok": false, "error": message, "code": for the engine (absent: harness-failed)}
+Protocol (its one definition: media/serve-protocol.schema.json): one JSON request per line on stdin; on
+stdout a `ready` line, then one JSON reply per line when that request is done (replies may come out of
+order: up to `concurrency` requests are parsed at once, each in its own child).
 At the end of stdin the requests accepted are answered, then the server exits; with
 AIRFLOW_RUNTIME_OWNER_STDIN=1 (the engines) the end of stdin means the owner is gone, and the server
 stops at once, children included.
