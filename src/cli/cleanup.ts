@@ -1,5 +1,6 @@
 import { parseArgs } from 'node:util';
-import { connectDocker, ourContainers } from '../core/engine/docker/dockerEngine';
+import { connectDocker } from '../core/engine/docker/connect';
+import { ourContainers } from '../core/engine/docker/ourContainers';
 import { oldBuiltImages } from '../core/engine/docker/requirementsImage';
 import { describeFailure } from '../core/engine/errors';
 import { harnessProcesses, type Leftover, tempFolders } from '../core/engine/owner';

@@ -1,7 +1,7 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { connectDocker, type DockerConnection } from '../core/engine/docker/dockerEngine';
+import { connectDocker, type DockerConnection } from '../core/engine/docker/connect';
 import { engineErrorOf } from '../core/engine/errors';
 import { localFallbackOf } from '../core/engine/embeddedDefault';
 import { localSandbox } from '../core/engine/local/sandbox';

@@ -2,7 +2,7 @@ import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import { removeDeployment } from '../core/deploy/deployment';
 import { deploymentId } from '../core/deploy/plan';
-import { connectDocker } from '../core/engine/docker/dockerEngine';
+import { connectDocker } from '../core/engine/docker/connect';
 import { describeFailure } from '../core/engine/errors';
 import { findProjectRoot } from '../core/workspace/root';
 import { displayPath } from './display';

@@ -172,7 +172,7 @@ function commonDagsFolder(facts: ReadonlyMap<string, RuntimeFacts>): string {
 async function withBuiltImages(resolved: { runtime: EffectiveRuntime }[], cwd: string, err: (line: string) => void, registry?: string): Promise<boolean> {
   const { hasAdditions, pushBuiltImage } = await import('../core/engine/docker/requirementsImage');
   if (!resolved.some((r) => hasAdditions(r.runtime.values))) return true;
-  const [{ connectDocker }, { ensureImage }] = await Promise.all([import('../core/engine/docker/dockerEngine'), import('../core/engine/docker/images')]);
+  const [{ connectDocker }, { ensureImage }] = await Promise.all([import('../core/engine/docker/connect'), import('../core/engine/docker/images')]);
   const progress = terminalProgress();
   try {
     const { docker } = await connectDocker();
@@ -204,7 +204,7 @@ async function withBuiltImages(resolved: { runtime: EffectiveRuntime }[], cwd: s
 async function imageDigests(images: Set<string>): Promise<Map<string, string | null>> {
   const digests = new Map<string, string | null>([...images].map((image) => [image, null]));
   try {
-    const [{ connectDocker }, { repoDigestOf }] = await Promise.all([import('../core/engine/docker/dockerEngine'), import('../core/engine/docker/images')]);
+    const [{ connectDocker }, { repoDigestOf }] = await Promise.all([import('../core/engine/docker/connect'), import('../core/engine/docker/images')]);
     const { docker } = await connectDocker(undefined, 1500);
     for (const image of images) {
       if (image) digests.set(image, await Promise.race([repoDigestOf(docker, image), new Promise<null>((resolve) => setTimeout(resolve, 5000, null).unref())]));

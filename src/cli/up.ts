@@ -4,7 +4,7 @@ import { parseArgs } from 'node:util';
 import { version } from '../../package.json';
 import { type DeploymentEvent, DeploymentError, removeDeployment, startDeployment, watchDeployment } from '../core/deploy/deployment';
 import { deploymentProjectOf } from '../core/deploy/project';
-import { connectDocker } from '../core/engine/docker/dockerEngine';
+import { connectDocker } from '../core/engine/docker/connect';
 import { describeFailure, EngineError } from '../core/engine/errors';
 import { hasErrors } from '../core/problems';
 import { findProjectRoot } from '../core/workspace/root';

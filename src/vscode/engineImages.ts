@@ -13,7 +13,7 @@ export function imagesOfEngine(): Promise<EngineImage[]> {
   if (asked && Date.now() - asked.at < 30_000) return asked.images;
   const images = (async () => {
     // dockerode is loaded on first use, never at activation
-    const { connectDocker } = await import('../core/engine/docker/dockerEngine');
+    const { connectDocker } = await import('../core/engine/docker/connect');
     const { engineImages } = await import('../core/engine/docker/imageList');
     try {
       return await engineImages((await connectDocker(readSettings().engine.dockerEndpoint)).docker);

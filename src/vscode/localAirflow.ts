@@ -11,7 +11,7 @@ import { type DeployedImportError } from '../core/deploy/importErrors';
 import { DeploymentError, removeDeployment, runningUrl, startDeployment, watchDeployment, type DeploymentEvent } from '../core/deploy/deployment';
 import { deploymentId, namesOf } from '../core/deploy/plan';
 import { deploymentProjectOf } from '../core/deploy/project';
-import { connectDocker } from '../core/engine/docker/dockerEngine';
+import { connectDocker } from '../core/engine/docker/connect';
 import { describeFailure, EngineError } from '../core/engine/errors';
 import { formatProblem, hasErrors } from '../core/problems';
 import { findProjectRoot } from '../core/workspace/root';

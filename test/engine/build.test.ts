@@ -4,7 +4,7 @@ import { spawnSync } from 'node:child_process';
 import { rmSync } from 'node:fs';
 import * as path from 'node:path';
 import { describe, it } from 'node:test';
-import { connectDocker } from '../../src/core/engine/docker/dockerEngine';
+import { connectDocker } from '../../src/core/engine/docker/connect';
 import { ensureImage } from '../../src/core/engine/docker/images';
 import { dockerProblem, needs, REMOTE, remoteProblem, scratchWorkspace } from './support';
 

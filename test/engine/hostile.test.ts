@@ -8,7 +8,7 @@ import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { connectDocker } from '../../src/core/engine/docker/dockerEngine';
+import { connectDocker } from '../../src/core/engine/docker/connect';
 import { builtBy, ensureImage, LABEL_BUILT_BY, uidInImage } from '../../src/core/engine/docker/images';
 import type { EngineError } from '../../src/core/engine/errors';
 import type { ValueSource } from '../../src/core/runtime/resolve';

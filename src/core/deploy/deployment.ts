@@ -7,7 +7,7 @@ import { mkdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import * as net from 'node:net';
 import type Docker from 'dockerode';
 import { cacheDir } from '../engine/cache';
-import { LABEL_USER } from '../engine/docker/dockerEngine';
+import { LABEL_USER } from '../engine/docker/ourContainers';
 import { ensureImage } from '../engine/docker/images';
 import { EngineError } from '../engine/errors';
 import { ME } from '../engine/owner';

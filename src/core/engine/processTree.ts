@@ -96,7 +96,6 @@ export function runProcess(command: string, args: string[], options: ProcessOpti
     let stopped: EngineError | undefined;
     let failure: HarnessEvent | undefined;
     let started = false;
-    let deadline: JobDeadline | undefined;
     const splitters = {
       stdout: lineSplitter((line) => options.onLine?.(line, 'stdout'), keep),
       stderr: lineSplitter((line) => {
@@ -121,11 +120,7 @@ export function runProcess(command: string, args: string[], options: ProcessOpti
       stopped = error;
       killTree(child.pid);
     };
-    if (options.startMs !== undefined && options.deadlineMs) {
-      deadline = new StagedDeadline(options.startMs, options.deadlineMs, stop, "Airflow's import");
-    } else if (options.deadlineMs) {
-      deadline = singleDeadline(options.deadlineMs, stop);
-    }
+    const deadline = deadlineFor(options, stop);
     const onAbort = () => stop(new EngineError('cancelled', 'cancelled'));
     options.signal?.addEventListener('abort', onAbort, { once: true });
     child.on('error', (error) => {
@@ -145,6 +140,12 @@ export function runProcess(command: string, args: string[], options: ProcessOpti
       else resolve({ code, signal, started, tail: withoutEvents(tail), failure });
     });
   });
+}
+
+/** A parse's two deadlines (start, then the file's), a run's one, or none. */
+function deadlineFor(options: ProcessOptions, stop: (error: EngineError) => void): JobDeadline | undefined {
+  if (options.startMs !== undefined && options.deadlineMs) return new StagedDeadline(options.startMs, options.deadlineMs, stop, "Airflow's import");
+  return options.deadlineMs ? singleDeadline(options.deadlineMs, stop) : undefined;
 }
 
 /** A long-lived process as a line channel (for the warm harness); stopping it kills its whole tree. */

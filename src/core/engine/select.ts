@@ -1,4 +1,5 @@
-import { connectDocker, DockerEngine } from './docker/dockerEngine';
+import { connectDocker } from './docker/connect';
+import { DockerEngine } from './docker/dockerEngine';
 import { EmbeddedDefaultEngine } from './embeddedDefault';
 import { EngineError } from './errors';
 import { LocalEngine } from './local/localEngine';
