@@ -234,8 +234,9 @@ function printText(outcomes: FileOutcome[], cwd: string, out: (line: string) => 
 }
 
 /**
- * The problems of the parses, one clickable `path:line:col: severity: message` each. A helper module that fails for
- * several DAG files is said once, at its line, naming its importers; each DAG file then gets a line at its import.
+ * The problems of the parses, as the parse rule (parseProblems) gives them to the editor too, one clickable
+ * `path:line:col: severity: message` each. A helper module that fails for several DAG files is said once, at its
+ * line, naming its importers; each DAG file then gets a line at its import.
  */
 export function parseProblemLines(outcomes: readonly Pick<FileOutcome, 'file' | 'found'>[], cwd: string): string[] {
   const at = (file: string, line: number | null, column?: number | null) => `${displayPath(file, cwd)}:${line ?? 1}:${column ?? 1}`;
@@ -250,7 +251,6 @@ export function parseProblemLines(outcomes: readonly Pick<FileOutcome, 'file' | 
   const said = new Set<string>();
   for (const { file, found } of outcomes) {
     for (const p of found) {
-      if (p.code === 'parse-timeout') continue; // the harness's TimeoutError says it, at the line that was running
       if (p.code === 'import-error-elsewhere') {
         lines.push(`${at(p.file, p.line, p.column)}: error: the import of ${displayPath(p.related!.file, cwd)} failed (above)`);
         continue;

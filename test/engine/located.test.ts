@@ -4,7 +4,8 @@
  * line, naming its importers, and each importer at its import line (the JSON keeps one result per DAG file, with
  * `related`); warnings raised inside Airflow and libraries are hidden unless asked; a DAG argument the serializer
  * rejects is at that argument; tracebacks (and warnings) leave out the harness; a missing top-level package that is a folder of
- * the project names pythonPath; a folder with no DAG files says what was looked at.
+ * the project names pythonPath; a parse stopped by timeouts.parse is said at the line that was running and as the
+ * timeout, the problems the editor shows; a folder with no DAG files says what was looked at.
  */
 import assert from 'node:assert/strict';
 import { cpSync, readFileSync, writeFileSync } from 'node:fs';
@@ -164,6 +165,23 @@ describe('the same on Docker, where paths are mapped back from the container', {
     assert.deepEqual(located(fromDocker), located(byFile(ws, local.stdout)));
     assert.deepEqual(fromDocker['dags/orders.py'].dags[0].tasks.map((t) => [t.file, t.definitionFile]), [['dags/orders.py', 'include/tasks.py']]);
     for (const result of Object.values(fromDocker)) for (const error of result.importErrors) assert.doesNotMatch(error.traceback, /airflow_runtime_harness/, result.file);
+  });
+});
+
+describe('a parse stopped by timeouts.parse, as text', { ...needs(venvProblem()), timeout: 300_000 }, () => {
+  const version = VERSIONS[VERSIONS.length - 1];
+  it('says the line that was running and the timeout, as the editor does (exit 1)', async () => {
+    const ws = scratchWorkspace('located-timeout', {
+      'airflow-runtime.yaml': `${runtimeFile(version)}timeouts:\n  parse: 2s\n`,
+      'dags/slow.py': 'import time\nfrom airflow import DAG\ntime.sleep(120)\n',
+    });
+    const { code, stdout, stderr } = await cli(['parse', 'dags/slow.py', '--engine', 'local'], { cwd: ws });
+    assert.equal(code, 1, stdout + stderr);
+    assert.deepEqual(stdout.split('\n').filter((line) => line.includes(': error: ')), [
+      'dags/slow.py:3:1: error: TimeoutError: parsing did not finish within 2s (it was running line 3 of slow.py)',
+      'dags/slow.py:1:1: error: parsing this DAG file did not finish within timeouts.parse: it was stopped (look for slow top-level code)',
+    ]);
+    assert.match(stderr, /^dags\/slow\.py: timed out/m);
   });
 });
 
