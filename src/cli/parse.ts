@@ -105,7 +105,7 @@ export async function parseCommand(args: string[], out: (line: string) => void, 
     const keep = { keep: flags.format === 'json' ? 'all' : 'summary', allWarnings: !!flags['all-warnings'], buildOutput: flags.verbose ? err : undefined } as const;
     let outcomes: FileOutcome[];
     try {
-      outcomes = await parseAll(files, engine, jobs, cancel.signal, where, keep);
+      outcomes = await parseFiles(files, engine, jobs, cancel.signal, where, keep);
       // The rule for which files are DAG files was the runtimes' word where they had answered before, else a guess
       // from their tags; now that each has answered, a list made on a wrong guess is made again, and what it adds
       // is parsed too (an Airflow 3 image tagged `:stable` and its asset-only files).
@@ -116,7 +116,7 @@ export async function parseCommand(args: string[], out: (line: string) => void, 
       const dropped = new Set(files.filter((file) => !revised.includes(file)));
       for (const file of added) err(`${displayPath(file, cwd)}: note: a DAG file for the Airflow its runtime reported (its image's tag suggested another): parsed too`);
       for (const file of dropped) err(`${displayPath(file, cwd)}: note: not a DAG file for the Airflow its runtime reported: left out`);
-      if (added.length && !cancel.cancelled()) outcomes.push(...await parseAll(added, engine, jobs, cancel.signal, where, keep));
+      if (added.length && !cancel.cancelled()) outcomes.push(...await parseFiles(added, engine, jobs, cancel.signal, where, keep));
       outcomes = outcomes.filter((o) => !dropped.has(o.file));
     } finally {
       await engine.dispose();
@@ -132,7 +132,7 @@ export async function parseCommand(args: string[], out: (line: string) => void, 
 }
 
 /** Parses `files` with `jobs` in flight; a file whose runtime files have errors is not parsed (they are its problems). */
-async function parseAll(files: string[], engine: Engine, jobs: number, signal: AbortSignal, where: Where, how: { keep: 'all' | 'summary'; allWarnings: boolean; buildOutput?: (line: string) => void }): Promise<FileOutcome[]> {
+async function parseFiles(files: string[], engine: Engine, jobs: number, signal: AbortSignal, where: Where, how: { keep: 'all' | 'summary'; allWarnings: boolean; buildOutput?: (line: string) => void }): Promise<FileOutcome[]> {
   const progress = terminalProgress();
   const onBuildOutput = how.buildOutput && ((line: string) => { progress.clear(); how.buildOutput!(`| ${line}`); });
   const outcomes: FileOutcome[] = [];

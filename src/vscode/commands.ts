@@ -30,7 +30,7 @@ type Handler = (surfaces: Surfaces, ...args: never[]) => unknown;
 /** Every command of the extension, by id: each a named handler of a few lines over the project, the tree and the testing face. */
 const COMMANDS: Record<string, Handler> = {
   'airflowRuntime.parseFile': parseFile,
-  'airflowRuntime.parseAll': parseAll,
+  'airflowRuntime.parseAll': parseWorkspace,
   'airflowRuntime.refresh': refresh,
   'airflowRuntime.runTask': runTask,
   'airflowRuntime.debugTask': debugTask,
@@ -84,7 +84,8 @@ async function parseFile({ project }: Surfaces, target?: vscode.Uri | DagTreeNod
   return { state: stateOf(record), result: record?.result, failure: record?.failure };
 }
 
-async function parseAll({ project }: Surfaces) {
+/** Every DAG file of the workspace, found again first, with a notification that counts them and can cancel. */
+async function parseWorkspace({ project }: Surfaces) {
   if (project.refuseUntrusted('Parsing')) return;
   await project.scan();
   await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: 'Airflow: parsing DAG files', cancellable: true }, async (progress, token) => {

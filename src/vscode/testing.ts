@@ -63,7 +63,7 @@ export class TaskTesting implements vscode.Disposable {
     };
     this.controller.refreshHandler = async () => {
       await project.scan();
-      if (project.isTrusted) await project.parser.parseAll();
+      if (project.isTrusted) await project.parser.parseKnownFiles();
     };
     this.profile = this.controller.createRunProfile('Run task in its runtime', vscode.TestRunProfileKind.Run, (request, token) => this.run(request, token), true);
     this.debugProfile = this.controller.createRunProfile('Debug task in its runtime', vscode.TestRunProfileKind.Debug, (request, token) => this.run(request, token, true), true);

@@ -55,7 +55,8 @@ export class WorkspaceParser {
     await parsed;
   }
 
-  parseAll(): Promise<void> {
+  /** Parses every DAG file it knows (`states`) again, through the queue; resolves when all are done. */
+  parseKnownFiles(): Promise<void> {
     return Promise.all(this.states.files.map((file) => this.queue.request(file))).then(() => undefined);
   }
 
