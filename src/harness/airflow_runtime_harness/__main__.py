@@ -69,7 +69,7 @@ def _in_runtime(sub, verb: str, help: str, task: bool) -> argparse.ArgumentParse
 
 def main(argv=None) -> int:
     args = _parser().parse_args(argv)
-    from .errors import hide_harness_frames
+    from .import_errors import hide_harness_frames
 
     hide_harness_frames()
     folder = env.engine_temp_dir()

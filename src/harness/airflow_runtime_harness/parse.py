@@ -16,7 +16,7 @@ import warnings
 from typing import Any
 
 from . import RESULT_FORMAT, preimport
-from .errors import (
+from .import_errors import (
     exception_message,
     import_error_from_exception,
     user_frame_of_stack,

@@ -21,7 +21,7 @@ import sys
 import traceback
 
 from . import env
-from .errors import import_error_from_exception
+from .import_errors import import_error_from_exception
 from .paths import UserFiles
 from .reap import become_subreaper, kill_descendants
 
