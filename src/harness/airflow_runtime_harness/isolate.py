@@ -153,7 +153,7 @@ class Child:
             message = json.loads(line)
             data = job(res_w, message["request"], message["timeout"])
             if data is not None:
-                _write_all(res_w, data + END)
+                write_all(res_w, data + END)
                 # Done: close our ends of both pipes now rather than at exit, which first tears down the
                 # address space (milliseconds for a process this size): the parent need not wait for that.
                 os.close(res_w)
@@ -180,7 +180,7 @@ class Child:
         self._on_start = on_start
         self._hard_deadline = self.sent_at + self.start_timeout
         try:
-            _write_all(self.req_w, (json.dumps({"request": request, "timeout": timeout}) + "\n").encode())
+            write_all(self.req_w, (json.dumps({"request": request, "timeout": timeout}) + "\n").encode())
         except OSError:
             pass  # it died: we find out from its pipes and its wait status
         os.close(self.req_w)
@@ -380,7 +380,9 @@ def _close_quietly(fd: int | None) -> None:
         pass
 
 
-def _write_all(fd: int, data: bytes) -> None:
+def write_all(fd: int, data: bytes) -> None:
+    """All of `data` on a pipe, however many writes it takes: a child's request, and what a job sends on its result
+    pipe (START, then its result)."""
     view = memoryview(data)
     while view:
         n = os.write(fd, view)

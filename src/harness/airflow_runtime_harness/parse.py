@@ -23,7 +23,7 @@ from .import_errors import (
     user_frame_of_traceback,
     without_harness_frames,
 )
-from .isolate import START, _write_all, run_isolated
+from .isolate import START, run_isolated, write_all
 from .paths import UserFiles
 
 compat: Any = None  # the module, once Airflow is imported (parse_in_process)
@@ -460,7 +460,7 @@ def parse_job(result_fd: int, request: dict, timeout):
     real_exit = os._exit
 
     def on_start():
-        _write_all(result_fd, START)
+        write_all(result_fd, START)
         os._exit = guarded_exit
         if timeout is not None:
             threading.Thread(target=watchdog, daemon=True, name="harness-watchdog").start()
@@ -472,7 +472,7 @@ def parse_job(result_fd: int, request: dict, timeout):
         # Only this process's: a child the DAG forks inherits the patch, and its exit is its own business.
         if os.getpid() == me and lock.acquire(blocking=False):
             version = sys.modules["airflow"].__version__ if "airflow" in sys.modules else None
-            _write_all(
+            write_all(
                 result_fd,
                 json.dumps(_ended_result(file, folder, sys._getframe(1), version, f"os._exit({status})")).encode() + b"\n",
             )
@@ -485,7 +485,7 @@ def parse_job(result_fd: int, request: dict, timeout):
         frame = sys._current_frames().get(main_id)
         version = sys.modules["airflow"].__version__ if "airflow" in sys.modules else None
         data = json.dumps(_timed_out_result(file, folder, timeout, frame, version)).encode()
-        _write_all(result_fd, data)
+        write_all(result_fd, data)
         real_exit(3)
 
     before = set(sys.modules) if preimport.LEARN else None
