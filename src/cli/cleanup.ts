@@ -1,7 +1,7 @@
 import { parseArgs } from 'node:util';
 import { connectDocker } from '../core/engine/docker/connect';
 import { ourContainers } from '../core/engine/docker/ourContainers';
-import { oldBuiltImages } from '../core/engine/docker/requirementsImage';
+import { leftoverBuildSteps, oldBuiltImages } from '../core/engine/docker/requirementsImage';
 import { describeFailure } from '../core/engine/errors';
 import { harnessProcesses, type Leftover, tempFolders } from '../core/engine/owner';
 import { EXIT } from './usage';
@@ -9,9 +9,10 @@ import { EXIT } from './usage';
 export const CLEANUP_HELP = `Usage: airflow-runtime cleanup [--all] [--images] [--dry-run]
 
 Removes what airflow-runtime started and nothing uses any more: containers, local harness processes and temp
-folders of this user on this machine whose owner (an editor window or a CLI process) is gone. Containers of
-other users, of other machines sharing the Docker engine, and of owners still running are kept. Each process
-and temp folder is said with whose it is (project folder, age, owner pid) before it is removed.
+folders of this user on this machine whose owner (an editor window or a CLI process) is gone, and the containers of
+runtime builds such an owner left midway. Containers of other users, of other machines sharing the Docker engine,
+and of owners still running are kept. Each process and temp folder is said with whose it is (project folder, age,
+owner pid) before it is removed.
 
 Options:
   --all       remove every container of ours on this engine (any user or machine, in use or not), and this
@@ -45,6 +46,11 @@ export async function cleanupCommand(args: string[], out: (line: string) => void
       }
       if (!dryRun) await connection.docker.getContainer(container.id).remove({ force: true }).catch(() => undefined);
       out(`${verb} ${name}`);
+      removed++;
+    }
+    for (const step of await leftoverBuildSteps(connection.docker, all)) {
+      if (!dryRun) await connection.docker.getContainer(step.id).remove({ force: true }).catch(() => undefined);
+      out(`${verb} ${step.what}`);
       removed++;
     }
     if (flags.images) {

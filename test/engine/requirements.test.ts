@@ -15,7 +15,7 @@ import { after, describe, it } from 'node:test';
 import { connectDocker } from '../../src/core/engine/docker/connect';
 import { ensureImage } from '../../src/core/engine/docker/images';
 import { hostPipSettings } from '../../src/core/engine/docker/hostPip';
-import { BUILT_REPOSITORY, LABEL_INPUTS } from '../../src/core/engine/docker/requirementsImage';
+import { BUILT_REPOSITORY, LABEL_INPUTS, leftoverBuildSteps } from '../../src/core/engine/docker/requirementsImage';
 import type { EngineError } from '../../src/core/engine/errors';
 import { MANIFEST_FILE } from '../../src/core/export/manifest';
 import { readRuntimeText } from '../../src/core/runtime/read';
@@ -86,10 +86,10 @@ function proxyCertificates(): string[] {
 const PROXY_CAS = proxyCertificates();
 const proxyNeeds = () => needs(PROXY_CAS.length ? undefined : 'no TLS proxy here: the host\'s pip trusts no CA that the base image lacks');
 
-/** The image built from this requirements file (by the label that records its inputs), or undefined. */
-function builtFrom(requirementsFile: string): string | undefined {
+/** The images built from this requirements file (by the label that records their inputs). */
+function builtFrom(requirementsFile: string): string[] {
   const listed = docker('image', 'ls', '--filter', `label=${LABEL_INPUTS}`, '--format', '{{.Repository}}:{{.Tag}}').stdout.split('\n').filter((t) => t.startsWith(`${BUILT_REPOSITORY}:`));
-  return listed.find((tag) => JSON.parse(docker('image', 'inspect', '--format', `{{index .Config.Labels "${LABEL_INPUTS}"}}`, tag).stdout || '{}').requirementsFile === requirementsFile);
+  return listed.filter((tag) => JSON.parse(docker('image', 'inspect', '--format', `{{index .Config.Labels "${LABEL_INPUTS}"}}`, tag).stdout || '{}').requirementsFile === requirementsFile);
 }
 
 const builtTags = () => new Set(docker('image', 'ls', BUILT_REPOSITORY, '--format', '{{.Repository}}:{{.Tag}}').stdout.split('\n').filter(Boolean));
@@ -154,8 +154,9 @@ describe('runtimes without Dockerfiles: image + requirements', { ...needs(docker
       const built = await cli(['parse', 'dags', '--engine', 'docker'], { cwd: project });
       assert.equal(built.code, 0, built.stdout + built.stderr);
       assert.match(built.stderr, /needs_inflection\.py: ok: needs_inflection \(1 task\)/);
-      const tag = builtFrom(requirements);
+      const [tag, ...more] = builtFrom(requirements);
       assert.ok(tag, 'the built image, by its label');
+      assert.deepEqual(more, []);
       made.add(tag);
       // the CA went in with the build and stayed out of the image: not in a file, not in the label, not in the env
       const inspect = (name: string) => JSON.parse(docker('image', 'inspect', name).stdout)[0] as { Config: { Env: string[]; Labels: Record<string, string> } };
@@ -174,7 +175,7 @@ describe('runtimes without Dockerfiles: image + requirements', { ...needs(docker
       const failed = await cli(['parse', 'dags', '--engine', 'docker'], { cwd: project, env: cleared });
       assert.equal(failed.code, 2, failed.stdout + failed.stderr);
       assert.match(failed.stdout, /^requirements\.txt:2:1: error: pip: could not verify the TLS certificate of \S+ \(.+\): the build trusts what the host's pip trusts, and the host's pip names no CA bundle/m);
-      assert.equal(builtFrom(requirements), tag, 'no image of the failed build');
+      assert.deepEqual(builtFrom(requirements), [tag], 'no image of the failed build');
     } finally {
       rmSync(project, { recursive: true, force: true });
     }
@@ -259,6 +260,34 @@ describe('runtimes without Dockerfiles: image + requirements', { ...needs(docker
     const problems = result.stdout.split('\n').filter((line) => line.startsWith('requirements.txt:'));
     assert.deepEqual(problems.map((line) => line.split(': error: ')[0]), ['requirements.txt:2:1'], result.stdout);
     assert.doesNotMatch(result.stdout, /^\| /m);
+  });
+
+  it('a CLI killed with -9 mid-build leaves its build container: cleanup finds it, and the next parse builds', async () => {
+    writeFileSync(path.join(ws, 'requirements.txt'), `${requirement(`${MARKER}-killed`)}\n`);
+    let pid = 0;
+    let said = '';
+    const killed = cli(['parse', 'dags', '--engine', 'docker'], { cwd: ws, onSpawn: (p) => { pid = p; }, onStderr: (soFar) => { said = soFar; } });
+    const stepOf = () => docker('ps', '-a', '--filter', `label=airflow-runtime.build-step=${os.hostname()}:${pid}`, '--format', '{{.ID}} {{.Names}}').stdout.trim();
+    for (const end = Date.now() + 120_000; !(said.includes('building the runtime') && stepOf()) && Date.now() < end;) await new Promise((r) => setTimeout(r, 100));
+    assert.ok(stepOf(), `no build container while the CLI built: ${said}`);
+    process.kill(pid, 'SIGKILL');
+    await killed;
+    const [id, name] = stepOf().split(' ');
+    assert.match(name ?? '', new RegExp(`^airflow-runtime-build-\\S+-${pid}-[0-9a-f]{6}$`));
+    // said by cleanup with whose it is; removed the way cleanup removes it (the machine is shared: a real cleanup
+    // would take other tests' leftovers too)
+    const dry = await cli(['cleanup', '--dry-run'], { cwd: ws });
+    assert.equal(dry.code, 0, dry.stderr);
+    assert.match(dry.stdout, new RegExp(`^would remove build container ${name} \\(\\w+, of process ${os.hostname()}:${pid}, gone\\)$`, 'm'));
+    const { docker: client } = await connectDocker('unix:///var/run/docker.sock');
+    const leftover = (await leftoverBuildSteps(client, false)).find((step) => step.id.startsWith(id));
+    assert.ok(leftover, 'the build container among the leftovers');
+    await client.getContainer(leftover.id).remove({ force: true });
+    // the dead CLI's lock does not hold the next build back
+    const next = await cli(['parse', 'dags', '--engine', 'docker'], { cwd: ws });
+    assert.equal(next.code, 0, next.stdout + next.stderr);
+    assert.match(next.stderr, /build: building the runtime \(0 of 1 requirements\)/);
+    for (const tag of builtFrom(path.join(ws, 'requirements.txt'))) made.add(tag);
   });
 
   it('the local emulator builds its venv from the same requirements, and says once that packages are Docker\'s', async () => {

@@ -1,8 +1,11 @@
 /** The image build's pure parts: pip's settings as pip reports them, and pip's failures put at their lines. */
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { describe, it } from 'node:test';
+import type Docker from 'dockerode';
 import { pipConfFor, readPipConfigList } from '../../src/core/engine/docker/hostPip';
-import { type Additions, builtImageName, requirementFailure } from '../../src/core/engine/docker/requirementsImage';
+import { type Additions, builtImageName, LABEL_BUILD_STEP, leftoverBuildSteps, requirementFailure } from '../../src/core/engine/docker/requirementsImage';
+import { ME, ownerId } from '../../src/core/engine/owner';
 import { requirementLines } from '../../src/core/runtime/requirements';
 
 const additions = (text: string, file = '/ws/requirements.txt'): Additions => ({ requirementsText: text, requirements: requirementLines(text, '/ws'), requirementsFile: file, packages: [] });
@@ -81,5 +84,30 @@ describe('pip\'s failure at its line', () => {
     assert.match(bare.message, /^\/ws\/requirements\.txt:2: error: pip: could not verify the TLS certificate of pypi\.org \(self-signed certificate in certificate chain\): the build trusts what the host's pip trusts, and the host's pip names no CA bundle/);
     const given = requirementFailure(tail, additions('inflection==0.5.1\n'), {}, { caFrom: '/etc/ssl/certs/ca.crt' });
     assert.match(given.message, /it was given the CA bundle \/etc\/ssl\/certs\/ca\.crt of the host's pip, which does not hold this CA/);
+  });
+});
+
+describe('build steps left by a process that is gone', () => {
+  const dead = spawnSync('true').pid!;
+  const container = (name: string, owner: string) => ({ Id: name, Names: [`/${name}`], State: 'exited', Labels: { [LABEL_BUILD_STEP]: owner } });
+  const user = ME.user.replace(/[^A-Za-z0-9_.-]/g, '_');
+  const listed = [
+    container(`airflow-runtime-build-${user}-${dead}-a1b2c3`, `${ME.host}:${dead}`),
+    // a container of a built image: it inherited the label from the commit, and its name is not a build step's
+    container('quirky_turing', `${ME.host}:${dead}`),
+    container(`airflow-runtime-build-${user}-${process.pid}-d4e5f6`, ownerId()),
+    container(`airflow-runtime-build-someone_else-${dead}-0a0b0c`, `${ME.host}:${dead}`),
+    container(`airflow-runtime-build-${user}-${dead}-0d0e0f`, `another-machine:${dead}`),
+  ];
+  const docker = { listContainers: async () => listed } as unknown as Docker;
+
+  it('are this user\'s build containers on this machine whose process is dead, found by name, not by label alone', async () => {
+    assert.deepEqual((await leftoverBuildSteps(docker, false)).map((step) => step.id), [`airflow-runtime-build-${user}-${dead}-a1b2c3`]);
+    const [step] = await leftoverBuildSteps(docker, false);
+    assert.equal(step.what, `build container airflow-runtime-build-${user}-${dead}-a1b2c3 (exited, of process ${ME.host}:${dead}, gone)`);
+  });
+
+  it('with `all`, every build container of ours, never a container of a built image', async () => {
+    assert.deepEqual((await leftoverBuildSteps(docker, true)).map((step) => step.id).sort(), listed.filter((c) => c.Id.startsWith('airflow-runtime-build-')).map((c) => c.Id).sort());
   });
 });

@@ -9,7 +9,7 @@
  * Packages go into the image's own `python` (the one that runs Airflow and the harness), as the image's own user,
  * with Airflow held at the version it has (a constraint); Debian packages are installed first, as root, by apt-get.
  */
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { PassThrough } from 'node:stream';
@@ -24,7 +24,7 @@ import { cacheDir } from '../cache';
 import { EngineError } from '../errors';
 import { exclusiveLock } from '../fileLock';
 import { lineSplitter } from '../lineSplitter';
-import { ownerId } from '../owner';
+import { ME, ownerId, parseOwner, removable } from '../owner';
 import { SharedWork } from '../sharedWork';
 import type { WorkOptions } from '../types';
 import { hostPipSettings, type HostPipSettings, pipConfFor } from './hostPip';
@@ -37,6 +37,13 @@ export const BUILT_REPOSITORY = 'airflow-runtime-built';
 export const LABEL_INPUTS = 'airflow-runtime.built-from';
 /** On a build step's container (and so on the image it makes): which process of ours ran it. */
 export const LABEL_BUILD_STEP = 'airflow-runtime.build-step';
+
+/**
+ * The name of each build step's container starts so, then its user and pid. The label alone does not tell a build
+ * step: the image it commits keeps the label, and so does every container of that image; a name is not kept.
+ */
+const BUILD_STEP_NAME = 'airflow-runtime-build';
+const nameSafe = (text: string) => text.replace(/[^A-Za-z0-9_.-]/g, '_');
 
 /** Where the build's own files are, inside the build container; removed by the same step. */
 const BUILD_DIR = '/airflow-runtime-build';
@@ -235,6 +242,7 @@ async function runStep(
   label: string,
 ): Promise<string> {
   const container = await docker.createContainer({
+    name: `${BUILD_STEP_NAME}-${nameSafe(ME.user)}-${process.pid}-${randomBytes(3).toString('hex')}`,
     Image: image, User: user, Entrypoint: [], Cmd: ['/bin/sh', '-c', script], Env: [], WorkingDir: '/',
     // not our containers' labels: a commit keeps the container's labels, and every container of the image would
     // inherit them (cleanup would take a production container for a leftover of a dead process of ours)
@@ -350,6 +358,28 @@ function placeOf(additions: Additions, context: BuildContext): { file: string; l
   if (source?.kind !== 'file') return { file: 'requirements', lineOf: (line) => line };
   const runtimeFile = context.runtime?.files?.find((f) => f.path === source.file);
   return { file: source.file, lineOf: (line) => runtimeFile?.locations.get(`requirements[${line - 1}]`)?.value.start.line ?? source.line };
+}
+
+/** A build step's container left by a process of ours that is gone (a CLI killed with -9 mid-build). */
+export interface LeftoverBuildStep {
+  id: string;
+  /** For people: which container, whose, in what state. */
+  what: string;
+}
+
+/** Build steps' containers whose process is gone: this user's on this machine; with `all`, every one of ours. */
+export async function leftoverBuildSteps(docker: Docker, all: boolean): Promise<LeftoverBuildStep[]> {
+  const named = new RegExp(`^/?${BUILD_STEP_NAME}-(.+)-\\d+-[0-9a-f]{6}$`);
+  const leftovers: LeftoverBuildStep[] = [];
+  for (const info of await docker.listContainers({ all: true, filters: { label: [LABEL_BUILD_STEP] } })) {
+    const name = info.Names?.find((n) => named.test(n));
+    if (!name) continue; // a container of a built image: it inherited the label, it is no build step
+    const user = named.exec(name)![1];
+    const owner = parseOwner(info.Labels[LABEL_BUILD_STEP], user === nameSafe(ME.user) ? ME.user : user);
+    if (!removable(owner, all)) continue;
+    leftovers.push({ id: info.Id, what: `build container ${name.replace(/^\//, '')} (${info.State}, of process ${info.Labels[LABEL_BUILD_STEP]}, gone)` });
+  }
+  return leftovers;
 }
 
 /** A built image of ours that `cleanup --images` may remove. */
