@@ -290,6 +290,38 @@ describe('runtimes without Dockerfiles: image + requirements', { ...needs(docker
     for (const tag of builtFrom(path.join(ws, 'requirements.txt'))) made.add(tag);
   });
 
+  it('Debian packages are installed by apt-get in the build, and a task uses them', async () => {
+    // a requirement of this run's own beside the package, so that this run's image is a new build
+    const project = scratchWorkspace('requirements-apt', {
+      'airflow-runtime.yaml': `image: ${image(VERSION)}\npull: never\npackages: [jq]\nrequirements:\n  - '${requirement(`${MARKER}-apt`)}'\n`,
+      'dags/needs_jq.py': [
+        'from airflow.sdk import DAG',
+        'from airflow.providers.standard.operators.bash import BashOperator',
+        '',
+        'with DAG("needs_jq", schedule=None):',
+        '    BashOperator(task_id="version", bash_command="jq --version")',
+        '',
+      ].join('\n'),
+    });
+    try {
+      const dag = path.join(project, 'dags/needs_jq.py');
+      const apt = resolveRuntime(dag, { workspaceRoot: project, readText: readRuntimeText });
+      const { docker: client } = await connectDocker('unix:///var/run/docker.sock');
+      const stages: string[] = [];
+      const tag = await ensureImage(client, apt.values, new Set(), { runtime: apt, onProgress: (p) => stages.push(p.message) });
+      made.add(tag);
+      assert.ok(stages.includes('building the runtime: 1 Debian package (apt-get, as root)'), stages.join('\n'));
+      // apt's lists are not kept; the image's own user is kept
+      const inside = docker('run', '--rm', '--network', 'none', '--entrypoint', 'sh', tag, '-c', 'ls /var/lib/apt/lists | wc -l; id -u');
+      assert.deepEqual(inside.stdout.trim().split('\n'), ['0', docker('run', '--rm', '--network', 'none', '--entrypoint', 'id', image(VERSION), '-u').stdout.trim()]);
+      const ran = await cli(['run', dag, 'needs_jq', 'version', '--engine', 'docker'], { cwd: project });
+      assert.equal(ran.code, 0, ran.stdout + ran.stderr);
+      assert.match(ran.stdout + ran.stderr, /jq-1\.\d+/);
+    } finally {
+      rmSync(project, { recursive: true, force: true });
+    }
+  });
+
   it('the local emulator builds its venv from the same requirements, and says once that packages are Docker\'s', async () => {
     writeFileSync(path.join(ws, 'requirements.txt'), `${requirement(MARKER)}\n`);
     writeFileSync(path.join(ws, 'airflow-runtime.yaml'), `image: ${image(VERSION)}\npull: never\nrequirements: requirements.txt\npackages: [libpq5]\n`);
