@@ -290,6 +290,26 @@ describe('runtimes without Dockerfiles: image + requirements', { ...needs(docker
     for (const tag of builtFrom(path.join(ws, 'requirements.txt'))) made.add(tag);
   });
 
+  it('a new built image uses its base image\'s prepared runtime cache: it does not migrate again', async () => {
+    const project = scratchWorkspace('requirements-cache', { 'airflow-runtime.yaml': `image: ${image(VERSION)}\npull: never\n`, 'dags/needs_inflection.py': DAG.replace('import inflection\n', '') });
+    try {
+      // the base image's cache, prepared once (by this parse, or recorded by an earlier one)
+      const base = await cli(['parse', 'dags', '--engine', 'docker', '--cold'], { cwd: project });
+      assert.equal(base.code, 0, base.stdout + base.stderr);
+      writeFileSync(path.join(project, 'airflow-runtime.yaml'), `image: ${image(VERSION)}\npull: never\nrequirements: ['${requirement(`${MARKER}-cache`)}']\n`);
+      writeFileSync(path.join(project, 'dags/needs_inflection.py'), DAG);
+      const built = await cli(['parse', 'dags', '--engine', 'docker', '--cold'], { cwd: project });
+      assert.equal(built.code, 0, built.stdout + built.stderr);
+      assert.match(built.stderr, /^build: building the runtime/m);
+      assert.match(built.stderr, /needs_inflection\.py: ok: needs_inflection \(1 task\)/);
+      assert.doesNotMatch(built.stderr, /^migrate:/m);
+      const { docker: client } = await connectDocker('unix:///var/run/docker.sock');
+      made.add(await ensureImage(client, resolveRuntime(path.join(project, 'dags/needs_inflection.py'), { workspaceRoot: project, readText: readRuntimeText }).values, new Set(), {}));
+    } finally {
+      rmSync(project, { recursive: true, force: true });
+    }
+  });
+
   it('Debian packages are installed by apt-get in the build, and a task uses them', async () => {
     // a requirement of this run's own beside the package, so that this run's image is a new build
     const project = scratchWorkspace('requirements-apt', {

@@ -3,6 +3,7 @@ import type { ParseResult } from '../harness/parseResult';
 import type { CheckedTemplates, TemplateHashes } from './checkedTemplates';
 import { EngineError, isRuntimeEnded } from './errors';
 import { renderThrough } from './renderedFields';
+import { runtimeCacheOwner } from './sharedRuntimeCache';
 import { type DagTestRequest, type Engine, type EngineKind, type HarnessJob, jobName, type ParseRequest, type RenderOutcome, type RenderRequest, type RunOutcome, type RunRequest } from './types';
 import { retireServersAfterChange, type ServeChannel, startOnce, stopAll, type WarmOptions, type WarmPool, type WarmScope, WarmServer } from './warm';
 
@@ -70,7 +71,7 @@ export abstract class HarnessEngine<Warm extends { server: WarmServer } = { serv
   /** The runtime's cache as CheckedTemplates keeps it: prepared once per runtime, checked before each use. */
   private async withCheckedCache<T>(request: ParseRequest | RunRequest, work: () => Promise<T>): Promise<T> {
     const runtime = await this.runtimeOf(request);
-    return this.templates.around(runtime, () => this.prepareCache(runtime, request), work);
+    return this.templates.around(runtimeCacheOwner(runtime), () => this.prepareCache(runtime, request), work);
   }
 
   /** Warm unless the request wants a runtime of its own (cold, debug); a warm runtime that ended: cold, once. */

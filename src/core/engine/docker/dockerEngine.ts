@@ -9,6 +9,7 @@ import { deadlineOf, PREPARE_CACHE_MS } from '../deadlines';
 import { harnessParseArgs, HarnessEngine, type HarnessJobEnd, parsedOrFailure, parseOnWarm, preparedTemplates } from '../harnessEngine';
 import { CONTAINER_CACHE, CONTAINER_HARNESS, CONTAINER_OUT, harnessSetup, type HarnessSetup, parseNetworkOf, PathMap, type Placement } from '../../harness/layout';
 import { ownTempDir } from '../owner';
+import { runtimeCacheOwner } from '../sharedRuntimeCache';
 import { mapResultPaths, type ParseResult, readParseResult } from '../../harness/parseResult';
 import { type HarnessJob, harnessRunArgs, type ParseRequest, type RunRequest } from '../types';
 import { type ServeChannel, serveArgs, type WarmOptions, warmScope, type WarmServer } from '../warm';
@@ -253,7 +254,7 @@ export class DockerEngine extends HarnessEngine<{ server: WarmServer; remote?: R
   }
 
   private spec(input: ContainerSpecInput): Docker.ContainerCreateOptions {
-    return containerSpec({ ...input, templates: input.cacheWritable ? undefined : this.templates.current(input.image) });
+    return containerSpec({ ...input, templates: input.cacheWritable ? undefined : this.templates.current(runtimeCacheOwner(input.image)) });
   }
 
   private serve(spec: Docker.ContainerCreateOptions, prepare?: (container: Docker.Container) => Promise<void>): Promise<{ channel: ServeChannel; container: Docker.Container }> {

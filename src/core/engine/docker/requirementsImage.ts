@@ -25,6 +25,7 @@ import { EngineError } from '../errors';
 import { exclusiveLock } from '../fileLock';
 import { lineSplitter } from '../lineSplitter';
 import { ME, ownerId, parseOwner, removable } from '../owner';
+import { shareRuntimeCache } from '../sharedRuntimeCache';
 import { SharedWork } from '../sharedWork';
 import type { WorkOptions } from '../types';
 import { hostPipSettings, type HostPipSettings, pipConfFor } from './hostPip';
@@ -130,6 +131,8 @@ export async function imageWithAdditions(docker: Docker, base: string, values: R
   const baseInfo = await docker.getImage(base).inspect();
   const pip = hostPipSettings();
   const { tag, label } = builtImageName(baseInfo.Id, base, additions, pip);
+  // a provider may bring tables of its own (a DB manager): its image migrates its own template
+  if (!additions.requirements.some((r) => r.name && normalName(r.name).startsWith('apache-airflow-providers-'))) shareRuntimeCache(tag, base);
   if (await exists(docker, tag)) return tag;
   let build = inFlight.get(tag);
   if (!build || build.stopped) {
