@@ -358,6 +358,13 @@ describe('runtimes without Dockerfiles: image + requirements', { ...needs(docker
     }
   });
 
+  it('on the local emulator, a requirement uv cannot install is an error at its line, exit 2', async () => {
+    writeFileSync(path.join(ws, 'requirements.txt'), `${requirement(MARKER)}\n\nno-such-package-${MARKER}-local==1.0\n`);
+    const result = await cli(['parse', 'dags', '--engine', 'local'], { cwd: ws });
+    assert.equal(result.code, 2, result.stdout + result.stderr);
+    assert.match(result.stdout, new RegExp(`^requirements\\.txt:3:1: error: uv: Because no-such-package-${MARKER}-local was not found in the package registry`, 'm'));
+  });
+
   it('a requirement that would change Airflow\'s version is refused at its line', async () => {
     writeFileSync(path.join(ws, 'requirements.txt'), `${requirement(MARKER)}\napache-airflow==2.11.2\n`);
     const { docker: client } = await connectDocker('unix:///var/run/docker.sock');

@@ -16,9 +16,7 @@ import { PassThrough } from 'node:stream';
 import type Docker from 'dockerode';
 import { pack as tarPack } from 'tar-stream';
 import type { Problem } from '../../problems';
-import type { RuntimeFile } from '../../runtime/read';
-import type { ValueSource } from '../../runtime/resolve';
-import { normalName, packageLines, type RequirementLine, requirementLines } from '../../runtime/requirements';
+import { normalName, packageLines, type RequirementLine, requirementLines, requirementsPlace, type RequirementsSource } from '../../runtime/requirements';
 import type { RuntimeValues } from '../../runtime/values';
 import { cacheDir } from '../cache';
 import { EngineError } from '../errors';
@@ -117,7 +115,7 @@ class PipFailure extends Error {
 
 export interface BuildContext {
   /** Where `requirements` was said: a list's items are found at their lines of the runtime file. */
-  runtime?: { sources: Record<string, ValueSource>; files?: readonly RuntimeFile[] };
+  runtime?: RequirementsSource;
 }
 
 /**
@@ -336,7 +334,7 @@ export function requirementFailure(tail: string, additions: Additions, context: 
   }
   // "no version satisfies" hides the cause when the index could not be reached at all
   if (!airflowHeld) reason = untrustedIndex(lines, pip) ?? reason;
-  const { file, lineOf } = placeOf(additions, context);
+  const { file, lineOf } = requirementsPlace(additions.requirementsFile, context.runtime);
   const at = lineOf(line ?? 1);
   const problem: Problem = { file, severity: 'error', code: 'bad-value', message: `pip: ${reason}`, start: { line: at, column: 1 }, end: { line: at, column: 1 } };
   return new EngineError('image-build-failed', `${file}:${at}: error: ${problem.message}`,
@@ -352,15 +350,6 @@ function untrustedIndex(lines: string[], pip: Pick<HostPipSettings, 'caFrom'> | 
   const why = /certificate verify failed: ([^(']+)/.exec(failed)?.[1]?.trim() ?? 'certificate verify failed';
   const given = pip?.caFrom ? `it was given the CA bundle ${pip.caFrom} of the host's pip, which does not hold this CA` : 'the host\'s pip names no CA bundle (PIP_CERT, pip config `cert`, REQUESTS_CA_BUNDLE or SSL_CERT_FILE)';
   return `could not verify the TLS certificate of ${host?.[1] ?? host?.[2] ?? 'the index'} (${why}): the build trusts what the host's pip trusts, and ${given}`;
-}
-
-/** Where the requirements were written: their file, or the runtime file whose list holds them (item n at its line). */
-function placeOf(additions: Additions, context: BuildContext): { file: string; lineOf: (line: number) => number } {
-  if (additions.requirementsFile) return { file: additions.requirementsFile, lineOf: (line) => line };
-  const source = context.runtime?.sources.requirements;
-  if (source?.kind !== 'file') return { file: 'requirements', lineOf: (line) => line };
-  const runtimeFile = context.runtime?.files?.find((f) => f.path === source.file);
-  return { file: source.file, lineOf: (line) => runtimeFile?.locations.get(`requirements[${line - 1}]`)?.value.start.line ?? source.line };
 }
 
 /** A build step's container left by a process of ours that is gone (a CLI killed with -9 mid-build). */

@@ -4,7 +4,7 @@ import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'no
 import * as path from 'node:path';
 import { isPathLike } from '../../runtime/checks';
 import { type DeclaredAirflow, declaredAirflowOf } from '../../runtime/declaredAirflow';
-import { requirementLines } from '../../runtime/requirements';
+import { type RequirementLine, requirementLines, type RequirementsSource } from '../../runtime/requirements';
 import type { RuntimeValues } from '../../runtime/values';
 import { cacheDir } from '../cache';
 import { EngineError } from '../errors';
@@ -13,6 +13,7 @@ import { hostHarnessDir } from '../../harness/layout';
 import { runProcess } from '../processTree';
 import type { WorkOptions } from '../types';
 import { hostEnvironment } from './hostEnvironment';
+import { requirementsInstallFailure } from './requirementsFailure';
 import { ensureUv } from './uv';
 import { which } from './which';
 
@@ -33,7 +34,7 @@ const building = new Map<string, Promise<Interpreter>>();
  * default**, a cached venv with the Airflow (and Python) the runtime declares (its image's tag, see
  * declaredAirflow.ts); else `python3` on PATH.
  */
-export async function resolveInterpreter(values: RuntimeValues, options: WorkOptions = {}): Promise<Interpreter> {
+export async function resolveInterpreter(values: RuntimeValues, options: WorkOptions & { runtime?: RequirementsSource } = {}): Promise<Interpreter> {
   const local = values.local;
   if (local?.python) {
     const python = isPathLike(local.python) ? local.python : which(local.python);
@@ -111,7 +112,7 @@ export function fullVersion(version: string): string {
  * The embedded default: a venv with `apache-airflow==X` (Airflow's pins applied where we ship them), built once
  * with uv and kept in our cache. The host's python3 when the runtime's Python is not on this machine (said).
  */
-async function embeddedAirflow(declared: DeclaredAirflow, options: WorkOptions, additions?: LocalAdditions): Promise<Interpreter> {
+async function embeddedAirflow(declared: DeclaredAirflow, options: WorkOptions & { runtime?: RequirementsSource }, additions?: LocalAdditions): Promise<Interpreter> {
   const version = fullVersion(declared.version);
   const constraints = constraintsFor(version);
   const wanted = declared.python ? which(`python${declared.python}`) : undefined;
@@ -126,6 +127,7 @@ async function embeddedAirflow(declared: DeclaredAirflow, options: WorkOptions, 
     install: [`apache-airflow==${version}`, ...additions?.install ?? []],
     constraints,
     cwd: additions?.cwd,
+    explain: additions && ((tail) => requirementsInstallFailure(tail, additions.requirements, additions.file, options.runtime)),
     what: `apache-airflow==${version}${additions ? ` and ${additions.what}` : ''}${constraints ? ' with its pinned constraints' : ' (no constraints shipped for this version)'}`,
     origin: `a local Airflow ${version} (from ${declared.source})${additions ? ` with ${additions.what}` : ''}${pythonNote}`,
   }, options));
@@ -136,6 +138,10 @@ interface LocalAdditions {
   install: string[];
   /** The requirements as pip reads them: the venv's key. */
   lines: string[];
+  /** The same, with their lines: where uv's complaint about one goes. */
+  requirements: RequirementLine[];
+  /** The requirements file, or undefined for a list in the runtime file. */
+  file?: string;
   cwd?: string;
   what: string;
 }
@@ -154,10 +160,10 @@ function runtimeAdditions(values: RuntimeValues, options: WorkOptions): LocalAdd
   const declared = values.requirements;
   if (declared === undefined) return undefined;
   if (typeof declared === 'string') {
-    const lines = requirementLines(readRequirements(declared), path.dirname(declared)).map((line) => line.text);
-    return { install: ['-r', declared], lines, cwd: path.dirname(declared), what: path.basename(declared) };
+    const requirements = requirementLines(readRequirements(declared), path.dirname(declared));
+    return { install: ['-r', declared], lines: requirements.map((line) => line.text), requirements, file: declared, cwd: path.dirname(declared), what: path.basename(declared) };
   }
-  return { install: [...declared], lines: [...declared], what: `${declared.length} requirement${declared.length === 1 ? '' : 's'}` };
+  return { install: [...declared], lines: [...declared], requirements: requirementLines(declared, '/'), what: `${declared.length} requirement${declared.length === 1 ? '' : 's'}` };
 }
 
 /** The newest Python each Airflow line supports (Airflow's own matrix): a newer python3 cannot install it. */
@@ -192,6 +198,8 @@ interface VenvRecipe {
   cwd?: string;
   /** For progress lines and errors. */
   what: string;
+  /** A failed install said at the line it is about, where it can be (a runtime's `requirements`). */
+  explain?: (tail: string) => EngineError | undefined;
   /** For people: where the interpreter came from. */
   origin: string;
 }
@@ -232,7 +240,7 @@ async function buildVenvLocked(recipe: VenvRecipe, options: WorkOptions, venv: s
     } });
     if (outcome.code !== 0) {
       rmSync(venv, { recursive: true, force: true });
-      throw new EngineError('venv-build-failed', `building the virtualenv for ${recipe.what} failed:\n${outcome.tail.slice(-3000)}`, 'fix the requirements (they must install apache-airflow), or check that PyPI can be reached');
+      throw recipe.explain?.(outcome.tail) ?? new EngineError('venv-build-failed', `building the virtualenv for ${recipe.what} failed:\n${outcome.tail.slice(-3000)}`, 'fix the requirements (they must install apache-airflow), or check that PyPI can be reached');
     }
   };
   const install = (extra: string[]) => uv
