@@ -7,7 +7,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { type AddressInfo, createServer } from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -340,6 +340,30 @@ describe('runtimes without Dockerfiles: image + requirements', { ...needs(docker
     } finally {
       rmSync(project, { recursive: true, force: true });
     }
+  });
+
+  it('-r and -c includes are followed: built, an edit of the included file makes a new image, its failure at the -r', async () => {
+    const included = path.join(ws, 'team/included.txt');
+    mkdirSync(path.dirname(included), { recursive: true });
+    writeFileSync(included, `${requirement(`${MARKER}-included`)}\n`);
+    writeFileSync(path.join(ws, 'team/pins.txt'), 'inflection==0.5.1\n');
+    writeFileSync(path.join(ws, 'requirements.txt'), '# the team\'s lists\n-r team/included.txt\n-c team/pins.txt\n');
+    const parsed = await cli(['parse', 'dags', '--engine', 'docker'], { cwd: ws });
+    assert.equal(parsed.code, 0, parsed.stdout + parsed.stderr);
+    assert.match(parsed.stderr, /needs_inflection\.py: ok: needs_inflection \(1 task\)/);
+    const { docker: client } = await connectDocker('unix:///var/run/docker.sock');
+    const built = await ensureImage(client, runtime().values, new Set(), { runtime: runtime() });
+    made.add(built);
+    writeFileSync(included, `${requirement(`${MARKER}-included-edited`)}\n`);
+    const edited = await ensureImage(client, runtime().values, new Set(), { runtime: runtime() });
+    made.add(edited);
+    assert.notEqual(edited, built);
+    writeFileSync(included, `no-such-package-${MARKER}-included==1.0\n`);
+    await assert.rejects(ensureImage(client, runtime().values, new Set(), { runtime: runtime() }), (error: EngineError) => {
+      assert.deepEqual(error.problems?.map((p) => [p.file, p.start.line]), [[path.join(ws, 'requirements.txt'), 2]]);
+      assert.match(error.message, new RegExp(`no-such-package-${MARKER}-included`));
+      return true;
+    });
   });
 
   it('the local emulator builds its venv from the same requirements, and says once that packages are Docker\'s', async () => {

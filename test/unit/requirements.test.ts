@@ -6,7 +6,7 @@ import * as path from 'node:path';
 import { after, describe, it } from 'node:test';
 import { readRuntimeFile, readRuntimeText } from '../../src/core/runtime/read';
 import type { HostAccess } from '../../src/core/runtime/hostPowers';
-import { requirementLines } from '../../src/core/runtime/requirements';
+import { dependenciesOf, requirementLines, withIncludes } from '../../src/core/runtime/requirements';
 import { resolveRuntime } from '../../src/core/runtime/resolve';
 
 const ROOT = mkdtempSync(path.join(os.tmpdir(), 'airflow-runtime-requirements-'));
@@ -96,5 +96,38 @@ describe('requirements and packages in a runtime file', () => {
     const dir = project({ 'airflow-runtime.yaml': 'packages: packages.txt\nrequirements: 3\n', 'packages.txt': 'libpq5\nlib pq; rm -rf /\n' });
     const file = readIn(dir);
     assert.deepEqual(at(file.problems, dir), ['packages.txt:2 error bad-value', 'packages.txt:2 error bad-value', 'packages.txt:2 error bad-value', 'airflow-runtime.yaml:2 error wrong-type']);
+  });
+});
+
+describe('-r and -c includes', () => {
+  const files = {
+    'airflow-runtime.yaml': 'image: airflow:3.3.2\nrequirements: requirements.txt\n',
+    'requirements.txt': '# ours\n-r reqs/base.txt\npandas==2.2.3\n-c reqs/pins.txt\n',
+    'reqs/base.txt': 'six==1.16.0\n-r more.txt\n',
+    'reqs/more.txt': 'inflection==0.5.1\n-r base.txt\n',
+    'reqs/pins.txt': 'numpy<2\n',
+    'dags/a.py': '',
+  };
+
+  it('are followed: an included line stands at the line of the -r that includes it; -c lines are constraints', () => {
+    const dir = project(files);
+    const top = requirementLines(readFileSync(path.join(dir, 'requirements.txt'), 'utf8'), dir);
+    const { requirements, constraints } = withIncludes(top, (file) => readFileSync(file, 'utf8'));
+    assert.deepEqual(requirements.map((r) => [r.line, r.text]), [[2, 'six==1.16.0'], [2, 'inflection==0.5.1'], [3, 'pandas==2.2.3']]);
+    assert.deepEqual(constraints.map((r) => [r.line, r.text]), [[4, 'numpy<2']]);
+  });
+
+  it('are part of the runtime: an edit of an included file is an edit of the runtime', () => {
+    const dir = project(files);
+    assert.deepEqual(dependenciesOf({ requirements: 'requirements.txt' }, dir).map((f) => path.relative(dir, f)), ['requirements.txt', 'reqs/base.txt', 'reqs/more.txt', 'reqs/pins.txt']);
+  });
+
+  it('a missing included file is an error at the including line; one outside the workspace needs host access', () => {
+    const missing = project({ ...files, 'requirements.txt': 'six\n-r nowhere.txt\n' });
+    assert.deepEqual(at(readIn(missing).problems, missing), ['requirements.txt:2 error bad-value']);
+    const outside = project({ ...files, 'requirements.txt': `six\n-r ${path.join(ROOT, 'shared.txt')}\n` });
+    writeFileSync(path.join(ROOT, 'shared.txt'), 'inflection\n');
+    assert.deepEqual(at(readIn(outside).problems, outside), ['requirements.txt:2 error host-access']);
+    assert.deepEqual(at(readIn(outside, { allowed: true }).problems, outside), ['requirements.txt:2 warning host-access']);
   });
 });

@@ -8,7 +8,7 @@ import { type Additions, builtImageName, LABEL_BUILD_STEP, leftoverBuildSteps, r
 import { ME, ownerId } from '../../src/core/engine/owner';
 import { requirementLines } from '../../src/core/runtime/requirements';
 
-const additions = (text: string, file = '/ws/requirements.txt'): Additions => ({ requirementsText: text, requirements: requirementLines(text, '/ws'), requirementsFile: file, packages: [] });
+const additions = (text: string, file = '/ws/requirements.txt'): Additions => ({ requirementsText: text, requirements: requirementLines(text, '/ws'), constraints: [], requirementsFile: file, packages: [] });
 const PIP = { extraIndexUrls: [], trustedHosts: [] };
 
 describe('the host\'s pip settings', () => {

@@ -3,7 +3,7 @@
  * line with their places: what the image build and the local venv install, and where a complaint about one goes.
  */
 import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import type { RuntimeFile } from './read';
 import type { ValueSource } from './resolve';
@@ -20,6 +20,8 @@ export interface RequirementLine {
   localPath?: string;
   /** Why pip cannot read it, said for a person. */
   problem?: string;
+  /** A `-r FILE` (requirements) or `-c FILE` (constraints) line: the file it includes, absolute. */
+  include?: { kind: 'requirements' | 'constraints'; file: string };
 }
 
 /** pip's options that a requirements file may hold, by every spelling; anything else after `-` pip refuses. */
@@ -69,9 +71,7 @@ function readOne(text: string, baseDir: string): Omit<RequirementLine, 'line' | 
     const [option, ...rest] = text.split(/[\s=]+/);
     const value = rest.join(' ').trim();
     if (!PIP_OPTIONS.has(option)) return { problem: `pip does not read the option "${option}" in a requirements file` };
-    if (option === '-r' || option === '--requirement' || option === '-c' || option === '--constraint') {
-      return { problem: `"${option}" includes another file, which is not followed here: list its requirements in this file` };
-    }
+    if (option === '-r' || option === '--requirement' || option === '-c' || option === '--constraint') return includeOf(option, value, baseDir);
     if (option === '-e' || option === '--editable') {
       if (!value) return { problem: `"${option}" needs a path or URL` };
       return URL_LIKE.test(value) && !value.startsWith('file:') ? {} : { localPath: localPathOf(value, baseDir) };
@@ -90,6 +90,58 @@ function readOne(text: string, baseDir: string): Omit<RequirementLine, 'line' | 
   const named = NAMED.exec(withoutOptions);
   if (!named) return { problem: `pip cannot read "${text.slice(0, 80)}" as a requirement (a name, then versions such as ==1.2 or >=1.0,<2)` };
   return { name: named[1] };
+}
+
+/** An included file, followed as pip follows it; its path is a local path (outside the workspace: host access). */
+function includeOf(option: string, value: string, baseDir: string): Omit<RequirementLine, 'line' | 'text'> {
+  if (!value) return { problem: `"${option}" needs a file` };
+  if (URL_LIKE.test(value)) return { problem: `"${option}" includes a URL, which is not followed here: include a file of the workspace` };
+  const file = path.resolve(baseDir, value);
+  if (!existsSync(file)) return { problem: `"${option}" includes ${value}, which does not exist (${file})` };
+  return { include: { kind: option === '-c' || option === '--constraint' ? 'constraints' : 'requirements', file }, localPath: file };
+}
+
+/**
+ * The lines pip installs from `lines` with their includes followed: an included file's lines stand at the line of
+ * the `-r`/`-c` that includes them (where a complaint about them goes); a `-c` file's lines are constraints. A file
+ * included twice (or in a cycle) is read once.
+ */
+export function withIncludes(lines: readonly RequirementLine[], read: (file: string) => string, seen = new Set<string>()): { requirements: RequirementLine[]; constraints: RequirementLine[] } {
+  const requirements: RequirementLine[] = [];
+  const constraints: RequirementLine[] = [];
+  for (const line of lines) {
+    if (!line.include) {
+      requirements.push(line);
+      continue;
+    }
+    if (seen.has(line.include.file)) continue;
+    seen.add(line.include.file);
+    const inner = withIncludes(requirementLines(read(line.include.file), path.dirname(line.include.file)), read, seen);
+    const here = (items: RequirementLine[]) => items.map((item) => ({ ...item, line: line.line }));
+    (line.include.kind === 'constraints' ? constraints : requirements).push(...here(inner.requirements));
+    constraints.push(...here(inner.constraints));
+  }
+  return { requirements, constraints };
+}
+
+/** The files a requirements file includes (`-r`, `-c`), at any depth, that can be read now. */
+function includedFiles(file: string): string[] {
+  const found: string[] = [];
+  const visit = (current: string) => {
+    let text: string;
+    try {
+      text = readFileSync(current, 'utf8');
+    } catch {
+      return;
+    }
+    for (const line of requirementLines(text, path.dirname(current))) {
+      if (!line.include || found.includes(line.include.file) || line.include.file === file) continue;
+      found.push(line.include.file);
+      visit(line.include.file);
+    }
+  };
+  visit(file);
+  return found;
 }
 
 function localPathOf(value: string, baseDir: string): string {
@@ -117,7 +169,9 @@ export function packageLines(source: string | readonly string[]): { line: number
 
 /** The files a runtime's values name besides runtime files (its requirements and packages files), absolute. */
 export function dependenciesOf(values: RuntimeValues, baseDir: string): string[] {
-  return [values.requirements, values.packages].filter((v): v is string => typeof v === 'string').map((v) => path.resolve(baseDir, v));
+  const files = [values.requirements, values.packages].filter((v): v is string => typeof v === 'string').map((v) => path.resolve(baseDir, v));
+  // what a requirements file includes is part of the runtime too: an edit of it makes another image
+  return typeof values.requirements === 'string' ? [...files, ...includedFiles(files[0])] : files;
 }
 
 /** What those files hold now, as one hash: a runtime whose requirements file changed is another runtime. */

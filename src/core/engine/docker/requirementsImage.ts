@@ -16,7 +16,7 @@ import { PassThrough } from 'node:stream';
 import type Docker from 'dockerode';
 import { pack as tarPack } from 'tar-stream';
 import type { Problem } from '../../problems';
-import { normalName, packageLines, type RequirementLine, requirementLines, requirementsPlace, type RequirementsSource } from '../../runtime/requirements';
+import { normalName, packageLines, type RequirementLine, requirementLines, requirementsPlace, type RequirementsSource, withIncludes } from '../../runtime/requirements';
 import type { RuntimeValues } from '../../runtime/values';
 import { cacheDir } from '../cache';
 import { EngineError } from '../errors';
@@ -54,7 +54,10 @@ export function hasAdditions(values: RuntimeValues): boolean {
 /** What the build installs, read from the runtime's values (a file is read now: its content is the input). */
 export interface Additions {
   requirementsText: string;
+  /** Includes (`-r`) followed: an included line stands at the line of the `-r` that includes it. */
   requirements: RequirementLine[];
+  /** The lines of the files included with `-c`, at the line of their `-c`. */
+  constraints: RequirementLine[];
   /** The requirements file (absolute), or undefined for a list in the runtime file. */
   requirementsFile?: string;
   packages: string[];
@@ -65,9 +68,12 @@ export function additionsOf(values: RuntimeValues): Additions {
   const requirementsFile = typeof declared === 'string' ? declared : undefined;
   const requirementsText = requirementsFile ? readText(requirementsFile, 'requirements') : (Array.isArray(declared) ? declared : []).join('\n');
   const packagesSource = typeof values.packages === 'string' ? readText(values.packages, 'packages') : values.packages ?? [];
+  const lines = requirementLines(requirementsText, requirementsFile ? path.dirname(requirementsFile) : '/');
+  const { requirements, constraints } = withIncludes(lines, (file) => readText(file, 'requirements'));
   return {
     requirementsText,
-    requirements: requirementLines(requirementsText, requirementsFile ? path.dirname(requirementsFile) : '/'),
+    requirements,
+    constraints,
     requirementsFile,
     packages: packageLines(packagesSource).map((p) => p.name),
   };
@@ -91,6 +97,7 @@ export function builtImageName(baseId: string, base: string, additions: Addition
   const inputs = {
     // the lines as pip reads them: a comment or a blank line changes nothing
     recipe: RECIPE_VERSION, baseId, requirements: additions.requirements.map((r) => r.text), packages: additions.packages,
+    ...(additions.constraints.length ? { constraints: additions.constraints.map((r) => r.text) } : {}),
     indexUrl: pip.indexUrl, extraIndexUrls: pip.extraIndexUrls, trustedHosts: pip.trustedHosts,
   };
   const hash = createHash('sha256').update(JSON.stringify(inputs)).digest('hex').slice(0, 24);
@@ -177,6 +184,7 @@ async function buildOnce(docker: Docker, tag: string, label: string, base: Docke
       say(`building the runtime (0 of ${count} requirements)`);
       const files = [
         { name: 'requirements.txt', content: additions.requirements.map((r) => r.text).join('\n') + '\n' },
+        { name: 'constraints.txt', content: additions.constraints.map((r) => r.text).join('\n') + '\n' },
         { name: 'pip.conf', content: pipConfFor(pip, `${BUILD_DIR}/ca.crt`) },
         ...(pip.caBundle ? [{ name: 'ca.crt', content: pip.caBundle }] : []),
       ];
@@ -229,7 +237,7 @@ function pipScript(): string {
     `export PIP_CONFIG_FILE=${BUILD_DIR}/pip.conf PIP_NO_CACHE_DIR=1`,
     'unset PIP_USER_AGENT_USER_DATA',
     `python -c 'import importlib.metadata as m; print("apache-airflow==" + m.version("apache-airflow"))' > ${BUILD_DIR}/hold.txt || exit 3`,
-    `python -m pip install -r ${BUILD_DIR}/requirements.txt -c ${BUILD_DIR}/hold.txt`,
+    `python -m pip install -r ${BUILD_DIR}/requirements.txt -c ${BUILD_DIR}/hold.txt -c ${BUILD_DIR}/constraints.txt`,
   ].join('\n');
 }
 
