@@ -59,28 +59,12 @@ interface FileOutcome {
 }
 
 export async function parseCommand(args: string[], out: (line: string) => void, err: (line: string) => void): Promise<number> {
-  const { values: flags, positionals } = parseArgs({
-    args, allowPositionals: true, strict: true,
-    options: {
-      engine: { type: 'string', default: 'auto' }, image: { type: 'string' }, format: { type: 'string', default: 'text' },
-      jobs: { type: 'string' }, workspace: { type: 'string' }, cold: { type: 'boolean' }, 'allow-host-access': { type: 'boolean' },
-      'all-warnings': { type: 'boolean' }, 'no-pre-import': { type: 'boolean' }, verbose: { type: 'boolean', short: 'v' },
-      // warm is the default now; --warm is still accepted so that scripts written for it keep working
-      warm: { type: 'boolean' },
-      help: { type: 'boolean', short: 'h' },
-    },
-  });
-  if (flags.help) {
+  const options = parseOptions(args);
+  if (!options) {
     out(PARSE_HELP);
     return EXIT.ok;
   }
-  if (!['auto', 'docker', 'local'].includes(flags.engine!)) throw new UsageError(`--engine must be auto, docker or local, not "${flags.engine}"`, 'parse');
-  if (flags.format !== 'text' && flags.format !== 'json') throw new UsageError(`--format must be text or json, not "${flags.format}"`, 'parse');
-  if (flags.cold && flags.warm) throw new UsageError('--cold and --warm contradict each other (warm is the default)', 'parse');
-  if (positionals.length === 0) throw new UsageError('parse needs at least one DAG file or folder', 'parse');
-  const jobs = flags.jobs === undefined ? defaultJobs() : Number(flags.jobs);
-  if (!Number.isInteger(jobs) || jobs < 1) throw new UsageError(`--jobs must be a whole number of at least 1, not "${flags.jobs}"`, 'parse');
-
+  const { flags, positionals, jobs } = options;
   const cwd = process.cwd();
   const where = { cwd, workspace: flags.workspace, image: flags.image, hostAccess: hostAccessOf(flags['allow-host-access']) };
   const judge = dagFileJudge(where);
@@ -105,19 +89,8 @@ export async function parseCommand(args: string[], out: (line: string) => void, 
     const keep = { keep: flags.format === 'json' ? 'all' : 'summary', allWarnings: !!flags['all-warnings'], buildOutput: flags.verbose ? err : undefined } as const;
     let outcomes: FileOutcome[];
     try {
-      outcomes = await parseFiles(files, engine, jobs, cancel.signal, where, keep);
-      // The rule for which files are DAG files was the runtimes' word where they had answered before, else a guess
-      // from their tags; now that each has answered, a list made on a wrong guess is made again, and what it adds
-      // is parsed too (an Airflow 3 image tagged `:stable` and its asset-only files).
-      const { files: revised, notes: revisedNotes } = findDagFiles(positionals, dagFileJudge(where));
-      // notes on files named by hand, as the runtime's own version judges them
-      for (const { file, note } of revisedNotes) err(`${displayPath(file, cwd)}: note: ${note}`);
-      const added = revised.filter((file) => !files.includes(file));
-      const dropped = new Set(files.filter((file) => !revised.includes(file)));
-      for (const file of added) err(`${displayPath(file, cwd)}: note: a DAG file for the Airflow its runtime reported (its image's tag suggested another): parsed too`);
-      for (const file of dropped) err(`${displayPath(file, cwd)}: note: not a DAG file for the Airflow its runtime reported: left out`);
-      if (added.length && !cancel.cancelled()) outcomes.push(...await parseFiles(added, engine, jobs, cancel.signal, where, keep));
-      outcomes = outcomes.filter((o) => !dropped.has(o.file));
+      const parse = (list: string[]) => parseFiles(list, engine, jobs, cancel.signal, where, keep);
+      outcomes = await parseAndRevise(files, parse, { positionals, where, cancelled: cancel.cancelled }, err);
     } finally {
       await engine.dispose();
     }
@@ -129,6 +102,53 @@ export async function parseCommand(args: string[], out: (line: string) => void, 
   } finally {
     cancel.dispose();
   }
+}
+
+/** The command line's flags and paths, each checked (a UsageError says what is wrong); undefined for --help. */
+function parseOptions(args: string[]) {
+  const { values: flags, positionals } = parseArgs({
+    args, allowPositionals: true, strict: true,
+    options: {
+      engine: { type: 'string', default: 'auto' }, image: { type: 'string' }, format: { type: 'string', default: 'text' },
+      jobs: { type: 'string' }, workspace: { type: 'string' }, cold: { type: 'boolean' }, 'allow-host-access': { type: 'boolean' },
+      'all-warnings': { type: 'boolean' }, 'no-pre-import': { type: 'boolean' }, verbose: { type: 'boolean', short: 'v' },
+      // warm is the default now; --warm is still accepted so that scripts written for it keep working
+      warm: { type: 'boolean' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
+  if (flags.help) return undefined;
+  if (!['auto', 'docker', 'local'].includes(flags.engine!)) throw new UsageError(`--engine must be auto, docker or local, not "${flags.engine}"`, 'parse');
+  if (flags.format !== 'text' && flags.format !== 'json') throw new UsageError(`--format must be text or json, not "${flags.format}"`, 'parse');
+  if (flags.cold && flags.warm) throw new UsageError('--cold and --warm contradict each other (warm is the default)', 'parse');
+  if (positionals.length === 0) throw new UsageError('parse needs at least one DAG file or folder', 'parse');
+  const jobs = flags.jobs === undefined ? defaultJobs() : Number(flags.jobs);
+  if (!Number.isInteger(jobs) || jobs < 1) throw new UsageError(`--jobs must be a whole number of at least 1, not "${flags.jobs}"`, 'parse');
+  return { flags, positionals, jobs };
+}
+
+/**
+ * Parses `files`, then makes the list of DAG files again: the rule for which files are DAG files was the runtimes'
+ * word where they had answered before, else a guess from their tags; now that each has answered, a list made on a
+ * wrong guess is made again, and what it adds is parsed too (an Airflow 3 image tagged `:stable` and its asset-only
+ * files), what it drops left out.
+ */
+async function parseAndRevise(
+  files: string[],
+  parse: (files: string[]) => Promise<FileOutcome[]>,
+  { positionals, where, cancelled }: { positionals: string[]; where: Where; cancelled: () => boolean },
+  err: (line: string) => void,
+): Promise<FileOutcome[]> {
+  const outcomes = await parse(files);
+  const { files: revised, notes: revisedNotes } = findDagFiles(positionals, dagFileJudge(where));
+  // notes on files named by hand, as the runtime's own version judges them
+  for (const { file, note } of revisedNotes) err(`${displayPath(file, where.cwd)}: note: ${note}`);
+  const added = revised.filter((file) => !files.includes(file));
+  const dropped = new Set(files.filter((file) => !revised.includes(file)));
+  for (const file of added) err(`${displayPath(file, where.cwd)}: note: a DAG file for the Airflow its runtime reported (its image's tag suggested another): parsed too`);
+  for (const file of dropped) err(`${displayPath(file, where.cwd)}: note: not a DAG file for the Airflow its runtime reported: left out`);
+  if (added.length && !cancelled()) outcomes.push(...await parse(added));
+  return outcomes.filter((o) => !dropped.has(o.file));
 }
 
 /** Parses `files` with `jobs` in flight; a file whose runtime files have errors is not parsed (they are its problems). */
