@@ -14,41 +14,21 @@
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
-import { cpSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import {
-  Api, Container, DEPLOYMENT_IMAGE, Fatal, cleanupAll, freePort, log, needs, problems, runOnce, scratch,
-  startPostgres, startRedis, waitFor, type ContainerSpec,
-} from './deployment';
+import { Api, Container, DEPLOYMENT_IMAGE, Fatal, cleanupAll, freePort, log, needs, problems, startPostgres, startRedis, waitFor } from './deployment';
+import { PROJECT, type ManifestRuntime, airflowEnv, bundlesOf, celeryEnv, exportProject, migrate, specsFor, startApiServer, waitHealthy } from './airflow3';
 
-const HERE = __dirname;
-const PROJECT = path.join(HERE, 'project');
-
-interface Runtime {
-  id: string;
-  image: string;
+interface Runtime extends ManifestRuntime {
   queue: string;
   executor: string | null;
-  env: Record<string, string | null>;
-  bundles: { name: string; path: string }[];
 }
 interface Manifest {
   format: string;
   dagsFolder: string;
   runtimes: Runtime[];
   files: { path: string; runtime: string }[];
-}
-
-const CLI = path.join(HERE, '../../dist/cli.js');
-
-/** The manifest `airflow-runtime export` writes for the project (dist/cli.js: `npm test` builds it first). */
-function deploymentManifest(project: string, out: string): { manifest: Manifest; file: string } {
-  const result = spawnSync(process.execPath, [CLI, 'export', project, '--out', out, '--workspace', project], { cwd: project, encoding: 'utf8' });
-  assert.equal(result.status, 0, `airflow-runtime export failed:\n${result.stdout}${result.stderr}`);
-  const file = path.join(out, 'airflow-runtime-manifest.json');
-  return { manifest: JSON.parse(readFileSync(file, 'utf8')) as Manifest, file };
 }
 
 /** The images must carry the airflow-runtime-policy wheel (production.sh builds it from policy/ and labels them). */
@@ -123,63 +103,25 @@ describe('a Celery deployment driven by the runtime files', needs(missing), () =
   after(() => cleanupAll());
 
   async function deploy(): Promise<void> {
-    const dir = scratch();
-    const project = path.join(dir, 'project');
-    cpSync(PROJECT, project, { recursive: true });
     policyInImages();
-    const exported = deploymentManifest(project, path.join(dir, 'export'));
+    const exported = exportProject<Manifest>();
     manifest = exported.manifest;
     assert.equal(manifest.format, 'airflow-runtime/manifest@1');
-    dagsFolder = path.join(project, manifest.dagsFolder);
+    dagsFolder = exported.dagsFolder;
     // After the export: a file the manifest does not know.
     writeFileSync(path.join(dagsFolder, MISROUTED.path), MISROUTED.text);
     writeFileSync(path.join(dagsFolder, MISROUTED.path.replace(/\.py$/, '.airflow-runtime.yaml')), MISROUTED.runtimeFile);
-    const logs = path.join(dir, 'logs');
-    mkdirSync(logs);
 
     const [pgPort, redisPort, apiPort] = [await freePort(), await freePort(), await freePort()];
-    const [database, broker] = await Promise.all([startPostgres(dir, pgPort), startRedis(redisPort)]);
+    const [database, broker] = await Promise.all([startPostgres(exported.dir, pgPort), startRedis(redisPort)]);
     phase('PostgreSQL and Redis');
 
-    const bundles = manifest.runtimes.flatMap((runtime) => runtime.bundles.map((bundle) => ({
-      name: bundle.name,
-      classpath: 'airflow.dag_processing.bundles.local.LocalDagBundle',
-      kwargs: { path: path.posix.join(dagsFolder, bundle.path), refresh_interval: 0 },
-    })));
-    const secret = randomBytes(24).toString('hex');
-    const env: Record<string, string> = {
-      AIRFLOW__CORE__EXECUTOR: 'CeleryExecutor',
-      AIRFLOW__DATABASE__SQL_ALCHEMY_CONN: database.replace(/^postgresql:/, 'postgresql+psycopg2:'),
-      AIRFLOW__CELERY__RESULT_BACKEND: `db+${database}`,
-      AIRFLOW__CELERY__BROKER_URL: broker,
-      AIRFLOW__CORE__EXECUTION_API_SERVER_URL: `http://127.0.0.1:${apiPort}/execution/`,
-      AIRFLOW__API__BASE_URL: `http://127.0.0.1:${apiPort}`,
-      AIRFLOW__API_AUTH__JWT_SECRET: secret,
-      AIRFLOW__API__SECRET_KEY: secret,
-      AIRFLOW__CORE__AUTH_MANAGER: 'airflow.api_fastapi.auth.managers.simple.simple_auth_manager.SimpleAuthManager',
-      AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS: 'True',
-      AIRFLOW__CORE__LOAD_EXAMPLES: 'False',
-      AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION: 'False',
-      AIRFLOW__CORE__DAGS_FOLDER: dagsFolder,
-      AIRFLOW__DAG_PROCESSOR__DAG_BUNDLE_CONFIG_LIST: JSON.stringify(bundles),
-      AIRFLOW__LOGGING__BASE_LOG_FOLDER: logs,
-      AIRFLOW__SCHEDULER__SCHEDULER_HEARTBEAT_SEC: '2',
-      AIRFLOW_RUNTIME_MANIFEST: exported.file,
-      AIRFLOW_RUNTIME_DAGS_FOLDER: dagsFolder,
-      AIRFLOW_RUNTIME_MODE: 'celery',
-    };
-    const mounts = [{ path: project }, { path: logs, rw: true }, { path: path.dirname(exported.file) }];
-    const spec = (role: string, image: string, command: string[], extra: Record<string, string> = {}): ContainerSpec =>
-      ({ role, image, command, env: { ...env, ...extra }, mounts });
-
-    // The bundles go into the metadata DB before the processors start: each processor inserts every configured
-    // bundle missing from the dag_bundle table when it starts, and two starting together collide on its primary
-    // key (UniqueViolation, the loser exits; seen here). A real deployment's restart policy hides that.
-    const syncBundles = 'from airflow.dag_processing.bundles.manager import DagBundlesManager; DagBundlesManager().sync_bundles_to_db()';
-    await runOnce(spec('migrate', DEPLOYMENT_IMAGE, ['bash', '-c', `airflow db migrate && python -c '${syncBundles}'`]), 5 * 60_000);
+    const bundles = bundlesOf(manifest.runtimes, dagsFolder);
+    const spec = specsFor({ ...airflowEnv(exported, { executor: 'CeleryExecutor', database, apiPort, bundles }), ...celeryEnv(database, broker) }, exported);
+    await migrate(spec);
     phase('airflow db migrate, bundles');
 
-    containers.push(Container.start(spec('api-server', DEPLOYMENT_IMAGE, ['airflow', 'api-server', '--host', '127.0.0.1', '--port', String(apiPort), '--workers', '1'])));
+    containers.push(startApiServer(spec, apiPort));
     containers.push(Container.start(spec('scheduler', DEPLOYMENT_IMAGE, ['airflow', 'scheduler', '--skip-serve-logs'])));
     for (const runtime of manifest.runtimes) {
       // The runtime's own env goes to its processors and workers; a secret (null) would come from the deployment.
@@ -194,10 +136,7 @@ describe('a Celery deployment driven by the runtime files', needs(missing), () =
     }
     api = new Api(`http://127.0.0.1:${apiPort}`);
 
-    await waitFor('the API server, the scheduler and the DAG processors to be healthy', 4 * 60_000, async () => {
-      const health = await api.get<Record<string, { status: string | null }>>('/api/v2/monitor/health');
-      return ['metadatabase', 'scheduler', 'dag_processor'].every((part) => health[part]?.status === 'healthy') ? health : undefined;
-    }, checkAll);
+    await waitHealthy(api, checkAll);
     phase('API server, scheduler, DAG processors healthy');
 
     const expected = manifest.files.length;
