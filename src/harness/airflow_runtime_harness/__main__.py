@@ -108,8 +108,9 @@ def main(argv=None) -> int:
 
 
 def _parse(args) -> int:
-    from .parse import parse_isolated, write_result
+    from .parse_child import parse_isolated
     from .reap import become_subreaper, kill_descendants
+    from .result import write_result
 
     if not os.path.isfile(args.file):
         raise env.HarnessError(f"no such file: {args.file}")
@@ -140,7 +141,8 @@ def _parse_under_debugger(args, version) -> int:
     import time
 
     from . import debug
-    from .parse import parse_in_process, write_result
+    from .parse import parse_in_process
+    from .result import write_result
 
     debug.wait_for_client()
     started = time.monotonic()

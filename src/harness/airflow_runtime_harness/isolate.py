@@ -7,7 +7,7 @@ moment with nothing to do it pre-warms (see `Child`).
 The child sends its result bytes on a private pipe, so nothing the DAG prints can corrupt it.
 The child's fds 1 and 2 go to another pipe that we drain: we count every byte but keep only
 the last TAIL_BYTES, so a DAG printing gigabytes costs no memory.
-The child also runs a watchdog thread (see parse.py) that reports where it was stuck; if even that
+The child also runs a watchdog thread (see parse_child.py) that reports where it was stuck; if even that
 cannot run (native code holding the GIL), we kill the child's whole process group at the deadline.
 """
 

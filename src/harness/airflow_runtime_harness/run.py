@@ -82,10 +82,10 @@ def load_dag(file: str, folder: str, dag_id: str):
     failure (DagFileFailed, said once at its line); a DAG id the file does not have is a usage error that lists
     what it has."""
     from . import compat
-    from .parse import _FileHooks
+    from .file_hooks import FileHooks
 
     compat.use_dags_folder(folder)
-    hooks = _FileHooks(UserFiles(file, folder))  # keeps the exception with its whole traceback, as `parse` does
+    hooks = FileHooks(UserFiles(file, folder))  # keeps the exception with its whole traceback, as `parse` does
     hooks.install()
     try:
         bag = compat.load_file(file, folder)

@@ -21,7 +21,8 @@ import sys
 import time
 
 from . import env, isolate, preimport, reap, warmup
-from .parse import parse_job, result_of, write_result
+from .parse_child import parse_job, result_of
+from .result import write_result
 
 MAX_CONCURRENCY = 4
 
