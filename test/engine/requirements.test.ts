@@ -366,6 +366,25 @@ describe('runtimes without Dockerfiles: image + requirements', { ...needs(docker
     });
   });
 
+  it('-e ./lib inside the workspace is copied into the build and installed; an edit of it makes a new image', async () => {
+    const lib = path.join(ws, 'lib');
+    mkdirSync(path.join(lib, 'team_greeting'), { recursive: true });
+    writeFileSync(path.join(lib, 'pyproject.toml'), '[build-system]\nrequires = ["setuptools>=61"]\nbuild-backend = "setuptools.build_meta"\n\n[project]\nname = "team-greeting"\nversion = "0.1.0"\n');
+    writeFileSync(path.join(lib, 'team_greeting', '__init__.py'), `WORD = "${MARKER}"\n`);
+    writeFileSync(path.join(ws, 'requirements.txt'), '# our own package\n-e ./lib\n');
+    const { docker: client } = await connectDocker('unix:///var/run/docker.sock');
+    const built = await ensureImage(client, runtime().values, new Set(), { runtime: runtime() });
+    made.add(built);
+    // installed into the image (not editable: the build's copy is gone), and nothing of the build is left
+    const inside = docker('run', '--rm', '--network', 'none', '--entrypoint', 'sh', built, '-c', 'python -c "import team_greeting as t; print(t.WORD, t.__file__)"; ls /airflow-runtime-build 2>&1');
+    assert.match(inside.stdout, new RegExp(`^${MARKER} \\S+/site-packages/team_greeting/__init__\\.py$`, 'm'), inside.stdout + inside.stderr);
+    assert.match(inside.stdout, /No such file or directory/);
+    writeFileSync(path.join(lib, 'team_greeting', '__init__.py'), `WORD = "${MARKER}-edited"\n`);
+    const edited = await ensureImage(client, runtime().values, new Set(), { runtime: runtime() });
+    made.add(edited);
+    assert.notEqual(edited, built);
+  });
+
   it('the local emulator builds its venv from the same requirements, and says once that packages are Docker\'s', async () => {
     writeFileSync(path.join(ws, 'requirements.txt'), `${requirement(MARKER)}\n`);
     writeFileSync(path.join(ws, 'airflow-runtime.yaml'), `image: ${image(VERSION)}\npull: never\nrequirements: requirements.txt\npackages: [libpq5]\n`);

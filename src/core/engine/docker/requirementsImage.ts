@@ -27,6 +27,7 @@ import { shareRuntimeCache } from '../sharedRuntimeCache';
 import { SharedWork } from '../sharedWork';
 import type { WorkOptions } from '../types';
 import { hostPipSettings, type HostPipSettings, pipConfFor } from './hostPip';
+import { type LocalPackage, localPackageOf } from './localPackages';
 
 /** Raised when the recipe below changes what it makes: every image of an older recipe is built again. */
 export const RECIPE_VERSION = 1;
@@ -92,9 +93,16 @@ function withoutCredentials(url: string): string {
   return url.replace(/\/\/[^/@]*@/, '//');
 }
 
+/** The local packages the requirements install from, by the requirement's index (copied into the build). */
+function localPackages(additions: Additions): (LocalPackage | undefined)[] {
+  return additions.requirements.map((requirement, index) => localPackageOf(requirement, index, BUILD_DIR));
+}
+
 /** The tag and the label of the image made from `base` (by id) plus these additions. */
 export function builtImageName(baseId: string, base: string, additions: Additions, pip: HostPipSettings): { tag: string; label: string } {
+  const local = localPackages(additions).flatMap((p) => (p ? [p.digest] : []));
   const inputs = {
+    ...(local.length ? { local } : {}),
     // the lines as pip reads them: a comment or a blank line changes nothing
     recipe: RECIPE_VERSION, baseId, requirements: additions.requirements.map((r) => r.text), packages: additions.packages,
     ...(additions.constraints.length ? { constraints: additions.constraints.map((r) => r.text) } : {}),
@@ -182,8 +190,10 @@ async function buildOnce(docker: Docker, tag: string, label: string, base: Docke
     const count = installable(additions);
     if (count > 0) {
       say(`building the runtime (0 of ${count} requirements)`);
-      const files = [
-        { name: 'requirements.txt', content: additions.requirements.map((r) => r.text).join('\n') + '\n' },
+      const local = localPackages(additions);
+      const files: BuildFile[] = [
+        ...local.flatMap((p) => p?.entries ?? []),
+        { name: 'requirements.txt', content: additions.requirements.map((r, i) => local[i]?.text ?? r.text).join('\n') + '\n' },
         { name: 'constraints.txt', content: additions.constraints.map((r) => r.text).join('\n') + '\n' },
         { name: 'pip.conf', content: pipConfFor(pip, `${BUILD_DIR}/ca.crt`) },
         ...(pip.caBundle ? [{ name: 'ca.crt', content: pip.caBundle }] : []),
@@ -247,7 +257,7 @@ function pipScript(): string {
  */
 async function runStep(
   docker: Docker, image: string, base: Docker.ImageInspectInfo, user: string, script: string,
-  files: { name: string; content: string }[], options: WorkOptions & { onLine?: (line: string) => void }, onFailure: (tail: string) => never,
+  files: BuildFile[], options: WorkOptions & { onLine?: (line: string) => void }, onFailure: (tail: string) => never,
   label: string,
 ): Promise<string> {
   const container = await docker.createContainer({
@@ -262,8 +272,7 @@ async function runStep(
   let tail = '';
   try {
     if (files.length) {
-      const entries = files.map((f) => ({ name: `${BUILD_DIR.slice(1)}/${f.name}`, mode: 0o644, content: f.content }));
-      await container.putArchive(packTexts(entries), { path: '/' });
+      await container.putArchive(packFiles(files), { path: '/' });
     }
     const stream = await container.attach({ stream: true, stdout: true, stderr: true });
     const out = new PassThrough();
@@ -301,9 +310,25 @@ async function runStep(
   }
 }
 
-function packTexts(entries: { name: string; content: string; mode: number }[]): NodeJS.ReadableStream {
+/** A file (or folder) the build is given, by its path in the build's folder. */
+interface BuildFile {
+  name: string;
+  content?: string | Buffer;
+  directory?: boolean;
+}
+
+/**
+ * The build's folder as a tar, its folders writable by anyone: the step runs as the image's user, who must delete
+ * what it was given (the CA bundle, pip.conf) and whose pip builds a local package in place.
+ */
+function packFiles(files: BuildFile[]): NodeJS.ReadableStream {
   const archive = tarPack();
-  for (const entry of entries) archive.entry({ name: entry.name, mode: entry.mode, uid: 0, gid: 0 }, entry.content);
+  archive.entry({ name: BUILD_DIR.slice(1), type: 'directory', mode: 0o777, uid: 0, gid: 0 });
+  for (const file of files) {
+    const name = `${BUILD_DIR.slice(1)}/${file.name}`;
+    if (file.directory) archive.entry({ name, type: 'directory', mode: 0o777, uid: 0, gid: 0 });
+    else archive.entry({ name, mode: 0o644, uid: 0, gid: 0 }, file.content ?? '');
+  }
   archive.finalize();
   return archive as unknown as NodeJS.ReadableStream;
 }
