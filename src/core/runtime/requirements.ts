@@ -5,8 +5,6 @@
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
-import type { RuntimeFile } from './read';
-import type { ValueSource } from './resolve';
 import type { RuntimeValues } from './values';
 
 /** One requirement or option as pip reads it, at its line (1-based) of the file, or its index + 1 in a list. */
@@ -185,22 +183,4 @@ export function dependencyDigest(values: RuntimeValues, baseDir = '/'): string {
     }
   }
   return hash.digest('hex');
-}
-
-/** Where a runtime's `requirements` were said (its sources and files, as the effective runtime has them). */
-export interface RequirementsSource {
-  sources: Record<string, ValueSource>;
-  files?: readonly RuntimeFile[];
-}
-
-/**
- * Where a complaint about requirement n goes: line n of the requirements file, or, for a list in a runtime file,
- * the line of its item n there.
- */
-export function requirementsPlace(requirementsFile: string | undefined, runtime: RequirementsSource | undefined): { file: string; lineOf: (line: number) => number } {
-  if (requirementsFile) return { file: requirementsFile, lineOf: (line) => line };
-  const source = runtime?.sources.requirements;
-  if (source?.kind !== 'file') return { file: 'requirements', lineOf: (line) => line };
-  const runtimeFile = runtime?.files?.find((f) => f.path === source.file);
-  return { file: source.file, lineOf: (line) => runtimeFile?.locations.get(`requirements[${line - 1}]`)?.value.start.line ?? source.line };
 }

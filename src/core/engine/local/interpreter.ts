@@ -4,7 +4,8 @@ import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'no
 import * as path from 'node:path';
 import { isPathLike } from '../../runtime/checks';
 import { type DeclaredAirflow, declaredAirflowOf } from '../../runtime/declaredAirflow';
-import { type RequirementLine, requirementLines, type RequirementsSource } from '../../runtime/requirements';
+import { type RequirementLine, requirementLines } from '../../runtime/requirements';
+import type { RequirementsSource } from '../../runtime/requirementsPlace';
 import type { RuntimeValues } from '../../runtime/values';
 import { cacheDir } from '../cache';
 import { EngineError } from '../errors';

@@ -1,5 +1,6 @@
 import type { Problem } from '../../problems';
-import { normalName, type RequirementLine, requirementsPlace, type RequirementsSource } from '../../runtime/requirements';
+import { normalName, type RequirementLine } from '../../runtime/requirements';
+import { requirementsPlace, type RequirementsSource } from '../../runtime/requirementsPlace';
 import { EngineError } from '../errors';
 
 /**
