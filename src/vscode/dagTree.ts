@@ -61,71 +61,14 @@ export class DagTree implements vscode.TreeDataProvider<DagTreeNode>, vscode.Dis
 
   getTreeItem(node: DagTreeNode): vscode.TreeItem {
     switch (node.kind) {
-      case 'notice': {
-        const item = new vscode.TreeItem(node.label, node.actions.length ? vscode.TreeItemCollapsibleState.Expanded : vscode.TreeItemCollapsibleState.None);
-        item.iconPath = new vscode.ThemeIcon(node.icon, new vscode.ThemeColor(node.icon === 'error' ? 'errorForeground' : 'list.warningForeground'));
-        item.tooltip = node.detail ? `${node.label}\n\n${node.detail}` : node.label;
-        item.description = node.detail?.split('\n')[0];
-        item.contextValue = 'notice';
-        return item;
-      }
-      case 'action': {
-        const item = new vscode.TreeItem(node.action.label);
-        item.iconPath = new vscode.ThemeIcon(node.action.icon);
-        item.command = node.action.command;
-        item.contextValue = 'action';
-        return item;
-      }
-      case 'folder': {
-        const item = new vscode.TreeItem(node.label, vscode.TreeItemCollapsibleState.Expanded);
-        item.iconPath = vscode.ThemeIcon.Folder;
-        item.resourceUri = vscode.Uri.file(node.folder);
-        item.contextValue = 'folder';
-        item.id = node.id;
-        return item;
-      }
-      case 'dagFile':
-        return this.dagFileItem(node.file);
-      case 'importError': {
-        const item = new vscode.TreeItem(node.error.message.split('\n')[0]);
-        item.iconPath = new vscode.ThemeIcon('error', new vscode.ThemeColor('errorForeground'));
-        item.description = `${path.basename(node.error.file)}:${node.error.line ?? 1}`;
-        item.tooltip = node.error.traceback ? withoutHarnessFrames(node.error.traceback) : node.error.message;
-        item.command = openAt(node.error.file, node.error.line);
-        item.contextValue = 'importError';
-        return item;
-      }
-      case 'dag': {
-        const item = new vscode.TreeItem(node.dag.dagId, vscode.TreeItemCollapsibleState.Collapsed);
-        item.iconPath = new vscode.ThemeIcon('type-hierarchy-sub');
-        item.description = [node.dag.schedule ?? 'no schedule', ...node.dag.tags.map((t) => `#${t}`)].join('  ');
-        item.tooltip = `DAG ${node.dag.dagId}: ${node.dag.tasks.length} task(s), schedule ${node.dag.schedule ?? 'none'}`;
-        item.command = openAt(node.dag.file ?? node.file, node.dag.line);
-        item.contextValue = 'dag';
-        item.id = node.id;
-        return item;
-      }
-      case 'taskGroup': {
-        const item = new vscode.TreeItem(node.group.split('.').pop()!, vscode.TreeItemCollapsibleState.Expanded);
-        item.iconPath = new vscode.ThemeIcon('folder-library');
-        item.description = 'task group';
-        item.contextValue = 'taskGroup';
-        item.id = node.id;
-        return item;
-      }
-      case 'task': {
-        const short = node.task.taskGroup && node.task.taskId.startsWith(`${node.task.taskGroup}.`) ? node.task.taskId.slice(node.task.taskGroup.length + 1) : node.task.taskId;
-        const item = new vscode.TreeItem(short);
-        item.iconPath = new vscode.ThemeIcon(node.task.mapped ? 'layers' : 'symbol-method');
-        const operator = operatorLabel(node.task);
-        const mapped = node.task.mapped ? ` (mapped${node.task.mapCount ? ` ×${node.task.mapCount}` : ''})` : '';
-        item.description = `${operator}${mapped}`;
-        item.tooltip = `${node.task.taskId}: ${operator}${operator !== node.task.operator ? ` (${node.task.operator})` : ''}${mapped}\nupstream: ${node.task.upstream.join(', ') || 'none'}\ndownstream: ${node.task.downstream.join(', ') || 'none'}`;
-        item.command = openAt(node.task.file ?? node.file, node.task.line);
-        item.contextValue = 'task';
-        item.id = node.id;
-        return item;
-      }
+      case 'notice': return noticeItem(node);
+      case 'action': return actionItem(node);
+      case 'folder': return folderItem(node);
+      case 'dagFile': return this.dagFileItem(node.file);
+      case 'importError': return importErrorItem(node);
+      case 'dag': return dagItem(node);
+      case 'taskGroup': return taskGroupItem(node);
+      case 'task': return taskItem(node);
     }
   }
 
@@ -352,4 +295,74 @@ function valueAt(runtime: EffectiveRuntime, key: string): string | undefined {
 
 function cell(text: string): string {
   return text.replace(/\|/g, '\\|').replace(/\n/g, ' ').slice(0, 120);
+}
+
+function noticeItem(node: DagTreeNode & { kind: 'notice' }): vscode.TreeItem {
+  const item = new vscode.TreeItem(node.label, node.actions.length ? vscode.TreeItemCollapsibleState.Expanded : vscode.TreeItemCollapsibleState.None);
+  item.iconPath = new vscode.ThemeIcon(node.icon, new vscode.ThemeColor(node.icon === 'error' ? 'errorForeground' : 'list.warningForeground'));
+  item.tooltip = node.detail ? `${node.label}\n\n${node.detail}` : node.label;
+  item.description = node.detail?.split('\n')[0];
+  item.contextValue = 'notice';
+  return item;
+}
+
+function actionItem(node: DagTreeNode & { kind: 'action' }): vscode.TreeItem {
+  const item = new vscode.TreeItem(node.action.label);
+  item.iconPath = new vscode.ThemeIcon(node.action.icon);
+  item.command = node.action.command;
+  item.contextValue = 'action';
+  return item;
+}
+
+function folderItem(node: DagTreeNode & { kind: 'folder' }): vscode.TreeItem {
+  const item = new vscode.TreeItem(node.label, vscode.TreeItemCollapsibleState.Expanded);
+  item.iconPath = vscode.ThemeIcon.Folder;
+  item.resourceUri = vscode.Uri.file(node.folder);
+  item.contextValue = 'folder';
+  item.id = node.id;
+  return item;
+}
+
+function importErrorItem(node: DagTreeNode & { kind: 'importError' }): vscode.TreeItem {
+  const item = new vscode.TreeItem(node.error.message.split('\n')[0]);
+  item.iconPath = new vscode.ThemeIcon('error', new vscode.ThemeColor('errorForeground'));
+  item.description = `${path.basename(node.error.file)}:${node.error.line ?? 1}`;
+  item.tooltip = node.error.traceback ? withoutHarnessFrames(node.error.traceback) : node.error.message;
+  item.command = openAt(node.error.file, node.error.line);
+  item.contextValue = 'importError';
+  return item;
+}
+
+function dagItem(node: DagTreeNode & { kind: 'dag' }): vscode.TreeItem {
+  const item = new vscode.TreeItem(node.dag.dagId, vscode.TreeItemCollapsibleState.Collapsed);
+  item.iconPath = new vscode.ThemeIcon('type-hierarchy-sub');
+  item.description = [node.dag.schedule ?? 'no schedule', ...node.dag.tags.map((t) => `#${t}`)].join('  ');
+  item.tooltip = `DAG ${node.dag.dagId}: ${node.dag.tasks.length} task(s), schedule ${node.dag.schedule ?? 'none'}`;
+  item.command = openAt(node.dag.file ?? node.file, node.dag.line);
+  item.contextValue = 'dag';
+  item.id = node.id;
+  return item;
+}
+
+function taskGroupItem(node: DagTreeNode & { kind: 'taskGroup' }): vscode.TreeItem {
+  const item = new vscode.TreeItem(node.group.split('.').pop()!, vscode.TreeItemCollapsibleState.Expanded);
+  item.iconPath = new vscode.ThemeIcon('folder-library');
+  item.description = 'task group';
+  item.contextValue = 'taskGroup';
+  item.id = node.id;
+  return item;
+}
+
+function taskItem(node: DagTreeNode & { kind: 'task' }): vscode.TreeItem {
+  const short = node.task.taskGroup && node.task.taskId.startsWith(`${node.task.taskGroup}.`) ? node.task.taskId.slice(node.task.taskGroup.length + 1) : node.task.taskId;
+  const item = new vscode.TreeItem(short);
+  item.iconPath = new vscode.ThemeIcon(node.task.mapped ? 'layers' : 'symbol-method');
+  const operator = operatorLabel(node.task);
+  const mapped = node.task.mapped ? ` (mapped${node.task.mapCount ? ` ×${node.task.mapCount}` : ''})` : '';
+  item.description = `${operator}${mapped}`;
+  item.tooltip = `${node.task.taskId}: ${operator}${operator !== node.task.operator ? ` (${node.task.operator})` : ''}${mapped}\nupstream: ${node.task.upstream.join(', ') || 'none'}\ndownstream: ${node.task.downstream.join(', ') || 'none'}`;
+  item.command = openAt(node.task.file ?? node.file, node.task.line);
+  item.contextValue = 'task';
+  item.id = node.id;
+  return item;
 }
