@@ -1,7 +1,7 @@
 import { parseArgs } from 'node:util';
 import { connectDocker } from '../core/engine/docker/connect';
 import { ourContainers } from '../core/engine/docker/ourContainers';
-import { leftoverBuildSteps, oldBuiltImages } from '../core/engine/docker/requirementsImage';
+import { leftoverBuildSteps, oldBuiltImages } from '../core/engine/docker/builtImages';
 import { describeFailure } from '../core/engine/errors';
 import { harnessProcesses, type Leftover, tempFolders } from '../core/engine/owner';
 import { EXIT } from './usage';

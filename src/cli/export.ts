@@ -170,7 +170,8 @@ function commonDagsFolder(facts: ReadonlyMap<string, RuntimeFacts>): string {
  * is not yet (Docker needed), and the manifest names it. False (said) when it cannot be built.
  */
 async function withBuiltImages(resolved: { runtime: EffectiveRuntime }[], cwd: string, err: (line: string) => void, registry?: string): Promise<boolean> {
-  const { hasAdditions, pushBuiltImage } = await import('../core/engine/docker/requirementsImage');
+  const { hasAdditions } = await import('../core/engine/docker/requirementsImage');
+  const { pushBuiltImage } = await import('../core/engine/docker/builtImages');
   if (!resolved.some((r) => hasAdditions(r.runtime.values))) return true;
   const [{ connectDocker }, { ensureImage }] = await Promise.all([import('../core/engine/docker/connect'), import('../core/engine/docker/images')]);
   const progress = terminalProgress();

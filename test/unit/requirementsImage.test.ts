@@ -4,7 +4,8 @@ import { spawnSync } from 'node:child_process';
 import { describe, it } from 'node:test';
 import type Docker from 'dockerode';
 import { pipConfFor, readPipConfigList } from '../../src/core/engine/docker/hostPip';
-import { type Additions, builtImageName, LABEL_BUILD_STEP, leftoverBuildSteps, requirementFailure } from '../../src/core/engine/docker/requirementsImage';
+import { leftoverBuildSteps } from '../../src/core/engine/docker/builtImages';
+import { type Additions, builtImageName, LABEL_BUILD_STEP, requirementFailure } from '../../src/core/engine/docker/requirementsImage';
 import { ME, ownerId } from '../../src/core/engine/owner';
 import { requirementLines } from '../../src/core/runtime/requirements';
 

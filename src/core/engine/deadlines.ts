@@ -16,6 +16,9 @@ export function deadlineOf(values: RuntimeValues, work: 'parse' | 'run' | 'start
 /** Our own cache step, `airflow db migrate` of a fresh runtime: tens of seconds, minutes on a busy machine. */
 export const PREPARE_CACHE_MS = 10 * 60_000;
 
+/** A build step of a runtime's image (apt-get, pip) that has not ended in an hour is stuck, not slow. */
+export const BUILD_STEP_MS = 60 * 60_000;
+
 /** The harness kills a DAG file's child this long after its deadline, then answers with a timed-out result. */
 export const HARNESS_KILL_GRACE_MS = 2_000;
 /** Our own deadline is a backstop for a harness that stopped answering: it comes after the harness's. */

@@ -12,7 +12,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
-import { PassThrough } from 'node:stream';
 import type Docker from 'dockerode';
 import { pack as tarPack } from 'tar-stream';
 import type { Problem } from '../../problems';
@@ -20,13 +19,14 @@ import { normalName, packageLines, type RequirementLine, requirementLines, withI
 import { requirementsPlace, type RequirementsSource } from '../../runtime/requirementsPlace';
 import type { RuntimeValues } from '../../runtime/values';
 import { cacheDir } from '../cache';
-import { EngineError } from '../errors';
+import { BUILD_STEP_MS } from '../deadlines';
+import { EngineError, isCancelled } from '../errors';
 import { exclusiveLock } from '../fileLock';
-import { lineSplitter } from '../lineSplitter';
-import { ME, ownerId, parseOwner, removable } from '../owner';
+import { ME, ownerId } from '../owner';
 import { shareRuntimeCache } from '../sharedRuntimeCache';
 import { SharedWork } from '../sharedWork';
 import type { WorkOptions } from '../types';
+import { runContainerJob } from './containerJob';
 import { hostPipSettings, type HostPipSettings, pipConfFor } from './hostPip';
 import { type LocalPackage, localPackageOf } from './localPackages';
 
@@ -43,8 +43,8 @@ export const LABEL_BUILD_STEP = 'airflow-runtime.build-step';
  * The name of each build step's container starts so, then its user and pid. The label alone does not tell a build
  * step: the image it commits keeps the label, and so does every container of that image; a name is not kept.
  */
-const BUILD_STEP_NAME = 'airflow-runtime-build';
-const nameSafe = (text: string) => text.replace(/[^A-Za-z0-9_.-]/g, '_');
+export const BUILD_STEP_NAME = 'airflow-runtime-build';
+export const nameSafe = (text: string) => text.replace(/[^A-Za-z0-9_.-]/g, '_');
 
 /** Where the build's own files are, inside the build container; removed by the same step. */
 const BUILD_DIR = '/airflow-runtime-build';
@@ -261,7 +261,7 @@ async function runStep(
   files: BuildFile[], options: WorkOptions & { onLine?: (line: string) => void }, onFailure: (tail: string) => never,
   label: string,
 ): Promise<string> {
-  const container = await docker.createContainer({
+  const spec: Docker.ContainerCreateOptions = {
     name: `${BUILD_STEP_NAME}-${nameSafe(ME.user)}-${process.pid}-${randomBytes(3).toString('hex')}`,
     Image: image, User: user, Entrypoint: [], Cmd: ['/bin/sh', '-c', script], Env: [], WorkingDir: '/',
     // not our containers' labels: a commit keeps the container's labels, and every container of the image would
@@ -269,46 +269,30 @@ async function runStep(
     Labels: { [LABEL_BUILD_STEP]: ownerId() },
     // the network pip needs; nothing of the host mounted; no privilege gained through setuid binaries
     HostConfig: { SecurityOpt: ['no-new-privileges'], PidsLimit: 1024, NetworkMode: 'bridge' },
-  });
-  let tail = '';
-  try {
-    if (files.length) {
-      await container.putArchive(packFiles(files), { path: '/' });
-    }
-    const stream = await container.attach({ stream: true, stdout: true, stderr: true });
-    const out = new PassThrough();
-    docker.modem.demuxStream(stream, out, out);
-    const splitter = lineSplitter((line) => {
+  };
+  const config = base.Config ?? ({} as Docker.ImageInspectInfo['Config']);
+  const outcome = await runContainerJob(docker, spec, {
+    signal: options.signal,
+    deadlineMs: BUILD_STEP_MS,
+    onLine: (line) => {
       options.onBuildOutput?.(line);
       options.onLine?.(line);
-    });
-    out.on('data', (chunk: Buffer) => {
-      const text = chunk.toString('utf8');
-      tail = (tail + text).slice(-16_384);
-      splitter.push(text);
-    });
-    const waited = container.wait({ condition: 'next-exit' }) as Promise<{ StatusCode: number }>;
-    const abort = () => { void container.kill().catch(() => undefined); };
-    options.signal?.addEventListener('abort', abort, { once: true });
-    try {
-      await container.start();
-      const { StatusCode } = await waited;
-      splitter.end();
-      if (options.signal?.aborted) throw new EngineError('cancelled', 'the runtime\'s build was cancelled');
-      if (StatusCode !== 0) onFailure(tail);
-    } finally {
-      options.signal?.removeEventListener('abort', abort);
-    }
-    const config = base.Config ?? ({} as Docker.ImageInspectInfo['Config']);
-    const committed = await container.commit({
+    },
+    prepare: async (container) => {
+      if (files.length) await container.putArchive(packFiles(files), { path: '/' });
+    },
+    // committed only when the step succeeded: a failed step's container is removed with what it wrote
+    collect: async (container) => (await container.inspect()).State.ExitCode !== 0 ? undefined : (await container.commit({
       comment: 'airflow-runtime: requirements and packages on top of the base image',
       User: config.User ?? '', Cmd: config.Cmd ?? [], Entrypoint: config.Entrypoint ?? [], Env: config.Env ?? [], WorkingDir: config.WorkingDir ?? '',
       Labels: { ...(config.Labels ?? {}), [LABEL_INPUTS]: label },
-    }) as { Id: string };
-    return committed.Id;
-  } finally {
-    await container.remove({ force: true }).catch(() => undefined);
-  }
+    }) as { Id: string }).Id,
+  }).catch((error: unknown) => {
+    if (isCancelled(error, options.signal)) throw new EngineError('cancelled', 'the runtime\'s build was cancelled');
+    throw error;
+  });
+  if (outcome.exitCode !== 0 || !outcome.collected) onFailure(outcome.tail);
+  return outcome.collected!;
 }
 
 /** A file (or folder) the build is given, by its path in the build's folder. */
@@ -384,91 +368,4 @@ function untrustedIndex(lines: string[], pip: Pick<HostPipSettings, 'caFrom'> | 
   const why = /certificate verify failed: ([^(']+)/.exec(failed)?.[1]?.trim() ?? 'certificate verify failed';
   const given = pip?.caFrom ? `it was given the CA bundle ${pip.caFrom} of the host's pip, which does not hold this CA` : 'the host\'s pip names no CA bundle (PIP_CERT, pip config `cert`, REQUESTS_CA_BUNDLE or SSL_CERT_FILE)';
   return `could not verify the TLS certificate of ${host?.[1] ?? host?.[2] ?? 'the index'} (${why}): the build trusts what the host's pip trusts, and ${given}`;
-}
-
-/** A build step's container left by a process of ours that is gone (a CLI killed with -9 mid-build). */
-export interface LeftoverBuildStep {
-  id: string;
-  /** For people: which container, whose, in what state. */
-  what: string;
-}
-
-/** Build steps' containers whose process is gone: this user's on this machine; with `all`, every one of ours. */
-export async function leftoverBuildSteps(docker: Docker, all: boolean): Promise<LeftoverBuildStep[]> {
-  const named = new RegExp(`^/?${BUILD_STEP_NAME}-(.+)-\\d+-[0-9a-f]{6}$`);
-  const leftovers: LeftoverBuildStep[] = [];
-  for (const info of await docker.listContainers({ all: true, filters: { label: [LABEL_BUILD_STEP] } })) {
-    const name = info.Names?.find((n) => named.test(n));
-    if (!name) continue; // a container of a built image: it inherited the label, it is no build step
-    const user = named.exec(name)![1];
-    const owner = parseOwner(info.Labels[LABEL_BUILD_STEP], user === nameSafe(ME.user) ? ME.user : user);
-    if (!removable(owner, all)) continue;
-    leftovers.push({ id: info.Id, what: `build container ${name.replace(/^\//, '')} (${info.State}, of process ${info.Labels[LABEL_BUILD_STEP]}, gone)` });
-  }
-  return leftovers;
-}
-
-/** A built image of ours that `cleanup --images` may remove. */
-export interface OldBuiltImage {
-  tag: string;
-  /** For people: what it was built from, and why it is old. */
-  what: string;
-}
-
-/**
- * Our built images (BUILT_REPOSITORY, with LABEL_INPUTS) that no container uses and a newer build of the same
- * requirements on the same base replaced; with `all`, every one no container uses. Never anyone else's image.
- */
-export async function oldBuiltImages(docker: Docker, all: boolean): Promise<OldBuiltImage[]> {
-  const images = (await docker.listImages({ filters: { label: [LABEL_INPUTS] } }))
-    .map((info) => ({ info, tags: (info.RepoTags ?? []).filter((t) => t.startsWith(`${BUILT_REPOSITORY}:`)) }))
-    .filter(({ tags }) => tags.length > 0);
-  const used = new Set((await docker.listContainers({ all: true })).map((c) => c.ImageID));
-  const groups = new Map<string, typeof images>();
-  for (const image of images) {
-    let inputs: { base?: string; requirementsFile?: string } = {};
-    try {
-      inputs = JSON.parse(image.info.Labels?.[LABEL_INPUTS] ?? '{}') as typeof inputs;
-    } catch {
-      // not readable: a group of its own
-    }
-    const group = `${inputs.base ?? ''}\0${inputs.requirementsFile ?? image.info.Id}`;
-    groups.set(group, [...(groups.get(group) ?? []), image]);
-  }
-  const old: OldBuiltImage[] = [];
-  for (const [group, members] of groups) {
-    members.sort((a, b) => b.info.Created - a.info.Created);
-    const [base, file] = group.split('\0');
-    members.forEach(({ info, tags }, index) => {
-      if (used.has(info.Id) || (!all && index === 0)) return;
-      const why = index === 0 ? 'the newest build' : 'replaced by a newer build';
-      for (const tag of tags) old.push({ tag, what: `${tag} (${base} + ${file.startsWith('sha256:') ? 'a list of requirements' : file}, ${why})` });
-    });
-  }
-  return old;
-}
-
-/**
- * Pushes a built image to `registry` (`host:port`, or `host:port/path`) under our repository and its content tag;
- * returns the pushed name and the registry's digest, so that a deployment runs exactly what was parsed in.
- */
-export async function pushBuiltImage(docker: Docker, tag: string, registry: string, options: WorkOptions = {}): Promise<{ name: string; digest: string }> {
-  const repository = `${registry.replace(/\/+$/, '')}/${BUILT_REPOSITORY}`;
-  const contentTag = tag.slice(tag.lastIndexOf(':') + 1);
-  const name = `${repository}:${contentTag}`;
-  await docker.getImage(tag).tag({ repo: repository, tag: contentTag });
-  options.onProgress?.({ stage: 'pull', message: `pushing ${name}` });
-  let digest: string | undefined;
-  let failure: string | undefined;
-  const stream = await (docker.getImage(name).push({ authconfig: {}, abortSignal: options.signal } as never) as unknown as Promise<NodeJS.ReadableStream>);
-  await new Promise<void>((resolve, reject) => {
-    docker.modem.followProgress(stream, (error: Error | null) => (error ? reject(error) : resolve()), (line: { aux?: { Digest?: string }; error?: string; errorDetail?: { message?: string } }) => {
-      if (line.aux?.Digest) digest = line.aux.Digest;
-      if (line.error || line.errorDetail) failure ??= line.errorDetail?.message ?? line.error;
-    });
-  }).catch((error: Error) => { failure ??= error.message; });
-  if (failure || !digest) {
-    throw new EngineError('image-push-failed', `pushing ${name} failed: ${failure ?? 'the registry gave no digest'}`, `check that ${registry} is a registry this Docker engine can push to (docker push ${name})`);
-  }
-  return { name, digest };
 }
