@@ -12,6 +12,7 @@ import json
 import subprocess
 from pathlib import Path
 
+import pytest
 from conftest import CORPUS, REPO, Server, harness_env
 
 MEDIA = REPO / "media"
@@ -162,3 +163,43 @@ def test_the_harness_tells_events_of_its_schema(version, python_for, tmp_path):
     assert "rendered" in kinds["render"], told["render"]
     assert "render-failed" in kinds["render-failed"], told["render-failed"]
     _assert_valid(python, [(EVENT, event) for events in told.values() for event in events])
+
+
+def test_a_dag_the_stability_check_refuses_is_an_import_error_of_the_schema(version, python_for, tmp_path):
+    """Airflow 3.2+'s DAG stability check at its "error" level loads none of the file's DAGs: each finding is an
+    import error at its line, and the result is still one the parse-result schema accepts."""
+    if version.startswith("2."):
+        pytest.skip("the DAG stability check came in Airflow 3.2")
+    python = python_for(version)
+    dag = tmp_path / "unstable.py"
+    dag.write_text(
+        "from datetime import datetime\nfrom airflow import DAG\n\n"
+        'with DAG(dag_id="unstable", schedule=None, start_date=datetime.now()):\n    pass\n'
+    )
+    out = tmp_path / "result.json"
+    env = harness_env({"AIRFLOW__DAG_PROCESSOR__DAG_VERSION_INFLATION_CHECK_LEVEL": "error"})
+    proc = subprocess.run(
+        [
+            str(python),
+            "-m",
+            "airflow_runtime_harness",
+            "parse",
+            "--file",
+            str(dag),
+            "--dags-folder",
+            str(tmp_path),
+            "--out",
+            str(out),
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 1, proc.stderr  # the file's DAGs did not load
+    result = json.loads(out.read_text())
+    assert result["dags"] == [], result
+    assert [(e["line"], e["message"].split(":")[0]) for e in result["importErrors"]] == [(4, "DAG stability check failed")], (
+        result
+    )
+    _assert_valid(python, [("https://airflow-runtime.invalid/parse-result.schema.json", result)])

@@ -14,7 +14,7 @@ import os
 import re
 import sys
 import traceback
-from typing import Callable, cast
+from typing import Callable
 
 from .paths import UserFiles
 from .result import DagImportError, ParseWarning, Related, Task
@@ -343,8 +343,13 @@ def stability_item(file: str, line: int, col: int, code: str, message: str) -> P
 
 def stability_errors(findings: list[ParseWarning]) -> list[DagImportError]:
     """The stability check's findings at its "error" level, where the DAG processor loads none of the file's DAGs."""
-    # each keeps the finding's fields, `category` too, which the schema's importError does not list
     return [
-        cast(DagImportError, {**item, "message": f"DAG stability check failed: {item['message']}", "traceback": ""})
+        {
+            "file": item["file"],
+            "line": item["line"],
+            "column": item.get("column", 1),
+            "message": f"DAG stability check failed: {item['message']}",
+            "traceback": "",
+        }
         for item in findings
     ]
