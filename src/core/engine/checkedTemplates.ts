@@ -4,6 +4,9 @@ import * as path from 'node:path';
 import { cacheDir } from './cache';
 import { EngineError } from './errors';
 
+/** The harness's variable for the template hashes it must find in a read-only cache (env.py CHECKED_TEMPLATES). */
+export const CHECKED_TEMPLATES = 'AIRFLOW_RUNTIME_TEMPLATE_HASHES';
+
 /** The template DBs of a runtime cache, by path in the runtime, with their sha256. */
 export type TemplateHashes = Record<string, string>;
 

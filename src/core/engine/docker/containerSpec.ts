@@ -1,7 +1,7 @@
 import type Docker from 'dockerode';
 import type { RuntimeValues } from '../../runtime/values';
 import { CONTAINER_CACHE, type HarnessSetup } from '../../harness/layout';
-import type { TemplateHashes } from '../checkedTemplates';
+import { CHECKED_TEMPLATES, type TemplateHashes } from '../checkedTemplates';
 import { CONTAINER_DEBUG_PORT } from '../debugpy';
 import { hardenedHostConfig } from './hardening';
 import { ourLabels } from './ourContainers';
@@ -9,8 +9,6 @@ import type { UserChoice } from './user';
 
 /** The Docker volume of the runtime cache (the template DBs), shared by every runtime container of ours. */
 export const CACHE_VOLUME = 'airflow-runtime-cache';
-/** The harness's variable for the checked template hashes (env.py CHECKED_TEMPLATES). */
-export const CHECKED_TEMPLATES = 'AIRFLOW_RUNTIME_TEMPLATE_HASHES';
 
 /** What makes a runtime's container: the same for a parse, a warm runtime, a task run and our cache step. */
 export interface ContainerSpecInput {

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { rmSync } from 'node:fs';
 import * as path from 'node:path';
 import { cacheDir } from '../cache';
-import { CheckedTemplates, type TemplateHashes } from '../checkedTemplates';
+import { CHECKED_TEMPLATES, CheckedTemplates, type TemplateHashes } from '../checkedTemplates';
 import { deadlineOf, PREPARE_CACHE_MS } from '../deadlines';
 import { harnessParseArgs, HarnessEngine, type HarnessJobEnd, parsedOrFailure, parseOnWarm, preparedTemplates } from '../harnessEngine';
 import { harnessSetup, type HarnessSetup, hostHarnessDir, parseNetworkOf } from '../../harness/layout';
@@ -153,7 +153,7 @@ export class LocalEngine extends HarnessEngine {
     const setup = harnessSetup(request.runtime, request.dagFile, 'local', {
       // no __pycache__ in the project's folders (writable to a harness that runs without a sandbox)
       PYTHONUNBUFFERED: '1', PYTHONDONTWRITEBYTECODE: '1', AIRFLOW_RUNTIME_CACHE: cacheDir('harness'), [OWNER_VARIABLE]: ownerId(),
-      AIRFLOW_RUNTIME_TEMPLATE_HASHES: JSON.stringify(this.templates.current(python)),
+      [CHECKED_TEMPLATES]: JSON.stringify(this.templates.current(python)),
     });
     return { ...setup, env: { ...hostEnvironment('harness'), ...setup.env } };
   }
