@@ -8,6 +8,7 @@ import { readRuntimeFile, readRuntimeText } from '../../src/core/runtime/read';
 import type { HostAccess } from '../../src/core/runtime/hostPowers';
 import { dependenciesOf, requirementLines, withIncludes } from '../../src/core/runtime/requirements';
 import { resolveRuntime } from '../../src/core/runtime/resolve';
+import { additionsOf } from '../../src/core/engine/docker/requirementsImage';
 
 const ROOT = mkdtempSync(path.join(os.tmpdir(), 'airflow-runtime-requirements-'));
 after(() => rmSync(ROOT, { recursive: true, force: true }));
@@ -129,5 +130,26 @@ describe('-r and -c includes', () => {
     writeFileSync(path.join(ROOT, 'shared.txt'), 'inflection\n');
     assert.deepEqual(at(readIn(outside).problems, outside), ['requirements.txt:2 error host-access']);
     assert.deepEqual(at(readIn(outside, { allowed: true }).problems, outside), ['requirements.txt:2 warning host-access']);
+  });
+
+  it('what an included file says is checked too, at the including line: a local path outside, a line pip cannot read', () => {
+    const elsewhere = mkdtempSync(path.join(ROOT, 'private-'));
+    const dir = project({ ...files, 'requirements.txt': 'six\n-r reqs/inner.txt\n', 'reqs/inner.txt': `inflection\n-e ${elsewhere}\nnot a requirement!\n` });
+    const problems = readIn(dir).problems;
+    assert.deepEqual(at(problems, dir), ['requirements.txt:2 error host-access', 'requirements.txt:2 error bad-value']);
+    assert.match(problems.find((p) => p.code === 'host-access')!.message, /in inner\.txt, line 2\).*outside the workspace/);
+    assert.match(problems.find((p) => p.code === 'bad-value')!.message, /in inner\.txt, line 3\)/);
+    assert.equal(readIn(dir).values.requirements, undefined, 'a requirement outside the workspace is not installed');
+  });
+});
+
+describe('a requirements list\'s local paths', () => {
+  it('are read against its runtime file\'s folder, as its checks read them, and refused where that is unknown', () => {
+    const dir = project({ 'airflow-runtime.yaml': 'image: airflow:3.3.2\nrequirements: ["-e ./lib"]\n', 'lib/setup.py': 'print("ours")\n' });
+    assert.deepEqual(readIn(dir).problems, []);
+    const listed = additionsOf({ requirements: ['-e ./lib'] }, dir);
+    assert.equal(listed.requirements[0].localPath, path.join(dir, 'lib'));
+    assert.throws(() => additionsOf({ requirements: ['-e ./lib'] }), /local path.*runtime file of its list is not known/);
+    assert.equal(additionsOf({ requirements: ['inflection==0.5.1'] }).requirements[0].name, 'inflection');
   });
 });

@@ -82,8 +82,7 @@ export class StagedDeadline implements JobDeadline {
 }
 
 /** One deadline for the whole job (a task run); `killed` says what was stopped, for the message. */
-export function singleDeadline(ms: number, stop: (error: EngineError) => void, killed?: string): JobDeadline {
-  const timer = setTimeout(() => stop(new EngineError('timeout', `stopped after ${Math.round(ms / 1000)} s (the runtime's timeout)${killed ? `; ${killed}` : ''}`,
-    'raise timeouts.run in the runtime file, or find what hangs')), ms);
+export function singleDeadline(ms: number, stop: (error: EngineError) => void, killed?: string, hint = 'raise timeouts.run in the runtime file, or find what hangs'): JobDeadline {
+  const timer = setTimeout(() => stop(new EngineError('timeout', `stopped after ${Math.round(ms / 1000)} s (the runtime's timeout)${killed ? `; ${killed}` : ''}`, hint)), ms);
   return { started: () => undefined, clear: () => clearTimeout(timer) };
 }

@@ -3,7 +3,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import type { ProblemCode, Severity } from '../problems';
 import { CONTROL_NAMES, type HostAccess, type HostPowerName, HOW_TO_ALLOW_HOST_ACCESS, networkIsHostPower, NO_HOST_ACCESS } from './hostPowers';
-import { packageLines, requirementLines } from './requirements';
+import { packageLines, type RequirementLine, requirementLines } from './requirements';
 import type { KeyPath, MountSpec, RuntimeValues } from './values';
 
 export { type HostAccess, HOW_TO_ALLOW_HOST_ACCESS, NO_HOST_ACCESS } from './hostPowers';
@@ -252,21 +252,34 @@ function checkRequirements(values: RuntimeValues, context: FieldCheckContext): v
     }
     source = text;
   }
-  const lines = requirementLines(source, file ? path.dirname(file) : baseDir);
-  for (const line of lines) {
-    const at: KeyPath = file ? ['requirements'] : ['requirements', line.line - 1];
-    const elsewhere = file ? { file, line: line.line } : undefined;
-    if (line.problem) {
-      // kept, not dropped: the error stops a parse by itself, and the file stays watched for the fix
-      findings.push({ severity: 'error', code: 'bad-value', at, elsewhere, message: line.problem });
-    } else if (line.localPath) {
-      if (!probe.kind(line.localPath)) {
-        findings.push({ severity: 'error', code: 'missing-path', at, elsewhere, message: `"${line.text}": ${line.localPath} does not exist` });
-      } else if (outside(line.localPath)) {
-        power('requirement-outside', at, `"${line.text}" installs from ${real(line.localPath)}, outside the workspace (its setup code runs at the install)`, { drop: ['requirements'], elsewhere });
+  const seen = new Set<string>();
+  // an included file's lines are checked as the file's own, and said at the line of the `-r`/`-c` that includes them
+  const checkLines = (lines: RequirementLine[], topLine?: number, where = '') => {
+    for (const line of lines) {
+      const here = topLine ?? line.line;
+      const at: KeyPath = file ? ['requirements'] : ['requirements', here - 1];
+      const elsewhere = file ? { file, line: here } : undefined;
+      const said = `"${line.text}"${where}`;
+      if (line.problem) {
+        // kept, not dropped: the error stops a parse by itself, and the file stays watched for the fix
+        findings.push({ severity: 'error', code: 'bad-value', at, elsewhere, message: where ? `${said}: ${line.problem}` : line.problem });
+      } else if (line.localPath && !probe.kind(line.localPath)) {
+        findings.push({ severity: 'error', code: 'missing-path', at, elsewhere, message: `${said}: ${line.localPath} does not exist` });
+      } else if (line.localPath && outside(line.localPath)) {
+        power('requirement-outside', at, `${said} installs from ${real(line.localPath)}, outside the workspace (its setup code runs at the install)`, { drop: ['requirements'], elsewhere });
+      } else if (line.include && !seen.has(line.include.file)) {
+        seen.add(line.include.file);
+        const text = probe.text?.(line.include.file);
+        const inner = ` (in ${path.basename(line.include.file)}, line `;
+        if (text !== undefined) {
+          for (const included of requirementLines(text, path.dirname(line.include.file))) {
+            checkLines([included], here, `${where}${inner}${included.line})`);
+          }
+        }
       }
     }
-  }
+  };
+  checkLines(requirementLines(source, file ? path.dirname(file) : baseDir));
 }
 
 /** A packages file or list: the file exists and each line is a Debian package name. */

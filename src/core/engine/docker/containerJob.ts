@@ -15,6 +15,8 @@ export interface ContainerJob<T> {
   deadlineMs: number;
   /** `resources.memory` as the runtime file says it, for the out-of-memory message. */
   memory?: string | number;
+  /** What to do when the deadline or the memory limit stopped it, where not the runtime file's timeouts and imports (an image build). */
+  hints?: { deadline: string; outOfMemory: string };
   onLine?: (line: string, stream: 'stdout' | 'stderr') => void;
   /** debugpy listens in the container (a `debug-listening` event). */
   onDebugListening?: (container: Docker.Container) => void;
@@ -71,14 +73,14 @@ export async function runContainerJob<T>(docker: Docker, spec: Docker.ContainerC
     };
     const deadline = job.startMs !== undefined
       ? new StagedDeadline(job.startMs, job.deadlineMs, stop, "the container's start and Airflow's import")
-      : singleDeadline(job.deadlineMs, stop, 'the container was killed');
+      : singleDeadline(job.deadlineMs, stop, 'the container was killed', job.hints?.deadline);
     state.deadline = deadline;
     await container.start();
     const status = await untilExit(waiting, deadline, job.signal, () => stop(new EngineError('cancelled', 'cancelled; the container was killed')));
     (stream as NodeJS.ReadWriteStream & { destroy?: () => void }).destroy?.();
     if (stopped) throw stopped;
     if ((await container.inspect()).State.OOMKilled) {
-      throw new EngineError('out-of-memory', `the runtime ran out of memory (limit ${job.memory ?? '4g, the default'}) and was killed`, 'raise resources.memory in the runtime file, or make the DAG file import less at parse time');
+      throw new EngineError('out-of-memory', `the runtime ran out of memory (limit ${job.memory ?? '4g, the default'}) and was killed`, job.hints?.outOfMemory ?? 'raise resources.memory in the runtime file, or make the DAG file import less at parse time');
     }
     return { exitCode: status.StatusCode, tail: withoutEvents(state.tail), collected: await job.collect?.(container), failure: state.failure, started: state.started };
   } finally {

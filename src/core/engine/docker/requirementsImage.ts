@@ -46,6 +46,9 @@ export const LABEL_BUILD_STEP = 'airflow-runtime.build-step';
 export const BUILD_STEP_NAME = 'airflow-runtime-build';
 export const nameSafe = (text: string) => text.replace(/[^A-Za-z0-9_.-]/g, '_');
 
+/** A list's local paths are read against this when the runtime file of the list is unknown: refused, never read. */
+const NO_BASE_DIR = '/nonexistent-airflow-runtime-base';
+
 /** Where the build's own files are, inside the build container; removed by the same step. */
 const BUILD_DIR = '/airflow-runtime-build';
 
@@ -65,12 +68,21 @@ export interface Additions {
   packages: string[];
 }
 
-export function additionsOf(values: RuntimeValues): Additions {
+/**
+ * `listBaseDir`: the folder of the runtime file whose `requirements` list this is, where its local paths are read
+ * (as the runtime file's checks read them). Without it a list's local path is refused, never read against `/`.
+ */
+export function additionsOf(values: RuntimeValues, listBaseDir?: string): Additions {
   const declared = values.requirements;
   const requirementsFile = typeof declared === 'string' ? declared : undefined;
   const requirementsText = requirementsFile ? readText(requirementsFile, 'requirements') : (Array.isArray(declared) ? declared : []).join('\n');
   const packagesSource = typeof values.packages === 'string' ? readText(values.packages, 'packages') : values.packages ?? [];
-  const lines = requirementLines(requirementsText, requirementsFile ? path.dirname(requirementsFile) : '/');
+  const lines = requirementLines(requirementsText, requirementsFile ? path.dirname(requirementsFile) : listBaseDir ?? NO_BASE_DIR);
+  const unplaced = lines.find((line) => line.localPath?.startsWith(NO_BASE_DIR));
+  if (unplaced) {
+    throw new EngineError('bad-runtime', `the requirement "${unplaced.text}" names a local path, and the runtime file of its list is not known here`,
+      'name it in a requirements file beside the runtime file (requirements: requirements.txt)');
+  }
   const { requirements, constraints } = withIncludes(lines, (file) => readText(file, 'requirements'));
   return {
     requirementsText,
@@ -139,14 +151,16 @@ export interface BuildContext {
  * does not exist. Errors of a requirement are EngineErrors whose `problems` are at its line.
  */
 export async function imageWithAdditions(docker: Docker, base: string, values: RuntimeValues, options: WorkOptions & BuildContext): Promise<string> {
-  const additions = additionsOf(values);
+  const listSource = options.runtime?.sources.requirements;
+  const additions = additionsOf(values, listSource?.kind === 'file' ? path.dirname(listSource.file) : undefined);
   // a requirements file of comments only adds nothing: the base image as it is, no tag of ours on it
   if (additions.packages.length === 0 && installable(additions) === 0) return base;
   const baseInfo = await docker.getImage(base).inspect();
   const pip = hostPipSettings();
   const { tag, label } = builtImageName(baseInfo.Id, base, additions, pip);
   // a provider may bring tables of its own (a DB manager): its image migrates its own template
-  if (!additions.requirements.some((r) => r.name && normalName(r.name).startsWith('apache-airflow-providers-'))) shareRuntimeCache(tag, base);
+  // (only named requirements, none a provider: a local package or a URL may bring a provider we cannot see here)
+  if (additions.requirements.every((r) => r.text.startsWith('-') && !r.localPath ? true : r.name && !normalName(r.name).startsWith('apache-airflow-providers-'))) shareRuntimeCache(tag, base);
   if (await exists(docker, tag)) return tag;
   let build = inFlight.get(tag);
   if (!build || build.stopped) {
@@ -208,7 +222,8 @@ async function buildOnce(docker: Docker, tag: string, label: string, base: Docke
         counted.add(normalName(name));
         say(`building the runtime (${Math.min(counted.size, count)} of ${count} requirements)`);
       };
-      options.onBuildOutput?.(`pip: the host's settings: index ${pip.indexUrl ?? 'pip\'s default'}${pip.extraIndexUrls.length ? ` and ${pip.extraIndexUrls.join(' ')}` : ''}, CA bundle ${pip.caFrom ?? 'none named (pip\'s own)'}`);
+      const shown = (url: string) => withoutCredentials(url); // the log is shown and kept: no index password in it
+      options.onBuildOutput?.(`pip: the host's settings: index ${pip.indexUrl ? shown(pip.indexUrl) : 'pip\'s default'}${pip.extraIndexUrls.length ? ` and ${pip.extraIndexUrls.map(shown).join(' ')}` : ''}, CA bundle ${pip.caFrom ?? 'none named (pip\'s own)'}`);
       image = await runStep(docker, image, base, base.Config?.User ?? '', pipScript(), files, { ...options, onLine }, (tail) => {
         throw new PipFailure(tail);
       }, label);
@@ -274,6 +289,10 @@ async function runStep(
   const outcome = await runContainerJob(docker, spec, {
     signal: options.signal,
     deadlineMs: BUILD_STEP_MS,
+    hints: {
+      deadline: 'a build step has an hour: run the build with --verbose to see where pip or apt-get waits (an index that does not answer, a package that compiles)',
+      outOfMemory: 'a requirement that compiles may need more memory than Docker gives (docker info: Total Memory); prefer a version with a wheel',
+    },
     onLine: (line) => {
       options.onBuildOutput?.(line);
       options.onLine?.(line);
