@@ -150,7 +150,7 @@ interface LocalAdditions {
 /** Said once per process: Debian packages are the image's, and no venv can have them. */
 const packagesSaid = new Set<string>();
 
-function runtimeAdditions(values: RuntimeValues, options: WorkOptions): LocalAdditions | undefined {
+function runtimeAdditions(values: RuntimeValues, options: WorkOptions & { runtime?: RequirementsSource }): LocalAdditions | undefined {
   if (values.packages !== undefined) {
     const names = typeof values.packages === 'string' ? path.basename(values.packages) : values.packages.join(', ');
     if (!packagesSaid.has(names)) {
@@ -164,7 +164,16 @@ function runtimeAdditions(values: RuntimeValues, options: WorkOptions): LocalAdd
     const requirements = requirementLines(readRequirements(declared), path.dirname(declared));
     return { install: ['-r', declared], lines: requirements.map((line) => line.text), requirements, file: declared, cwd: path.dirname(declared), what: path.basename(declared) };
   }
-  return { install: [...declared], lines: [...declared], requirements: requirementLines(declared, '/'), what: `${declared.length} requirement${declared.length === 1 ? '' : 's'}` };
+  // a list's local paths are its runtime file's, as its checks read them: uv runs there, and nowhere else
+  const source = options.runtime?.sources.requirements;
+  const cwd = source?.kind === 'file' ? path.dirname(source.file) : undefined;
+  const requirements = requirementLines(declared, cwd ?? '/');
+  const local = requirements.find((line) => line.localPath);
+  if (local && !cwd) {
+    throw new EngineError('bad-runtime', `the requirement "${local.text}" names a local path, and the runtime file of its list is not known here`,
+      'name it in a requirements file beside the runtime file (requirements: requirements.txt)');
+  }
+  return { install: [...declared], lines: [...declared], requirements, cwd, what: `${declared.length} requirement${declared.length === 1 ? '' : 's'}` };
 }
 
 /** The newest Python each Airflow line supports (Airflow's own matrix): a newer python3 cannot install it. */
