@@ -179,18 +179,7 @@ def test_a_dag_the_stability_check_refuses_is_an_import_error_of_the_schema(vers
     out = tmp_path / "result.json"
     env = harness_env({"AIRFLOW__DAG_PROCESSOR__DAG_VERSION_INFLATION_CHECK_LEVEL": "error"})
     proc = subprocess.run(
-        [
-            str(python),
-            "-m",
-            "airflow_runtime_harness",
-            "parse",
-            "--file",
-            str(dag),
-            "--dags-folder",
-            str(tmp_path),
-            "--out",
-            str(out),
-        ],
+        [str(python), "-m", "airflow_runtime_harness", *f"parse --file {dag} --dags-folder {tmp_path} --out {out}".split()],
         env=env,
         capture_output=True,
         text=True,
