@@ -160,7 +160,8 @@ export async function imageWithAdditions(docker: Docker, base: string, values: R
   const { tag, label } = builtImageName(baseInfo.Id, base, additions, pip);
   // a provider may bring tables of its own (a DB manager): its image migrates its own template
   // (only named requirements, none a provider: a local package or a URL may bring a provider we cannot see here)
-  if (additions.requirements.every((r) => r.text.startsWith('-') && !r.localPath ? true : r.name && !normalName(r.name).startsWith('apache-airflow-providers-'))) shareRuntimeCache(tag, base);
+  const isOption = (r: RequirementLine) => r.text.startsWith('-') && !/^(-e|--editable)\b/.test(r.text) && !r.localPath;
+  if (additions.requirements.every((r) => isOption(r) || (r.name && !normalName(r.name).startsWith('apache-airflow-providers-')))) shareRuntimeCache(tag, base);
   if (await exists(docker, tag)) return tag;
   let build = inFlight.get(tag);
   if (!build || build.stopped) {
