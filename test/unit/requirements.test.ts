@@ -147,7 +147,7 @@ describe('a requirements list\'s local paths', () => {
   it('are read against its runtime file\'s folder, as its checks read them, and refused where that is unknown', () => {
     const dir = project({ 'airflow-runtime.yaml': 'image: airflow:3.3.2\nrequirements: ["-e ./lib"]\n', 'lib/setup.py': 'print("ours")\n' });
     assert.deepEqual(readIn(dir).problems, []);
-    const listed = additionsOf({ requirements: ['-e ./lib'] }, dir);
+    const listed = additionsOf({ requirements: ['-e ./lib'] }, { sources: { requirements: { kind: 'file', file: path.join(dir, 'airflow-runtime.yaml'), line: 2, column: 15 } } });
     assert.equal(listed.requirements[0].localPath, path.join(dir, 'lib'));
     assert.throws(() => additionsOf({ requirements: ['-e ./lib'] }), /local path.*runtime file of its list is not known/);
     assert.equal(additionsOf({ requirements: ['inflection==0.5.1'] }).requirements[0].name, 'inflection');

@@ -25,6 +25,7 @@ import { exclusiveLock } from '../fileLock';
 import { ME, ownerId } from '../owner';
 import { shareRuntimeCache } from '../sharedRuntimeCache';
 import { SharedWork } from '../sharedWork';
+import { requirementsListLines } from '../requirementsList';
 import type { WorkOptions } from '../types';
 import { runContainerJob } from './containerJob';
 import { hostPipSettings, type HostPipSettings, pipConfFor } from './hostPip';
@@ -46,9 +47,6 @@ export const LABEL_BUILD_STEP = 'airflow-runtime.build-step';
 export const BUILD_STEP_NAME = 'airflow-runtime-build';
 export const nameSafe = (text: string) => text.replace(/[^A-Za-z0-9_.-]/g, '_');
 
-/** A list's local paths are read against this when the runtime file of the list is unknown: refused, never read. */
-const NO_BASE_DIR = '/nonexistent-airflow-runtime-base';
-
 /** Where the build's own files are, inside the build container; removed by the same step. */
 const BUILD_DIR = '/airflow-runtime-build';
 
@@ -68,21 +66,13 @@ export interface Additions {
   packages: string[];
 }
 
-/**
- * `listBaseDir`: the folder of the runtime file whose `requirements` list this is, where its local paths are read
- * (as the runtime file's checks read them). Without it a list's local path is refused, never read against `/`.
- */
-export function additionsOf(values: RuntimeValues, listBaseDir?: string): Additions {
+/** `runtime`: where the runtime's `requirements` were said, for a list's local paths (requirementsListLines). */
+export function additionsOf(values: RuntimeValues, runtime?: RequirementsSource): Additions {
   const declared = values.requirements;
   const requirementsFile = typeof declared === 'string' ? declared : undefined;
   const requirementsText = requirementsFile ? readText(requirementsFile, 'requirements') : (Array.isArray(declared) ? declared : []).join('\n');
   const packagesSource = typeof values.packages === 'string' ? readText(values.packages, 'packages') : values.packages ?? [];
-  const lines = requirementLines(requirementsText, requirementsFile ? path.dirname(requirementsFile) : listBaseDir ?? NO_BASE_DIR);
-  const unplaced = lines.find((line) => line.localPath?.startsWith(NO_BASE_DIR));
-  if (unplaced) {
-    throw new EngineError('bad-runtime', `the requirement "${unplaced.text}" names a local path, and the runtime file of its list is not known here`,
-      'name it in a requirements file beside the runtime file (requirements: requirements.txt)');
-  }
+  const lines = requirementsFile ? requirementLines(requirementsText, path.dirname(requirementsFile)) : requirementsListLines(Array.isArray(declared) ? declared : [], runtime).lines;
   const { requirements, constraints } = withIncludes(lines, (file) => readText(file, 'requirements'));
   return {
     requirementsText,
@@ -151,8 +141,7 @@ export interface BuildContext {
  * does not exist. Errors of a requirement are EngineErrors whose `problems` are at its line.
  */
 export async function imageWithAdditions(docker: Docker, base: string, values: RuntimeValues, options: WorkOptions & BuildContext): Promise<string> {
-  const listSource = options.runtime?.sources.requirements;
-  const additions = additionsOf(values, listSource?.kind === 'file' ? path.dirname(listSource.file) : undefined);
+  const additions = additionsOf(values, options.runtime);
   // a requirements file of comments only adds nothing: the base image as it is, no tag of ours on it
   if (additions.packages.length === 0 && installable(additions) === 0) return base;
   const baseInfo = await docker.getImage(base).inspect();

@@ -5,6 +5,7 @@ import * as path from 'node:path';
 import { isPathLike } from '../../runtime/checks';
 import { type DeclaredAirflow, declaredAirflowOf } from '../../runtime/declaredAirflow';
 import { type RequirementLine, requirementLines } from '../../runtime/requirements';
+import { requirementsListLines } from '../requirementsList';
 import type { RequirementsSource } from '../../runtime/requirementsPlace';
 import type { RuntimeValues } from '../../runtime/values';
 import { cacheDir } from '../cache';
@@ -164,15 +165,8 @@ function runtimeAdditions(values: RuntimeValues, options: WorkOptions & { runtim
     const requirements = requirementLines(readRequirements(declared), path.dirname(declared));
     return { install: ['-r', declared], lines: requirements.map((line) => line.text), requirements, file: declared, cwd: path.dirname(declared), what: path.basename(declared) };
   }
-  // a list's local paths are its runtime file's, as its checks read them: uv runs there, and nowhere else
-  const source = options.runtime?.sources.requirements;
-  const cwd = source?.kind === 'file' ? path.dirname(source.file) : undefined;
-  const requirements = requirementLines(declared, cwd ?? '/');
-  const local = requirements.find((line) => line.localPath);
-  if (local && !cwd) {
-    throw new EngineError('bad-runtime', `the requirement "${local.text}" names a local path, and the runtime file of its list is not known here`,
-      'name it in a requirements file beside the runtime file (requirements: requirements.txt)');
-  }
+  // uv runs in the list's runtime file's folder, where its local paths are read
+  const { lines: requirements, folder: cwd } = requirementsListLines(declared, options.runtime);
   return { install: [...declared], lines: [...declared], requirements, cwd, what: `${declared.length} requirement${declared.length === 1 ? '' : 's'}` };
 }
 
